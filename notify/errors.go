@@ -1,0 +1,201 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// Sentinels wrapped by every *Error, so that callers can branch with
+// errors.Is whatever the destination.
+var (
+	// ErrUnauthorized: the destination did not accept the credentials.
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrForbidden: the credentials are valid but lack a permission.
+	ErrForbidden = errors.New("forbidden")
+	// ErrNotFound: the target (channel, project, bucket, endpoint) does not
+	// exist or is gone.
+	ErrNotFound = errors.New("not found")
+	// ErrRateLimited: the destination asks us to slow down; retryable.
+	ErrRateLimited = errors.New("rate limited")
+	// ErrRejected: the destination refused the request and no retry will
+	// change that (a 4xx other than the above, a redirect, a bad payload).
+	ErrRejected = errors.New("rejected")
+	// ErrUnavailable: the destination could not be reached or failed (a
+	// network error, a timeout, a 5xx); usually retryable.
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// Error is what Test and Send return when a destination refuses a request or
+// cannot be reached. Its message names the integration, the operation and
+// the status, carries the destination's own words (truncated, with every
+// secret the notifier holds scrubbed), and says what to do where the library
+// knows.
+type Error struct {
+	Integration string        // the destination type, e.g. "slack"
+	Op          string        // what was being done, e.g. "send" or "test: GET /rest/api/2/myself"
+	StatusCode  int           // the HTTP status (or SMTP reply code); 0 when there was no answer
+	Retryable   bool          // whether the same request may succeed later
+	RetryAfter  time.Duration // how long the destination asked us to wait; 0 when it did not say
+	Message     string        // the destination's own message, truncated and redacted
+	Hint        string        // what to do about it, when the library knows
+	Kind        error         // the sentinel: ErrUnauthorized, ErrForbidden, ...
+	Err         error         // the underlying cause, if any (a network error, context.DeadlineExceeded)
+}
+
+// Error formats the error as "integration: op: status: message (hint): cause".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Integration)
+	if e.Op != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Op)
+	}
+	if e.StatusCode != 0 {
+		fmt.Fprintf(&b, ": status %d", e.StatusCode)
+	} else if e.Kind != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Kind.Error())
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	if e.Hint != "" {
+		b.WriteString(" (")
+		b.WriteString(e.Hint)
+		b.WriteString(")")
+	}
+	if e.RetryAfter > 0 {
+		fmt.Fprintf(&b, " [retry after %s]", e.RetryAfter)
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinel and the cause, so errors.Is matches either.
+func (e *Error) Unwrap() []error {
+	var errs []error
+	if e.Kind != nil {
+		errs = append(errs, e.Kind)
+	}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
+}
+
+// IsRetryable reports whether err, wrapped or not, is worth retrying: an
+// *Error marked Retryable, a timeout, or a network error. A cancelled
+// context is not retryable.
+func IsRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Retryable
+	}
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, ErrRateLimited)
+}
+
+// RetryAfterOf returns how long the destination asked the caller to wait
+// before retrying err, or 0 when it did not say.
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
+}
+
+// FieldError is one bad field of a configuration or an event.
+type FieldError struct {
+	Field   string // the JSON path: "webhook_url", "smtp.tls", "to[1]", "headers[2].name"
+	Message string // what is wrong and what the right form looks like
+}
+
+// Error formats the field error as "field: message".
+func (f FieldError) Error() string { return f.Field + ": " + f.Message }
+
+// ValidationError lists every bad field found at once.
+type ValidationError struct {
+	Fields []FieldError
+}
+
+// Error lists every field error, separated by semicolons.
+func (v *ValidationError) Error() string {
+	msgs := make([]string, len(v.Fields))
+	for i, f := range v.Fields {
+		msgs[i] = f.Error()
+	}
+	return "invalid: " + strings.Join(msgs, "; ")
+}
+
+// Has reports whether field is among the bad fields.
+func (v *ValidationError) Has(field string) bool {
+	for _, f := range v.Fields {
+		if f.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+// FieldErrors collects field errors while a Validate walks a config.
+// The zero value is ready to use.
+type FieldErrors []FieldError
+
+// Add records that field is bad.
+func (fe *FieldErrors) Add(field, message string) {
+	*fe = append(*fe, FieldError{Field: field, Message: message})
+}
+
+// Addf records that field is bad, with a formatted message.
+func (fe *FieldErrors) Addf(field, format string, args ...any) {
+	fe.Add(field, fmt.Sprintf(format, args...))
+}
+
+// Merge records every field of err (a *ValidationError) under prefix, or err
+// itself under prefix when it is another error.
+func (fe *FieldErrors) Merge(prefix string, err error) {
+	if err == nil {
+		return
+	}
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		fe.Add(prefix, err.Error())
+		return
+	}
+	for _, f := range ve.Fields {
+		name := f.Field
+		if prefix != "" {
+			name = prefix + "." + name
+		}
+		fe.Add(name, f.Message)
+	}
+}
+
+// Err returns nil when nothing was recorded, else a *ValidationError.
+func (fe FieldErrors) Err() error {
+	if len(fe) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: append([]FieldError(nil), fe...)}
+}

@@ -1,0 +1,199 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Notifier is a configured destination. Every destination package returns
+// one from New.
+type Notifier interface {
+	// Validate checks the configuration without touching the network and
+	// reports every bad field at once (a *ValidationError).
+	Validate() error
+	// Test checks against the live destination that the configuration works:
+	// credentials accepted, target exists, required fields present.
+	Test(ctx context.Context) error
+	// Send delivers one event.
+	Send(ctx context.Context, e Event) (Receipt, error)
+}
+
+// BatchSender is implemented by the destinations that take many events in
+// one request (splunk, s3, gcs). SendBatch returns one Receipt per event, in
+// order, for the events that were delivered.
+type BatchSender interface {
+	SendBatch(ctx context.Context, events []Event) ([]Receipt, error)
+}
+
+// Event is one security alert raised by Code Defender.
+type Event struct {
+	ID          string            `json:"id"`   // stable and unique per alert: the dedup key
+	Type        EventType         `json:"type"` // incident, pci_scope_change, client_side_risk, test
+	Title       string            `json:"title"`
+	Description string            `json:"description,omitempty"`
+	Risk        Risk              `json:"risk"` // critical, high, medium, low, info
+	Time        time.Time         `json:"time"`
+	URL         string            `json:"url,omitempty"`    // link back to the console
+	Source      string            `json:"source,omitempty"` // the monitored site or app
+	Tags        []string          `json:"tags,omitempty"`
+	Details     map[string]string `json:"details,omitempty"`
+}
+
+// Receipt is what a destination answered for a delivered event.
+type Receipt struct {
+	ID  string // what the destination calls it: Jira key, incident id, dedup key, object key...
+	URL string // where a person can see it, when the destination says
+}
+
+// MaxEventIDLength is the longest Event.ID accepted. It fits every
+// destination's dedup field (PagerDuty's dedup_key takes 255).
+const MaxEventIDLength = 200
+
+// Validate reports why a destination could not take the event: a missing or
+// malformed ID, a missing title, an unknown type or risk, a zero time, or a
+// URL that is not http(s). It returns a *ValidationError naming every field.
+//
+// The ID is the idempotency key everywhere (PagerDuty dedup_key, Opsgenie
+// alias, webhook-id, object names, a Jira label), so it is limited to ASCII
+// letters, digits, '-', '_' and ':', which every one of them takes as is.
+func (e Event) Validate() error {
+	var errs FieldErrors
+	switch {
+	case e.ID == "":
+		errs.Add("id", "is required")
+	case len(e.ID) > MaxEventIDLength:
+		errs.Add("id", fmt.Sprintf("must be at most %d characters", MaxEventIDLength))
+	case strings.IndexFunc(e.ID, func(r rune) bool { return !isIDRune(r) }) >= 0:
+		errs.Add("id", "may hold only ASCII letters, digits, '-', '_' and ':'")
+	}
+	if err := e.Type.Validate(); err != nil {
+		errs.Add("type", err.Error())
+	}
+	if strings.TrimSpace(e.Title) == "" {
+		errs.Add("title", "is required")
+	}
+	if err := e.Risk.Validate(); err != nil {
+		errs.Add("risk", err.Error())
+	}
+	if e.Time.IsZero() {
+		errs.Add("time", "is required")
+	}
+	if e.URL != "" && !strings.HasPrefix(e.URL, "https://") && !strings.HasPrefix(e.URL, "http://") {
+		errs.Add("url", "must be an http(s) link")
+	}
+	return errs.Err()
+}
+
+func isIDRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == ':'
+}
+
+// EventType says what kind of alert an Event is.
+type EventType string
+
+// The event types Code Defender raises.
+const (
+	EventIncident       EventType = "incident"
+	EventPCIScopeChange EventType = "pci_scope_change"
+	EventClientSideRisk EventType = "client_side_risk"
+	EventTest           EventType = "test"
+)
+
+// EventTypes lists every known EventType.
+var EventTypes = []EventType{EventIncident, EventPCIScopeChange, EventClientSideRisk, EventTest}
+
+// ParseEventType returns the EventType named by s (case-insensitive), or an
+// error naming the known types.
+func ParseEventType(s string) (EventType, error) {
+	t := EventType(strings.ToLower(strings.TrimSpace(s)))
+	if err := t.Validate(); err != nil {
+		return "", err
+	}
+	return t, nil
+}
+
+// Validate returns an error unless t is one of the known event types.
+func (t EventType) Validate() error {
+	for _, k := range EventTypes {
+		if t == k {
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown event type %q (want one of %s)", truncateForError(string(t)), joinQuoted(EventTypes))
+}
+
+// UnmarshalJSON accepts a known type name in any case and rejects others.
+func (t *EventType) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("event type must be a string")
+	}
+	v, err := ParseEventType(s)
+	if err != nil {
+		return err
+	}
+	*t = v
+	return nil
+}
+
+// Risk is how serious an alert is.
+type Risk string
+
+// The risk levels, from most to least serious.
+const (
+	RiskCritical Risk = "critical"
+	RiskHigh     Risk = "high"
+	RiskMedium   Risk = "medium"
+	RiskLow      Risk = "low"
+	RiskInfo     Risk = "info"
+)
+
+// Risks lists every known Risk, most serious first.
+var Risks = []Risk{RiskCritical, RiskHigh, RiskMedium, RiskLow, RiskInfo}
+
+// ParseRisk returns the Risk named by s (case-insensitive), or an error
+// naming the known levels.
+func ParseRisk(s string) (Risk, error) {
+	r := Risk(strings.ToLower(strings.TrimSpace(s)))
+	if err := r.Validate(); err != nil {
+		return "", err
+	}
+	return r, nil
+}
+
+// Validate returns an error unless r is one of the known risk levels.
+func (r Risk) Validate() error {
+	if _, ok := riskScales[r]; ok {
+		return nil
+	}
+	return fmt.Errorf("unknown risk %q (want one of %s)", truncateForError(string(r)), joinQuoted(Risks))
+}
+
+// UnmarshalJSON accepts a known risk name in any case and rejects others.
+func (r *Risk) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("risk must be a string")
+	}
+	v, err := ParseRisk(s)
+	if err != nil {
+		return err
+	}
+	*r = v
+	return nil
+}
+
+func joinQuoted[T ~string](vs []T) string {
+	q := make([]string, len(vs))
+	for i, v := range vs {
+		q[i] = `"` + string(v) + `"`
+	}
+	return strings.Join(q, ", ")
+}
+
+// truncateForError keeps a caller's bad value short when it is echoed in an
+// error message.
+func truncateForError(s string) string { return Truncate(s, 40) }

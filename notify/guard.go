@@ -1,0 +1,200 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrBlockedAddress is wrapped by every refusal of the network guard.
+var ErrBlockedAddress = errors.New("address refused by the network guard")
+
+// alwaysDenied are refused even with WithAllowPrivateNetworks: nothing a
+// destination lives on, and the cloud metadata services.
+var alwaysDenied = mustPrefixes(
+	"0.0.0.0/8",          // "this network", unspecified
+	"169.254.0.0/16",     // link-local, incl. 169.254.169.254 metadata
+	"100.100.100.200/32", // Alibaba Cloud metadata
+	"192.0.0.0/24",       // IETF protocol assignments
+	"192.0.2.0/24",       // TEST-NET-1
+	"198.18.0.0/15",      // benchmarking
+	"198.51.100.0/24",    // TEST-NET-2
+	"203.0.113.0/24",     // TEST-NET-3
+	"224.0.0.0/4",        // multicast
+	"240.0.0.0/4",        // reserved, broadcast
+	"::/128",             // unspecified
+	"fe80::/10",          // link-local
+	"ff00::/8",           // multicast
+	"fd00:ec2::254/128",  // AWS metadata over IPv6
+	"2001:db8::/32",      // documentation
+	"2002::/16",          // 6to4, can embed any IPv4 address
+	"2001::/32",          // Teredo, can embed any IPv4 address
+	"64:ff9b::/96",       // NAT64, can embed any IPv4 address
+)
+
+// privateNetworks are refused unless WithAllowPrivateNetworks is given.
+var privateNetworks = mustPrefixes(
+	"10.0.0.0/8",
+	"100.64.0.0/10", // carrier-grade NAT
+	"127.0.0.0/8",
+	"172.16.0.0/12",
+	"192.168.0.0/16",
+	"::1/128",
+	"fc00::/7", // unique local
+)
+
+// globalUnicastV6 is the only IPv6 space a public destination lives in.
+var globalUnicastV6 = netip.MustParsePrefix("2000::/3")
+
+func mustPrefixes(ss ...string) []netip.Prefix {
+	ps := make([]netip.Prefix, len(ss))
+	for i, s := range ss {
+		ps[i] = netip.MustParsePrefix(s)
+	}
+	return ps
+}
+
+// CheckIP returns nil when the guard lets a connection to ip through, and an
+// error wrapping ErrBlockedAddress that says why otherwise. IPv4-mapped IPv6
+// addresses are checked as the IPv4 address they carry.
+func CheckIP(ip netip.Addr, allowPrivate bool) error {
+	ip = ip.Unmap().WithZone("")
+	if !ip.IsValid() {
+		return fmt.Errorf("%w: not an IP address", ErrBlockedAddress)
+	}
+	for _, p := range alwaysDenied {
+		if p.Contains(ip) {
+			return fmt.Errorf("%w: %s is a %s address", ErrBlockedAddress, ip, describeAddr(ip))
+		}
+	}
+	for _, p := range privateNetworks {
+		if p.Contains(ip) {
+			if allowPrivate {
+				return nil
+			}
+			return fmt.Errorf("%w: %s is a %s address (use notify.WithAllowPrivateNetworks for on-premises targets)",
+				ErrBlockedAddress, ip, describeAddr(ip))
+		}
+	}
+	if ip.Is6() && !globalUnicastV6.Contains(ip) {
+		return fmt.Errorf("%w: %s is not a global unicast address", ErrBlockedAddress, ip)
+	}
+	return nil
+}
+
+func describeAddr(ip netip.Addr) string {
+	switch {
+	case ip.IsLoopback():
+		return "loopback"
+	case ip.IsUnspecified():
+		return "unspecified"
+	case ip == netip.MustParseAddr("169.254.169.254") || ip == netip.MustParseAddr("fd00:ec2::254") ||
+		ip == netip.MustParseAddr("100.100.100.200"):
+		return "cloud metadata"
+	case ip.IsLinkLocalUnicast():
+		return "link-local"
+	case ip.IsMulticast():
+		return "multicast"
+	case ip.IsPrivate():
+		return "private"
+	default:
+		return "reserved"
+	}
+}
+
+// GuardControl returns a net.Dialer Control function that checks the
+// resolved address of every connection attempt (so redirects, Happy
+// Eyeballs and DNS rebinding cannot slip past) and refuses the ones CheckIP
+// refuses.
+func GuardControl(allowPrivate bool) func(network, address string, c syscall.RawConn) error {
+	return func(network, address string, _ syscall.RawConn) error {
+		return checkDialAddress(network, address, allowPrivate)
+	}
+}
+
+func checkDialAddress(network, address string, allowPrivate bool) error {
+	if !strings.HasPrefix(network, "tcp") && !strings.HasPrefix(network, "udp") {
+		return fmt.Errorf("%w: network %q", ErrBlockedAddress, network)
+	}
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: %q is not an IP address and port", ErrBlockedAddress, address)
+	}
+	return CheckIP(ap.Addr(), allowPrivate)
+}
+
+type plaintextKey struct{}
+
+// guardedDialer dials through the guard. For a plain http:// request, which
+// is allowed only to private addresses, it also refuses public ones.
+func guardedDialer(allowPrivate bool) *net.Dialer {
+	return &net.Dialer{
+		Timeout:   10 * time.Second,
+		KeepAlive: 30 * time.Second,
+		ControlContext: func(ctx context.Context, network, address string, _ syscall.RawConn) error {
+			if err := checkDialAddress(network, address, allowPrivate); err != nil {
+				return err
+			}
+			if ctx.Value(plaintextKey{}) != nil {
+				ap, _ := netip.ParseAddrPort(address)
+				if !isPrivateOrLoopback(ap.Addr()) {
+					return fmt.Errorf("%w: plain http:// only to a private or loopback address, and %s is public",
+						ErrBlockedAddress, ap.Addr())
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func isPrivateOrLoopback(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range privateNetworks {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckURL checks a destination URL the way New does: it must parse, be
+// absolute, carry no user:password, and be https, or http:// when
+// allowPrivate is set and the host is a loopback or private IP or
+// "localhost" (a host name that resolves to a public address is refused at
+// dial time). The error never repeats the URL, which may be a credential.
+func CheckURL(raw string, allowPrivate bool) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("is not a valid URL")
+	}
+	if u.Host == "" || u.Opaque != "" {
+		return nil, errors.New("must be an absolute URL such as https://host/path")
+	}
+	if u.User != nil {
+		return nil, errors.New("must not carry a user name or password")
+	}
+	switch u.Scheme {
+	case "https":
+		return u, nil
+	case "http":
+		if !allowPrivate {
+			return nil, errors.New("must use https (plain http:// is allowed only to private addresses, with notify.WithAllowPrivateNetworks)")
+		}
+		host := u.Hostname()
+		if host == "localhost" {
+			return u, nil
+		}
+		if ip, err := netip.ParseAddr(host); err == nil && isPrivateOrLoopback(ip) {
+			return u, nil
+		}
+		return nil, errors.New("must use https: plain http:// is allowed only to a loopback or private IP address")
+	default:
+		return nil, errors.New("must use https")
+	}
+}

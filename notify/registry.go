@@ -1,0 +1,134 @@
+package notify
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Factory builds a destination's Notifier from its JSON config. Every
+// destination package exports one as FromJSON.
+type Factory func(config json.RawMessage, opts ...Option) (Notifier, error)
+
+// Integration is how the console stores one integration: its type name and
+// its config as JSON.
+type Integration struct {
+	Type   string          `json:"type"`
+	Config json.RawMessage `json:"config"`
+}
+
+// Registry maps integration type names to their factories. Register only the
+// destinations you import; the root package of this module offers a Registry
+// with all ten. The zero value is ready to use and safe for concurrent use.
+type Registry struct {
+	mu        sync.RWMutex
+	factories map[string]Factory
+}
+
+// Register makes typ buildable. It returns an error when typ is empty,
+// already registered, or f is nil.
+func (r *Registry) Register(typ string, f Factory) error {
+	if typ == "" || f == nil {
+		return fmt.Errorf("notify: Register needs a type name and a factory")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.factories[typ]; dup {
+		return fmt.Errorf("notify: integration type %q is already registered", typ)
+	}
+	if r.factories == nil {
+		r.factories = make(map[string]Factory)
+	}
+	r.factories[typ] = f
+	return nil
+}
+
+// Types returns the registered type names, sorted.
+func (r *Registry) Types() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	ts := make([]string, 0, len(r.factories))
+	for t := range r.factories {
+		ts = append(ts, t)
+	}
+	sort.Strings(ts)
+	return ts
+}
+
+// Build turns one stored integration, {"type": "slack", "config": {...}},
+// into a Notifier. An unknown type, an unknown JSON field (in the envelope
+// or the config) or a bad field is an error that names it.
+func (r *Registry) Build(data []byte, opts ...Option) (Notifier, error) {
+	var in Integration
+	if err := DecodeConfig(data, &in); err != nil {
+		return nil, err
+	}
+	return r.BuildIntegration(in, opts...)
+}
+
+// BuildIntegration builds a Notifier from an already decoded Integration.
+func (r *Registry) BuildIntegration(in Integration, opts ...Option) (Notifier, error) {
+	r.mu.RLock()
+	f, ok := r.factories[in.Type]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, &ValidationError{Fields: []FieldError{{Field: "type",
+			Message: fmt.Sprintf("unknown integration type %q (known: %s)", truncateForError(in.Type), strings.Join(r.Types(), ", "))}}}
+	}
+	if len(in.Config) == 0 {
+		return nil, &ValidationError{Fields: []FieldError{{Field: "config", Message: "is required"}}}
+	}
+	n, err := f(in.Config, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", in.Type, err)
+	}
+	return n, nil
+}
+
+// Identity names a Notifier: its integration type and the name it has in the
+// console. Destination Notifiers embed it, so that printing one with any fmt
+// verb shows "type(name)" and never the config or a client it holds.
+type Identity struct {
+	typ, name string
+}
+
+// NewIdentity returns the Identity of an integration.
+func NewIdentity(typ, name string) Identity { return Identity{typ: typ, name: name} }
+
+// Type returns the integration type, e.g. "slack".
+func (id Identity) Type() string { return id.typ }
+
+// Name returns the integration's name in the console.
+func (id Identity) Name() string { return id.name }
+
+// String returns "type(name)".
+func (id Identity) String() string { return fmt.Sprintf("%s(%q)", id.typ, id.name) }
+
+// GoString returns the same as String, so %#v shows no field.
+func (id Identity) GoString() string { return id.String() }
+
+// Format prints String for every verb.
+func (id Identity) Format(f fmt.State, _ rune) { fmt.Fprint(f, id.String()) }
+
+// Named is implemented by every destination Notifier (through Identity).
+type Named interface {
+	Type() string
+	Name() string
+}
+
+// BuildFromJSON decodes a destination's JSON config strictly (DecodeConfig)
+// and builds its Notifier with newFn. Destination packages implement their
+// FromJSON Factory with it.
+func BuildFromJSON[C any, N Notifier](raw json.RawMessage, newFn func(C, ...Option) (N, error), opts ...Option) (Notifier, error) {
+	var c C
+	if err := DecodeConfig(raw, &c); err != nil {
+		return nil, err
+	}
+	n, err := newFn(c, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}

@@ -1,0 +1,121 @@
+package notify
+
+import (
+	"net/url"
+	"strings"
+	"unicode/utf8"
+)
+
+// TruncationMarker ends every string the library had to shorten.
+const TruncationMarker = "…"
+
+// Truncate returns s cut to at most max runes, marker included, on a rune
+// boundary. A string that fits is returned as is; max <= 0 gives "".
+func Truncate(s string, max int) string {
+	if max <= 0 {
+		return ""
+	}
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	if max == 1 {
+		return TruncationMarker
+	}
+	n := 0
+	for i := range s {
+		if n == max-1 {
+			return s[:i] + TruncationMarker
+		}
+		n++
+	}
+	return s
+}
+
+// TruncateBytes returns s cut to at most max bytes, marker included, without
+// splitting a rune. A string that fits is returned as is.
+func TruncateBytes(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	keep := max - len(TruncationMarker)
+	if keep < 0 {
+		return ""
+	}
+	for keep > 0 && !utf8.RuneStart(s[keep]) {
+		keep--
+	}
+	return s[:keep] + TruncationMarker
+}
+
+// StripCRLF replaces every CR and LF (and NUL) in s with a space, so a value
+// can go into a header or a one-line field without starting a new one.
+func StripCRLF(s string) string {
+	if !strings.ContainsAny(s, "\r\n\x00") {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' || r == 0 {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// HasCRLF reports whether s holds a CR, LF or NUL.
+func HasCRLF(s string) bool { return strings.ContainsAny(s, "\r\n\x00") }
+
+// HasControl reports whether s holds any control character.
+func HasControl(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }) >= 0
+}
+
+// Scrubber removes secrets from text that may reach an error or a log line.
+// The zero value scrubs nothing.
+type Scrubber struct {
+	needles []string
+}
+
+// minScrubLength keeps very short values (which would mangle ordinary text)
+// out of the scrub list; every real credential is longer.
+const minScrubLength = 4
+
+// NewScrubber returns a Scrubber for the given secrets. It also scrubs each
+// secret's URL-escaped and path forms, since a credential can come back
+// inside a URL.
+func NewScrubber(secrets ...Secret) *Scrubber {
+	s := &Scrubber{}
+	s.Add(secrets...)
+	return s
+}
+
+// Add adds more secrets to the scrub list.
+func (s *Scrubber) Add(secrets ...Secret) {
+	for _, sec := range secrets {
+		v := sec.Reveal()
+		if len(v) < minScrubLength {
+			continue
+		}
+		s.needles = append(s.needles, v)
+		for _, alt := range []string{url.QueryEscape(v), url.PathEscape(v)} {
+			if alt != v {
+				s.needles = append(s.needles, alt)
+			}
+		}
+		if u, err := url.Parse(v); err == nil && u.Host != "" && len(u.Path) >= minScrubLength {
+			s.needles = append(s.needles, u.Path)
+		}
+	}
+}
+
+// Scrub returns text with every secret replaced by [REDACTED].
+func (s *Scrubber) Scrub(text string) string {
+	if s == nil {
+		return text
+	}
+	for _, n := range s.needles {
+		if strings.Contains(text, n) {
+			text = strings.ReplaceAll(text, n, Redacted)
+		}
+	}
+	return text
+}
