@@ -29,6 +29,12 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 )
 
+// ErrSkipped is returned, unwrapped, by a Send that delivered nothing on
+// purpose because the integration is not configured for the event's type
+// (the webhook's events list). It is not a failure: callers that count
+// failures check errors.Is(err, ErrSkipped) first.
+var ErrSkipped = errors.New("skipped: the integration is not configured for this event type")
+
 // Error is what Test and Send return when a destination refuses a request or
 // cannot be reached. Its message names the integration, the operation and
 // the status, carries the destination's own words (truncated, with every
