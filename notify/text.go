@@ -79,6 +79,10 @@ type Scrubber struct {
 // out of the scrub list; every real credential is longer.
 const minScrubLength = 4
 
+// minURLTokenLength is the shortest path segment or query value of a secret
+// URL that is scrubbed on its own: long enough to be a token, not a word.
+const minURLTokenLength = 8
+
 // NewScrubber returns a Scrubber for the given secrets. It also scrubs each
 // secret's URL-escaped and path forms, since a credential can come back
 // inside a URL.
@@ -101,8 +105,22 @@ func (s *Scrubber) Add(secrets ...Secret) {
 				s.needles = append(s.needles, alt)
 			}
 		}
-		if u, err := url.Parse(v); err == nil && u.Host != "" && len(u.Path) >= minScrubLength {
-			s.needles = append(s.needles, u.Path)
+		if u, err := url.Parse(v); err == nil && u.Host != "" {
+			// A URL that is a credential carries it in its path (Slack's
+			// last segment) or query; each may come back on its own.
+			if len(u.Path) >= minScrubLength {
+				s.needles = append(s.needles, u.Path)
+			}
+			if i := strings.LastIndexByte(u.Path, '/'); i >= 0 && len(u.Path)-i-1 >= minURLTokenLength {
+				s.needles = append(s.needles, u.Path[i+1:])
+			}
+			for _, vs := range u.Query() {
+				for _, q := range vs {
+					if len(q) >= minURLTokenLength {
+						s.needles = append(s.needles, q)
+					}
+				}
+			}
 		}
 	}
 }

@@ -1,0 +1,24 @@
+package notify
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestPlainHTTPToPublicAddressIsRefusedAtDialTime calls the guarded
+// dialer's Control with the address a host name would have resolved to; no
+// connection is made.
+func TestPlainHTTPToPublicAddressIsRefusedAtDialTime(t *testing.T) {
+	control := guardedDialer(true).ControlContext
+	plain := context.WithValue(context.Background(), plaintextKey{}, true)
+
+	err := control(plain, "tcp4", "93.184.216.34:80", nil)
+	require.ErrorIs(t, err, ErrBlockedAddress)
+	require.Contains(t, err.Error(), "plain http:// only to a private or loopback address")
+
+	require.NoError(t, control(plain, "tcp4", "10.1.2.3:8088", nil))
+	require.NoError(t, control(context.Background(), "tcp4", "93.184.216.34:443", nil), "https may go to public addresses")
+	require.ErrorIs(t, control(plain, "tcp4", "169.254.169.254:80", nil), ErrBlockedAddress)
+}

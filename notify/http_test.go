@@ -1,0 +1,306 @@
+package notify_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/require"
+
+	"github.com/codedefender/integrations/notify"
+	"github.com/codedefender/integrations/notify/notifytest"
+)
+
+const tokenValue = "tok-0123456789abcdef"
+
+func loopbackSender(opts ...notify.Option) *notify.Sender {
+	opts = append([]notify.Option{notify.WithAllowPrivateNetworks()}, opts...)
+	return notify.NewSender("test", notify.Apply(opts...), notify.Secret(tokenValue))
+}
+
+func TestSenderBuildsTheRequest(t *testing.T) {
+	mt := httpmock.NewMockTransport()
+	mt.RegisterMatcherResponder(http.MethodPost, "https://api.example.com/v1/things",
+		httpmock.HeaderIs("Content-Type", "application/json").
+			And(httpmock.HeaderIs("User-Agent", "cd-test/2")).
+			And(httpmock.HeaderIs("X-Token", tokenValue)).
+			And(httpmock.BodyContainsString(`{"a":1,"b":"x"}`)),
+		httpmock.NewStringResponder(202, `{"id":"42"}`))
+	s := notify.NewSender("test", notify.Apply(notify.WithHTTPClient(&http.Client{Transport: mt}), notify.WithUserAgent("cd-test/2")))
+	resp, err := s.Do(context.Background(), notify.Request{
+		Op: "send", Method: http.MethodPost, URL: "https://api.example.com/v1/things",
+		Header: http.Header{"X-Token": {tokenValue}},
+		JSON:   map[string]any{"a": 1, "b": "x"},
+	})
+	require.NoError(t, err)
+	require.Equal(t, 202, resp.StatusCode)
+	require.JSONEq(t, `{"id":"42"}`, string(resp.Body))
+	require.Equal(t, 1, mt.GetTotalCallCount())
+}
+
+func TestSenderErrorsCarryTheDestinationsWordsScrubbed(t *testing.T) {
+	tests := []struct {
+		name        string
+		status      int
+		contentType string
+		body        string
+		kind        error
+		retryable   bool
+		message     string
+	}{
+		{"json message", 400, "application/json", `{"message":"bad field ` + tokenValue + `"}`, notify.ErrRejected, false, "bad field [REDACTED]"},
+		{"json errors list", 422, "application/json", `{"errors":["one","two"]}`, notify.ErrRejected, false, "one; two"},
+		{"plain text", 404, "text/plain", "channel_not_found", notify.ErrNotFound, false, "channel_not_found"},
+		{"html page", 502, "text/html", "<html><head><title>502 Bad Gateway</title></head><body>" + strings.Repeat("x", 5000) + "</body></html>", notify.ErrUnavailable, true, "HTML page: 502 Bad Gateway"},
+		{"empty", 401, "", "", notify.ErrUnauthorized, false, "Unauthorized"},
+		{"control characters folded", 403, "text/plain", "no\r\naccess\x00here", notify.ErrForbidden, false, "no access here"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mt := httpmock.NewMockTransport()
+			mt.RegisterResponder(http.MethodPost, "https://api.example.com/x", func(*http.Request) (*http.Response, error) {
+				r := httpmock.NewStringResponse(tt.status, tt.body)
+				r.Header.Set("Content-Type", tt.contentType)
+				return r, nil
+			})
+			s := notify.NewSender("test", notify.Apply(notify.WithHTTPClient(&http.Client{Transport: mt})), notify.Secret(tokenValue))
+			resp, err := s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodPost, URL: "https://api.example.com/x"})
+			require.NotNil(t, resp, "a destination's answer is returned with the error")
+			var e *notify.Error
+			require.ErrorAs(t, err, &e)
+			require.ErrorIs(t, err, tt.kind)
+			require.Equal(t, tt.status, e.StatusCode)
+			require.Equal(t, tt.retryable, notify.IsRetryable(err))
+			require.Equal(t, tt.message, e.Message)
+			require.Equal(t, "test", e.Integration)
+			notifytest.AssertNoSecret(t, err, tokenValue)
+		})
+	}
+}
+
+func TestSenderRateLimitCarriesRetryAfter(t *testing.T) {
+	mt := httpmock.NewMockTransport()
+	mt.RegisterResponder(http.MethodGet, "https://api.example.com/x",
+		httpmock.NewStringResponder(429, "slow down").HeaderSet(http.Header{"Retry-After": {"7"}}))
+	s := notify.NewSender("test", notify.Apply(notify.WithHTTPClient(&http.Client{Transport: mt})))
+	_, err := s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodGet, URL: "https://api.example.com/x"})
+	require.ErrorIs(t, err, notify.ErrRateLimited)
+	require.True(t, notify.IsRetryable(err))
+	require.Equal(t, 7*time.Second, notify.RetryAfterOf(err))
+	require.Equal(t, 7*time.Second, notify.RetryAfterOf(errors.Join(errors.New("wrapped"), err)))
+	require.Contains(t, err.Error(), "status 429")
+}
+
+func TestRedirectIsNeverFollowed(t *testing.T) {
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	for _, code := range []int{301, 302, 307, 308} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL+"/collect", code)
+		}))
+		for _, s := range []*notify.Sender{
+			loopbackSender(),
+			// A caller's client that would follow redirects: the library uses a copy that does not.
+			notify.NewSender("test", notify.Apply(notify.WithHTTPClient(&http.Client{})), notify.Secret(tokenValue)),
+		} {
+			_, err := s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodPost, URL: srv.URL,
+				Header: http.Header{"Authorization": {"Bearer " + tokenValue}, "DD-API-KEY": {tokenValue}}, JSON: map[string]int{"a": 1}})
+			var e *notify.Error
+			require.ErrorAs(t, err, &e)
+			require.ErrorIs(t, err, notify.ErrRejected)
+			require.False(t, e.Retryable)
+			require.Equal(t, code, e.StatusCode)
+			require.Contains(t, err.Error(), "redirect to "+strings.TrimPrefix(other.URL, "http://")+" not followed")
+		}
+		srv.Close()
+	}
+	require.Zero(t, elsewhere.Load(), "no request, and so no credential, reached the other host")
+}
+
+func TestCallerClientIsNotModified(t *testing.T) {
+	c := &http.Client{}
+	notify.NewSender("test", notify.Apply(notify.WithHTTPClient(c)))
+	require.Nil(t, c.CheckRedirect)
+}
+
+func TestLargeBodyIsReadOnlyToTheLimit(t *testing.T) {
+	var written atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(500)
+		chunk := []byte(strings.Repeat("x", 32<<10))
+		for i := 0; i < 320; i++ { // 10 MiB
+			n, err := w.Write(chunk)
+			written.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	resp, err := loopbackSender().Do(context.Background(), notify.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
+	require.ErrorIs(t, err, notify.ErrUnavailable)
+	require.True(t, resp.Truncated)
+	require.Len(t, resp.Body, notify.MaxResponseBytes)
+	var e *notify.Error
+	require.ErrorAs(t, err, &e)
+	require.LessOrEqual(t, len([]rune(e.Message)), 512)
+	// The server could not have written 10 MiB: the client stopped reading.
+	srv.CloseClientConnections()
+	require.Less(t, written.Load(), int64(10<<20))
+}
+
+func TestResponseThatNeverEndsRespectsTheTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200)
+		_, _ = w.Write([]byte("partial"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	_, err := loopbackSender(notify.WithTimeout(100*time.Millisecond)).Do(context.Background(),
+		notify.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
+	require.ErrorIs(t, err, notify.ErrUnavailable)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.True(t, notify.IsRetryable(err), "a timeout is retryable")
+}
+
+func TestServerThatNeverAnswersRespectsTheCallersDeadline(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err == nil {
+			_, _ = io.Copy(io.Discard, c) // read, never answer, until the client hangs up
+			c.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err = loopbackSender().Do(ctx, notify.Request{Op: "test", Method: http.MethodGet, URL: "http://" + ln.Addr().String()})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.True(t, notify.IsRetryable(err))
+	<-done
+}
+
+func TestCancelledContextIsNotRetryable(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := loopbackSender().Do(ctx, notify.Request{Op: "send", Method: http.MethodGet, URL: "http://127.0.0.1:9/"})
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, notify.ErrUnavailable)
+	require.False(t, notify.IsRetryable(err))
+}
+
+func TestNetworkFailures(t *testing.T) {
+	t.Run("connection refused", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := ln.Addr().String()
+		ln.Close()
+		_, err = loopbackSender().Do(context.Background(), notify.Request{Op: "send", Method: http.MethodGet, URL: "http://" + addr + "/" + tokenValue})
+		require.ErrorIs(t, err, notify.ErrUnavailable)
+		require.True(t, notify.IsRetryable(err))
+		require.Contains(t, err.Error(), "connection refused")
+		notifytest.AssertNoSecret(t, err, tokenValue)
+	})
+	t.Run("reset mid-response", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "1000")
+			w.WriteHeader(200)
+			_, _ = w.Write([]byte("only a part"))
+			w.(http.Flusher).Flush()
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.(*net.TCPConn).SetLinger(0)
+				conn.Close()
+			}
+		}))
+		defer srv.Close()
+		_, err := loopbackSender().Do(context.Background(), notify.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
+		require.ErrorIs(t, err, notify.ErrUnavailable)
+		require.True(t, notify.IsRetryable(err))
+	})
+	t.Run("untrusted certificate", func(t *testing.T) {
+		srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		defer srv.Close()
+		srv.Config.ErrorLog = quietLog()
+		_, err := loopbackSender().Do(context.Background(), notify.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
+		var e *notify.Error
+		require.ErrorAs(t, err, &e)
+		require.ErrorIs(t, err, notify.ErrRejected)
+		require.False(t, notify.IsRetryable(err))
+		require.Contains(t, err.Error(), "certificate is not trusted")
+	})
+	t.Run("secret in the URL of a failed request", func(t *testing.T) {
+		secretURL := "http://127.0.0.1:1/services/T000/B000/" + tokenValue
+		s := notify.NewSender("slack", notify.Apply(notify.WithAllowPrivateNetworks()), notify.Secret(secretURL))
+		_, err := s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodPost, URL: secretURL})
+		require.Error(t, err)
+		notifytest.AssertNoSecret(t, err, notify.Secret(secretURL), tokenValue)
+	})
+}
+
+func TestConnectionsAreReused(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(500)
+			_, _ = w.Write([]byte(strings.Repeat("e", 100<<10))) // longer than the read limit, shorter than the drain
+			return
+		}
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	s := loopbackSender()
+	for i := 0; i < 50; i++ {
+		path := "/ok"
+		if i%5 == 0 {
+			path = "/fail"
+		}
+		_, _ = s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodPost, URL: srv.URL + path, JSON: map[string]int{"i": i}})
+	}
+	require.EqualValues(t, 1, conns.Load(), "bodies are drained, so one connection serves every request")
+}
+
+func TestLogsHoldNoSecret(t *testing.T) {
+	logger, buf := notifytest.NewLogger()
+	secretURL := "https://hooks.example.com/services/T000/B000/" + tokenValue
+	mt := httpmock.NewMockTransport()
+	mt.RegisterResponder(http.MethodPost, secretURL, httpmock.NewStringResponder(403, "invalid_token "+tokenValue))
+	s := notify.NewSender("slack", notify.Apply(notify.WithHTTPClient(&http.Client{Transport: mt}), notify.WithLogger(logger)), notify.Secret(secretURL))
+	_, err := s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodPost, URL: secretURL, JSON: map[string]string{"text": "x"}})
+	require.ErrorIs(t, err, notify.ErrForbidden)
+	require.Contains(t, buf.String(), "status=403")
+	notifytest.AssertNoSecret(t, buf.String(), notify.Secret(secretURL), tokenValue)
+	notifytest.AssertNoSecret(t, err, notify.Secret(secretURL), tokenValue)
+}
+
+func TestBadAnswer(t *testing.T) {
+	s := loopbackSender()
+	e := s.BadAnswer("send", &notify.Response{StatusCode: 200}, errors.New("unexpected end of JSON input"))
+	require.ErrorIs(t, e, notify.ErrRejected)
+	require.Contains(t, e.Error(), "status 200 but the answer is not the expected JSON")
+}
