@@ -21,8 +21,8 @@ type holder struct {
 	Nested struct {
 		Key notify.Secret `json:"key"`
 	} `json:"nested"`
-	Ptr  *notify.Secret          `json:"ptr"`
-	List []notify.Secret         `json:"list"`
+	Ptr  *notify.Secret           `json:"ptr"`
+	List []notify.Secret          `json:"list"`
 	Map  map[string]notify.Secret `json:"map"`
 }
 
