@@ -23,7 +23,9 @@ type Notifier interface {
 
 // BatchSender is implemented by the destinations that take many events in
 // one request (splunk, s3, gcs). SendBatch returns one Receipt per event, in
-// order, for the events that were delivered.
+// order. On an error the receipts are those of the events delivered, which
+// are always a prefix of events: events[len(receipts):] were not delivered
+// and are what a retry resends.
 type BatchSender interface {
 	SendBatch(ctx context.Context, events []Event) ([]Receipt, error)
 }

@@ -153,6 +153,11 @@ func guardedDialer(allowPrivate bool) *net.Dialer {
 	}
 }
 
+// IsPrivateAddress reports whether ip is a loopback or private address: one
+// the guard refuses unless WithAllowPrivateNetworks is given, and the only
+// kind plain http:// may reach.
+func IsPrivateAddress(ip netip.Addr) bool { return isPrivateOrLoopback(ip) }
+
 func isPrivateOrLoopback(ip netip.Addr) bool {
 	ip = ip.Unmap()
 	for _, p := range privateNetworks {
@@ -165,9 +170,10 @@ func isPrivateOrLoopback(ip netip.Addr) bool {
 
 // CheckURL checks a destination URL the way New does: it must parse, be
 // absolute, carry no user:password, and be https, or http:// when
-// allowPrivate is set and the host is a loopback or private IP or
-// "localhost" (a host name that resolves to a public address is refused at
-// dial time). The error never repeats the URL, which may be a credential.
+// allowPrivate is set and the host is not a public IP address. A host name
+// over http:// is checked where it resolves, at dial time: the default
+// client refuses plain http:// to any public address. The error never
+// repeats the URL, which may be a credential.
 func CheckURL(raw string, allowPrivate bool) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -186,14 +192,10 @@ func CheckURL(raw string, allowPrivate bool) (*url.URL, error) {
 		if !allowPrivate {
 			return nil, errors.New("must use https (plain http:// is allowed only to private addresses, with notify.WithAllowPrivateNetworks)")
 		}
-		host := u.Hostname()
-		if host == "localhost" {
-			return u, nil
+		if ip, err := netip.ParseAddr(u.Hostname()); err == nil && !isPrivateOrLoopback(ip) {
+			return nil, errors.New("must use https: plain http:// is allowed only to a loopback or private address")
 		}
-		if ip, err := netip.ParseAddr(host); err == nil && isPrivateOrLoopback(ip) {
-			return u, nil
-		}
-		return nil, errors.New("must use https: plain http:// is allowed only to a loopback or private IP address")
+		return u, nil
 	default:
 		return nil, errors.New("must use https")
 	}

@@ -136,7 +136,8 @@ func TestPlainHTTPOnlyToPrivateAddresses(t *testing.T) {
 	}{
 		{"https://example.com/x", false, true},
 		{"http://example.com/x", false, false},
-		{"http://example.com/x", true, false},
+		{"http://splunk.corp:8088/x", true, true}, // checked where it resolves, at dial time
+		{"http://93.184.216.34/x", true, false},
 		{"http://10.1.2.3:8088/x", false, false},
 		{"http://10.1.2.3:8088/x", true, true},
 		{"http://127.0.0.1:8088/x", true, true},

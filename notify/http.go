@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -279,8 +280,10 @@ func (s *Sender) Errorf(op string, kind error, retryable bool, format string, ar
 // BadAnswer is the error for a 2xx whose body is not what the destination
 // documents: usually a proxy, or a URL that points somewhere else.
 func (s *Sender) BadAnswer(op string, r *Response, err error) *Error {
-	return s.Errorf(op, ErrRejected, false,
-		"status %d but the answer is not the expected JSON (%v); is the URL the destination's own?", r.StatusCode, err)
+	e := s.Errorf(op, ErrRejected, false,
+		"the answer is not the expected JSON (%v); is the URL the destination's own?", err)
+	e.StatusCode = r.StatusCode
+	return e
 }
 
 // transportError classifies a failure to get an answer.
@@ -321,7 +324,9 @@ func NetworkError(integration, op string, scrub *Scrubber, ctx context.Context, 
 		}
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded):
 		e.Kind = ErrUnavailable
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) || deadlinePassed(ctx):
+		// A connection deadline set to the context's can fire a moment
+		// before the context's own timer: that is the same timeout.
 		e.Kind, e.Retryable, e.Hint = ErrUnavailable, true, "timed out"
 		if !errors.Is(err, context.DeadlineExceeded) {
 			e.Err = scrubbed{msg: e.Err.Error(), err: errors.Join(err, context.DeadlineExceeded)}
@@ -329,11 +334,21 @@ func NetworkError(integration, op string, scrub *Scrubber, ctx context.Context, 
 	default:
 		var ne net.Error
 		e.Kind, e.Retryable = ErrUnavailable, true
-		if errors.As(err, &ne) && ne.Timeout() {
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
 			e.Hint = "timed out"
+		case errors.Is(err, syscall.ECONNREFUSED):
+			e.Hint = "nothing accepts connections there: check the host and port"
+		case errors.As(err, new(*net.DNSError)):
+			e.Hint = "the host name does not resolve: check it"
 		}
 	}
 	return e
+}
+
+func deadlinePassed(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // scrubbed carries a cause whose message has been scrubbed of secrets while

@@ -218,6 +218,7 @@ func TestNetworkFailures(t *testing.T) {
 		require.ErrorIs(t, err, notify.ErrUnavailable)
 		require.True(t, notify.IsRetryable(err))
 		require.Contains(t, err.Error(), "connection refused")
+		require.Contains(t, err.Error(), "nothing accepts connections there")
 		notifytest.AssertNoSecret(t, err, tokenValue)
 	})
 	t.Run("reset mid-response", func(t *testing.T) {
@@ -302,5 +303,6 @@ func TestBadAnswer(t *testing.T) {
 	s := loopbackSender()
 	e := s.BadAnswer("send", &notify.Response{StatusCode: 200}, errors.New("unexpected end of JSON input"))
 	require.ErrorIs(t, e, notify.ErrRejected)
-	require.Contains(t, e.Error(), "status 200 but the answer is not the expected JSON")
+	require.Equal(t, 200, e.StatusCode)
+	require.Contains(t, e.Error(), "status 200: the answer is not the expected JSON")
 }

@@ -179,11 +179,16 @@ type batchRetrier struct {
 	batch BatchSender
 }
 
+// SendBatch resends only what a failed attempt did not deliver, so a
+// partial failure never delivers an event twice.
 func (r *batchRetrier) SendBatch(ctx context.Context, events []Event) ([]Receipt, error) {
-	var rcs []Receipt
+	rcs := make([]Receipt, 0, len(events))
 	err := r.do(ctx, func() error {
-		var err error
-		rcs, err = r.batch.SendBatch(ctx, events)
+		got, err := r.batch.SendBatch(ctx, events[len(rcs):])
+		if n := len(events) - len(rcs); len(got) > n {
+			got = got[:n]
+		}
+		rcs = append(rcs, got...)
 		return err
 	})
 	return rcs, err

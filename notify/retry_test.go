@@ -192,25 +192,51 @@ func TestRetryTestAndPassThrough(t *testing.T) {
 type batcher struct {
 	scripted
 	batches int
+	sent    [][]string
 }
 
+// SendBatch delivers the first event of the first batch, then fails; later
+// batches are delivered whole. It records what it was asked to send.
 func (b *batcher) SendBatch(ctx context.Context, events []notify.Event) ([]notify.Receipt, error) {
 	b.batches++
+	b.sent = append(b.sent, ids(events))
 	if b.batches == 1 {
-		return nil, unavailable()
+		return []notify.Receipt{{ID: events[0].ID}}, unavailable()
 	}
-	return make([]notify.Receipt, len(events)), nil
+	rcs := make([]notify.Receipt, len(events))
+	for i, e := range events {
+		rcs[i].ID = e.ID
+	}
+	return rcs, nil
 }
 
-func TestRetryKeepsBatchSender(t *testing.T) {
+func ids(events []notify.Event) []string {
+	out := make([]string, len(events))
+	for i, e := range events {
+		out[i] = e.ID
+	}
+	return out
+}
+
+func TestRetryResendsOnlyWhatWasNotDelivered(t *testing.T) {
 	b := &batcher{}
 	n := notify.Retry(b, notify.RetryPolicy{Clock: newFakeClock()})
 	bs, ok := n.(notify.BatchSender)
 	require.True(t, ok)
-	rcs, err := bs.SendBatch(context.Background(), []notify.Event{validEvent(), validEvent()})
+	events := []notify.Event{validEvent(), validEvent(), validEvent()}
+	events[0].ID, events[1].ID, events[2].ID = "e1", "e2", "e3"
+	rcs, err := bs.SendBatch(context.Background(), events)
 	require.NoError(t, err)
-	require.Len(t, rcs, 2)
-	require.Equal(t, 2, b.batches)
+	require.Equal(t, []string{"e1", "e2", "e3"}, ids(toEvents(rcs)))
+	require.Equal(t, [][]string{{"e1", "e2", "e3"}, {"e2", "e3"}}, b.sent, "e1 was delivered once")
+}
+
+func toEvents(rcs []notify.Receipt) []notify.Event {
+	out := make([]notify.Event, len(rcs))
+	for i, r := range rcs {
+		out[i].ID = r.ID
+	}
+	return out
 }
 
 func TestIsRetryableReadsAnyError(t *testing.T) {

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"encoding/base64"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -100,7 +101,9 @@ func (s *Scrubber) Add(secrets ...Secret) {
 			continue
 		}
 		s.needles = append(s.needles, v)
-		for _, alt := range []string{url.QueryEscape(v), url.PathEscape(v)} {
+		// A credential can come back escaped in a URL, or in base64 as in a
+		// Basic or SMTP AUTH exchange.
+		for _, alt := range []string{url.QueryEscape(v), url.PathEscape(v), base64.StdEncoding.EncodeToString([]byte(v))} {
 			if alt != v {
 				s.needles = append(s.needles, alt)
 			}

@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"encoding/base64"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -80,6 +81,7 @@ func TestScrubber(t *testing.T) {
 	require.NotContains(t, out, "tok-abc")
 	require.NotContains(t, out, "abcdefghijklmnop")
 	require.NotContains(t, out, "qwertyuiop123")
+	require.Equal(t, "basic [REDACTED]", s.Scrub("basic "+base64.StdEncoding.EncodeToString([]byte("tok-abc"))))
 	require.Contains(t, out, " ab", "values too short to be credentials are not scrubbed out of ordinary text")
 	var nilScrubber *notify.Scrubber
 	require.Equal(t, "x", nilScrubber.Scrub("x"))
