@@ -181,7 +181,9 @@ func (s *Sender) Do(ctx context.Context, r Request) (*Response, error) {
 		return nil, s.Errorf(r.Op, ErrRejected, false, "cannot build the %s request (bad URL or method)", r.Method)
 	}
 	for k, vs := range r.Header {
-		req.Header[k] = append([]string(nil), vs...)
+		for _, v := range vs {
+			req.Header.Add(k, v) // canonicalises a literal key such as "DD-API-KEY"
+		}
 	}
 	if req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", s.userAgent)
@@ -322,8 +324,12 @@ func NetworkError(integration, op string, scrub *Scrubber, ctx context.Context, 
 		if strings.Contains(err.Error(), "certificate required") || strings.Contains(err.Error(), "bad certificate") {
 			e.Hint = "the server wants a client certificate it trusts"
 		}
-	case errors.Is(err, context.Canceled) && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(ctx.Err(), context.Canceled):
+		// The caller gave up: whatever the transport made of it, that is final.
 		e.Kind = ErrUnavailable
+		if !errors.Is(err, context.Canceled) {
+			e.Err = scrubbed{msg: e.Err.Error(), err: errors.Join(err, context.Canceled)}
+		}
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) || deadlinePassed(ctx):
 		// A connection deadline set to the context's can fire a moment
 		// before the context's own timer: that is the same timeout.

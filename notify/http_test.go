@@ -37,7 +37,7 @@ func TestSenderBuildsTheRequest(t *testing.T) {
 	s := notify.NewSender("test", notify.Apply(notify.WithHTTPClient(&http.Client{Transport: mt}), notify.WithUserAgent("cd-test/2")))
 	resp, err := s.Do(context.Background(), notify.Request{
 		Op: "send", Method: http.MethodPost, URL: "https://api.example.com/v1/things",
-		Header: http.Header{"X-Token": {tokenValue}},
+		Header: http.Header{"X-TOKEN": {tokenValue}}, // not canonical, as a literal may be
 		JSON:   map[string]any{"a": 1, "b": "x"},
 	})
 	require.NoError(t, err)
