@@ -1,0 +1,720 @@
+// Package email delivers Code Defender alerts as email, submitted to the
+// customer's own SMTP server with github.com/wneessen/go-mail.
+//
+// A Config names the recipients ("to", up to MaxRecipients), the sender
+// ("from") and the server ("smtp": host, port, username, password, tls).
+// The TLS mode follows the port: 587 is STARTTLS (RFC 6409), 465 is implicit
+// TLS (RFC 8314), an empty mode is implicit on 465 and STARTTLS elsewhere,
+// and STARTTLS fails closed when the server does not offer it. Plain text
+// ("none") is accepted only for a loopback host. AUTH PLAIN or LOGIN, the
+// ones the server offers, are sent only inside TLS (or to that loopback
+// host).
+//
+// Send writes one multipart/alternative message per event: a plain-text part
+// and then an HTML part with a header coloured by risk, the title,
+// description, source, time, a table of the details and a button to the
+// console; every event string is HTML-escaped. The subject is
+// "[<RISK>] <title>" (Risk.Label: CRITICAL, HIGH, MEDIUM, LOW, INFO) on one
+// line, RFC 2047-encoded when it is not ASCII. The Message-ID is derived
+// from Event.ID ("<cd-<id>@<from's domain>>"), so a resent alert carries the
+// same one and mail clients thread or fold it with the first; the Receipt's
+// ID is that Message-ID, returned once the server has accepted the message.
+//
+// Test connects, negotiates TLS as configured, authenticates, and asks the
+// server to accept the sender (MAIL FROM) and each recipient (RCPT TO), then
+// resets and quits: no mail is sent. Many servers accept any recipient at
+// that stage, so a passing Test proves the connection and the credentials
+// more than the addresses; a refused recipient is an error that names it.
+//
+// Errors are *notify.Error values. A 4xx reply is retryable and a 5xx is
+// not; 530, 534 and 535 wrap notify.ErrUnauthorized, other refusals
+// notify.ErrRejected, and network and TLS failures are classified as for
+// every destination (notify.NetworkError). The server's reply text is kept,
+// with the password scrubbed from it.
+//
+// The caller's context bounds the whole exchange (connect, TLS, AUTH, the
+// message, QUIT), and so does the timeout (smtp.timeout, else
+// notify.WithTimeout). Every connection goes through the library's network
+// guard (notify.GuardControl, checked on the resolved address): a loopback
+// or private SMTP host is refused unless New is given
+// notify.WithAllowPrivateNetworks. notify.WithHTTPClient does not apply;
+// notify.WithUserAgent sets the message's User-Agent and X-Mailer headers;
+// WithTLSConfig adds a private CA or a client certificate.
+//
+// SMTP: RFC 5321 (https://www.rfc-editor.org/rfc/rfc5321); the library:
+// https://pkg.go.dev/github.com/wneessen/go-mail.
+package email
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/mail"
+	"net/netip"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
+
+	"github.com/codedefender/integrations/notify"
+)
+
+// Notifier sends events as email through one SMTP server. It is safe for
+// concurrent use: every Test and Send opens its own connection.
+type Notifier struct {
+	notify.Identity // prints as email("name"): never the config
+
+	cfg          Config
+	from         *mail.Address
+	to           []*mail.Address
+	host         string
+	port         int
+	mode         TLSMode
+	timeout      time.Duration
+	tlsConfig    *tls.Config
+	allowPrivate bool
+	userAgent    string
+	logger       *slog.Logger
+	scrub        *notify.Scrubber
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// errNotBuilt is returned by a Notifier that New did not make.
+var errNotBuilt = errors.New("email: a Notifier must be built with New")
+
+type tlsConfigKey struct{}
+
+// WithTLSConfig makes the notifier verify the server with c (for example a
+// private CA in RootCAs) and present c's client certificate, for both
+// STARTTLS and implicit TLS. ServerName defaults to smtp.host and the minimum
+// version is raised to TLS 1.2. The notifier keeps a copy of c.
+func WithTLSConfig(c *tls.Config) notify.Option {
+	return func(s *notify.Settings) {
+		if c != nil {
+			s.SetExtra(tlsConfigKey{}, c.Clone())
+		}
+	}
+}
+
+// New validates c and returns a Notifier. A host that is a loopback or
+// private IP address, or "localhost", is refused unless opts include
+// notify.WithAllowPrivateNetworks; a DNS name is checked on the address it
+// resolves to, at dial time.
+func New(c Config, opts ...notify.Option) (*Notifier, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	s := notify.Apply(opts...)
+	if msg := hostPolicy(c.SMTP.Host, s.AllowPrivateNetworks); msg != "" {
+		return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "smtp.host", Message: msg}}}
+	}
+
+	from, _ := parseAddress(c.From)
+	to := make([]*mail.Address, len(c.To))
+	for i, raw := range c.To {
+		to[i], _ = parseAddress(raw)
+	}
+	port, mode := c.SMTP.effective()
+	timeout := s.Timeout
+	if c.SMTP.TimeoutSeconds > 0 {
+		timeout = time.Duration(c.SMTP.TimeoutSeconds) * time.Second
+	}
+
+	tlsConfig := &tls.Config{}
+	if v, ok := s.Extra(tlsConfigKey{}); ok {
+		if tc, ok := v.(*tls.Config); ok {
+			tlsConfig = tc.Clone()
+		}
+	}
+	if tlsConfig.ServerName == "" {
+		tlsConfig.ServerName = strings.TrimSuffix(c.SMTP.Host, ".")
+	}
+	if tlsConfig.MinVersion < tls.VersionTLS12 {
+		tlsConfig.MinVersion = tls.VersionTLS12
+	}
+
+	return &Notifier{
+		Identity:     notify.NewIdentity(Type, c.Name),
+		cfg:          c,
+		from:         from,
+		to:           to,
+		host:         c.SMTP.Host,
+		port:         port,
+		mode:         mode,
+		timeout:      timeout,
+		tlsConfig:    tlsConfig,
+		allowPrivate: s.AllowPrivateNetworks,
+		userAgent:    s.UserAgent,
+		logger:       s.Logger,
+		scrub:        newScrubber(c.SMTP.Username, c.SMTP.Password),
+	}, nil
+}
+
+// hostPolicy applies the network guard to a host New can judge without a
+// DNS lookup, and says why it is refused ("" when it is not).
+func hostPolicy(host string, allowPrivate bool) string {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if err := notify.CheckIP(ip, allowPrivate); err != nil {
+			return err.Error()
+		}
+		return ""
+	}
+	if isLoopbackHost(host) && !allowPrivate {
+		return "is a loopback host, refused by the network guard (use notify.WithAllowPrivateNetworks for a relay on this machine)"
+	}
+	return ""
+}
+
+// newScrubber scrubs the password from every error and log line, in the
+// forms it travels in too: base64 on its own (AUTH LOGIN) and inside the
+// AUTH PLAIN response, which a confused server may echo back.
+func newScrubber(user string, password notify.Secret) *notify.Scrubber {
+	if password.IsZero() {
+		return notify.NewScrubber()
+	}
+	pw := password.Reveal()
+	return notify.NewScrubber(password,
+		notify.Secret(base64.StdEncoding.EncodeToString([]byte(pw))),
+		notify.Secret(base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+pw))))
+}
+
+// FromJSON builds a Notifier from the console's JSON config; it is this
+// package's notify.Factory.
+func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+	return notify.BuildFromJSON(raw, New, opts...)
+}
+
+// Validate checks the configuration offline (see Config.Validate).
+func (n *Notifier) Validate() error { return n.cfg.Validate() }
+
+// Test connects, negotiates TLS, authenticates, and asks the server to
+// accept the sender and every recipient, then resets the transaction and
+// quits: no mail is sent. All refused recipients are named in one error.
+func (n *Notifier) Test(ctx context.Context) error {
+	if n == nil || n.from == nil {
+		return errNotBuilt
+	}
+	x, done := n.begin(ctx, "test")
+	defer done()
+
+	c, err := x.client()
+	if err != nil {
+		return x.fail(err)
+	}
+	sc, err := c.DialToSMTPClientWithContext(x.ctx)
+	if err != nil {
+		return x.fail(err)
+	}
+
+	// go-mail sends only whole messages, so the envelope check drives the
+	// smtp.Client it dialled and authenticated (its own copy of net/smtp).
+	x.stage = stageMailFrom
+	if err := sc.Mail(envelope(n.from)); err != nil {
+		return x.fail(err)
+	}
+	x.stage = stageRcptTo
+	var refused []refusal
+	for _, a := range n.to {
+		err := sc.Rcpt(envelope(a))
+		var reply *textproto.Error
+		switch {
+		case err == nil:
+		case errors.As(err, &reply):
+			refused = append(refused, refusal{addr: a.Address, code: reply.Code, text: reply.Msg})
+		default:
+			return x.fail(err)
+		}
+	}
+
+	// Nothing was sent; a failing RSET or QUIT says nothing about the
+	// configuration, so it is only logged.
+	x.stage = stageReset
+	if err := sc.Reset(); err != nil {
+		x.debug("email: RSET failed", err)
+	}
+	x.stage = stageQuit
+	if err := c.CloseWithSMTPClient(sc); err != nil {
+		x.debug("email: QUIT failed", err)
+	}
+	if len(refused) > 0 {
+		return x.report(x.refusedError(refused))
+	}
+	x.logger().DebugContext(ctx, "email: test passed", x.logAttrs()...)
+	return nil
+}
+
+// Send delivers e as one email to every recipient and returns its
+// Message-ID as the Receipt's ID once the server has accepted it. An invalid
+// event is refused before any connection is made.
+func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
+	if n == nil || n.from == nil {
+		return notify.Receipt{}, errNotBuilt
+	}
+	if err := e.Validate(); err != nil {
+		return notify.Receipt{}, err
+	}
+	msg, messageID, err := n.message(e, time.Now())
+	if err != nil {
+		return notify.Receipt{}, &notify.Error{Integration: Type, Op: "send", Kind: notify.ErrRejected,
+			Message: notify.CleanMessage(n.scrub, "cannot build the message: "+err.Error())}
+	}
+
+	x, done := n.begin(ctx, "send")
+	defer done()
+
+	c, err := x.client()
+	if err != nil {
+		return notify.Receipt{}, x.fail(err)
+	}
+	// This is DialAndSendWithContext taken apart: that joins a failed QUIT
+	// to the result, which would report an alert the server had already
+	// accepted as failed, and a retry would mail it twice.
+	sc, err := c.DialToSMTPClientWithContext(x.ctx)
+	if err != nil {
+		return notify.Receipt{}, x.fail(err)
+	}
+	x.stage = stageMailFrom
+	if err := c.SendWithSMTPClient(sc, msg); err != nil && !msg.IsDelivered() {
+		return notify.Receipt{}, x.fail(err)
+	} else if err != nil {
+		x.debug("email: RSET after the message failed", err)
+	}
+	x.stage = stageQuit
+	if err := c.CloseWithSMTPClient(sc); err != nil {
+		x.debug("email: QUIT after the message failed", err)
+	}
+	x.logger().DebugContext(ctx, "email: sent", append(x.logAttrs(), "message_id", messageID,
+		"server_response", notify.CleanMessage(n.scrub, msg.ServerResponse()))...)
+	return notify.Receipt{ID: messageID}, nil
+}
+
+// The stages of an exchange, named as the SMTP commands they send, for
+// errors and logs.
+const (
+	stageConnect   = "connect"
+	stageHandshake = "greeting, EHLO and TLS"
+	stageAuth      = "AUTH"
+	stageMailFrom  = "MAIL FROM"
+	stageRcptTo    = "RCPT TO"
+	stageData      = "DATA"
+	stageReset     = "RSET"
+	stageQuit      = "QUIT"
+	stageNoop      = "NOOP"
+)
+
+// exchange is one connection's worth of SMTP: the context that bounds it,
+// the stage it reached, and the connection to close when it is over.
+type exchange struct {
+	n     *Notifier
+	ctx   context.Context
+	op    string
+	stage string
+	start time.Time
+	raw   net.Conn
+	conn  *ctxConn
+	stop  func() bool
+}
+
+// begin starts an exchange bounded by ctx and the notifier's timeout. The
+// returned func releases everything it holds.
+func (n *Notifier) begin(ctx context.Context, op string) (*exchange, func()) {
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	x := &exchange{n: n, ctx: ctx, op: op, stage: stageConnect, start: time.Now()}
+	return x, func() {
+		if x.stop != nil {
+			x.stop()
+		}
+		if x.raw != nil {
+			// go-mail leaves the connection open when the greeting, TLS or
+			// AUTH fails, and after a failed QUIT.
+			_ = x.raw.Close()
+		}
+		cancel()
+	}
+}
+
+// client returns a go-mail Client for one exchange: it dials through x.dial
+// (the guard, the context, implicit TLS) and never falls back to another
+// port or to plain text.
+func (x *exchange) client() (*gomail.Client, error) {
+	n := x.n
+	opts := []gomail.Option{
+		// An explicit port turns off go-mail's port fallback (to 25 in
+		// plain text for TLSOpportunistic), which is why the
+		// WithTLSPortPolicy and WithSSLPort variants are not used.
+		gomail.WithPort(n.port),
+		gomail.WithTimeout(n.timeout),
+		gomail.WithDialContextFunc(x.dial),
+		gomail.WithTLSConfig(n.tlsConfig),
+	}
+	switch n.mode {
+	case TLSImplicit:
+		// With a dial function of its own go-mail leaves implicit TLS to
+		// it: x.dial does the handshake.
+		opts = append(opts, gomail.WithSSL())
+	case TLSNone:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	default:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	}
+	if n.cfg.SMTP.Username != "" {
+		opts = append(opts, gomail.WithSMTPAuthCustom(&plainOrLogin{x: x}))
+	}
+	return gomail.NewClient(n.host, opts...)
+}
+
+// dial connects through the network guard, ties the connection to the
+// exchange's context, and does the handshake for implicit TLS. go-mail's
+// address is ignored: it formats host:port without the brackets an IPv6
+// address needs.
+func (x *exchange) dial(ctx context.Context, network, _ string) (net.Conn, error) {
+	x.stage = stageConnect
+	d := net.Dialer{Control: notify.GuardControl(x.n.allowPrivate)}
+	raw, err := d.DialContext(ctx, network, net.JoinHostPort(x.n.host, strconv.Itoa(x.n.port)))
+	if err != nil {
+		return nil, err
+	}
+	x.raw = raw
+	// go-mail bounds each step with its own deadlines and uses the context
+	// only to dial; closing the connection when the context ends is what
+	// makes cancellation reach TLS, AUTH and DATA too.
+	x.stop = context.AfterFunc(x.ctx, func() { _ = raw.Close() })
+	x.conn = newCtxConn(x.ctx, raw)
+	x.stage = stageHandshake
+	if x.n.mode != TLSImplicit {
+		return x.conn, nil
+	}
+	tc := tls.Client(x.conn, x.n.tlsConfig)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, err
+	}
+	// A *tls.Conn, not a wrapper: go-smtp's client tells TLS by its type.
+	return tc, nil
+}
+
+// ctxConn keeps every deadline go-mail sets within the exchange's context,
+// so that no step outlives it, and notes whether the server said anything.
+type ctxConn struct {
+	net.Conn
+	ctx      context.Context
+	deadline time.Time
+	heard    atomic.Bool
+}
+
+func newCtxConn(ctx context.Context, c net.Conn) *ctxConn {
+	cc := &ctxConn{Conn: c, ctx: ctx}
+	cc.deadline, _ = ctx.Deadline() // always set: begin adds the timeout
+	_ = c.SetDeadline(cc.deadline)
+	return cc
+}
+
+// longAgo is a deadline that has passed: it fails the next read or write.
+var longAgo = time.Unix(1, 0)
+
+func (c *ctxConn) clamp(t time.Time) time.Time {
+	switch {
+	case c.ctx.Err() != nil:
+		return longAgo
+	case t.IsZero() || (!c.deadline.IsZero() && t.After(c.deadline)):
+		return c.deadline
+	}
+	return t
+}
+
+// SetDeadline sets t, or the context's deadline when that comes first.
+func (c *ctxConn) SetDeadline(t time.Time) error { return c.Conn.SetDeadline(c.clamp(t)) }
+
+// SetReadDeadline sets t, or the context's deadline when that comes first.
+func (c *ctxConn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDeadline(c.clamp(t)) }
+
+// SetWriteDeadline sets t, or the context's deadline when that comes first.
+func (c *ctxConn) SetWriteDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(c.clamp(t)) }
+
+// Read reads from the connection and notes that the server spoke.
+func (c *ctxConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.heard.Store(true)
+	}
+	return n, err
+}
+
+// plainOrLogin authenticates with PLAIN, or LOGIN when the server offers
+// only that (some Exchange servers), and refuses to send the password
+// outside TLS unless the configuration asked for plain text to a loopback
+// host. It chooses from the mechanisms the server offers on the connection
+// as it is by then (after STARTTLS).
+type plainOrLogin struct {
+	x    *exchange
+	auth smtp.Auth
+}
+
+// errAuthNeedsTLS and errNoAuthMechanism are refusals of ours, before any
+// credential is sent.
+var (
+	errAuthNeedsTLS    = errors.New("the connection is not encrypted, so the password is not sent")
+	errNoAuthMechanism = errors.New("the server offers neither AUTH PLAIN nor AUTH LOGIN")
+)
+
+// Start picks the mechanism and starts it; see the type's doc.
+func (a *plainOrLogin) Start(si *smtp.ServerInfo) (string, []byte, error) {
+	a.x.stage = stageAuth
+	if !si.TLS && a.x.n.mode != TLSNone {
+		return "", nil, errAuthNeedsTLS
+	}
+	user, pass := a.x.n.cfg.SMTP.Username, a.x.n.cfg.SMTP.Password.Reveal()
+	// The TLS (or loopback) check is ours, above; allowUnencrypted only
+	// stops go-mail from repeating it with a narrower idea of "localhost".
+	switch {
+	case hasMechanism(si.Auth, "PLAIN"):
+		a.auth = smtp.PlainAuth("", user, pass, si.Name, true)
+	case hasMechanism(si.Auth, "LOGIN"):
+		a.auth = smtp.LoginAuth(user, pass, si.Name, true)
+	case len(si.Auth) == 0:
+		return "", nil, fmt.Errorf("%w (it offers no AUTH at all)", errNoAuthMechanism)
+	default:
+		return "", nil, fmt.Errorf("%w (it offers %s)", errNoAuthMechanism,
+			notify.Truncate(strings.Join(si.Auth, " "), 100))
+	}
+	return a.auth.Start(si)
+}
+
+// Next continues the chosen mechanism.
+func (a *plainOrLogin) Next(fromServer []byte, more bool) ([]byte, error) {
+	return a.auth.Next(fromServer, more)
+}
+
+func hasMechanism(offered []string, mech string) bool {
+	for _, m := range offered {
+		if strings.EqualFold(m, mech) {
+			return true
+		}
+	}
+	return false
+}
+
+// envelope formats an address for MAIL FROM and RCPT TO as go-mail does:
+// the bare address in angle brackets.
+func envelope(a *mail.Address) string {
+	return (&mail.Address{Address: a.Address}).String()
+}
+
+// refusal is one recipient the server would not take.
+type refusal struct {
+	addr string
+	code int
+	text string
+}
+
+// refusedError names every refused recipient. It is retryable only when
+// every refusal was temporary (4xx): a retry cannot fix a 5xx.
+func (x *exchange) refusedError(refused []refusal) *notify.Error {
+	temporary := true
+	parts := make([]string, len(refused))
+	for i, r := range refused {
+		temporary = temporary && r.code >= 400 && r.code < 500
+		parts[i] = fmt.Sprintf("%s (%d %s)", r.addr, r.code, r.text)
+	}
+	e := &notify.Error{
+		Integration: Type,
+		Op:          x.op + ": " + stageRcptTo,
+		StatusCode:  refused[0].code,
+		Retryable:   temporary,
+		Kind:        notify.ErrRejected,
+		Message: notify.CleanMessage(x.n.scrub, fmt.Sprintf("the server refused %d of %d recipients: %s",
+			len(refused), len(x.n.to), strings.Join(parts, "; "))),
+		Hint: "check the addresses in to",
+	}
+	if temporary {
+		e.Kind, e.Hint = notify.ErrUnavailable, "the refusal is temporary: retry later"
+	}
+	return e
+}
+
+// fail classifies err, logs it and returns it.
+func (x *exchange) fail(err error) error {
+	return x.report(x.classify(err))
+}
+
+func (x *exchange) report(e *notify.Error) error {
+	x.logger().DebugContext(x.ctx, "email: failed", append(x.logAttrs(), "error", e.Error())...)
+	return e
+}
+
+// classify turns what go-mail returned into a *notify.Error: an SMTP reply
+// by its code, a refusal of ours as permanent, anything else as a network
+// failure.
+func (x *exchange) classify(err error) *notify.Error {
+	op := x.op + ": " + x.stage
+
+	var sendErr *gomail.SendError
+	if errors.As(err, &sendErr) {
+		op = x.op + ": " + sendStage(sendErr.Reason)
+		if sendErr.Reason == gomail.ErrSMTPRcptTo && sendErr.ErrorCode() != 0 {
+			return x.rcptSendError(sendErr)
+		}
+		if code := sendErr.ErrorCode(); code != 0 {
+			return x.replyError(op, sendStage(sendErr.Reason), code, sendErr.Error())
+		}
+		// No reply code: the connection broke mid-transaction. SendError
+		// does not unwrap, so the context says whether it was a timeout.
+		return x.networkError(op, errors.New(sendErr.Error()))
+	}
+
+	var reply *textproto.Error
+	if errors.As(err, &reply) {
+		return x.replyError(op, x.stage, reply.Code, reply.Msg)
+	}
+
+	switch {
+	case errors.Is(err, errAuthNeedsTLS):
+		return x.errorf(op, notify.ErrRejected, err.Error(), "use tls starttls or implicit")
+	case errors.Is(err, errNoAuthMechanism):
+		return x.errorf(op, notify.ErrRejected, err.Error(),
+			"leave smtp.username and smtp.password empty for a relay without AUTH, or check the port and TLS mode")
+	case strings.Contains(err.Error(), "does not support STARTTLS"):
+		// go-mail's TLSMandatory refusal, which has no error value of its own.
+		return x.errorf(op, notify.ErrRejected, "the server does not offer STARTTLS",
+			`use tls "implicit" if the port expects TLS from the start (465), or check smtp.host and smtp.port`)
+	}
+	return x.networkError(op, err)
+}
+
+// sendStage names the SMTP command a go-mail SendError failed at.
+func sendStage(r gomail.SendErrReason) string {
+	switch r {
+	case gomail.ErrSMTPMailFrom, gomail.ErrGetSender:
+		return stageMailFrom
+	case gomail.ErrSMTPRcptTo, gomail.ErrGetRcpts:
+		return stageRcptTo
+	case gomail.ErrSMTPReset:
+		return stageReset
+	case gomail.ErrConnCheck:
+		return stageNoop
+	default:
+		return stageData
+	}
+}
+
+// rcptSendError names the recipients go-mail reports refused. SendError
+// keeps them unexported but lists them in its text after a fixed marker, so
+// the configured addresses are looked for there.
+func (x *exchange) rcptSendError(se *gomail.SendError) *notify.Error {
+	text := se.Error()
+	listed := text
+	if _, after, ok := strings.Cut(text, "affected recipient(s): "); ok {
+		listed, _, _ = strings.Cut(after, ", affected message ID")
+	}
+	var names []string
+	for _, a := range x.n.to {
+		if strings.Contains(listed, envelope(a)) {
+			names = append(names, a.Address)
+		}
+	}
+	e := x.replyError(x.op+": "+stageRcptTo, stageRcptTo, se.ErrorCode(), text)
+	if len(names) > 0 {
+		e.Message = notify.CleanMessage(x.n.scrub, fmt.Sprintf("the server refused %d of %d recipients: %s: %s",
+			len(names), len(x.n.to), strings.Join(names, ", "), text))
+	}
+	// go-mail's temporary flag is the last refusal's; trust the code we
+	// report instead.
+	return e
+}
+
+// replyError classifies an SMTP reply: 4xx is temporary, 5xx permanent, and
+// the authentication codes are ErrUnauthorized.
+func (x *exchange) replyError(op, stage string, code int, text string) *notify.Error {
+	e := &notify.Error{Integration: Type, Op: op, StatusCode: code, Message: notify.CleanMessage(x.n.scrub, text)}
+	switch {
+	case code == 535 || code == 534 || code == 530:
+		// 535 bad credentials, 534 mechanism too weak (an app password or
+		// OAuth is wanted), 530 authentication required (RFC 4954 §6).
+		e.Kind, e.Hint = notify.ErrUnauthorized, "check smtp.username and smtp.password"
+		if code == 530 && x.n.cfg.SMTP.Username == "" {
+			e.Hint = "the server wants authentication: set smtp.username and smtp.password"
+		}
+	case code >= 400 && code <= 499:
+		e.Kind, e.Retryable, e.Hint = notify.ErrUnavailable, true, "the server refused for now: retry later"
+		if stage == stageAuth {
+			e.Hint = "temporary authentication failure: retry later, and check smtp.username and smtp.password if it persists"
+		}
+	default:
+		e.Kind = notify.ErrRejected
+		switch stage {
+		case stageMailFrom:
+			e.Hint = "the server refused the sender: from must be an address this account may send as"
+		case stageRcptTo:
+			e.Hint = "check the addresses in to"
+		case stageData:
+			e.Hint = "the server refused the message"
+		case stageAuth:
+			e.Hint = "the server refused to authenticate this way: check the TLS mode and the account"
+		}
+	}
+	return e
+}
+
+// networkError classifies a failure to get a reply. go-mail does not always
+// keep the cause's type, and the connection's deadline can fire a moment
+// before the context's timer, so the context's error is added to the cause
+// when the exchange is over: a deadline then reads as a retryable timeout
+// and a cancellation as final.
+func (x *exchange) networkError(op string, err error) *notify.Error {
+	var ne net.Error
+	switch ctxErr := x.ctx.Err(); {
+	case ctxErr != nil:
+		if !errors.Is(err, ctxErr) {
+			err = errors.Join(err, ctxErr)
+		}
+	case errors.As(err, &ne) && ne.Timeout(), x.deadlinePassed():
+		// Every deadline on the connection is the exchange's (ctxConn).
+		if !errors.Is(err, context.DeadlineExceeded) {
+			err = errors.Join(err, context.DeadlineExceeded)
+		}
+	}
+	e := notify.NetworkError(Type, op, x.n.scrub, x.ctx, err)
+	switch {
+	case x.stage == stageHandshake && x.conn != nil && !x.conn.heard.Load() && x.n.mode != TLSImplicit:
+		hint := `the server never greeted: if this port expects TLS from the start (465), set tls to "implicit"`
+		if e.Hint != "" {
+			hint = e.Hint + ": " + hint
+		}
+		e.Hint = hint
+	case errors.Is(err, syscall.ECONNREFUSED):
+		e.Hint = "nothing accepts connections there: check smtp.host and smtp.port"
+	}
+	return e
+}
+
+func (x *exchange) deadlinePassed() bool {
+	d, ok := x.ctx.Deadline()
+	return ok && !time.Now().Before(d)
+}
+
+func (x *exchange) errorf(op string, kind error, msg, hint string) *notify.Error {
+	return &notify.Error{Integration: Type, Op: op, Kind: kind, Message: notify.CleanMessage(x.n.scrub, msg), Hint: hint}
+}
+
+func (x *exchange) logger() *slog.Logger { return x.n.logger }
+
+func (x *exchange) logAttrs() []any {
+	return []any{"integration", Type, "name", x.n.Name(), "op", x.op, "host", x.n.host, "port", x.n.port,
+		"tls", string(x.n.mode), "recipients", len(x.n.to), "duration", time.Since(x.start)}
+}
+
+// debug logs a failure that does not change the result, scrubbed.
+func (x *exchange) debug(msg string, err error) {
+	x.logger().DebugContext(x.ctx, msg, append(x.logAttrs(), "stage", x.stage,
+		"error", notify.CleanMessage(x.n.scrub, err.Error()))...)
+}

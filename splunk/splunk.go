@@ -1,0 +1,456 @@
+// Package splunk delivers Code Defender alerts to Splunk through the HTTP
+// Event Collector (HEC), on Splunk Cloud or on-premises Splunk Enterprise.
+//
+// Each alert becomes one HEC event envelope posted to
+// <url>/services/collector/event with "Authorization: Splunk <token>":
+//
+//	{"time":1767225600.123,"host":"shop.example.com","source":"codedefender",
+//	 "sourcetype":"_json","index":"security","event":{...the notify.Event...}}
+//
+// time is the event's own time in epoch seconds with milliseconds, host is
+// the host of Event.Source (omitted when Source is empty), index is set only
+// when the config names one, and event is the notify.Event as JSON, so in
+// Splunk a search such as `sourcetype=_json source=codedefender
+// risk=critical` finds the critical alerts. Risk is not mapped onto another
+// scale: it stays the event's "risk" field (critical, high, medium, low,
+// info).
+//
+// HEC gives no id for an event, so a Receipt's ID is the Event.ID that HEC
+// accepted (code 0, "Success"). Accepted means queued, not yet indexed:
+// indexer acknowledgement is not polled. Every request carries an
+// X-Splunk-Request-Channel (a random GUID per Notifier), so a token with
+// acknowledgement turned on does not refuse events with code 10.
+//
+// # Test
+//
+// Test proves the token without indexing anything: it posts an empty body
+// to the event endpoint, which HEC answers with 400 and code 5 ("No data")
+// when the token is good, and 401 or 403 with codes 1 to 4 when it is not;
+// any other answer is reported with HEC's code and text. This probe is
+// documented by practice (the Firehose check SplunkAdmins describe), not in
+// Splunk's API reference. Test cannot prove the index: only a real event
+// can, so send a notify.EventTest event to check it.
+//
+// # Batches
+//
+// Notifier implements notify.BatchSender. SendBatch writes envelopes one
+// after another (HEC's batch form, never a JSON array), streaming: it builds
+// one request body at a time, at most the request limit
+// (DefaultMaxRequestBytes, see WithMaxRequestBytes) and never splitting an
+// event, and gzips a body larger than a few KiB (WithGzip). A 413 from HEC
+// splits the request in halves and retries them, and lowers the packing size
+// for the rest of the batch. On a failure SendBatch returns the receipts of
+// the events delivered so far, in order, with the error: events[len(receipts)]
+// is the first one not delivered, so a retry of events[len(receipts):] does
+// not resend what was delivered.
+//
+// # Errors
+//
+// HEC's body code decides the error, not the HTTP status: a disabled token
+// (codes 1, 22) is notify.ErrForbidden; a missing or invalid token (2, 3, 4,
+// 21) is notify.ErrUnauthorized; an index the token may not write to (7) is
+// notify.ErrRejected whose cause is a *notify.ValidationError naming the
+// field "index"; an internal error or a busy server (8, 9, 18-20) is
+// notify.ErrUnavailable and retryable, with Retry-After when HEC sends it.
+// An answer without a HEC code (a proxy's page, a load balancer's 429, 502
+// or 504) goes by the shared status table.
+//
+// # URLs and TLS
+//
+// Splunk Cloud URLs must use the documented HEC hosts
+// (https://http-inputs-<stack>.splunkcloud.com, http-inputs.<stack>.splunkcloud.com,
+// http-inputs.<stack>.splunkcloudgc.com, or <stack>.splunkcloud.com:8088 on
+// trials); a stack's web address is an error that names the right one, and
+// other forms under those domains are accepted with a logged warning.
+// On-premises hosts are arbitrary; private addresses need
+// notify.WithAllowPrivateNetworks. For an on-premises certificate from a
+// private CA, pass that CA with WithCACert. Splunk's shipped
+// SplunkServerDefaultCert cannot be trusted this way: it names no host and
+// its CA ships with every Splunk install, so replace it with a certificate
+// for the HEC host.
+//
+// Vendor API: https://help.splunk.com ("HTTP Event Collector REST API
+// endpoints", "Format events for HTTP Event Collector").
+package splunk
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/codedefender/integrations/notify"
+)
+
+// DefaultMaxRequestBytes is the default cap on one request's body before
+// compression: Splunk's max_content_length before 6.5 (1 MB), which
+// CONTRACTS §6 recommends for Splunk Cloud, whose own limit is unverified.
+const DefaultMaxRequestBytes = 1_000_000
+
+// gzipMinBytes is the smallest body worth compressing: below a few KiB the
+// CPU cost and gzip's header outweigh the bytes saved.
+const gzipMinBytes = 4 << 10
+
+// The envelope's fixed fields.
+const (
+	// SourceName is every envelope's source, so that searches can select
+	// Code Defender's events.
+	SourceName = "codedefender"
+	// Sourcetype is every envelope's sourcetype: Splunk's built-in JSON
+	// type, whose search-time extraction makes every event field searchable.
+	Sourcetype = "_json"
+)
+
+// Notifier sends events to one Splunk HTTP Event Collector. It is safe for
+// concurrent use.
+type Notifier struct {
+	notify.Identity // prints as splunk("name"): never the config
+
+	cfg       Config
+	eventURL  string
+	header    http.Header // Authorization, Content-Type, channel: never modified after New
+	fixedTail []byte      // the envelope's constant fields, from ",\"source\"" to "\"event\":"
+	maxBytes  int
+	gzip      bool
+	http      *notify.Sender
+	log       *slog.Logger
+}
+
+var (
+	_ notify.Notifier    = (*Notifier)(nil)
+	_ notify.BatchSender = (*Notifier)(nil)
+	_ notify.Named       = (*Notifier)(nil)
+)
+
+type (
+	caCertKey   struct{}
+	maxBytesKey struct{}
+	gzipKey     struct{}
+)
+
+// WithCACert makes the default HTTP client trust only the CA certificates in
+// pem (PEM-encoded) for the HEC server: for an on-premises HEC whose
+// certificate comes from a private CA. The host name is still verified, so
+// the certificate must name the host in the URL. New fails when pem holds no
+// certificate, and when WithHTTPClient is given too (the caller's client
+// then owns TLS).
+func WithCACert(pem []byte) notify.Option {
+	return func(s *notify.Settings) { s.SetExtra(caCertKey{}, bytes.Clone(pem)) }
+}
+
+// WithMaxRequestBytes caps each request's body, before compression, at n
+// bytes (DefaultMaxRequestBytes when not given; n <= 0 keeps it). An event
+// whose envelope alone is larger is not sent: it is an error for that event.
+func WithMaxRequestBytes(n int) notify.Option {
+	return func(s *notify.Settings) {
+		if n > 0 {
+			s.SetExtra(maxBytesKey{}, n)
+		}
+	}
+}
+
+// WithGzip turns gzip compression (Content-Encoding: gzip) of bodies larger
+// than a few KiB on or off; it is on by default. HEC accepts gzip, though
+// Splunk documents it only by practice: turn it off for a HEC-compatible
+// receiver that does not.
+func WithGzip(on bool) notify.Option {
+	return func(s *notify.Settings) { s.SetExtra(gzipKey{}, on) }
+}
+
+// New validates c and returns a Notifier. Besides the notify options it
+// takes WithCACert, WithMaxRequestBytes and WithGzip.
+func New(c Config, opts ...notify.Option) (*Notifier, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	s := notify.Apply(opts...)
+	hu, msg := parseHECURL(c.URL, s.AllowPrivateNetworks)
+	if msg != "" {
+		return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "url", Message: msg}}}
+	}
+	if err := applyCACert(&s); err != nil {
+		return nil, err
+	}
+	if hu.cloud == cloudUnknown {
+		s.Logger.Warn("splunk: the URL is under a Splunk Cloud domain but not in a documented HEC form "+
+			"(http-inputs-<stack>.splunkcloud.com, http-inputs.<stack>.splunkcloud.com, "+
+			"http-inputs.<stack>.splunkcloudgc.com, <stack>.splunkcloud.com:8088); run Test to check it",
+			"integration", Type, "name", c.Name, "host", hu.host)
+	}
+	channel, err := newChannel()
+	if err != nil {
+		return nil, fmt.Errorf("splunk: cannot make a request channel id: %w", err)
+	}
+	n := &Notifier{
+		Identity: notify.NewIdentity(Type, c.Name),
+		cfg:      c,
+		eventURL: hu.event,
+		header: http.Header{
+			"Authorization":            {"Splunk " + c.APIToken.Reveal()},
+			"Content-Type":             {"application/json"},
+			"X-Splunk-Request-Channel": {channel},
+		},
+		fixedTail: envelopeTail(c.Index),
+		maxBytes:  DefaultMaxRequestBytes,
+		gzip:      true,
+		http:      notify.NewSender(Type, s, c.APIToken),
+		log:       s.Logger,
+	}
+	if v, ok := s.Extra(maxBytesKey{}); ok {
+		n.maxBytes = v.(int)
+	}
+	if v, ok := s.Extra(gzipKey{}); ok {
+		n.gzip = v.(bool)
+	}
+	return n, nil
+}
+
+// applyCACert turns WithCACert into the default client's transport.
+func applyCACert(s *notify.Settings) error {
+	v, ok := s.Extra(caCertKey{})
+	if !ok {
+		return nil
+	}
+	if s.HTTPClient != nil {
+		return errors.New("splunk: WithCACert shapes the library's own client; with WithHTTPClient, " +
+			"set the CA in your client's transport instead")
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(v.([]byte)) {
+		return errors.New("splunk: WithCACert: no PEM certificate found")
+	}
+	s.HTTPClient = &http.Client{Transport: notify.NewTransport(s.AllowPrivateNetworks, &tls.Config{RootCAs: pool})}
+	return nil
+}
+
+// newChannel returns a random GUID for X-Splunk-Request-Channel.
+func newChannel() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
+}
+
+// FromJSON builds a Notifier from the console's JSON config; it is this
+// package's notify.Factory.
+func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+	return notify.BuildFromJSON(raw, New, opts...)
+}
+
+// Validate checks the configuration offline; see Config.Validate.
+func (n *Notifier) Validate() error { return n.cfg.Validate() }
+
+// testOp names Test's request in errors and logs.
+const testOp = "test: POST " + eventPath + " with an empty body"
+
+// Test checks that HEC accepts the token, without indexing an event: see
+// the package documentation. It returns nil when HEC answers code 5 ("No
+// data"), and otherwise an *notify.Error carrying HEC's code and text.
+func (n *Notifier) Test(ctx context.Context) error {
+	resp, err := n.http.Do(ctx, notify.Request{
+		Op: testOp, Method: http.MethodPost, URL: n.eventURL, Header: n.header, Body: []byte{},
+	})
+	if resp == nil {
+		return err
+	}
+	ans, ok := parseAnswer(resp)
+	switch {
+	case ok && *ans.Code == codeNoData:
+		return nil
+	case resp.StatusCode >= 200 && resp.StatusCode <= 299 && (!ok || *ans.Code == codeSuccess):
+		// HEC never accepts an empty request: whatever answered is not HEC.
+		e := n.http.Errorf(testOp, notify.ErrRejected, false,
+			"an empty request was accepted, which HEC answers with code %d (No data); is the URL the HEC endpoint?", codeNoData)
+		e.StatusCode = resp.StatusCode
+		return e
+	}
+	return n.checkAnswer(testOp, resp, err, nil)
+}
+
+// Send delivers one event as one HEC envelope. An invalid event is refused
+// with a *notify.ValidationError before any network call; an event whose
+// envelope is larger than the request limit is refused offline too, with an
+// *notify.Error wrapping notify.ErrRejected. The Receipt's ID is the
+// Event.ID, since HEC gives none.
+func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
+	if err := e.Validate(); err != nil {
+		return notify.Receipt{}, err
+	}
+	const op = "send"
+	var w envelopeWriter
+	env, err := w.encode(&e, n.fixedTail)
+	if err != nil {
+		return notify.Receipt{}, n.http.Errorf(op, notify.ErrRejected, false, "cannot encode event %q: %v", e.ID, err)
+	}
+	if len(env) > n.maxBytes {
+		return notify.Receipt{}, n.tooLarge(op, e, len(env), n.maxBytes, "the request limit")
+	}
+	resp, err := n.post(ctx, op, env)
+	if resp == nil {
+		return notify.Receipt{}, err
+	}
+	if err := n.checkAnswer(op, resp, err, []notify.Event{e}); err != nil {
+		if resp.StatusCode == http.StatusRequestEntityTooLarge {
+			return notify.Receipt{}, n.tooLarge(op, e, len(env), 0, "HEC's max_content_length")
+		}
+		return notify.Receipt{}, err
+	}
+	return notify.Receipt{ID: e.ID}, nil
+}
+
+// post sends body (concatenated envelopes) to the event endpoint, gzipped
+// when that pays. It returns the response whenever HEC answered, with the
+// Sender's status error, which the caller replaces by reading HEC's code.
+func (n *Notifier) post(ctx context.Context, op string, body []byte) (*notify.Response, error) {
+	header := n.header
+	if n.gzip && len(body) >= gzipMinBytes {
+		gz, err := gzipBytes(body)
+		if err != nil {
+			return nil, n.http.Errorf(op, notify.ErrRejected, false, "cannot gzip the request: %v", err)
+		}
+		body = gz
+		header = n.header.Clone()
+		header.Set("Content-Encoding", "gzip")
+	}
+	return n.http.Do(ctx, notify.Request{Op: op, Method: http.MethodPost, URL: n.eventURL, Header: header, Body: body})
+}
+
+// gzipWriters reuses compressors: each one allocates several hundred KiB of
+// state, which would otherwise dominate a batch's allocations.
+var gzipWriters = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed) // BestSpeed keeps a 1 MB body to a few ms
+	return w
+}}
+
+// gzipBytes returns b compressed into a new buffer, so the result can be
+// handed to the transport, which may read it after Do returns.
+func gzipBytes(b []byte) ([]byte, error) {
+	var out bytes.Buffer
+	out.Grow(len(b)/4 + 64) // JSON envelopes compress about 4-10x
+	w := gzipWriters.Get().(*gzip.Writer)
+	defer func() {
+		w.Reset(io.Discard) // a pooled writer must not keep this body alive
+		gzipWriters.Put(w)
+	}()
+	w.Reset(&out)
+	if _, err := w.Write(b); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// tooLarge is the error for one event that cannot fit in a request.
+func (n *Notifier) tooLarge(op string, e notify.Event, size, limit int, what string) error {
+	msg := fmt.Sprintf("event %q is %d bytes as a HEC envelope, more than %s", e.ID, size, what)
+	if limit > 0 {
+		msg = fmt.Sprintf("event %q is %d bytes as a HEC envelope, more than %s (%d bytes)", e.ID, size, what, limit)
+	}
+	err := n.http.Errorf(op, notify.ErrRejected, false, "%s", msg)
+	err.Hint = "shorten the event's description or details, or raise the limit (splunk.WithMaxRequestBytes, HEC's max_content_length)"
+	if limit == 0 {
+		err.StatusCode = http.StatusRequestEntityTooLarge
+	}
+	return err
+}
+
+// envelopeTail returns the envelope's constant fields, written once in New.
+func envelopeTail(index string) []byte {
+	tail := []byte(`,"source":"` + SourceName + `","sourcetype":"` + Sourcetype + `"`)
+	if index != "" {
+		q, _ := json.Marshal(index) // a string always marshals
+		tail = append(append(tail, `,"index":`...), q...)
+	}
+	return append(tail, `,"event":`...)
+}
+
+// envelopeWriter encodes HEC envelopes into a buffer it reuses. The zero
+// value is ready to use; it is not safe for concurrent use.
+type envelopeWriter struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+	// The last Source and its host: a batch's events mostly share one
+	// source, and parsing it for each event was a tenth of a batch's
+	// allocations.
+	source, host string
+}
+
+// encode returns e's envelope. The bytes are valid until the next call.
+// e is a pointer so that the encoder does not copy the Event to the heap.
+func (w *envelopeWriter) encode(e *notify.Event, tail []byte) ([]byte, error) {
+	if w.enc == nil {
+		w.enc = json.NewEncoder(&w.buf)
+		w.enc.SetEscapeHTML(false) // '<' as is: shorter, and Splunk shows it as sent
+	}
+	w.buf.Reset()
+	w.buf.WriteString(`{"time":`)
+	w.buf.Write(appendEpoch(w.buf.AvailableBuffer(), e.Time.UnixMilli()))
+	if e.Source != w.source {
+		w.source, w.host = e.Source, hostOf(e.Source)
+	}
+	if host := w.host; host != "" {
+		w.buf.WriteString(`,"host":`)
+		if err := w.encodeValue(host); err != nil {
+			return nil, err
+		}
+	}
+	w.buf.Write(tail)
+	if err := w.encodeValue(e); err != nil {
+		return nil, err
+	}
+	w.buf.WriteByte('}')
+	return w.buf.Bytes(), nil
+}
+
+// encodeValue appends v as JSON, without the newline json.Encoder adds.
+func (w *envelopeWriter) encodeValue(v any) error {
+	if err := w.enc.Encode(v); err != nil {
+		return err
+	}
+	w.buf.Truncate(w.buf.Len() - 1)
+	return nil
+}
+
+// appendEpoch appends ms (milliseconds since the epoch) as seconds with
+// three decimals, the form HEC's time field takes, without float rounding.
+func appendEpoch(b []byte, ms int64) []byte {
+	u := uint64(ms)
+	if ms < 0 {
+		b = append(b, '-')
+		u = -u // as uint64 this is right even for math.MinInt64
+	}
+	b = strconv.AppendUint(b, u/1000, 10)
+	frac := u % 1000
+	return append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+}
+
+// hostOf returns what goes into an envelope's host field for an event's
+// Source: the host name when Source is a URL, else Source itself.
+func hostOf(source string) string {
+	if !strings.Contains(source, "://") {
+		return source
+	}
+	if u, err := url.Parse(source); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	return source
+}

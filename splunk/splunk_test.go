@@ -1,0 +1,601 @@
+package splunk
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/codedefender/integrations/notify"
+	"github.com/codedefender/integrations/notify/notifytest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const cloudURL = "https://http-inputs-acme.splunkcloud.com/services/collector"
+
+const cloudEventURL = cloudURL + "/event"
+
+func validConfig() Config {
+	return Config{Name: "SOC Splunk", URL: cloudURL, APIToken: testToken, Index: "security"}
+}
+
+func testEvent() notify.Event {
+	return notify.Event{
+		ID:          "evt-0001",
+		Type:        notify.EventIncident,
+		Title:       "Skimmer script on /checkout",
+		Description: "A script from cdn.evil.example reads the card form <input>.",
+		Risk:        notify.RiskCritical,
+		Time:        time.Date(2026, 1, 1, 0, 0, 0, 123_456_789, time.UTC),
+		URL:         "https://console.codedefender.example/incidents/1",
+		Source:      "https://shop.example.com/checkout",
+		Tags:        []string{"pci", "skimmer"},
+		Details:     map[string]string{"script": "https://cdn.evil.example/x.js"},
+	}
+}
+
+// makeEvents returns n valid events with varied sizes, in order.
+func makeEvents(n int) []notify.Event {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	risks := notify.Risks
+	events := make([]notify.Event, n)
+	for i := range events {
+		events[i] = notify.Event{
+			ID:          fmt.Sprintf("evt-%07d", i),
+			Type:        notify.EventClientSideRisk,
+			Title:       fmt.Sprintf("New third-party script #%d on the payment page", i),
+			Description: strings.Repeat("A script was added to the checkout page. ", 1+i%7),
+			Risk:        risks[i%len(risks)],
+			Time:        base.Add(time.Duration(i) * time.Millisecond),
+			Source:      "https://shop.example.com",
+			Tags:        []string{"pci", "script"},
+			Details:     map[string]string{"script": fmt.Sprintf("https://cdn%d.example/a.js", i%13), "page": "/checkout"},
+		}
+	}
+	return events
+}
+
+// mockNotifier returns a Notifier whose HTTP goes to an httpmock transport.
+func mockNotifier(t *testing.T, c Config, opts ...notify.Option) (*Notifier, *httpmock.MockTransport) {
+	t.Helper()
+	mt := httpmock.NewMockTransport()
+	n, err := New(c, append([]notify.Option{notify.WithHTTPClient(&http.Client{Transport: mt})}, opts...)...)
+	require.NoError(t, err)
+	return n, mt
+}
+
+// fakeNotifier returns a Notifier pointed at f.
+func fakeNotifier(t testing.TB, f *fakeHEC, opts ...notify.Option) *Notifier {
+	t.Helper()
+	c := validConfig()
+	c.URL = f.url()
+	n, err := New(c, append([]notify.Option{notify.WithAllowPrivateNetworks()}, opts...)...)
+	require.NoError(t, err)
+	return n
+}
+
+// captured is one request seen by an httpmock responder.
+type captured struct {
+	method, url string
+	header      http.Header
+	body        []byte // decompressed
+}
+
+// capture answers every POST to url with status and body and records the
+// requests.
+func capture(t *testing.T, mt *httpmock.MockTransport, url string, status int, body string) *[]captured {
+	t.Helper()
+	var got []captured
+	mt.RegisterResponder(http.MethodPost, url, func(r *http.Request) (*http.Response, error) {
+		b, err := io.ReadAll(r.Body)
+		require.NoError(t, err)
+		if r.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			require.NoError(t, err)
+			b, err = io.ReadAll(zr)
+			require.NoError(t, err)
+		}
+		got = append(got, captured{method: r.Method, url: r.URL.String(), header: r.Header.Clone(), body: b})
+		resp := httpmock.NewStringResponse(status, body)
+		resp.Header.Set("Content-Type", "application/json")
+		return resp, nil
+	})
+	return &got
+}
+
+var guidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(c *Config)
+		fields []string // nil: valid
+		want   string   // a phrase the url message must hold
+	}{
+		{"valid cloud AWS form", func(*Config) {}, nil, ""},
+		{"valid cloud GCP/Azure form", func(c *Config) { c.URL = "https://http-inputs.acme.splunkcloud.com/services/collector" }, nil, ""},
+		{"valid FedRAMP form", func(c *Config) { c.URL = "https://http-inputs.acme.splunkcloudgc.com:443/services/collector" }, nil, ""},
+		{"valid trial form", func(c *Config) { c.URL = "https://prd-p-ab12c.splunkcloud.com:8088/services/collector" }, nil, ""},
+		{"valid event endpoint", func(c *Config) { c.URL = cloudEventURL }, nil, ""},
+		{"valid trailing slash", func(c *Config) { c.URL = cloudURL + "/" }, nil, ""},
+		{"valid on-prem", func(c *Config) { c.URL = "https://splunk.corp.example:8088/services/collector" }, nil, ""},
+		{"valid behind a path prefix", func(c *Config) { c.URL = "https://gw.example.com/splunk/services/collector" }, nil, ""},
+		{"valid loopback http (New decides)", func(c *Config) { c.URL = "http://127.0.0.1:8088/services/collector" }, nil, ""},
+		{"valid no index", func(c *Config) { c.Index = "" }, nil, ""},
+		{"valid upper-case token", func(c *Config) { c.APIToken = notify.Secret(strings.ToUpper(testToken.Reveal())) }, nil, ""},
+		{"all empty", func(c *Config) { *c = Config{} }, []string{"name", "url", "api_token"}, "required"},
+		{"name too long", func(c *Config) { c.Name = strings.Repeat("n", 101) }, []string{"name"}, ""},
+		{"name control char", func(c *Config) { c.Name = "a\nb" }, []string{"name"}, ""},
+		{"plain http to a public address", func(c *Config) { c.URL = "http://93.184.216.34:8088/services/collector" }, []string{"url"}, "https"},
+		{"cloud over http", func(c *Config) { c.URL = "http://http-inputs-acme.splunkcloud.com/services/collector" }, []string{"url"}, "https"},
+		{"token in query", func(c *Config) { c.URL = cloudURL + "?token=" + testToken.Reveal() }, []string{"url"}, "query string"},
+		{"fragment", func(c *Config) { c.URL = cloudURL + "#x" }, []string{"url"}, "fragment"},
+		{"raw endpoint", func(c *Config) { c.URL = cloudURL + "/raw" }, []string{"url"}, "raw endpoint"},
+		{"health endpoint", func(c *Config) { c.URL = cloudURL + "/health" }, []string{"url"}, "health endpoint"},
+		{"no HEC path", func(c *Config) { c.URL = "https://http-inputs-acme.splunkcloud.com/" }, []string{"url"}, "/services/collector"},
+		{"cloud web address", func(c *Config) { c.URL = "https://acme.splunkcloud.com/services/collector" }, []string{"url"},
+			"https://http-inputs-acme.splunkcloud.com/services/collector"},
+		{"user info", func(c *Config) { c.URL = "https://admin:pw@splunk.corp.example:8088/services/collector" }, []string{"url"}, "user name"},
+		{"not a URL", func(c *Config) { c.URL = "splunk" }, []string{"url"}, "absolute"},
+		{"token not a GUID", func(c *Config) { c.APIToken = "not-a-guid-token" }, []string{"api_token"}, ""},
+		{"token masked", func(c *Config) { c.APIToken = notify.Redacted }, []string{"api_token"}, ""},
+		{"token with newline", func(c *Config) { c.APIToken = testToken + "\n" }, []string{"api_token"}, ""},
+		{"index upper case", func(c *Config) { c.Index = "Security" }, []string{"index"}, ""},
+		{"index internal", func(c *Config) { c.Index = "_internal" }, []string{"index"}, ""},
+		{"index leading hyphen", func(c *Config) { c.Index = "-x" }, []string{"index"}, ""},
+		{"index bad char", func(c *Config) { c.Index = "sec.alerts" }, []string{"index"}, ""},
+		{"index spaces", func(c *Config) { c.Index = " security" }, []string{"index"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			tt.mutate(&c)
+			err := c.Validate()
+			notifytest.AssertNoSecret(t, err, testToken)
+			if tt.fields == nil {
+				require.NoError(t, err)
+				return
+			}
+			var ve *notify.ValidationError
+			require.ErrorAs(t, err, &ve)
+			var got []string
+			for _, f := range ve.Fields {
+				got = append(got, f.Field)
+			}
+			require.Equal(t, tt.fields, got)
+			if tt.want != "" {
+				require.Contains(t, ve.Error(), tt.want)
+			}
+		})
+	}
+}
+
+func TestNewChecksURLWithOptions(t *testing.T) {
+	c := validConfig()
+	c.URL = "http://127.0.0.1:8088/services/collector"
+
+	_, err := New(c)
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("url"))
+	require.Contains(t, err.Error(), "WithAllowPrivateNetworks")
+
+	n, err := New(c, notify.WithAllowPrivateNetworks())
+	require.NoError(t, err)
+	require.Equal(t, "http://127.0.0.1:8088/services/collector/event", n.eventURL)
+
+	_, err = New(Config{})
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("name"))
+}
+
+func TestNewWarnsOnUnknownCloudForm(t *testing.T) {
+	for _, tt := range []struct {
+		url  string
+		warn bool
+	}{
+		{cloudURL, false},
+		{"https://prd-p-ab12c.splunkcloud.com:8088/services/collector", false},
+		{"https://http-inputs-firehose-acme.splunkcloud.com/services/collector", false},
+		{"https://hec.acme.splunkcloud.com/services/collector", true},
+		{"https://http-inputs-acme.splunkcloud.com:8088/services/collector", true},
+		{"https://splunk.corp.example:8088/services/collector", false},
+	} {
+		t.Run(tt.url, func(t *testing.T) {
+			logger, logs := notifytest.NewLogger()
+			c := validConfig()
+			c.URL = tt.url
+			_, err := New(c, notify.WithLogger(logger))
+			require.NoError(t, err)
+			require.Equal(t, tt.warn, strings.Contains(logs.String(), "not in a documented HEC form"), logs.String())
+			notifytest.AssertNoSecret(t, logs.String(), testToken)
+		})
+	}
+}
+
+func TestConfigJSONAndPrinting(t *testing.T) {
+	raw := json.RawMessage(`{"name":"SOC Splunk","url":"` + cloudURL + `","api_token":"` + testToken.Reveal() + `","index":"security"}`)
+	n, err := FromJSON(raw)
+	require.NoError(t, err)
+	require.Equal(t, `splunk("SOC Splunk")`, fmt.Sprint(n))
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		notifytest.AssertNoSecret(t, fmt.Sprintf(verb, n), testToken)
+		notifytest.AssertNoSecret(t, fmt.Sprintf(verb, validConfig()), testToken)
+	}
+	masked, err := json.Marshal(validConfig())
+	require.NoError(t, err)
+	require.JSONEq(t, `{"name":"SOC Splunk","url":"`+cloudURL+`","api_token":"[REDACTED]","index":"security"}`, string(masked))
+
+	// A masked config sent back never replaces the credential.
+	_, err = FromJSON(masked)
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("api_token"))
+
+	_, err = FromJSON(json.RawMessage(`{"name":"x","url":"` + cloudURL + `","api_token":"` + testToken.Reveal() + `","sourcetype":"x"}`))
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("sourcetype"))
+	notifytest.AssertNoSecret(t, err, testToken)
+
+	var reg notify.Registry
+	require.NoError(t, reg.Register(Type, FromJSON))
+	built, err := reg.Build([]byte(`{"type":"splunk","config":` + string(raw) + `}`))
+	require.NoError(t, err)
+	_, isBatch := built.(notify.BatchSender)
+	require.True(t, isBatch)
+}
+
+func TestSendExactRequest(t *testing.T) {
+	n, mt := mockNotifier(t, validConfig(), notify.WithUserAgent("cd-test/1"))
+	got := capture(t, mt, cloudEventURL, http.StatusOK, `{"text":"Success","code":0}`)
+
+	rc, err := n.Send(context.Background(), testEvent())
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: "evt-0001"}, rc)
+	require.Len(t, *got, 1)
+	req := (*got)[0]
+	require.Equal(t, http.MethodPost, req.method)
+	require.Equal(t, cloudEventURL, req.url)
+	require.Equal(t, "Splunk "+testToken.Reveal(), req.header.Get("Authorization"))
+	require.Equal(t, "application/json", req.header.Get("Content-Type"))
+	require.Equal(t, "cd-test/1", req.header.Get("User-Agent"))
+	require.Empty(t, req.header.Get("Content-Encoding"), "a small body is not gzipped")
+	require.Regexp(t, guidRE, req.header.Get("X-Splunk-Request-Channel"))
+
+	want := `{"time":1767225600.123,"host":"shop.example.com","source":"codedefender","sourcetype":"_json",` +
+		`"index":"security","event":{"id":"evt-0001","type":"incident","title":"Skimmer script on /checkout",` +
+		`"description":"A script from cdn.evil.example reads the card form <input>.","risk":"critical",` +
+		`"time":"2026-01-01T00:00:00.123456789Z","url":"https://console.codedefender.example/incidents/1",` +
+		`"source":"https://shop.example.com/checkout","tags":["pci","skimmer"],` +
+		`"details":{"script":"https://cdn.evil.example/x.js"}}}`
+	require.JSONEq(t, want, string(req.body))
+	require.Equal(t, want, string(req.body), "one compact envelope, fields in HEC's documented order")
+}
+
+func TestEnvelopeFields(t *testing.T) {
+	c := validConfig()
+	c.Index = ""
+	n, mt := mockNotifier(t, c)
+	got := capture(t, mt, cloudEventURL, http.StatusOK, `{"text":"Success","code":0}`)
+
+	for _, tt := range []struct {
+		source   string
+		wantHost any
+	}{
+		{"", nil},
+		{"shop.example.com", "shop.example.com"},
+		{"https://shop.example.com:8443/a?b=c", "shop.example.com"},
+		{"Mobile app", "Mobile app"},
+		{"://not a url", "://not a url"},
+	} {
+		e := testEvent()
+		e.Source = tt.source
+		_, err := n.Send(context.Background(), e)
+		require.NoError(t, err)
+		var env map[string]any
+		require.NoError(t, json.Unmarshal((*got)[len(*got)-1].body, &env))
+		require.Equal(t, tt.wantHost, env["host"], tt.source)
+		require.NotContains(t, env, "index", "no index unless configured")
+		require.Equal(t, "_json", env["sourcetype"])
+		require.Equal(t, "codedefender", env["source"])
+	}
+}
+
+func TestAppendEpoch(t *testing.T) {
+	for _, tt := range []struct {
+		ms   int64
+		want string
+	}{
+		{0, "0.000"},
+		{1767225600123, "1767225600.123"},
+		{1767225600005, "1767225600.005"},
+		{1767225600050, "1767225600.050"},
+		{-1500, "-1.500"},
+		{math.MinInt64, "-9223372036854775.808"},
+		{math.MaxInt64, "9223372036854775.807"},
+	} {
+		require.Equal(t, tt.want, string(appendEpoch(nil, tt.ms)))
+	}
+}
+
+func TestSendRefusesInvalidEventOffline(t *testing.T) {
+	n, mt := mockNotifier(t, validConfig())
+	e := testEvent()
+	e.Title = ""
+	_, err := n.Send(context.Background(), e)
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("title"))
+
+	big := testEvent()
+	big.Description = strings.Repeat("x", 2000)
+	n2, mt2 := mockNotifier(t, validConfig(), WithMaxRequestBytes(1000))
+	_, err = n2.Send(context.Background(), big)
+	require.ErrorIs(t, err, notify.ErrRejected)
+	require.False(t, notify.IsRetryable(err))
+	require.Contains(t, err.Error(), `event "evt-0001"`)
+	require.Contains(t, err.Error(), "1000 bytes")
+	notifytest.AssertNoSecret(t, err, testToken)
+
+	require.Zero(t, mt.GetTotalCallCount()+mt2.GetTotalCallCount())
+}
+
+func TestHECAnswers(t *testing.T) {
+	type check struct {
+		kind      error
+		retryable bool
+		after     time.Duration
+		msg       string
+	}
+	tests := []struct {
+		name   string
+		status int
+		header http.Header
+		body   string
+		want   check
+	}{
+		{"token disabled", 403, nil, `{"text":"Token disabled","code":1}`, check{notify.ErrForbidden, false, 0, "HEC code 1: Token disabled (the token is disabled"}},
+		{"token required", 401, nil, `{"text":"Token is required","code":2}`, check{notify.ErrUnauthorized, false, 0, "a proxy in between"}},
+		{"invalid authorization", 401, nil, `{"text":"Invalid authorization","code":3}`, check{notify.ErrUnauthorized, false, 0, "HEC code 3"}},
+		{"invalid token", 403, nil, `{"text":"Invalid token","code":4}`, check{notify.ErrUnauthorized, false, 0, "HEC does not know this token"}},
+		{"invalid token 21", 400, nil, `{"text":"Invalid token","code":21}`, check{notify.ErrUnauthorized, false, 0, "HEC code 21"}},
+		{"token disabled 22", 400, nil, `{"text":"Token disabled","code":22}`, check{notify.ErrForbidden, false, 0, "HEC code 22"}},
+		{"invalid data", 400, nil, `{"text":"Invalid data format","code":6,"invalid-event-number":0}`, check{notify.ErrRejected, false, 0, `(event 0 of the request, id "evt-0001")`}},
+		{"internal error", 500, nil, `{"text":"Internal server error","code":8}`, check{notify.ErrUnavailable, true, 0, "HEC code 8"}},
+		{"busy", 503, http.Header{"Retry-After": {"7"}}, `{"text":"Server is busy","code":9}`, check{notify.ErrUnavailable, true, 7 * time.Second, "HEC is busy"}},
+		{"channel missing", 400, nil, `{"text":"Data channel is missing","code":10}`, check{notify.ErrRejected, false, 0, "indexer acknowledgement"}},
+		{"queues full", 503, nil, `{"text":"HEC is unhealthy, queues are full","code":18}`, check{notify.ErrUnavailable, true, 0, "queues are full"}},
+		{"ack unavailable", 503, nil, `{"text":"HEC is unhealthy, ack service unavailable","code":19}`, check{notify.ErrUnavailable, true, 0, "HEC code 19"}},
+		{"both", 503, nil, `{"text":"HEC is unhealthy, queues are full, ack service unavailable","code":20}`, check{notify.ErrUnavailable, true, 0, "HEC code 20"}},
+		{"unknown code falls back to status", 502, nil, `{"text":"odd","code":99}`, check{notify.ErrUnavailable, true, 0, "HEC code 99: odd"}},
+		{"load balancer 429", 429, http.Header{"Retry-After": {"3"}}, `Too Many Requests`, check{notify.ErrRateLimited, true, 3 * time.Second, "Too Many Requests"}},
+		{"html 404", 404, nil, `<html><title>Page not found</title></html>`, check{notify.ErrNotFound, false, 0, "no HEC endpoint at this URL"}},
+		{"2xx not HEC", 200, nil, `<html>proxy</html>`, check{notify.ErrRejected, false, 0, "is the URL the HEC endpoint?"}},
+		{"2xx with an error code", 200, nil, `{"text":"No data","code":5}`, check{notify.ErrRejected, false, 0, "HEC code 5"}},
+		{"token echoed back", 403, nil, `{"text":"Invalid token ` + testToken.Reveal() + `","code":4}`, check{notify.ErrUnauthorized, false, 0, "Invalid token [REDACTED]"}},
+		{"redirect", 302, http.Header{"Location": {"https://elsewhere.example/x"}}, ``, check{notify.ErrRejected, false, 0, "status 302"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logger, logs := notifytest.NewLogger()
+			n, mt := mockNotifier(t, validConfig(), notify.WithLogger(logger))
+			mt.RegisterResponder(http.MethodPost, cloudEventURL, func(*http.Request) (*http.Response, error) {
+				resp := httpmock.NewStringResponse(tt.status, tt.body)
+				for k, v := range tt.header {
+					resp.Header[k] = v
+				}
+				return resp, nil
+			})
+			_, err := n.Send(context.Background(), testEvent())
+			require.Error(t, err)
+			require.ErrorIs(t, err, tt.want.kind)
+			require.Equal(t, tt.want.retryable, notify.IsRetryable(err))
+			require.Equal(t, tt.want.after, notify.RetryAfterOf(err))
+			require.Contains(t, err.Error(), tt.want.msg)
+			require.True(t, strings.HasPrefix(err.Error(), "splunk: send"), err.Error())
+			var ne *notify.Error
+			require.ErrorAs(t, err, &ne)
+			require.Equal(t, tt.status, ne.StatusCode)
+			notifytest.AssertNoSecret(t, err, testToken)
+			notifytest.AssertNoSecret(t, logs.String(), testToken)
+
+			// SendBatch reads the same answers the same way.
+			rcs, err := n.SendBatch(context.Background(), []notify.Event{testEvent()})
+			require.Empty(t, rcs)
+			require.ErrorIs(t, err, tt.want.kind)
+			require.Equal(t, tt.want.retryable, notify.IsRetryable(err))
+			require.Contains(t, err.Error(), "splunk: send batch: events[0:1]")
+			notifytest.AssertNoSecret(t, err, testToken)
+		})
+	}
+}
+
+func TestIncorrectIndexNamesTheField(t *testing.T) {
+	f := newFakeHEC(t)
+	n := fakeNotifier(t, f)
+	f.set(func(f *fakeHEC) { f.indexes = map[string]bool{"main": true} })
+
+	_, err := n.Send(context.Background(), testEvent())
+	require.ErrorIs(t, err, notify.ErrRejected)
+	require.False(t, notify.IsRetryable(err))
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("index"))
+	require.Contains(t, err.Error(), `"security" is not an index this token may write to`)
+	require.Contains(t, err.Error(), "HEC code 7: Incorrect index")
+
+	rcs, err := n.SendBatch(context.Background(), makeEvents(3))
+	require.Empty(t, rcs)
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("index"))
+	require.Contains(t, err.Error(), `(event 0 of the request, id "evt-0000000")`)
+	_, envs := f.snapshot()
+	require.Empty(t, envs)
+}
+
+func TestTestProbe(t *testing.T) {
+	t.Run("exact request", func(t *testing.T) {
+		n, mt := mockNotifier(t, validConfig())
+		got := capture(t, mt, cloudEventURL, http.StatusBadRequest, `{"text":"No data","code":5}`)
+		require.NoError(t, n.Test(context.Background()))
+		require.Len(t, *got, 1)
+		req := (*got)[0]
+		require.Equal(t, http.MethodPost, req.method)
+		require.Equal(t, cloudEventURL, req.url)
+		require.Equal(t, "Splunk "+testToken.Reveal(), req.header.Get("Authorization"))
+		require.Regexp(t, guidRE, req.header.Get("X-Splunk-Request-Channel"))
+		require.Empty(t, req.body, "nothing to index")
+	})
+
+	f := newFakeHEC(t)
+	for _, tt := range []struct {
+		name  string
+		token notify.Secret
+		kind  error
+		msg   string
+	}{
+		{"good token", testToken, nil, ""},
+		{"disabled token", disabledToken, notify.ErrForbidden, "HEC code 1: Token disabled"},
+		{"unknown token", "99999999-9999-9999-9999-999999999999", notify.ErrUnauthorized, "HEC code 4: Invalid token"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			c.URL, c.APIToken = f.url(), tt.token
+			logger, logs := notifytest.NewLogger()
+			n, err := New(c, notify.WithAllowPrivateNetworks(), notify.WithLogger(logger))
+			require.NoError(t, err)
+			err = n.Test(context.Background())
+			notifytest.AssertNoSecret(t, err, tt.token)
+			notifytest.AssertNoSecret(t, logs.String(), tt.token)
+			if tt.kind == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tt.kind)
+			require.Contains(t, err.Error(), "splunk: "+testOp)
+			require.Contains(t, err.Error(), tt.msg)
+		})
+	}
+	_, envs := f.snapshot()
+	require.Empty(t, envs, "Test indexed nothing")
+
+	t.Run("not HEC", func(t *testing.T) {
+		n, mt := mockNotifier(t, validConfig())
+		capture(t, mt, cloudEventURL, http.StatusOK, `{"text":"Success","code":0}`)
+		err := n.Test(context.Background())
+		require.ErrorIs(t, err, notify.ErrRejected)
+		require.Contains(t, err.Error(), "is the URL the HEC endpoint?")
+
+		n2, mt2 := mockNotifier(t, validConfig())
+		capture(t, mt2, cloudEventURL, http.StatusNotFound, `<html><title>Not Found</title></html>`)
+		err = n2.Test(context.Background())
+		require.ErrorIs(t, err, notify.ErrNotFound)
+		require.Contains(t, err.Error(), "http-inputs-<stack>.splunkcloud.com")
+	})
+}
+
+func TestWithCACert(t *testing.T) {
+	f := newFakeHECUnstarted()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the untrusted handshake below is expected
+	srv.StartTLS()
+	defer srv.Close()
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	c := validConfig()
+	c.URL = srv.URL + collectorPath
+
+	n, err := New(c, notify.WithAllowPrivateNetworks(), WithCACert(caPEM))
+	require.NoError(t, err)
+	require.NoError(t, n.Test(context.Background()))
+	rc, err := n.Send(context.Background(), testEvent())
+	require.NoError(t, err)
+	require.Equal(t, "evt-0001", rc.ID)
+
+	// Without the CA the certificate is not trusted.
+	n2, err := New(c, notify.WithAllowPrivateNetworks())
+	require.NoError(t, err)
+	err = n2.Test(context.Background())
+	require.ErrorIs(t, err, notify.ErrRejected)
+	require.Contains(t, err.Error(), "certificate")
+	notifytest.AssertNoSecret(t, err, testToken)
+
+	_, err = New(c, WithCACert([]byte("not pem")))
+	require.ErrorContains(t, err, "no PEM certificate")
+	_, err = New(c, WithCACert(caPEM), notify.WithHTTPClient(&http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{}}}))
+	require.ErrorContains(t, err, "WithHTTPClient")
+}
+
+func TestNetworkGuardStillApplies(t *testing.T) {
+	f := newFakeHEC(t)
+	c := validConfig()
+	c.URL = strings.Replace(f.url(), "http://", "https://", 1)
+	n, err := New(c) // no WithAllowPrivateNetworks: loopback is refused before connecting
+	require.NoError(t, err)
+	_, err = n.Send(context.Background(), testEvent())
+	require.ErrorIs(t, err, notify.ErrRejected)
+	require.ErrorIs(t, err, notify.ErrBlockedAddress)
+	require.Empty(t, func() []fakeRequest { r, _ := f.snapshot(); return r }())
+}
+
+func TestCanceledContext(t *testing.T) {
+	f := newFakeHEC(t)
+	n := fakeNotifier(t, f)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := n.Send(ctx, testEvent())
+	require.ErrorIs(t, err, context.Canceled)
+	require.False(t, notify.IsRetryable(err))
+	rcs, err := n.SendBatch(ctx, makeEvents(5))
+	require.Empty(t, rcs)
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestChannelIsStablePerNotifier(t *testing.T) {
+	f := newFakeHEC(t)
+	n := fakeNotifier(t, f)
+	for range 3 {
+		_, err := n.Send(context.Background(), testEvent())
+		require.NoError(t, err)
+	}
+	other := fakeNotifier(t, f)
+	_, err := other.Send(context.Background(), testEvent())
+	require.NoError(t, err)
+	reqs, _ := f.snapshot()
+	require.Len(t, reqs, 4)
+	require.Regexp(t, guidRE, reqs[0].channel)
+	require.Equal(t, reqs[0].channel, reqs[2].channel)
+	require.NotEqual(t, reqs[0].channel, reqs[3].channel)
+}
+
+func TestNoSecretInErrorsOrLogsAgainstPeer(t *testing.T) {
+	f := newFakeHEC(t)
+	logger, logs := notifytest.NewLogger()
+	n := fakeNotifier(t, f, notify.WithLogger(logger))
+	f.set(func(f *fakeHEC) {
+		f.answers = map[int]fakeAnswer{0: {status: 403, body: `{"text":"Invalid token: ` + testToken.Reveal() + `","code":4}`}}
+	})
+	_, err := n.Send(context.Background(), testEvent())
+	require.ErrorIs(t, err, notify.ErrUnauthorized)
+	notifytest.AssertNoSecret(t, err, testToken)
+	require.NotEmpty(t, logs.String())
+	notifytest.AssertNoSecret(t, logs.String(), testToken)
+	require.False(t, errors.Is(err, notify.ErrForbidden))
+}
