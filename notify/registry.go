@@ -2,6 +2,7 @@ package notify
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -82,7 +83,20 @@ func (r *Registry) BuildIntegration(in Integration, opts ...Option) (Notifier, e
 	}
 	n, err := f(in.Config, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", in.Type, err)
+		// Field paths are relative to the config; here they sit under
+		// "config" in the stored integration.
+		var ve *ValidationError
+		if !errors.As(err, &ve) {
+			return nil, fmt.Errorf("%s: %w", in.Type, err)
+		}
+		fields := make(FieldErrors, len(ve.Fields))
+		for i, f := range ve.Fields {
+			fields[i] = f
+			if f.Field != "config" { // DecodeConfig's name for the whole object
+				fields[i].Field = "config." + f.Field
+			}
+		}
+		return nil, fmt.Errorf("%s: %w", in.Type, fields.Err())
 	}
 	return n, nil
 }

@@ -68,15 +68,15 @@ func TestRegistryBuild(t *testing.T) {
 	}{
 		{"unknown type", `{"type":"fax","config":{}}`, "type", `unknown integration type "fax" (known: fake)`},
 		{"unknown envelope field", `{"type":"fake","config":{},"extra":1}`, "extra", "is not a known field"},
-		{"unknown config field", `{"type":"fake","config":{"name":"a","token":"tttt","colour":"red"}}`, "colour", "is not a known field"},
-		{"nested unknown field", `{"type":"fake","config":{"name":"a","token":"tttt","inner":{"mood":"x"}}}`, "mood", "is not a known field"},
-		{"wrong type", `{"type":"fake","config":{"name":"a","token":"tttt","port":"25"}}`, "port", "must be a JSON number, not string"},
-		{"nested wrong type", `{"type":"fake","config":{"name":"a","token":"tttt","inner":{"mode":3}}}`, "inner.mode", "must be a JSON string, not number"},
+		{"unknown config field", `{"type":"fake","config":{"name":"a","token":"tttt","colour":"red"}}`, "config.colour", "is not a known field"},
+		{"nested unknown field", `{"type":"fake","config":{"name":"a","token":"tttt","inner":{"mood":"x"}}}`, "config.mood", "is not a known field"},
+		{"wrong type", `{"type":"fake","config":{"name":"a","token":"tttt","port":"25"}}`, "config.port", "must be a JSON number, not string"},
+		{"nested wrong type", `{"type":"fake","config":{"name":"a","token":"tttt","inner":{"mode":3}}}`, "config.inner.mode", "must be a JSON string, not number"},
 		{"secret not a string", `{"type":"fake","config":{"name":"a","token":12345}}`, "config", "cannot be decoded: a secret must be a JSON string"},
 		{"missing config", `{"type":"fake"}`, "config", "is required"},
 		{"not json", `{"type":`, "config", "is empty or cut short"},
 		{"trailing data", `{"type":"fake","config":{}} {}`, "config", "has data after the JSON object"},
-		{"bad field from New", `{"type":"fake","config":{"name":"","token":"[REDACTED]"}}`, "name", "is required"},
+		{"bad field from New", `{"type":"fake","config":{"name":"","token":"[REDACTED]"}}`, "config.name", "is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
