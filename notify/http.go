@@ -168,6 +168,10 @@ func (s *Sender) Do(ctx context.Context, r Request) (*Response, error) {
 		}
 		body = b
 	}
+	if err := ctx.Err(); err != nil {
+		// Some transports (a test double, a cache) would answer anyway.
+		return nil, s.transportError(r.Op, ctx, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 

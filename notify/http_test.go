@@ -208,6 +208,17 @@ func TestCancelledContextIsNotRetryable(t *testing.T) {
 	require.False(t, notify.IsRetryable(err))
 }
 
+func TestCancelledContextSendsNothing(t *testing.T) {
+	mt := httpmock.NewMockTransport()
+	mt.RegisterNoResponder(httpmock.NewStringResponder(200, "ok"))
+	s := notify.NewSender("test", notify.Apply(notify.WithHTTPClient(&http.Client{Transport: mt})))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := s.Do(ctx, notify.Request{Op: "send", Method: http.MethodPost, URL: "https://api.example.com/x"})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Zero(t, mt.GetTotalCallCount())
+}
+
 func TestNetworkFailures(t *testing.T) {
 	t.Run("connection refused", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
