@@ -323,10 +323,13 @@ func NetworkError(integration, op string, scrub *Scrubber, ctx context.Context, 
 		e.Kind, e.Hint = ErrRejected, "the server's TLS certificate is not trusted"
 	case errors.As(err, &recordErr):
 		e.Kind, e.Hint = ErrRejected, "the server does not speak TLS on this port"
-	case errors.As(err, &alertError):
-		e.Kind, e.Hint = ErrRejected, "the TLS handshake was refused"
-		if strings.Contains(err.Error(), "certificate required") || strings.Contains(err.Error(), "bad certificate") {
-			e.Hint = "the server wants a client certificate it trusts"
+	case errors.As(err, &alertError), isRemoteTLSAlert(err):
+		e.Kind, e.Hint = ErrRejected, "the server refused the TLS handshake"
+		for _, clientCert := range []string{"certificate required", "bad certificate", "unknown certificate authority",
+			"certificate unknown", "certificate expired", "certificate revoked"} {
+			if strings.Contains(err.Error(), clientCert) {
+				e.Hint = "the server wants a client certificate it trusts"
+			}
 		}
 	case errors.Is(ctx.Err(), context.Canceled):
 		// The caller gave up: whatever the transport made of it, that is final.
@@ -354,6 +357,14 @@ func NetworkError(integration, op string, scrub *Scrubber, ctx context.Context, 
 		}
 	}
 	return e
+}
+
+// isRemoteTLSAlert reports whether the server ended the TLS handshake with
+// an alert. Over TCP crypto/tls reports that as a *net.OpError whose Op is
+// "remote error" around an unexported type (tls.AlertError is QUIC's).
+func isRemoteTLSAlert(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "remote error"
 }
 
 func deadlinePassed(ctx context.Context) bool {

@@ -2,6 +2,8 @@ package notify_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -259,6 +261,21 @@ func TestNetworkFailures(t *testing.T) {
 		require.ErrorIs(t, err, notify.ErrRejected)
 		require.False(t, notify.IsRetryable(err))
 		require.Contains(t, err.Error(), "certificate is not trusted")
+	})
+	t.Run("server wants a client certificate", func(t *testing.T) {
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		srv.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+		srv.Config.ErrorLog = quietLog()
+		srv.StartTLS()
+		defer srv.Close()
+		pool := x509.NewCertPool()
+		pool.AddCert(srv.Certificate())
+		s := notify.NewSender("test", notify.Apply(notify.WithHTTPClient(&http.Client{Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS13}}})))
+		_, err := s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
+		require.ErrorIs(t, err, notify.ErrRejected)
+		require.False(t, notify.IsRetryable(err))
+		require.Contains(t, err.Error(), "the server wants a client certificate it trusts")
 	})
 	t.Run("secret in the URL of a failed request", func(t *testing.T) {
 		secretURL := "http://127.0.0.1:1/services/T000/B000/" + tokenValue
