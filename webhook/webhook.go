@@ -1,0 +1,325 @@
+// Package webhook delivers Code Defender alerts to any HTTP endpoint: the
+// console's "HTTP Webhook" integration. It fires for PCI scope changes and
+// newly detected client-side risks unless Config.Events says otherwise;
+// other events return notify.ErrSkipped and send nothing.
+//
+// Send makes one request with the configured method (POST by default) and
+// headers (a repeated name: the last wins). The body is the notify.Event as
+// JSON, or Config.BodyPattern rendered over it; GET and DELETE send no body.
+// Content-Type is application/json unless a header sets it. Risk is sent as
+// is ("critical" … "info"). Any 2xx is success, and the Receipt's ID is the
+// webhook-id; other statuses follow notify's table, and redirects are not
+// followed. Test sends a test event (type "test", title "[TEST] …") through
+// the same path, so URL, TLS, headers, pattern and signing are all checked;
+// the receiver sees a real request. There is no vendor API: signing follows
+// Standard Webhooks v1.0.0, https://www.standardwebhooks.com.
+//
+// # Body pattern
+//
+// A Go text/template over the Event's fields (.ID .Type .Title .Description
+// .Risk .Time .URL .Source .Tags .Details) with a json function, so that
+//
+//	{"text": {{json .Title}}, "severity": {{json .Risk}}, "page": {{json .Details.page}},
+//	 "tags": [{{range $i, $t := .Tags}}{{if $i}},{{end}}{{json $t}}{{end}}]}
+//
+// is valid JSON whatever the title holds. A missing Details key renders as
+// "". Validate renders the pattern over a sample event full of quotes,
+// backslashes and line breaks and, when the body goes out as JSON, refuses
+// output that is not JSON. Send renders into a buffer first: a failure is an
+// error and no request is sent. Patterns are held to a bounded subset: no
+// define, template or block; range only over .Tags or .Details, not nested;
+// printf widths up to 256; and a byte budget per render.
+//
+// # Signing
+//
+// With Config.SigningSecret ("whsec_" + base64 of 24–64 random bytes) each
+// attempt carries webhook-id (Event.ID, the same on every retry),
+// webhook-timestamp (now) and webhook-signature ("v1," + base64
+// HMAC-SHA256 of "id.timestamp.body"); without a secret, only the first
+// two. Receivers verify with any Standard Webhooks library, or with Verify
+// over the raw body:
+//
+//	body, _ := io.ReadAll(io.LimitReader(r.Body, webhook.MaxBodyBytes))
+//	if err := webhook.Verify(secret, r.Header, body); err != nil {
+//		http.Error(w, "bad signature", http.StatusUnauthorized)
+//		return
+//	}
+//	// then drop a webhook-id already seen in the last few minutes: a retry
+//
+// # Transport
+//
+// The network guard applies: https://, or http:// only to a loopback or
+// private address with notify.WithAllowPrivateNetworks, and by default no
+// connection to loopback, private, link-local or metadata addresses.
+// Protocol "tcp" presents no client certificate; "tls" is mutual TLS over
+// https:// with ClientCert and ClientKey, TLS 1.2 at least. CACert replaces
+// the system roots for this webhook. With notify.WithHTTPClient and protocol
+// "tls" or CACert, the client's *http.Transport is cloned to carry them (its
+// dialer and proxy kept); New refuses any other kind of transport.
+package webhook
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/codedefender/integrations/notify"
+)
+
+// Notifier sends events to one HTTP webhook. It is safe for concurrent use.
+type Notifier struct {
+	notify.Identity // prints as webhook("name"): never the config
+
+	cfg      Config
+	method   string
+	url      string
+	header   http.Header // the custom headers, the last of a repeated name winning
+	pattern  *pattern    // nil: the body is the Event as JSON
+	jsonBody bool        // the body goes out as JSON, so a rendered pattern must be JSON
+	key      []byte      // the HMAC key; nil when not signing
+	events   []notify.EventType
+	http     *notify.Sender
+	logger   *slog.Logger
+	now      func() time.Time
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// New validates c, checks its URL against the options (plain http:// only
+// to a loopback or private address, with notify.WithAllowPrivateNetworks),
+// and returns a Notifier. With notify.WithHTTPClient and a config that needs
+// TLS settings (protocol "tls" or ca_cert), the client's transport must be
+// an *http.Transport, which is cloned to carry them.
+func New(c Config, opts ...notify.Option) (*Notifier, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	// The Notifier keeps its own copy: the caller may reuse its slices.
+	c.Headers, c.Events = slices.Clone(c.Headers), slices.Clone(c.Events)
+	s := notify.Apply(opts...)
+	if _, err := notify.CheckURL(c.URL, s.AllowPrivateNetworks); err != nil {
+		return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "url", Message: err.Error()}}}
+	}
+	tlsCfg, err := c.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	if s.HTTPClient, err = httpClientFor(s, tlsCfg); err != nil {
+		return nil, err
+	}
+
+	var discard notify.FieldErrors
+	header := c.checkHeaders(&discard)
+	method, _ := c.method()
+	n := &Notifier{
+		Identity: notify.NewIdentity(Type, c.Name),
+		cfg:      c,
+		method:   method,
+		url:      c.URL,
+		header:   header,
+		jsonBody: hasBody(method) && (header.Get("Content-Type") == "" || isJSONContentType(header.Get("Content-Type"))),
+		events:   slices.Clone(c.events()),
+		http:     notify.NewSender(Type, s, c.secrets()...),
+		logger:   s.Logger,
+		now:      time.Now,
+	}
+	if c.BodyPattern != "" {
+		if n.pattern, err = parsePattern(c.BodyPattern); err != nil {
+			return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "body_pattern", Message: err.Error()}}}
+		}
+	}
+	if !c.SigningSecret.IsZero() {
+		if n.key, err = decodeSecret(c.SigningSecret.Reveal(), true); err != nil {
+			return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "signing_secret", Message: err.Error()}}}
+		}
+	}
+	return n, nil
+}
+
+// secrets lists every value that must never reach an error or a log line:
+// the key, the signing secret, the URL (a token often rides in it), each
+// header value and, for a value such as "Bearer <token>", the credential
+// alone.
+func (c Config) secrets() []notify.Secret {
+	// The scrubber also takes the URL's path token and query values.
+	out := []notify.Secret{c.ClientKey, c.SigningSecret, notify.Secret(c.URL)}
+	for _, h := range c.Headers {
+		out = append(out, h.Value)
+		if _, cred, ok := strings.Cut(strings.TrimSpace(h.Value.Reveal()), " "); ok {
+			out = append(out, notify.Secret(strings.TrimSpace(cred)))
+		}
+	}
+	return out
+}
+
+// FromJSON builds a Notifier from the console's JSON config; it is this
+// package's notify.Factory.
+func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+	return notify.BuildFromJSON(raw, New, opts...)
+}
+
+// Validate checks the configuration offline (see Config.Validate).
+func (n *Notifier) Validate() error { return n.cfg.Validate() }
+
+// Test sends a test event (type "test") through the same path as Send and
+// reports whether the receiver answered 2xx. The receiver sees a real
+// request: a receiver that acts on every event should ignore type "test".
+func (n *Notifier) Test(ctx context.Context) error {
+	_, err := n.send(ctx, "test", testEvent(n.now()))
+	return err
+}
+
+// testEvent is what Test sends: a fresh id each time, so a receiver that
+// drops repeated ids still sees every test.
+func testEvent(now time.Time) notify.Event {
+	return notify.Event{
+		ID:          "test-" + rand.Text(),
+		Type:        notify.EventTest,
+		Title:       "[TEST] Code Defender webhook check",
+		Description: "A test event sent to check this webhook's configuration. It needs no action.",
+		Risk:        notify.RiskInfo,
+		Time:        now.UTC().Truncate(time.Second),
+	}
+}
+
+// Send delivers e when its type is one the webhook fires for (a test event
+// always is), and returns notify.ErrSkipped, sending nothing, otherwise. An
+// invalid event is refused before any network call.
+func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
+	if err := e.Validate(); err != nil {
+		return notify.Receipt{}, err
+	}
+	if e.Type != notify.EventTest && !slices.Contains(n.events, e.Type) {
+		n.logger.DebugContext(ctx, "webhook: event type not configured, not sent",
+			"integration", Type, "name", n.Name(), "event_id", e.ID, "event_type", string(e.Type))
+		return notify.Receipt{}, notify.ErrSkipped
+	}
+	return n.send(ctx, "send", e)
+}
+
+// send delivers a valid event; op names it in errors ("send", "test").
+func (n *Notifier) send(ctx context.Context, op string, e notify.Event) (notify.Receipt, error) {
+	var body []byte
+	if hasBody(n.method) {
+		b, err := n.body(e)
+		if err != nil {
+			return notify.Receipt{}, n.http.Errorf(op, notify.ErrRejected, false, "event %s: %v", e.ID, err)
+		}
+		body = b
+	}
+
+	h := n.header.Clone()
+	if body != nil && h.Get("Content-Type") == "" {
+		h.Set("Content-Type", "application/json")
+	}
+	// A fresh timestamp and signature per attempt; the id stays Event.ID so
+	// the receiver can drop retries.
+	ts := n.now().Unix()
+	h.Set(HeaderID, e.ID)
+	h.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+	if n.key != nil {
+		h.Set(HeaderSignature, sign(n.key, e.ID, ts, body))
+	}
+
+	_, err := n.http.Do(ctx, notify.Request{Op: op, Method: n.method, URL: n.url, Header: h, Body: body})
+	if err != nil {
+		return notify.Receipt{}, n.explain(err)
+	}
+	return notify.Receipt{ID: e.ID}, nil
+}
+
+// body returns the request body for e: the pattern rendered over it, or e
+// as JSON.
+func (n *Notifier) body(e notify.Event) ([]byte, error) {
+	if n.pattern == nil {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return nil, errors.New("cannot encode the event as JSON: " + err.Error())
+		}
+		if len(b) > MaxBodyBytes {
+			return nil, errors.New("the event as JSON is larger than " + strconv.Itoa(MaxBodyBytes>>10) + " KiB")
+		}
+		return b, nil
+	}
+	b, err := n.pattern.render(e)
+	if err != nil {
+		return nil, errors.New("cannot render body_pattern: " + err.Error())
+	}
+	if n.jsonBody {
+		if err := checkJSON(b); err != nil {
+			return nil, errors.New("body_pattern rendered invalid JSON for this event " +
+				`(pass every value through json, as in {"title": {{json .Title}}}): ` + err.Error())
+		}
+	}
+	return b, nil
+}
+
+// explain adds what the webhook knows to the core's error: a 410 means the
+// receiver wants no more deliveries (Standard Webhooks: disable the
+// endpoint), and a TLS alert from the server is a refusal that no retry
+// will fix, often about the client certificate.
+func (n *Notifier) explain(err error) error {
+	var e *notify.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	if e.StatusCode == http.StatusGone {
+		e.Hint = "the receiver says this endpoint is gone: disable the webhook or configure its new URL"
+	}
+	if alert, ok := remoteTLSAlert(e); ok {
+		e.Kind, e.Retryable, e.Hint = notify.ErrRejected, false, tlsAlertHint(alert, n.cfg.protocol())
+	}
+	return err
+}
+
+// remoteTLSAlert returns the text of a TLS alert the server sent ("tls:
+// certificate required"). crypto/tls reports a received alert as a
+// *net.OpError whose Op is "remote error" around an unexported type, not as
+// tls.AlertError, so the core's NetworkError does not recognise it.
+func remoteTLSAlert(e *notify.Error) (string, bool) {
+	var op *net.OpError
+	if e.StatusCode != 0 || !errors.As(e, &op) || op.Op != "remote error" || op.Err == nil {
+		return "", false
+	}
+	return strings.TrimPrefix(op.Err.Error(), "tls: "), true
+}
+
+// tlsAlertHint says what a TLS alert from the server means for this
+// webhook's configuration; the alert itself is already in the message.
+func tlsAlertHint(alert string, p Protocol) string {
+	const useTLS = `set protocol "tls" with client_cert and client_key`
+	switch alert {
+	case "certificate required":
+		if p != ProtocolTLS {
+			return "the server wants a client certificate: " + useTLS
+		}
+		return "the server wants a client certificate and took none from client_cert"
+	case "handshake failure":
+		if p != ProtocolTLS {
+			return "the server refused the TLS handshake; if it wants a client certificate, " + useTLS
+		}
+		return "the server refused the TLS handshake: check that it accepts client_cert"
+	case "bad certificate", "unknown certificate authority", "certificate unknown", "unsupported certificate",
+		"certificate expired", "certificate revoked", "access denied":
+		if p != ProtocolTLS {
+			return "the server wants a client certificate it trusts: " + useTLS
+		}
+		return "the server wants a client certificate it trusts and refused client_cert: " +
+			"check that a CA the server trusts issued it and that it is valid"
+	}
+	return "the server refused the TLS handshake"
+}
+
+// CloseIdleConnections closes the idle keep-alive connections of the
+// Notifier's HTTP client. Call it when discarding a Notifier (for example
+// after a configuration change) so its connections do not linger until the
+// idle timeout.
+func (n *Notifier) CloseIdleConnections() { n.http.Client().CloseIdleConnections() }
