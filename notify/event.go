@@ -80,8 +80,12 @@ func (e Event) Validate() error {
 	if err := e.Risk.Validate(); err != nil {
 		errs.Add("risk", err.Error())
 	}
-	if e.Time.IsZero() {
+	switch y := e.Time.UTC().Year(); {
+	case e.Time.IsZero():
 		errs.Add("time", "is required")
+	case y < 1 || y > 9999 || e.Time.Year() < 1 || e.Time.Year() > 9999:
+		// json.Marshal (RFC 3339) cannot write a time outside these years.
+		errs.Add("time", "must be between the years 1 and 9999")
 	}
 	if e.URL != "" && !strings.HasPrefix(e.URL, "https://") && !strings.HasPrefix(e.URL, "http://") {
 		errs.Add("url", "must be an http(s) link")

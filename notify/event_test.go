@@ -39,6 +39,8 @@ func TestEventValidate(t *testing.T) {
 		{"no risk", func(e *notify.Event) { e.Risk = "" }, []string{"risk"}},
 		{"unknown type", func(e *notify.Event) { e.Type = "alarm" }, []string{"type"}},
 		{"zero time", func(e *notify.Event) { e.Time = time.Time{} }, []string{"time"}},
+		{"year 10000", func(e *notify.Event) { e.Time = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, []string{"time"}},
+		{"year 0", func(e *notify.Event) { e.Time = time.Date(0, 6, 1, 0, 0, 0, 0, time.UTC) }, []string{"time"}},
 		{"javascript url", func(e *notify.Event) { e.URL = "javascript:alert(1)" }, []string{"url"}},
 		{"everything wrong", func(e *notify.Event) { *e = notify.Event{} }, []string{"id", "type", "title", "risk", "time"}},
 	}

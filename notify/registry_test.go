@@ -72,7 +72,7 @@ func TestRegistryBuild(t *testing.T) {
 		{"nested unknown field", `{"type":"fake","config":{"name":"a","token":"tttt","inner":{"mood":"x"}}}`, "config.mood", "is not a known field"},
 		{"wrong type", `{"type":"fake","config":{"name":"a","token":"tttt","port":"25"}}`, "config.port", "must be a JSON number, not string"},
 		{"nested wrong type", `{"type":"fake","config":{"name":"a","token":"tttt","inner":{"mode":3}}}`, "config.inner.mode", "must be a JSON string, not number"},
-		{"secret not a string", `{"type":"fake","config":{"name":"a","token":12345}}`, "config", "cannot be decoded: a secret must be a JSON string"},
+		{"secret not a string", `{"type":"fake","config":{"name":"a","token":12345}}`, "config.token", "must be a JSON string, not number"},
 		{"missing config", `{"type":"fake"}`, "config", "is required"},
 		{"not json", `{"type":`, "config", "is empty or cut short"},
 		{"trailing data", `{"type":"fake","config":{}} {}`, "config", "has data after the JSON object"},

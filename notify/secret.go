@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"reflect"
 )
 
 // Redacted is what a Secret prints and marshals as.
@@ -66,7 +67,9 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.mask()), nil }
 func (s *Secret) UnmarshalJSON(b []byte) error {
 	var v string
 	if err := json.Unmarshal(b, &v); err != nil {
-		return fmt.Errorf("a secret must be a JSON string")
+		// A type error lets encoding/json name the field; the value itself
+		// is never repeated.
+		return &json.UnmarshalTypeError{Value: jsonKindOf(b), Type: reflect.TypeFor[string]()}
 	}
 	*s = Secret(v)
 	return nil
@@ -77,4 +80,26 @@ func (s Secret) mask() string {
 		return ""
 	}
 	return Redacted
+}
+
+// jsonKindOf names the kind of a JSON value from its first byte, as
+// json.UnmarshalTypeError.Value does.
+func jsonKindOf(b []byte) string {
+	for _, c := range b {
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			continue
+		case c == '{':
+			return "object"
+		case c == '[':
+			return "array"
+		case c == 't' || c == 'f':
+			return "bool"
+		case c == '"':
+			return "string"
+		default:
+			return "number"
+		}
+	}
+	return "value"
 }
