@@ -1,0 +1,444 @@
+// Package gcs delivers Code Defender alerts to a Google Cloud Storage bucket
+// as one JSON object per event.
+//
+// Send writes the Event as JSON, nothing wrapped around it, to
+//
+//	<prefix>/YYYY/MM/DD/<event-id>.json   (.json.gz, Content-Encoding gzip, with gzip)
+//
+// dated by the event's own time in UTC. SendBatch (notify.BatchSender)
+// writes one newline-delimited JSON object per batch to
+// <prefix>/YYYY/MM/DD/batch-<hash>.ndjson, dated by the earliest event and
+// named by a hash of the batch's event IDs. Every write carries a
+// does-not-exist precondition, so a retry never overwrites: GCS's 412 means
+// the object is already there, and counts as success (the first write
+// stands). A Receipt's ID is the object name GCS stored and its URL the
+// gs://bucket/name URI (what gcloud storage cp takes).
+//
+// Risk is not mapped onto any scale: it is stored as the event's "risk"
+// field ("critical" ... "info") for whatever reads the bucket.
+//
+// Test asks GCS, through IAM testPermissions, whether the service account
+// may create objects in the bucket: nothing is written, and no permission is
+// needed to ask. A missing permission is an ErrForbidden that names the
+// account and the role to grant; a missing bucket is ErrNotFound.
+//
+// The client is cloud.google.com/go/storage's, authenticated by the key in
+// the Config alone (never the environment, gcloud's files or the metadata
+// server). Its requests, and the token exchange at Google's token endpoint,
+// go through the library's guarded HTTP client: the credentials are
+// attached by the auth library's middleware on top of that client, because
+// option.WithHTTPClient alone would send requests without them. The
+// storage library's own retries are off (notify.Retry is the retry layer);
+// each object goes up in one request, without the writer's 16 MiB buffer,
+// carrying its CRC32C so that GCS refuses a damaged body rather than store
+// it.
+//
+// Vendor API: https://cloud.google.com/storage/docs/json_api/v1/objects/insert
+package gcs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/auth"
+	"cloud.google.com/go/auth/credentials"
+	"cloud.google.com/go/auth/httptransport"
+	"cloud.google.com/go/storage"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/api/option"
+
+	"github.com/codedefender/integrations/internal/objects"
+	"github.com/codedefender/integrations/notify"
+)
+
+// Fixed values of the GCS JSON API.
+const (
+	// endpoint is the JSON API of the public Google Cloud. Setting it
+	// explicitly also keeps STORAGE_EMULATOR_HOST, a process-wide variable,
+	// from redirecting this tenant's alerts.
+	endpoint = "https://storage.googleapis.com/storage/v1/"
+	// permCreate is what Send needs (roles/storage.objectCreator has it).
+	permCreate = "storage.objects.create"
+)
+
+// Notifier writes events to one GCS bucket.
+type Notifier struct {
+	notify.Identity // prints as gcs("name"): never the config or the client
+
+	cfg         Config
+	gzip        bool
+	clientEmail string
+	client      *storage.Client
+	ownsClient  bool
+	httpClient  *http.Client // the guarded client, when the Notifier made it
+	scrub       *notify.Scrubber
+	logger      *slog.Logger
+	timeout     time.Duration
+}
+
+var (
+	_ notify.Notifier    = (*Notifier)(nil)
+	_ notify.BatchSender = (*Notifier)(nil)
+)
+
+type storageClientKey struct{}
+
+// WithStorageClient makes the Notifier use c, for tests and emulators
+// (fake-gcs-server). The caller owns c: its endpoint, credentials,
+// transport and network policy (notify.WithHTTPClient and
+// notify.WithUserAgent do not reach it), and closing it. The service
+// account in the Config is then only validated, not used. fake-gcs-server
+// has no testPermissions route, so Test against it fails with a 404.
+func WithStorageClient(c *storage.Client) notify.Option {
+	return func(s *notify.Settings) {
+		if c != nil {
+			s.SetExtra(storageClientKey{}, c)
+		}
+	}
+}
+
+// New validates c and returns a Notifier. It makes no network call: the
+// first token is fetched by the first Test or Send.
+func New(c Config, opts ...notify.Option) (*Notifier, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	s := notify.Apply(opts...)
+	key, _ := parseServiceAccount(c.ServiceAccountJSON.Reveal()) // Validate parsed it already
+	n := &Notifier{
+		Identity:    notify.NewIdentity(Type, c.Name),
+		cfg:         c,
+		gzip:        c.Compression == CompressionGzip,
+		clientEmail: key.ClientEmail,
+		scrub:       notify.NewScrubber(keySecrets(c.ServiceAccountJSON, key)...),
+		logger:      s.Logger,
+		timeout:     s.Timeout,
+	}
+	if !strings.HasSuffix(key.ClientEmail, ".gserviceaccount.com") {
+		n.logger.Warn("gcs: the key's client_email is not a service account address", "integration", Type,
+			"name", c.Name, "client_email", key.ClientEmail)
+	}
+	if v, ok := s.Extra(storageClientKey{}); ok {
+		n.client = v.(*storage.Client)
+		return n, nil
+	}
+	client, hc, err := newClient(c.ServiceAccountJSON, s)
+	if err != nil {
+		return nil, &notify.Error{Integration: Type, Op: "new", Kind: notify.ErrRejected,
+			Message: notify.CleanMessage(n.scrub, err.Error())}
+	}
+	n.client, n.ownsClient = client, true
+	if s.HTTPClient == nil {
+		n.httpClient = hc
+	}
+	return n, nil
+}
+
+// newClient builds a storage client from the key alone, on the guarded
+// HTTP client. option.WithHTTPClient makes the storage library use a client
+// as is, credentials included (CONTRACTS §7), so the credentials are put on
+// it here with the auth library's own middleware; the token exchange uses
+// the same guarded client (without the middleware). Passing the credentials
+// too keeps the storage library from looking for default credentials
+// (environment, gcloud files, metadata server) that it would not use.
+func newClient(saJSON notify.Secret, s notify.Settings) (*storage.Client, *http.Client, error) {
+	quiet := slog.New(slog.DiscardHandler) // the SDKs' own debug logs could show request details
+	hc := notify.NewHTTPClient(s)
+	creds, err := credentials.NewCredentialsFromJSON(credentials.ServiceAccount, []byte(saJSON.Reveal()), &credentials.DetectOptions{
+		Scopes: []string{storage.ScopeReadWrite},
+		Client: hc,
+		// A background refresh would outlive the caller's context.
+		DisableAsyncRefresh: true,
+		Logger:              quiet,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the service account key: %w", err)
+	}
+	api := &http.Client{Transport: userAgent{base: hc.Transport, ua: s.UserAgent}, CheckRedirect: hc.CheckRedirect}
+	if err := httptransport.AddAuthorizationMiddleware(api, creds); err != nil {
+		return nil, nil, err
+	}
+	client, err := storage.NewClient(context.Background(),
+		option.WithHTTPClient(api),
+		option.WithAuthCredentials(creds),
+		option.WithEndpoint(endpoint),
+		option.WithUserAgent(s.UserAgent),
+		option.WithLogger(quiet),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the storage client: %w", err)
+	}
+	return client, hc, nil
+}
+
+// minScrubLine keeps short PEM lines (the last one can be a few
+// characters) out of the scrub list, where they could mangle other text.
+const minScrubLine = 16
+
+// keySecrets are the forms in which the key could surface in a message:
+// the file, the PEM, and each line of the PEM's base64 body (a message
+// that folded the PEM's line breaks still has each line whole).
+func keySecrets(file notify.Secret, key serviceAccountKey) []notify.Secret {
+	out := []notify.Secret{file, notify.Secret(key.PrivateKey)}
+	var body strings.Builder
+	for line := range strings.Lines(key.PrivateKey) {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "-----") {
+			continue
+		}
+		body.WriteString(line)
+		if len(line) >= minScrubLine {
+			out = append(out, notify.Secret(line))
+		}
+	}
+	if body.Len() >= minScrubLine {
+		out = append(out, notify.Secret(body.String()))
+	}
+	return out
+}
+
+// userAgent puts the library's User-Agent in front of the storage
+// library's, which ignores option.WithUserAgent for uploads when given an
+// HTTP client.
+type userAgent struct {
+	base http.RoundTripper
+	ua   string
+}
+
+func (u userAgent) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("User-Agent", strings.TrimSpace(u.ua+" "+r.Header.Get("User-Agent")))
+	base := u.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(r)
+}
+
+// FromJSON builds a Notifier from the console's JSON config; it is this
+// package's notify.Factory.
+func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+	return notify.BuildFromJSON(raw, New, opts...)
+}
+
+// Validate checks the configuration offline.
+func (n *Notifier) Validate() error { return n.cfg.Validate() }
+
+// Close releases the storage client and idle connections the Notifier made
+// for itself; a client given with WithStorageClient or notify.WithHTTPClient
+// stays the caller's. The Notifier must not be used afterwards.
+func (n *Notifier) Close() error {
+	var err error
+	if n.ownsClient {
+		err = n.client.Close()
+	}
+	if n.httpClient != nil {
+		n.httpClient.CloseIdleConnections()
+	}
+	return err
+}
+
+// Send writes e as one JSON object at <prefix>/YYYY/MM/DD/<event-id>.json
+// (.json.gz with gzip), unless it is already there. An invalid event is
+// refused before any request.
+func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
+	if err := e.Validate(); err != nil {
+		return notify.Receipt{}, err
+	}
+	key := objects.EventKey(n.cfg.Prefix, e, n.gzip)
+	name, err := n.write(ctx, "send", key, objects.ContentTypeJSON, []notify.Event{e})
+	if err != nil {
+		return notify.Receipt{}, err
+	}
+	return n.receipt(name), nil
+}
+
+// SendBatch writes events as one newline-delimited JSON object at
+// <prefix>/YYYY/MM/DD/batch-<hash>.ndjson (.ndjson.gz with gzip), dated by
+// the earliest event and named by a hash of the sorted event IDs, unless
+// that object is already there (a retry). Every event's Receipt names the
+// object. An invalid event refuses the whole batch before any request; an
+// empty batch writes nothing. The object is built in memory (compressed,
+// with gzip) before it is sent, so that its checksum can go with it.
+func (n *Notifier) SendBatch(ctx context.Context, events []notify.Event) ([]notify.Receipt, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	if err := objects.CheckBatch(events); err != nil {
+		return nil, err
+	}
+	key := objects.BatchKey(n.cfg.Prefix, events, n.gzip)
+	name, err := n.write(ctx, "send batch", key, objects.ContentTypeNDJSON, events)
+	if err != nil {
+		return nil, err
+	}
+	rc := n.receipt(name)
+	out := make([]notify.Receipt, len(events))
+	for i := range out {
+		out[i] = rc
+	}
+	return out, nil
+}
+
+func (n *Notifier) receipt(name string) notify.Receipt {
+	return notify.Receipt{ID: name, URL: "gs://" + n.cfg.Bucket + "/" + name}
+}
+
+// crc32cTable is the Castagnoli polynomial GCS checksums with.
+var crc32cTable = crc32.MakeTable(crc32.Castagnoli)
+
+// write uploads events to key with a does-not-exist precondition and
+// returns the name GCS stored. The object is encoded in memory first so its
+// CRC32C goes with the upload: GCS then refuses a body damaged on the way
+// instead of storing it, which matters because a stored object is never
+// overwritten. The writer's Close decides the result: a Write can succeed
+// for an upload that then fails.
+func (n *Notifier) write(ctx context.Context, op, key, contentType string, events []notify.Event) (string, error) {
+	op += ": insert " + key
+	var body bytes.Buffer
+	if err := objects.WriteEvents(&body, events, n.gzip); err != nil {
+		return "", &notify.Error{Integration: Type, Op: op, Kind: notify.ErrRejected, Message: "cannot encode the event", Err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
+	start := time.Now()
+
+	obj := n.client.Bucket(n.cfg.Bucket).Object(key).
+		If(storage.Conditions{DoesNotExist: true}).
+		Retryer(storage.WithPolicy(storage.RetryNever))
+	w := obj.NewWriter(ctx)
+	// Set before the first Write: an empty ContentType would be sniffed.
+	w.ContentType = contentType
+	if n.gzip {
+		w.ContentEncoding = objects.ContentEncodingGzip
+	}
+	w.CRC32C = crc32.Checksum(body.Bytes(), crc32cTable)
+	w.SendCRC32C = true
+	w.DisableAutoChecksum = true // the checksum above is the one that counts
+	// One request: no 16 MiB chunk buffer per object. The writer could not
+	// retry without that buffer; notify.Retry retries the whole object
+	// instead, which the precondition makes safe.
+	w.ChunkSize = 0
+
+	_, werr := w.Write(body.Bytes())
+	// Close returns the upload's error, also after a failed Write.
+	if err := w.Close(); err != nil || werr != nil {
+		if err == nil {
+			err = werr
+		}
+		var ge *googleapi.Error
+		if errors.As(err, &ge) && ge.Code == http.StatusPreconditionFailed {
+			n.logger.DebugContext(ctx, "gcs: already written", "integration", Type, "name", n.Name(), "op", op,
+				"bucket", n.cfg.Bucket, "duration", time.Since(start))
+			return key, nil
+		}
+		return "", n.logged(ctx, op, start, n.apiError(ctx, op, err))
+	}
+	name := key
+	if attrs := w.Attrs(); attrs != nil && attrs.Name != "" {
+		name = attrs.Name
+	}
+	n.logger.DebugContext(ctx, "gcs: request", "integration", Type, "name", n.Name(), "op", op,
+		"bucket", n.cfg.Bucket, "bytes", body.Len(), "duration", time.Since(start))
+	return name, nil
+}
+
+// logged logs a failure and returns it.
+func (n *Notifier) logged(ctx context.Context, op string, start time.Time, e *notify.Error) *notify.Error {
+	n.logger.DebugContext(ctx, "gcs: request failed", "integration", Type, "name", n.Name(), "op", op,
+		"bucket", n.cfg.Bucket, "status", e.StatusCode, "error", e.Error(), "duration", time.Since(start))
+	return e
+}
+
+// Test asks GCS whether the service account may create objects in the
+// bucket (IAM testPermissions). Nothing is written; the call itself needs no
+// permission, and the token it needs proves the key.
+func (n *Notifier) Test(ctx context.Context) error {
+	const op = "test: testIamPermissions"
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
+	start := time.Now()
+	bucket := n.client.Bucket(n.cfg.Bucket).Retryer(storage.WithPolicy(storage.RetryNever))
+	held, err := bucket.IAM().TestPermissions(ctx, []string{permCreate})
+	if err != nil {
+		return n.logged(ctx, op, start, n.apiError(ctx, op, err))
+	}
+	if !slices.Contains(held, permCreate) {
+		return n.logged(ctx, op, start, &notify.Error{Integration: Type, Op: op, Kind: notify.ErrForbidden,
+			Message: fmt.Sprintf("service account %s does not have %s on bucket %s", n.clientEmail, permCreate, n.cfg.Bucket),
+			Hint:    "grant it roles/storage.objectCreator on the bucket (or a role with " + permCreate + ")"})
+	}
+	n.logger.DebugContext(ctx, "gcs: request", "integration", Type, "name", n.Name(), "op", op,
+		"bucket", n.cfg.Bucket, "duration", time.Since(start))
+	return nil
+}
+
+// apiError turns a storage or auth error into a *notify.Error: the status
+// decides the sentinel and retryability (notify.ClassifyStatus) and the
+// hint says what to change. A token that could not be fetched is the key's
+// fault (ErrUnauthorized) unless Google's token endpoint itself failed.
+func (n *Notifier) apiError(ctx context.Context, op string, err error) *notify.Error {
+	var ge *googleapi.Error
+	if errors.As(err, &ge) {
+		kind, retryable := notify.ClassifyStatus(ge.Code)
+		e := &notify.Error{
+			Integration: Type, Op: op, StatusCode: ge.Code, Kind: kind, Retryable: retryable,
+			RetryAfter: notify.ParseRetryAfter(ge.Header, time.Now()),
+			Message:    notify.CleanMessage(n.scrub, googleMessage(ge)),
+		}
+		switch ge.Code {
+		case http.StatusUnauthorized:
+			e.Hint = "Google did not accept the credentials of " + n.clientEmail + ": was the key deleted or the account disabled? Create a new key"
+		case http.StatusForbidden:
+			e.Hint = fmt.Sprintf("service account %s lacks %s on bucket %s: grant it roles/storage.objectCreator (or an organisation policy or VPC Service Controls refuse it)",
+				n.clientEmail, permCreate, n.cfg.Bucket)
+		case http.StatusNotFound:
+			e.Hint = fmt.Sprintf("bucket %q does not exist: check bucket", n.cfg.Bucket)
+		case http.StatusTooManyRequests:
+			e.Hint = "GCS asks to slow down: retry later, or send fewer, larger batches"
+		}
+		return e
+	}
+	var ae *auth.Error
+	if errors.As(err, &ae) && ae.Response != nil {
+		status := ae.Response.StatusCode
+		kind, retryable := notify.ClassifyStatus(status)
+		e := &notify.Error{
+			Integration: Type, Op: op + " (token)", StatusCode: status, Kind: kind, Retryable: retryable,
+			RetryAfter: notify.ParseRetryAfter(ae.Response.Header, time.Now()),
+			Message:    notify.CleanMessage(n.scrub, ae.Error()),
+		}
+		if status == http.StatusBadRequest || status == http.StatusUnauthorized || status == http.StatusForbidden {
+			// invalid_grant: a deleted or disabled key, or a wrong clock.
+			e.Kind, e.Retryable = notify.ErrUnauthorized, false
+			e.Hint = "Google's token endpoint refused the key of " + n.clientEmail +
+				": was the key deleted or the account disabled (create a new key), or is this machine's clock off?"
+		}
+		return e
+	}
+	return notify.NetworkError(Type, op, n.scrub, ctx, err)
+}
+
+// googleMessage is GCS's own words: the message, and the reason when it
+// adds something.
+func googleMessage(ge *googleapi.Error) string {
+	msg := ge.Message
+	if msg == "" {
+		msg = http.StatusText(ge.Code)
+	}
+	for _, item := range ge.Errors {
+		if item.Reason != "" && !strings.Contains(msg, item.Reason) {
+			return item.Reason + ": " + msg
+		}
+	}
+	return msg
+}

@@ -1,0 +1,169 @@
+// Package objects is the object layout the storage destinations (s3, gcs)
+// share: where an event or a batch is written, and the bytes written there.
+package objects
+
+import (
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/codedefender/integrations/notify"
+)
+
+// The object layout. Keys are derived from the events alone, so a retried
+// Send or SendBatch writes the same key with the same bytes and can never
+// leave a duplicate behind:
+//
+//	<prefix>/YYYY/MM/DD/<event-id>.json              one event (Send)
+//	<prefix>/YYYY/MM/DD/batch-<hash>.ndjson          many events (SendBatch)
+//
+// The date is the event's own time in UTC (for a batch, the earliest
+// event's); <hash> is the first 128 bits, in hex, of SHA-256 over the
+// batch's event IDs sorted and newline-terminated, so the same set of events
+// always lands on the same key. With gzip the names end in .gz and the
+// object carries Content-Encoding: gzip. Without a prefix the key starts at
+// YYYY.
+const (
+	// ContentTypeJSON is the type of an object holding one event.
+	ContentTypeJSON = "application/json"
+	// ContentTypeNDJSON is the type of an object holding a batch.
+	ContentTypeNDJSON = "application/x-ndjson"
+	// ContentEncodingGzip marks a compressed object.
+	ContentEncodingGzip = "gzip"
+	extJSON             = ".json"
+	extNDJSON           = ".ndjson"
+	extGzip             = ".gz"
+	batchNamePrefix     = "batch-"
+	// batchHashBytes of SHA-256 name a batch: 128 bits make an accidental
+	// collision between two different batches practically impossible.
+	batchHashBytes = 16
+)
+
+// CheckBatch checks every event of a batch and names the bad ones by index
+// (events[2].title).
+func CheckBatch(events []notify.Event) error {
+	var errs notify.FieldErrors
+	for i, e := range events {
+		if err := e.Validate(); err != nil {
+			errs.Merge(fmt.Sprintf("events[%d]", i), err)
+		}
+	}
+	return errs.Err()
+}
+
+// objectKey places name under the prefix and the UTC date of t.
+func objectKey(prefix string, t time.Time, name string) string {
+	day := t.UTC().Format("2006/01/02")
+	if prefix == "" {
+		return day + "/" + name
+	}
+	return prefix + "/" + day + "/" + name
+}
+
+// EventKey is where Send writes e.
+func EventKey(prefix string, e notify.Event, gz bool) string {
+	name := e.ID + extJSON
+	if gz {
+		name += extGzip
+	}
+	return objectKey(prefix, e.Time, name)
+}
+
+// BatchKey is where SendBatch writes events; there must be at least one.
+func BatchKey(prefix string, events []notify.Event, gz bool) string {
+	earliest := events[0].Time
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+		if e.Time.Before(earliest) {
+			earliest = e.Time
+		}
+	}
+	slices.Sort(ids)
+	h := sha256.New()
+	for _, id := range ids {
+		_, _ = io.WriteString(h, id)
+		_, _ = h.Write([]byte{'\n'})
+	}
+	name := batchNamePrefix + hex.EncodeToString(h.Sum(nil)[:batchHashBytes]) + extNDJSON
+	if gz {
+		name += extGzip
+	}
+	return objectKey(prefix, earliest, name)
+}
+
+// gzipWriters reuses compressors: each holds about a megabyte of state,
+// which would otherwise be allocated for every object.
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}
+
+// WriteEvents writes events to w as newline-delimited JSON (one event per
+// line, the Event as JSON with nothing around it), gzip-compressed when gz.
+// The output depends on the events alone, so a retry writes the same bytes.
+// Each event is one Write to w (or to the compressor): callers writing to a
+// pipe or a network stream buffer w.
+func WriteEvents(w io.Writer, events []notify.Event, gz bool) error {
+	out := w
+	var zw *gzip.Writer
+	if gz {
+		zw = gzipWriters.Get().(*gzip.Writer)
+		zw.Reset(w)
+		defer func() {
+			zw.Reset(io.Discard) // drop the reference to w
+			gzipWriters.Put(zw)
+		}()
+		out = zw
+	}
+	enc := json.NewEncoder(out)
+	// Alert text is full of URLs and HTML; keep it readable in the bucket.
+	enc.SetEscapeHTML(false)
+	for i := range events {
+		if err := enc.Encode(&events[i]); err != nil {
+			return fmt.Errorf("encoding events[%d]: %w", i, err)
+		}
+	}
+	if zw != nil {
+		return zw.Close()
+	}
+	return nil
+}
+
+// MaxPrefixBytes keeps the longest key under the 1024-byte limit S3 and GCS
+// set on object names: the prefix, "/YYYY/MM/DD/" (12), an event ID
+// (notify.MaxEventIDLength, 200) and "batch-<32 hex>.ndjson.gz" must all fit.
+const MaxPrefixBytes = 512
+
+// prefixChars are the characters safe in object names everywhere: no
+// escaping in any tool or URL (AWS's "safe" set).
+var prefixChars = regexp.MustCompile(`^[A-Za-z0-9!_.*'()/-]+$`)
+
+// PrefixProblem returns what is wrong with an object key prefix, or "".
+func PrefixProblem(p string) string {
+	switch {
+	case p == "":
+		return ""
+	case len(p) > MaxPrefixBytes:
+		return fmt.Sprintf("must be at most %d bytes", MaxPrefixBytes)
+	case !utf8.ValidString(p) || !prefixChars.MatchString(p):
+		return "may hold only letters, digits, '/' and ! - _ . * ' ( )"
+	case strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/"):
+		return "must not start or end with '/' (write alerts, not /alerts/)"
+	}
+	for _, seg := range strings.Split(p, "/") {
+		switch seg {
+		case "":
+			return "must not contain '//'"
+		case ".", "..":
+			return "must not contain . or .. segments"
+		}
+	}
+	return ""
+}

@@ -1,0 +1,500 @@
+// Package s3 delivers Code Defender alerts to an Amazon S3 bucket, or to an
+// S3-compatible store (MinIO, Ceph, Cloudflare R2, ...) through Endpoint and
+// PathStyle, as one JSON object per event.
+//
+// Send writes the Event as JSON, nothing wrapped around it, to
+//
+//	<prefix>/YYYY/MM/DD/<event-id>.json   (.json.gz, Content-Encoding gzip, with gzip)
+//
+// dated by the event's own time in UTC. SendBatch (notify.BatchSender)
+// writes one newline-delimited JSON object per batch to
+// <prefix>/YYYY/MM/DD/batch-<hash>.ndjson, dated by the earliest event and
+// named by a hash of the batch's event IDs. Keys come from the events alone,
+// so a retry rewrites the same key with the same bytes: it never duplicates
+// an alert. A Receipt's ID is the object key and its URL the s3://bucket/key
+// URI (what aws s3 cp takes).
+//
+// Risk is not mapped onto any scale: it is stored as the event's "risk"
+// field ("critical" ... "info") for whatever reads the bucket.
+//
+// Test checks, without writing, that the keys are accepted and reach the
+// bucket in the configured region (HeadBucket, which needs s3:ListBucket);
+// a wrong region names the bucket's real one when S3 says it. For keys that
+// may only write (s3:PutObject alone), WithProbeWrite makes Test write a
+// small test object under <prefix>/.connection-test/ and delete it.
+//
+// The client is aws-sdk-go-v2's, built from the Config alone (static keys;
+// no environment variables, shared config files or instance metadata), on
+// the library's guarded HTTP client, with the SDK's own retries off
+// (notify.Retry is the retry layer) and checksums only where S3 requires
+// them, which S3-compatible stores need. Every PutObject carries Content-MD5,
+// which S3 checks and Object Lock buckets require.
+//
+// Vendor API: https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html
+package s3
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
+
+	"github.com/codedefender/integrations/internal/objects"
+	"github.com/codedefender/integrations/notify"
+)
+
+// Notifier writes events to one S3 bucket.
+type Notifier struct {
+	notify.Identity // prints as s3("name"): never the config or the client
+
+	cfg        Config
+	gzip       bool
+	client     *awss3.Client
+	httpClient *http.Client
+	ownsHTTP   bool
+	scrub      *notify.Scrubber
+	logger     *slog.Logger
+	timeout    time.Duration
+	probeWrite bool
+}
+
+var (
+	_ notify.Notifier    = (*Notifier)(nil)
+	_ notify.BatchSender = (*Notifier)(nil)
+)
+
+type probeWriteKey struct{}
+
+// WithProbeWrite makes Test write a small test object and delete it instead
+// of the read-only HeadBucket, for keys whose policy allows s3:PutObject
+// only. When the delete is refused the test still passes (writing works) and
+// the object left behind is named in a warning log line.
+func WithProbeWrite() notify.Option {
+	return func(s *notify.Settings) { s.SetExtra(probeWriteKey{}, true) }
+}
+
+// New validates c and returns a Notifier. An http:// Endpoint needs
+// notify.WithAllowPrivateNetworks (and a private or loopback host).
+func New(c Config, opts ...notify.Option) (*Notifier, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	s := notify.Apply(opts...)
+	if c.Endpoint != "" {
+		if msg := endpointProblem(c.Endpoint, s.AllowPrivateNetworks); msg != "" {
+			return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "endpoint", Message: msg}}}
+		}
+	}
+	hc := notify.NewHTTPClient(s)
+	o := awss3.Options{
+		Region:      c.Region,
+		Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey.Reveal(), ""),
+		HTTPClient:  hc,
+		// notify.Retry is the one retry layer; the SDK's would multiply it.
+		Retryer: aws.NopRetryer{},
+		// S3-compatible stores reject the default CRC32 trailers
+		// (XAmzContentSHA256Mismatch); Content-MD5 covers integrity.
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+		UsePathStyle:               c.PathStyle,
+		// The SDK's log could show request details; the library logs itself.
+		Logger: logging.Nop{},
+		DisableLogOutputChecksumValidationSkipped: true,
+	}
+	if c.Endpoint != "" {
+		o.BaseEndpoint = aws.String(strings.TrimSuffix(c.Endpoint, "/"))
+	}
+	o.APIOptions = append(o.APIOptions, awsmiddleware.AddUserAgentKey(s.UserAgent))
+	probe, _ := s.Extra(probeWriteKey{})
+	return &Notifier{
+		Identity:   notify.NewIdentity(Type, c.Name),
+		cfg:        c,
+		gzip:       c.Compression == CompressionGzip,
+		client:     awss3.New(o),
+		httpClient: hc,
+		ownsHTTP:   s.HTTPClient == nil,
+		scrub:      notify.NewScrubber(c.SecretAccessKey),
+		logger:     s.Logger,
+		timeout:    s.Timeout,
+		probeWrite: probe == true,
+	}, nil
+}
+
+// FromJSON builds a Notifier from the console's JSON config; it is this
+// package's notify.Factory.
+func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+	return notify.BuildFromJSON(raw, New, opts...)
+}
+
+// Validate checks the configuration offline.
+func (n *Notifier) Validate() error { return n.cfg.Validate() }
+
+// Close releases the idle connections of the HTTP client the Notifier made
+// for itself (a client given with notify.WithHTTPClient stays the
+// caller's). The Notifier must not be used afterwards.
+func (n *Notifier) Close() error {
+	if n.ownsHTTP {
+		n.httpClient.CloseIdleConnections()
+	}
+	return nil
+}
+
+// Send writes e as one JSON object at <prefix>/YYYY/MM/DD/<event-id>.json
+// (.json.gz with gzip). An invalid event is refused before any request.
+func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
+	if err := e.Validate(); err != nil {
+		return notify.Receipt{}, err
+	}
+	key := objects.EventKey(n.cfg.Prefix, e, n.gzip)
+	if err := n.putEvents(ctx, "send", key, objects.ContentTypeJSON, []notify.Event{e}); err != nil {
+		return notify.Receipt{}, err
+	}
+	return n.receipt(key), nil
+}
+
+// SendBatch writes events as one newline-delimited JSON object at
+// <prefix>/YYYY/MM/DD/batch-<hash>.ndjson (.ndjson.gz with gzip), dated by
+// the earliest event and named by a hash of the sorted event IDs, so a retry
+// of the same batch rewrites the same object. Every event's Receipt names
+// that object. An invalid event refuses the whole batch before any request;
+// an empty batch writes nothing. The object is built in memory (compressed,
+// with gzip) before it is sent, since S3 needs its length and checksum first.
+func (n *Notifier) SendBatch(ctx context.Context, events []notify.Event) ([]notify.Receipt, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	if err := objects.CheckBatch(events); err != nil {
+		return nil, err
+	}
+	key := objects.BatchKey(n.cfg.Prefix, events, n.gzip)
+	if err := n.putEvents(ctx, "send batch", key, objects.ContentTypeNDJSON, events); err != nil {
+		return nil, err
+	}
+	rc := n.receipt(key)
+	out := make([]notify.Receipt, len(events))
+	for i := range out {
+		out[i] = rc
+	}
+	return out, nil
+}
+
+func (n *Notifier) receipt(key string) notify.Receipt {
+	return notify.Receipt{ID: key, URL: "s3://" + n.cfg.Bucket + "/" + key}
+}
+
+func (n *Notifier) putEvents(ctx context.Context, op, key, contentType string, events []notify.Event) error {
+	var body bytes.Buffer
+	if err := objects.WriteEvents(&body, events, n.gzip); err != nil {
+		return &notify.Error{Integration: Type, Op: op, Kind: notify.ErrRejected, Message: "cannot encode the event", Err: err}
+	}
+	return n.put(ctx, op+": PutObject "+key, key, contentType, n.gzip, body.Bytes())
+}
+
+// put writes one object. Content-MD5 lets S3 refuse a body damaged on the
+// way, and is what Object Lock buckets require.
+func (n *Notifier) put(ctx context.Context, op, key, contentType string, gz bool, body []byte) error {
+	sum := md5.Sum(body)
+	in := &awss3.PutObjectInput{
+		Bucket:        aws.String(n.cfg.Bucket),
+		Key:           aws.String(key),
+		Body:          bytes.NewReader(body), // seekable, so the SDK can sign it over plain http too
+		ContentLength: aws.Int64(int64(len(body))),
+		ContentType:   aws.String(contentType),
+		ContentMD5:    aws.String(base64.StdEncoding.EncodeToString(sum[:])),
+	}
+	if gz {
+		in.ContentEncoding = aws.String(objects.ContentEncodingGzip)
+	}
+	return n.call(ctx, op, func(ctx context.Context) error {
+		_, err := n.client.PutObject(ctx, in)
+		return err
+	})
+}
+
+// call runs one SDK operation under the notifier's timeout, logs it, and
+// turns its failure into a *notify.Error.
+func (n *Notifier) call(ctx context.Context, op string, do func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
+	start := time.Now()
+	err := do(ctx)
+	if err == nil {
+		n.logger.DebugContext(ctx, "s3: request", "integration", Type, "name", n.Name(), "op", op,
+			"bucket", n.cfg.Bucket, "duration", time.Since(start))
+		return nil
+	}
+	e := n.apiError(ctx, op, err)
+	n.logger.DebugContext(ctx, "s3: request failed", "integration", Type, "name", n.Name(), "op", op,
+		"bucket", n.cfg.Bucket, "status", e.StatusCode, "error", e.Error(), "duration", time.Since(start))
+	return e
+}
+
+// Test checks that the keys work and reach the bucket in the configured
+// region, without writing (HeadBucket: s3:ListBucket). With WithProbeWrite
+// it writes a test object under <prefix>/.connection-test/ and deletes it
+// instead.
+func (n *Notifier) Test(ctx context.Context) error {
+	if n.probeWrite {
+		return n.probe(ctx)
+	}
+	const op = "test: HeadBucket"
+	var out *awss3.HeadBucketOutput
+	err := n.call(ctx, op, func(ctx context.Context) error {
+		var err error
+		out, err = n.client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(n.cfg.Bucket)})
+		return err
+	})
+	if err != nil {
+		// A HEAD answer has no body; when its status alone says little,
+		// ask again in a way whose answer says more.
+		var e *notify.Error
+		if errors.As(err, &e) && (e.StatusCode == http.StatusForbidden || e.StatusCode == http.StatusBadRequest && e.Hint == "") {
+			return n.explain(ctx, e)
+		}
+		return err
+	}
+	if n.cfg.Endpoint == "" && out.BucketRegion != nil && *out.BucketRegion != "" && *out.BucketRegion != n.cfg.Region {
+		return &notify.Error{Integration: Type, Op: op, Kind: notify.ErrRejected,
+			Message: "the bucket answered from another region", Hint: n.regionHint(*out.BucketRegion)}
+	}
+	return nil
+}
+
+// explain follows a bodiless HeadBucket 400 or 403 with a read-only
+// ListObjectsV2 (same permission, no side effect) whose error body says
+// which it was: a wrong key, a wrong secret, a wrong region or a missing
+// permission. When that tells nothing more, the HEAD error stands.
+func (n *Notifier) explain(ctx context.Context, head *notify.Error) error {
+	const op = "test: ListObjectsV2"
+	err := n.call(ctx, op, func(ctx context.Context) error {
+		_, err := n.client.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String(n.cfg.Bucket), MaxKeys: aws.Int32(0)})
+		return err
+	})
+	var e *notify.Error
+	if errors.As(err, &e) && e.StatusCode != 0 && e.Message != head.Message {
+		return e
+	}
+	return head
+}
+
+// probeDirectory holds Test's probe objects, out of the way of the dated
+// event objects.
+const probeDirectory = ".connection-test"
+
+func (n *Notifier) probe(ctx context.Context) error {
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	id := "connection-test-" + hex.EncodeToString(rnd[:])
+	key := probeDirectory + "/" + id + ".json"
+	if n.cfg.Prefix != "" {
+		key = n.cfg.Prefix + "/" + key
+	}
+	// A test event, so that whatever reads the bucket knows what it is.
+	ev := notify.Event{ID: id, Type: notify.EventTest, Title: "[TEST] Code Defender connection check",
+		Risk: notify.RiskInfo, Time: time.Now().UTC()}
+	var body bytes.Buffer
+	if err := objects.WriteEvents(&body, []notify.Event{ev}, false); err != nil {
+		return &notify.Error{Integration: Type, Op: "test", Kind: notify.ErrRejected, Message: "cannot encode the probe", Err: err}
+	}
+	// The probe is small and plain whatever the compression setting.
+	if err := n.put(ctx, "test: PutObject "+key, key, objects.ContentTypeJSON, false, body.Bytes()); err != nil {
+		return err
+	}
+	delOp := "test: DeleteObject " + key
+	err := n.call(ctx, delOp, func(ctx context.Context) error {
+		_, err := n.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(n.cfg.Bucket), Key: aws.String(key)})
+		return err
+	})
+	if err != nil {
+		// Writing works, which is all Send needs; a write-only policy is
+		// exactly what the probe is for, so a refused delete is no failure.
+		msg := "write OK, cleanup not permitted: delete " + key + " yourself, or grant s3:DeleteObject on it"
+		var e *notify.Error
+		if !errors.As(err, &e) || e.StatusCode != http.StatusForbidden {
+			msg = "write OK, but the probe object could not be deleted: delete " + key + " yourself"
+		}
+		n.logger.WarnContext(ctx, "s3: test: "+msg, "integration", Type, "name", n.Name(),
+			"bucket", n.cfg.Bucket, "key", key, "error", err.Error())
+	}
+	return nil
+}
+
+// The S3 error codes this package explains (docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
+const (
+	codeNoSuchBucket          = "NoSuchBucket"
+	codeAccessDenied          = "AccessDenied"
+	codeAllAccessDisabled     = "AllAccessDisabled"
+	codeInvalidAccessKeyID    = "InvalidAccessKeyId"
+	codeSignatureDoesNotMatch = "SignatureDoesNotMatch"
+	codeExpiredToken          = "ExpiredToken"
+	codeInvalidToken          = "InvalidToken"
+	codeRequestTimeTooSkewed  = "RequestTimeTooSkewed"
+	codePermanentRedirect     = "PermanentRedirect"
+	codeTemporaryRedirect     = "TemporaryRedirect"
+	codeAuthHeaderMalformed   = "AuthorizationHeaderMalformed"
+	codeIllegalLocation       = "IllegalLocationConstraintException"
+	codeSlowDown              = "SlowDown"
+	codeRequestTimeout        = "RequestTimeout"
+	codeBadDigest             = "BadDigest"
+	codeSHA256Mismatch        = "XAmzContentSHA256Mismatch"
+	codeInvalidBucketName     = "InvalidBucketName"
+	codeNotImplemented        = "NotImplemented"
+)
+
+// headerBucketRegion is where S3 names a bucket's real region.
+const headerBucketRegion = "X-Amz-Bucket-Region"
+
+// expectingRegion reads the region out of AuthorizationHeaderMalformed's
+// message: "the region 'us-east-1' is wrong; expecting 'eu-west-1'".
+var expectingRegion = regexp.MustCompile(`expecting '([a-z0-9-]+)'`)
+
+// apiError turns an SDK error into a *notify.Error: the status decides the
+// sentinel and retryability (notify.ClassifyStatus), S3's error code refines
+// them (CONTRACTS §0, §8), and the hint says what to change. HEAD requests
+// carry no error body, so for them only the status speaks.
+func (n *Notifier) apiError(ctx context.Context, op string, err error) *notify.Error {
+	var re *awshttp.ResponseError
+	// A send failure arrives as a ResponseError too, with status 0.
+	if !errors.As(err, &re) || re.Response == nil || re.Response.Response == nil || re.HTTPStatusCode() == 0 {
+		return notify.NetworkError(Type, op, n.scrub, ctx, err)
+	}
+	status := re.HTTPStatusCode()
+	header := re.Response.Header
+	var code, msg string
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		code, msg = ae.ErrorCode(), ae.ErrorMessage()
+	}
+	kind, retryable := notify.ClassifyStatus(status)
+	e := &notify.Error{
+		Integration: Type,
+		Op:          op,
+		StatusCode:  status,
+		Kind:        kind,
+		Retryable:   retryable,
+		RetryAfter:  notify.ParseRetryAfter(header, time.Now()),
+	}
+	switch {
+	case code != "" && msg != "":
+		e.Message = notify.CleanMessage(n.scrub, code+": "+msg)
+	case code != "":
+		e.Message = notify.CleanMessage(n.scrub, code)
+	default:
+		e.Message = http.StatusText(status)
+	}
+	region := header.Get(headerBucketRegion)
+	if region == "" {
+		if m := expectingRegion.FindStringSubmatch(msg); m != nil {
+			region = m[1]
+		}
+	}
+	bucket := n.cfg.Bucket
+	switch {
+	case code == codeInvalidAccessKeyID:
+		e.Kind, e.Retryable = notify.ErrUnauthorized, false
+		e.Hint = fmt.Sprintf("the store does not know access key ID %s: check access_key_id (deleted or deactivated key?)", n.cfg.AccessKeyID)
+	case code == codeSignatureDoesNotMatch:
+		e.Kind, e.Retryable = notify.ErrUnauthorized, false
+		e.Hint = "the secret access key does not belong to access key ID " + n.cfg.AccessKeyID + ": check secret_access_key"
+	case code == codeExpiredToken, code == codeInvalidToken:
+		e.Kind, e.Retryable = notify.ErrUnauthorized, false
+		e.Hint = "the credentials have expired or are not valid: use a long-term access key"
+	case code == codeRequestTimeTooSkewed:
+		// The SDK corrects its clock offset from this very answer, so the
+		// next attempt is signed with S3's time and can succeed.
+		e.Kind, e.Retryable = notify.ErrRejected, true
+		e.Hint = "this machine's clock is more than 15 minutes off S3's: synchronise it (NTP)"
+	case code == codePermanentRedirect, code == codeAuthHeaderMalformed && region != "",
+		code == codeIllegalLocation, status == http.StatusMovedPermanently,
+		status == http.StatusBadRequest && region != "" && region != n.cfg.Region && n.cfg.Endpoint == "":
+		e.Kind, e.Retryable = notify.ErrRejected, false
+		e.Hint = n.regionHint(region)
+	case code == codeTemporaryRedirect, status == http.StatusTemporaryRedirect:
+		// S3 redirects to a new bucket's region until its DNS name has
+		// propagated; it settles by itself.
+		e.Kind, e.Retryable = notify.ErrUnavailable, true
+		e.Hint = "the bucket is new and S3 is still redirecting: retry shortly, or set region to the bucket's region"
+	case code == codeNoSuchBucket, status == http.StatusNotFound:
+		e.Kind, e.Retryable = notify.ErrNotFound, false
+		e.Hint = fmt.Sprintf("bucket %q does not exist%s: check bucket", bucket, n.where())
+	case code == codeAccessDenied, code == codeAllAccessDisabled, status == http.StatusForbidden:
+		e.Kind, e.Retryable = notify.ErrForbidden, false
+		e.Hint = n.permissionHint(op)
+	case code == codeSlowDown:
+		e.Kind, e.Retryable = notify.ErrRateLimited, true
+		e.Hint = "S3 asks to slow down: retry later, or send fewer, larger batches"
+	case code == codeRequestTimeout, code == codeBadDigest:
+		// The upload stalled or arrived damaged: sending it again works.
+		e.Kind, e.Retryable = notify.ErrUnavailable, true
+	case code == codeSHA256Mismatch:
+		e.Kind, e.Retryable = notify.ErrRejected, false
+		e.Hint = "the store does not accept the request's payload signature: is endpoint an S3-compatible store that supports SigV4?"
+	case code == codeInvalidBucketName:
+		e.Kind, e.Retryable = notify.ErrRejected, false
+		e.Hint = "the store refuses the bucket name: check bucket"
+	case code == codeNotImplemented, status == http.StatusNotImplemented:
+		e.Kind, e.Retryable = notify.ErrRejected, false
+		e.Hint = "the store does not implement this request"
+	case status >= 300 && status < 400:
+		e.Kind, e.Retryable = notify.ErrRejected, false
+		e.Hint = "redirect not followed: check endpoint, path_style and region"
+	}
+	return e
+}
+
+// regionHint says which region to configure, when S3 said.
+func (n *Notifier) regionHint(region string) string {
+	if region != "" && region != n.cfg.Region {
+		return fmt.Sprintf("the bucket is in region %s, not %s: set region to %s", region, n.cfg.Region, region)
+	}
+	return fmt.Sprintf("the bucket is not in region %s (or the endpoint or path_style is wrong): set region to the bucket's region", n.cfg.Region)
+}
+
+// permissionHint says which permission a 403 is about.
+func (n *Notifier) permissionHint(op string) string {
+	objects := n.cfg.Bucket + "/*"
+	if n.cfg.Prefix != "" {
+		objects = n.cfg.Bucket + "/" + n.cfg.Prefix + "/*"
+	}
+	switch {
+	case strings.Contains(op, "HeadBucket"):
+		// A HEAD answer has no body: a bad key pair and a missing
+		// permission look the same.
+		return "the access key and secret are wrong, or lack s3:ListBucket on " + n.cfg.Bucket +
+			"; a policy that only allows s3:PutObject can be tested with s3.WithProbeWrite()"
+	case strings.Contains(op, "ListObjectsV2"):
+		return "the key lacks s3:ListBucket on " + n.cfg.Bucket +
+			"; a policy that only allows s3:PutObject can be tested with s3.WithProbeWrite()"
+	case strings.Contains(op, "DeleteObject"):
+		return "the key lacks s3:DeleteObject on " + objects
+	default:
+		return "the key lacks s3:PutObject on " + objects +
+			" (or a bucket policy, an SCP or the bucket's KMS key denies it)"
+	}
+}
+
+// where names an S3-compatible store for messages.
+func (n *Notifier) where() string {
+	if n.cfg.Endpoint != "" {
+		return " at " + n.cfg.Endpoint
+	}
+	return ""
+}
