@@ -420,7 +420,9 @@ func DescribeBody(r *Response) string {
 		var parts []string
 		for _, k := range []string{"message", "error", "errors", "errorMessages", "text"} {
 			if v, ok := obj[k]; ok {
-				parts = append(parts, jsonText(v))
+				if t := jsonText(v); t != "" {
+					parts = append(parts, t)
+				}
 			}
 		}
 		if len(parts) > 0 {
@@ -433,6 +435,10 @@ func DescribeBody(r *Response) string {
 // jsonText renders a JSON value as plain text: a string as is, a list of
 // strings joined, anything else compact.
 func jsonText(v json.RawMessage) string {
+	switch string(bytes.TrimSpace(v)) {
+	case "{}", "[]", `""`, "null":
+		return ""
+	}
 	var s string
 	if json.Unmarshal(v, &s) == nil {
 		return s

@@ -59,6 +59,7 @@ func TestSenderErrorsCarryTheDestinationsWordsScrubbed(t *testing.T) {
 		message     string
 	}{
 		{"json message", 400, "application/json", `{"message":"bad field ` + tokenValue + `"}`, notify.ErrRejected, false, "bad field [REDACTED]"},
+		{"empty values skipped", 400, "application/json", `{"errorMessages":["Field 'labels' is required."],"errors":{}}`, notify.ErrRejected, false, "Field 'labels' is required."},
 		{"json errors list", 422, "application/json", `{"errors":["one","two"]}`, notify.ErrRejected, false, "one; two"},
 		{"plain text", 404, "text/plain", "channel_not_found", notify.ErrNotFound, false, "channel_not_found"},
 		{"html page", 502, "text/html", "<html><head><title>502 Bad Gateway</title></head><body>" + strings.Repeat("x", 5000) + "</body></html>", notify.ErrUnavailable, true, "HTML page: 502 Bad Gateway"},

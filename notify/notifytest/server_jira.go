@@ -1,0 +1,730 @@
+package notifytest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Jira Cloud REST limits (CONTRACTS §3).
+const (
+	jiraMaxSummaryRunes     = 254   // summary "must be less than 255 characters"
+	jiraMaxDescriptionRunes = 32767 // description on Cloud
+	jiraMaxLabelRunes       = 255   // one label [unverified]
+	jiraDefaultPage         = 50    // maxResults when the request gives none
+	jiraFirstIssueID        = 10000
+	jiraGatewayPrefix       = "/ex/jira/" // api.atlassian.com/ex/jira/{cloudId}/rest/…
+	seraphHeader            = "X-Seraph-LoginReason"
+)
+
+// jiraDefaultFields are the optional fields on an issue type's create
+// screen when JiraIssueType.Fields is nil.
+var jiraDefaultFields = []string{"description", "labels", "priority", "reporter", "assignee"}
+
+// jiraPriorities is Jira's default priority scheme, Highest to Lowest.
+var jiraPriorities = []struct{ id, name string }{
+	{"1", "Highest"}, {"2", "High"}, {"3", "Medium"}, {"4", "Low"}, {"5", "Lowest"},
+}
+
+// JiraProject is a project the Jira fake knows.
+type JiraProject struct {
+	ID         string // digits, as in the console's project_id
+	Key        string // the issue-key prefix: SEC gives SEC-1, SEC-2…
+	Name       string
+	IssueTypes []JiraIssueType
+}
+
+// JiraIssueType is an issue type of a JiraProject and its create screen.
+type JiraIssueType struct {
+	ID   string
+	Name string
+	// Fields are the fields on the create screen besides summary, project
+	// and issuetype, which are always there. Nil means description,
+	// labels, priority, reporter and assignee; an empty list means none.
+	// A field that is not on the screen cannot be set (400), as in Jira.
+	Fields []string
+	// Required are fields (from Fields) a create must set.
+	Required []string
+}
+
+func (it JiraIssueType) screen() []string {
+	if it.Fields == nil {
+		return jiraDefaultFields
+	}
+	return it.Fields
+}
+
+// DefaultJiraProject returns the project the Jira fake starts with: id
+// 10000, key SEC, and the issue types Task (10001) and Bug (10002) with the
+// default create screen, and Incident (10003) whose screen has only a
+// description (no labels, no priority), for testing what Test reports then.
+func DefaultJiraProject() JiraProject {
+	return JiraProject{ID: "10000", Key: "SEC", Name: "Security", IssueTypes: []JiraIssueType{
+		{ID: "10001", Name: "Task"},
+		{ID: "10002", Name: "Bug"},
+		{ID: "10003", Name: "Incident", Fields: []string{"description"}},
+	}}
+}
+
+// JiraIssue is an issue the Jira fake created.
+type JiraIssue struct {
+	ID            string
+	Key           string
+	ProjectID     string
+	ProjectKey    string
+	IssueTypeID   string
+	IssueTypeName string
+	Summary       string
+	// Description is the v2 plain-text description, or the Atlassian
+	// Document Format JSON of a v3 create.
+	Description string
+	Labels      []string
+	Priority    string // the priority's name, "" when none was set
+	// Fields holds every field of the create request as sent.
+	Fields     map[string]json.RawMessage
+	APIVersion int // 2 or 3: the REST version the issue was created with
+	Created    time.Time
+}
+
+type jiraState struct {
+	projects  []JiraProject
+	anonymous bool
+	nextID    int
+	counters  map[string]int // issues per project key
+	issues    []*JiraIssue
+}
+
+func newJiraState() jiraState {
+	return jiraState{projects: []JiraProject{DefaultJiraProject()}, nextID: jiraFirstIssueID, counters: map[string]int{}}
+}
+
+// SetJiraProjects replaces the projects the Jira fake knows (initially
+// DefaultJiraProject alone).
+func (s *Server) SetJiraProjects(ps ...JiraProject) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.jira.projects = nil
+	for _, p := range ps {
+		p.IssueTypes = slices.Clone(p.IssueTypes)
+		s.jira.projects = append(s.jira.projects, p)
+	}
+}
+
+// SetJiraAnonymousAccess switches on the mode of a Jira site that allows
+// anonymous browsing: the endpoints anonymous users may call (project,
+// createmeta, issue and search reads) then answer a request whose Basic
+// auth failed with 200 and X-Seraph-LoginReason: AUTHENTICATED_FAILED, as
+// CONTRACTS §3 warns, instead of 401. /myself and creates still get 401.
+func (s *Server) SetJiraAnonymousAccess(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.jira.anonymous = on
+}
+
+// JiraIssues returns a copy of the issues the Jira fake created, in order.
+func (s *Server) JiraIssues() []JiraIssue {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]JiraIssue, 0, len(s.jira.issues))
+	for _, is := range s.jira.issues {
+		c := *is
+		c.Labels = slices.Clone(is.Labels)
+		c.Fields = make(map[string]json.RawMessage, len(is.Fields))
+		for k, v := range is.Fields {
+			c.Fields[k] = slices.Clone(v)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func jiraErrors(messages []string, fields map[string]string) map[string]any {
+	if messages == nil {
+		messages = []string{}
+	}
+	if fields == nil {
+		fields = map[string]string{}
+	}
+	return map[string]any{"errorMessages": messages, "errors": fields}
+}
+
+// jiraCall is one request to the Jira fake, its gateway prefix removed.
+type jiraCall struct {
+	*fakeRequest
+	path    string // /rest/api/2/…
+	base    string // https://<site>.atlassian.net or the gateway's https://api.atlassian.com/ex/jira/{cloudId}
+	version int    // REST version in the path, 2 or 3
+	email   string // the authenticated account, "" when anonymous
+}
+
+// serveJira is the Jira fake (see Destination).
+func (s *Server) serveJira(w http.ResponseWriter, req *fakeRequest) {
+	r := req.r
+	c := &jiraCall{fakeRequest: req, path: r.URL.Path, base: "https://" + r.Host}
+	if req.host == "api.atlassian.com" {
+		rest, ok := strings.CutPrefix(c.path, jiraGatewayPrefix)
+		cloudID, tail, _ := strings.Cut(rest, "/")
+		if !ok || cloudID == "" {
+			writeJSON(w, http.StatusNotFound, jiraErrors([]string{"Not Found"}, nil))
+			return
+		}
+		c.path = "/" + tail
+		c.base += jiraGatewayPrefix + cloudID
+	}
+	if c.path == "/_edge/tenant_info" && r.Method == http.MethodGet && req.host != "api.atlassian.com" {
+		sum := sha256.Sum256([]byte(req.host))
+		id := hex.EncodeToString(sum[:16])
+		writeJSON(w, http.StatusOK, map[string]any{"cloudId": id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:32]})
+		return
+	}
+	rest, ok := strings.CutPrefix(c.path, "/rest/api/")
+	ver, rest, _ := strings.Cut(rest, "/")
+	if !ok || (ver != "2" && ver != "3") {
+		writeJSON(w, http.StatusNotFound, jiraErrors([]string{"No resource at " + c.path}, nil))
+		return
+	}
+	c.version, _ = strconv.Atoi(ver)
+	parts := strings.Split(rest, "/")
+	get, post := r.Method == http.MethodGet, r.Method == http.MethodPost
+
+	// The anonymous-readable endpoints; everything else needs a login.
+	anonymousOK := get && (parts[0] == "project" || parts[0] == "issue" || parts[0] == "search") ||
+		post && rest == "search/jql"
+	if !s.jiraLogin(w, c, anonymousOK) {
+		return
+	}
+	switch {
+	case get && rest == "myself":
+		s.jiraMyself(w, c)
+	case get && len(parts) == 2 && parts[0] == "project":
+		s.jiraProject(w, c, parts[1])
+	case get && len(parts) == 4 && parts[0] == "issue" && parts[1] == "createmeta" && parts[3] == "issuetypes":
+		s.jiraIssueTypes(w, c, parts[2])
+	case get && len(parts) == 5 && parts[0] == "issue" && parts[1] == "createmeta" && parts[3] == "issuetypes":
+		s.jiraFields(w, c, parts[2], parts[4])
+	case post && rest == "issue":
+		s.jiraCreate(w, c)
+	case get && len(parts) == 2 && parts[0] == "issue":
+		s.jiraGetIssue(w, c, parts[1])
+	case rest == "search":
+		writeJSON(w, http.StatusGone, jiraErrors([]string{
+			"The requested API has been removed. Please migrate to the /rest/api/3/search/jql API."}, nil))
+	case (get || post) && rest == "search/jql" && c.version == 3:
+		s.jiraSearch(w, c)
+	default:
+		writeJSON(w, http.StatusNotFound, jiraErrors([]string{"No resource at " + c.path}, nil))
+	}
+}
+
+// jiraLogin checks Basic auth. It answers and returns false when the
+// request may go no further.
+func (s *Server) jiraLogin(w http.ResponseWriter, c *jiraCall, anonymousOK bool) bool {
+	s.mu.Lock()
+	anonymous := s.jira.anonymous
+	s.mu.Unlock()
+	email, token, hasBasic := c.r.BasicAuth()
+	if c.r.Header.Get("Authorization") == "" && anonymous && anonymousOK {
+		return true // an anonymous request: no login was attempted
+	}
+	if hasBasic && strings.Contains(email, "@") && token != "" &&
+		s.checkCredential(Jira, token, email+":"+token) == credOK {
+		c.email = email
+		w.Header().Set(seraphHeader, "OK")
+		return true
+	}
+	if c.r.Header.Get("Authorization") != "" {
+		w.Header().Set(seraphHeader, "AUTHENTICATED_FAILED") // a login was tried and failed
+	}
+	if anonymous && anonymousOK {
+		return true // the trap: 200 as an anonymous user after failed auth
+	}
+	writeJSON(w, http.StatusUnauthorized, jiraErrors([]string{"Client must be authenticated to access this resource."}, nil))
+	return false
+}
+
+func jiraAccountID(email string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(email)))
+	return "5b10" + hex.EncodeToString(sum[:10]) // the shape of Atlassian account ids
+}
+
+func (s *Server) jiraMyself(w http.ResponseWriter, c *jiraCall) {
+	if c.email == "" {
+		w.Header().Set(seraphHeader, "AUTHENTICATED_FAILED")
+		writeJSON(w, http.StatusUnauthorized, jiraErrors([]string{"Client must be authenticated to access this resource."}, nil))
+		return
+	}
+	id := jiraAccountID(c.email)
+	name, _, _ := strings.Cut(c.email, "@")
+	writeJSON(w, http.StatusOK, map[string]any{
+		"self":         c.base + "/rest/api/" + strconv.Itoa(c.version) + "/user?accountId=" + id,
+		"accountId":    id,
+		"accountType":  "atlassian",
+		"emailAddress": c.email,
+		"displayName":  name,
+		"active":       true,
+		"timeZone":     "Etc/UTC",
+	})
+}
+
+// jiraFindProject looks a project up by id or key; callers hold s.mu.
+func (s *Server) jiraFindProject(idOrKey string) (JiraProject, bool) {
+	for _, p := range s.jira.projects {
+		if p.ID == idOrKey || strings.EqualFold(p.Key, idOrKey) {
+			return p, true
+		}
+	}
+	return JiraProject{}, false
+}
+
+func (s *Server) lookupProject(w http.ResponseWriter, idOrKey string) (JiraProject, bool) {
+	s.mu.Lock()
+	p, ok := s.jiraFindProject(idOrKey)
+	s.mu.Unlock()
+	if !ok {
+		writeJSON(w, http.StatusNotFound, jiraErrors([]string{fmt.Sprintf("No project could be found with key or id '%s'.", idOrKey)}, nil))
+	}
+	return p, ok
+}
+
+func (c *jiraCall) api() string { return c.base + "/rest/api/" + strconv.Itoa(c.version) }
+
+func (c *jiraCall) issueTypeJSON(it JiraIssueType) map[string]any {
+	return map[string]any{"self": c.api() + "/issuetype/" + it.ID, "id": it.ID, "name": it.Name,
+		"description": "", "subtask": false}
+}
+
+func (c *jiraCall) projectJSON(p JiraProject) map[string]any {
+	return map[string]any{"self": c.api() + "/project/" + p.ID, "id": p.ID, "key": p.Key, "name": p.Name}
+}
+
+func (s *Server) jiraProject(w http.ResponseWriter, c *jiraCall, idOrKey string) {
+	p, ok := s.lookupProject(w, idOrKey)
+	if !ok {
+		return
+	}
+	out := c.projectJSON(p)
+	types := []map[string]any{}
+	for _, it := range p.IssueTypes {
+		types = append(types, c.issueTypeJSON(it))
+	}
+	out["issueTypes"] = types
+	out["projectTypeKey"] = "software"
+	writeJSON(w, http.StatusOK, out)
+}
+
+// jiraPage reads startAt and maxResults and returns the slice bounds for n
+// items, or false after answering 400.
+func jiraPage(w http.ResponseWriter, c *jiraCall, n int) (start, end int, ok bool) {
+	q := c.r.URL.Query()
+	start, maxResults := 0, jiraDefaultPage
+	var err error
+	if v := q.Get("startAt"); v != "" {
+		if start, err = strconv.Atoi(v); err != nil || start < 0 {
+			writeJSON(w, http.StatusBadRequest, jiraErrors([]string{"startAt must be a non-negative number"}, nil))
+			return 0, 0, false
+		}
+	}
+	if v := q.Get("maxResults"); v != "" {
+		if maxResults, err = strconv.Atoi(v); err != nil || maxResults < 0 {
+			writeJSON(w, http.StatusBadRequest, jiraErrors([]string{"maxResults must be a non-negative number"}, nil))
+			return 0, 0, false
+		}
+	}
+	start = min(start, n)
+	return start, start + min(maxResults, n-start), true // no overflow on a huge maxResults
+}
+
+func (s *Server) jiraIssueTypes(w http.ResponseWriter, c *jiraCall, project string) {
+	p, ok := s.lookupProject(w, project)
+	if !ok {
+		return
+	}
+	start, end, ok := jiraPage(w, c, len(p.IssueTypes))
+	if !ok {
+		return
+	}
+	types := []map[string]any{}
+	for _, it := range p.IssueTypes[start:end] {
+		types = append(types, c.issueTypeJSON(it))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"issueTypes": types, "startAt": start,
+		"maxResults": end - start, "total": len(p.IssueTypes)})
+}
+
+func findIssueType(p JiraProject, id, name string) (JiraIssueType, bool) {
+	for _, it := range p.IssueTypes {
+		if (id != "" && it.ID == id) || (id == "" && name != "" && strings.EqualFold(it.Name, name)) {
+			return it, true
+		}
+	}
+	return JiraIssueType{}, false
+}
+
+func (s *Server) jiraFields(w http.ResponseWriter, c *jiraCall, project, typeID string) {
+	p, ok := s.lookupProject(w, project)
+	if !ok {
+		return
+	}
+	it, ok := findIssueType(p, typeID, "")
+	if !ok {
+		writeJSON(w, http.StatusNotFound, jiraErrors([]string{fmt.Sprintf("Issue type with id '%s' does not exist in project %s.", typeID, p.Key)}, nil))
+		return
+	}
+	fields := c.fieldMeta(p, it)
+	start, end, ok := jiraPage(w, c, len(fields))
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"fields": fields[start:end], "startAt": start,
+		"maxResults": end - start, "total": len(fields)})
+}
+
+// fieldMeta lists the create-screen fields of an issue type as createmeta
+// does.
+func (c *jiraCall) fieldMeta(p JiraProject, it JiraIssueType) []map[string]any {
+	field := func(id, name string, required bool, schema map[string]any, ops ...string) map[string]any {
+		return map[string]any{"fieldId": id, "key": id, "name": name, "required": required,
+			"schema": schema, "hasDefaultValue": false, "operations": ops}
+	}
+	out := []map[string]any{
+		field("summary", "Summary", true, map[string]any{"type": "string", "system": "summary"}, "set"),
+		field("issuetype", "Issue Type", true, map[string]any{"type": "issuetype", "system": "issuetype"}),
+		field("project", "Project", true, map[string]any{"type": "project", "system": "project"}, "set"),
+	}
+	out[1]["allowedValues"] = []any{c.issueTypeJSON(it)}
+	out[2]["allowedValues"] = []any{c.projectJSON(p)}
+	for _, id := range it.screen() {
+		required := slices.Contains(it.Required, id)
+		switch id {
+		case "description":
+			out = append(out, field(id, "Description", required, map[string]any{"type": "string", "system": id}, "set"))
+		case "labels":
+			f := field(id, "Labels", required, map[string]any{"type": "array", "items": "string", "system": id}, "add", "set", "remove")
+			f["autoCompleteUrl"] = c.base + "/rest/api/1.0/labels/suggest?query="
+			out = append(out, f)
+		case "priority":
+			f := field(id, "Priority", required, map[string]any{"type": "priority", "system": id}, "set")
+			var allowed []any
+			for _, pr := range jiraPriorities {
+				allowed = append(allowed, map[string]any{"self": c.api() + "/priority/" + pr.id, "id": pr.id, "name": pr.name})
+			}
+			f["allowedValues"] = allowed
+			f["hasDefaultValue"] = true
+			f["defaultValue"] = allowed[2]
+			out = append(out, f)
+		case "reporter", "assignee":
+			out = append(out, field(id, strings.ToUpper(id[:1])+id[1:], required, map[string]any{"type": "user", "system": id}, "set"))
+		default:
+			out = append(out, field(id, id, required, map[string]any{"type": "string", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textfield"}, "set"))
+		}
+	}
+	return out
+}
+
+func (s *Server) jiraCreate(w http.ResponseWriter, c *jiraCall) {
+	if c.email == "" {
+		writeJSON(w, http.StatusUnauthorized, jiraErrors([]string{"You are not authenticated. Authentication required to perform this operation."}, nil))
+		return
+	}
+	if !isJSONContent(c.r) {
+		writeJSON(w, http.StatusUnsupportedMediaType, jiraErrors([]string{"Content-Type must be application/json"}, nil))
+		return
+	}
+	body, err := decodeObject(c.body)
+	var raw struct {
+		Fields map[string]json.RawMessage `json:"fields"`
+	}
+	if err == nil {
+		err = json.Unmarshal(c.body, &raw)
+	}
+	fields, ok := body["fields"].(map[string]any)
+	if err != nil || !ok {
+		writeJSON(w, http.StatusBadRequest, jiraErrors([]string{"The request body must be a JSON object with a \"fields\" object."}, nil))
+		return
+	}
+	errs := map[string]string{}
+	issue := &JiraIssue{Fields: raw.Fields, APIVersion: c.version}
+
+	s.mu.Lock()
+	projectRef, _ := fields["project"].(map[string]any)
+	pid, _ := str(projectRef, "id")
+	pkey, _ := str(projectRef, "key")
+	ref := pid
+	if ref == "" {
+		ref = pkey
+	}
+	p, found := s.jiraFindProject(ref)
+	s.mu.Unlock()
+
+	var it JiraIssueType
+	if ref == "" || !found {
+		errs["project"] = "Specify a valid project ID or key"
+	} else {
+		typeRef, _ := fields["issuetype"].(map[string]any)
+		tid, _ := str(typeRef, "id")
+		tname, _ := str(typeRef, "name")
+		var ok bool
+		if it, ok = findIssueType(p, tid, tname); !ok {
+			if tid == "" && tname == "" {
+				errs["issuetype"] = "Specify an issue type"
+			} else {
+				errs["issuetype"] = "Specify a valid issue type"
+			}
+		}
+	}
+	summary, _ := str(fields, "summary")
+	switch {
+	case strings.TrimSpace(summary) == "":
+		errs["summary"] = "You must specify a summary of the issue."
+	case utf8.RuneCountInString(summary) > jiraMaxSummaryRunes:
+		errs["summary"] = "Summary must be less than 255 characters."
+	}
+	issue.Summary = summary
+	if errs["project"] == "" && errs["issuetype"] == "" {
+		screen := it.screen()
+		for k, v := range fields {
+			if k == "project" || k == "issuetype" || k == "summary" {
+				continue
+			}
+			if !slices.Contains(screen, k) {
+				errs[k] = fmt.Sprintf("Field '%s' cannot be set. It is not on the appropriate screen, or unknown.", k)
+				continue
+			}
+			if msg := jiraCheckField(issue, c.version, k, v); msg != "" {
+				errs[k] = msg
+			}
+		}
+		for _, k := range it.Required {
+			if _, ok := fields[k]; !ok {
+				errs[k] = k + " is required."
+			}
+		}
+	}
+	if len(errs) > 0 {
+		writeJSON(w, http.StatusBadRequest, jiraErrors(nil, errs))
+		return
+	}
+	s.mu.Lock()
+	s.jira.counters[p.Key]++
+	issue.ID = strconv.Itoa(s.jira.nextID)
+	s.jira.nextID++
+	issue.Key = p.Key + "-" + strconv.Itoa(s.jira.counters[p.Key])
+	issue.ProjectID, issue.ProjectKey = p.ID, p.Key
+	issue.IssueTypeID, issue.IssueTypeName = it.ID, it.Name
+	issue.Created = time.Now().UTC()
+	s.jira.issues = append(s.jira.issues, issue)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusCreated, map[string]any{"id": issue.ID, "key": issue.Key, "self": c.api() + "/issue/" + issue.ID})
+}
+
+// jiraCheckField checks one create-screen field, filling the issue, and
+// returns Jira's message for a bad value.
+func jiraCheckField(issue *JiraIssue, version int, k string, v any) string {
+	switch k {
+	case "description":
+		if version == 2 {
+			d, ok := v.(string)
+			if !ok {
+				return "Operation value must be a string"
+			}
+			if utf8.RuneCountInString(d) > jiraMaxDescriptionRunes {
+				return "The entered text is too long. It exceeds the allowed limit of 32,767 characters."
+			}
+			issue.Description = d
+			return ""
+		}
+		doc, ok := v.(map[string]any)
+		if typ, _ := str(doc, "type"); !ok || typ != "doc" {
+			return "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
+		}
+		b, _ := json.Marshal(doc)
+		issue.Description = string(b)
+	case "labels":
+		list, ok := v.([]any)
+		if !ok {
+			return "Labels must be a list of strings"
+		}
+		for _, l := range list {
+			label, ok := l.(string)
+			switch {
+			case !ok || label == "":
+				return "Labels must be non-empty strings"
+			case strings.IndexFunc(label, unicode.IsSpace) >= 0:
+				return fmt.Sprintf("The label '%s' contains spaces which is invalid.", label)
+			case utf8.RuneCountInString(label) > jiraMaxLabelRunes:
+				return fmt.Sprintf("The label '%s' exceeds the 255 character limit.", label)
+			}
+			issue.Labels = append(issue.Labels, label)
+		}
+	case "priority":
+		ref, _ := v.(map[string]any)
+		id, _ := str(ref, "id")
+		name, _ := str(ref, "name")
+		for _, p := range jiraPriorities {
+			if (id != "" && id == p.id) || (id == "" && name == p.name) {
+				issue.Priority = p.name
+				return ""
+			}
+		}
+		return "Specify a valid priority (id or name) from the project's priority scheme"
+	case "reporter", "assignee":
+		ref, _ := v.(map[string]any)
+		id, _ := str(ref, "accountId")
+		if id == "" {
+			id, _ = str(ref, "id")
+		}
+		if id == "" {
+			return "Specify a valid user (accountId)"
+		}
+	}
+	return ""
+}
+
+func (s *Server) jiraGetIssue(w http.ResponseWriter, c *jiraCall, idOrKey string) {
+	s.mu.Lock()
+	var found *JiraIssue
+	for _, is := range s.jira.issues {
+		if is.ID == idOrKey || strings.EqualFold(is.Key, idOrKey) {
+			cp := *is
+			found = &cp
+		}
+	}
+	s.mu.Unlock()
+	if found == nil {
+		writeJSON(w, http.StatusNotFound, jiraErrors([]string{"Issue does not exist or you do not have permission to see it."}, nil))
+		return
+	}
+	writeJSON(w, http.StatusOK, c.issueJSON(found, nil))
+}
+
+// issueJSON renders an issue with the requested fields (all when nil).
+func (c *jiraCall) issueJSON(is *JiraIssue, want []string) map[string]any {
+	all := map[string]any{
+		"summary":   is.Summary,
+		"labels":    nonNil(is.Labels),
+		"issuetype": map[string]any{"id": is.IssueTypeID, "name": is.IssueTypeName},
+		"project":   map[string]any{"id": is.ProjectID, "key": is.ProjectKey},
+		"status": map[string]any{"name": "To Do",
+			"statusCategory": map[string]any{"key": "new", "name": "To Do"}},
+		"created":    is.Created.Format("2006-01-02T15:04:05.000-0700"),
+		"resolution": nil,
+	}
+	if is.Priority != "" {
+		for _, p := range jiraPriorities {
+			if p.name == is.Priority {
+				all["priority"] = map[string]any{"id": p.id, "name": p.name}
+			}
+		}
+	}
+	if is.Description != "" {
+		if is.APIVersion == 3 {
+			all["description"] = json.RawMessage(is.Description)
+		} else {
+			all["description"] = is.Description
+		}
+	}
+	fields := map[string]any{}
+	for k, v := range all {
+		if want == nil || slices.Contains(want, k) || slices.Contains(want, "*all") {
+			fields[k] = v
+		}
+	}
+	out := map[string]any{"id": is.ID, "key": is.Key, "self": c.api() + "/issue/" + is.ID}
+	if want == nil || len(fields) > 0 {
+		out["fields"] = fields
+	}
+	return out
+}
+
+// jiraSearch is the enhanced search, POST or GET /rest/api/3/search/jql:
+// {"jql","fields","maxResults","nextPageToken"} → {"issues","isLast",
+// "nextPageToken"}. Without fields it returns ids only, as Jira does.
+func (s *Server) jiraSearch(w http.ResponseWriter, c *jiraCall) {
+	var in struct {
+		JQL           string   `json:"jql"`
+		Fields        []string `json:"fields"`
+		MaxResults    *int     `json:"maxResults"`
+		NextPageToken string   `json:"nextPageToken"`
+	}
+	if c.r.Method == http.MethodPost {
+		if !isJSONContent(c.r) {
+			writeJSON(w, http.StatusUnsupportedMediaType, jiraErrors([]string{"Content-Type must be application/json"}, nil))
+			return
+		}
+		if err := json.Unmarshal(c.body, &in); err != nil {
+			writeJSON(w, http.StatusBadRequest, jiraErrors([]string{"Invalid request payload: " + err.Error()}, nil))
+			return
+		}
+	} else {
+		q := c.r.URL.Query()
+		in.JQL, in.NextPageToken = q.Get("jql"), q.Get("nextPageToken")
+		if f := q.Get("fields"); f != "" {
+			in.Fields = strings.Split(f, ",")
+		}
+		if v := q.Get("maxResults"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				writeJSON(w, http.StatusBadRequest, jiraErrors([]string{"maxResults must be a number"}, nil))
+				return
+			}
+			in.MaxResults = &n
+		}
+	}
+	query, err := parseJQL(in.JQL)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, jiraErrors([]string{err.Error()}, nil))
+		return
+	}
+	s.mu.Lock()
+	if msg := query.checkProjects(s); msg != "" {
+		s.mu.Unlock()
+		writeJSON(w, http.StatusBadRequest, jiraErrors([]string{msg}, nil))
+		return
+	}
+	var hits []*JiraIssue
+	for _, is := range s.jira.issues {
+		if query.matches(is) {
+			cp := *is
+			hits = append(hits, &cp)
+		}
+	}
+	s.mu.Unlock()
+	if query.newestFirst {
+		slices.Reverse(hits)
+	}
+	start := 0
+	if in.NextPageToken != "" {
+		n, err := strconv.Atoi(in.NextPageToken)
+		if err != nil || n < 0 {
+			writeJSON(w, http.StatusBadRequest, jiraErrors([]string{"Invalid nextPageToken"}, nil))
+			return
+		}
+		start = min(n, len(hits))
+	}
+	size := jiraDefaultPage
+	if in.MaxResults != nil && *in.MaxResults > 0 {
+		size = *in.MaxResults
+	}
+	end := start + min(size, len(hits)-start)
+	want := in.Fields
+	if want == nil {
+		want = []string{} // ids only
+	}
+	issues := []map[string]any{}
+	for _, is := range hits[start:end] {
+		issues = append(issues, c.issueJSON(is, want))
+	}
+	out := map[string]any{"issues": issues, "isLast": end == len(hits)}
+	if end < len(hits) {
+		out["nextPageToken"] = strconv.Itoa(end)
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,396 @@
+package notifytest
+
+import (
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Opsgenie Alert API v2 limits (CONTRACTS §9).
+const (
+	ogMaxMessage     = 130   // message, truncated by Opsgenie [unverified: truncated or rejected]
+	ogMaxAlias       = 512   // alias, the dedup key
+	ogMaxDescription = 15000 // description
+	ogMaxTags        = 20    // tags: 20 items of 50
+	ogMaxTagRunes    = 50
+	ogDefaultLimit   = 20  // GET /v2/alerts default page size
+	ogMaxLimit       = 100 // GET /v2/alerts largest page
+	ogTook           = 0.003
+	jsmOpsPrefix     = "/jsm/ops/integration" // Jira Service Management Operations, Opsgenie's successor
+)
+
+// uuidPattern is the shape of Opsgenie API keys and Splunk HEC tokens.
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+var ogPriorities = []string{"P1", "P2", "P3", "P4", "P5"}
+
+var ogResponderTypes = map[string]bool{"team": true, "user": true, "escalation": true, "schedule": true}
+
+// OpsgenieAlert is an alert the Opsgenie fake created. As in Opsgenie, a
+// create with the alias of an open alert adds to its Count instead of
+// opening another.
+type OpsgenieAlert struct {
+	ID          string
+	TinyID      string
+	Alias       string
+	Message     string
+	Description string
+	Priority    string // P1-P5; P3 when the request had none
+	Status      string // "open" or "closed"
+	Count       int
+	Tags        []string
+	Details     map[string]string
+	Responders  []map[string]string
+	RequestID   string // the requestId of the create that opened it
+	CreatedAt   time.Time
+}
+
+type opsgenieRequest struct {
+	action, status, alertID, alias string
+	success                        bool
+	processedAt                    time.Time
+}
+
+type opsgenieState struct {
+	alerts   []*OpsgenieAlert
+	requests map[string]opsgenieRequest
+	teams    []OpsgenieTeam // nil: any team id or name exists
+}
+
+// OpsgenieTeam is a team the Opsgenie fake's Team API knows.
+type OpsgenieTeam struct {
+	ID   string // a UUID
+	Name string
+}
+
+// SetOpsgenieTeams makes GET /v2/teams/{identifier} know only these teams
+// (404 for any other). With none, the default, any UUID-shaped id and any
+// name is a team.
+func (s *Server) SetOpsgenieTeams(teams ...OpsgenieTeam) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opsgenie.teams = slices.Clone(teams)
+}
+
+func newOpsgenieState() opsgenieState {
+	return opsgenieState{requests: map[string]opsgenieRequest{}}
+}
+
+// OpsgenieAlerts returns a copy of the alerts the Opsgenie fake created, in
+// the order they were opened.
+func (s *Server) OpsgenieAlerts() []OpsgenieAlert {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]OpsgenieAlert, 0, len(s.opsgenie.alerts))
+	for _, a := range s.opsgenie.alerts {
+		c := *a
+		c.Tags = slices.Clone(a.Tags)
+		c.Details = cloneStringMap(a.Details)
+		c.Responders = nil
+		for _, r := range a.Responders {
+			c.Responders = append(c.Responders, cloneStringMap(r))
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func cloneStringMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func opsgenieError(msg string, fields map[string]string) map[string]any {
+	out := map[string]any{"message": msg, "took": ogTook, "requestId": newUUID()}
+	if len(fields) > 0 {
+		out["errors"] = fields
+	}
+	return out
+}
+
+// serveOpsgenie is the Opsgenie fake (see Destination).
+func (s *Server) serveOpsgenie(w http.ResponseWriter, req *fakeRequest) {
+	r := req.r
+	path := r.URL.Path
+	if req.host == "api.atlassian.com" {
+		path = strings.TrimPrefix(path, jsmOpsPrefix)
+	}
+	scheme, key, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	key = strings.TrimSpace(key)
+	switch {
+	case !strings.EqualFold(scheme, "GenieKey") || key == "":
+		writeJSON(w, http.StatusUnauthorized, opsgenieError("Could not authenticate", nil))
+		return
+	case !uuidPattern.MatchString(key):
+		writeJSON(w, http.StatusUnprocessableEntity, opsgenieError("Key format is not valid!", nil))
+		return
+	case s.checkCredential(Opsgenie, key) != credOK:
+		writeJSON(w, http.StatusUnauthorized, opsgenieError("Could not authenticate", nil))
+		return
+	}
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	switch {
+	case path == "/v2/alerts" && r.Method == http.MethodPost:
+		s.opsgenieCreate(w, req)
+	case path == "/v2/alerts" && r.Method == http.MethodGet:
+		s.opsgenieList(w, r)
+	case len(parts) == 4 && parts[0] == "v2" && parts[1] == "alerts" && parts[2] == "requests" && r.Method == http.MethodGet:
+		s.opsgenieRequestStatus(w, parts[3])
+	case len(parts) == 4 && parts[0] == "v2" && parts[1] == "alerts" && parts[3] == "close" && r.Method == http.MethodPost:
+		s.opsgenieClose(w, r, parts[2])
+	case len(parts) == 3 && parts[0] == "v2" && parts[1] == "teams" && r.Method == http.MethodGet && req.host != "api.atlassian.com":
+		s.opsgenieTeam(w, r, parts[2])
+	default:
+		writeJSON(w, http.StatusNotFound, opsgenieError("Could not find the requested resource", nil))
+	}
+}
+
+func (s *Server) opsgenieCreate(w http.ResponseWriter, req *fakeRequest) {
+	if !isJSONContent(req.r) {
+		writeJSON(w, http.StatusUnsupportedMediaType, opsgenieError("Content-Type must be application/json", nil))
+		return
+	}
+	body, err := decodeObject(req.body)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, opsgenieError("Could not parse the request body: "+err.Error(), nil))
+		return
+	}
+	errs := map[string]string{}
+	a := &OpsgenieAlert{Priority: "P3", Status: "open", Count: 1}
+	a.Message, _ = str(body, "message")
+	if strings.TrimSpace(a.Message) == "" {
+		errs["message"] = "Message can not be empty."
+	}
+	a.Message = truncateRunes(a.Message, ogMaxMessage)
+	a.Alias, _ = str(body, "alias")
+	if utf8.RuneCountInString(a.Alias) > ogMaxAlias {
+		errs["alias"] = "Alias can not be longer than 512 characters."
+	}
+	a.Description, _ = str(body, "description")
+	a.Description = truncateRunes(a.Description, ogMaxDescription)
+	if p, ok := body["priority"]; ok {
+		ps, _ := p.(string)
+		if !slices.Contains(ogPriorities, ps) {
+			errs["priority"] = "Priority should be one of [P1, P2, P3, P4, P5]"
+		} else {
+			a.Priority = ps
+		}
+	}
+	if rs, ok := body["responders"]; ok {
+		list, isList := rs.([]any)
+		if !isList {
+			errs["responders"] = "Responders should be a list"
+		}
+		for _, item := range list {
+			resp, ok := item.(map[string]any)
+			typ, _ := str(resp, "type")
+			if !ok || !ogResponderTypes[typ] {
+				errs["responders"] = "Responder type should be one of [team, user, escalation, schedule]"
+				break
+			}
+			out := map[string]string{"type": typ}
+			for _, k := range []string{"id", "name", "username"} {
+				if v, ok := str(resp, k); ok && v != "" {
+					out[k] = v
+				}
+			}
+			if len(out) == 1 {
+				errs["responders"] = "Responder should have an id, a name or a username"
+				break
+			}
+			a.Responders = append(a.Responders, out)
+		}
+	}
+	if ts, ok := body["tags"]; ok {
+		list, isList := ts.([]any)
+		if !isList || len(list) > ogMaxTags {
+			errs["tags"] = "Tags should be a list of at most 20 strings"
+		}
+		for _, t := range list {
+			tag, ok := t.(string)
+			if !ok || utf8.RuneCountInString(tag) > ogMaxTagRunes {
+				errs["tags"] = "Each tag should be a string of at most 50 characters"
+				break
+			}
+			a.Tags = append(a.Tags, tag)
+		}
+	}
+	if ds, ok := body["details"]; ok {
+		m, isMap := ds.(map[string]any)
+		if !isMap {
+			errs["details"] = "Details should be a map of strings"
+		}
+		for k, v := range m {
+			vs, ok := v.(string)
+			if !ok {
+				errs["details"] = "Details should be a map of strings"
+				break
+			}
+			if a.Details == nil {
+				a.Details = map[string]string{}
+			}
+			a.Details[k] = vs
+		}
+	}
+	if len(errs) > 0 {
+		writeJSON(w, http.StatusUnprocessableEntity,
+			opsgenieError("Request body is not processable. Please check the errors.", errs))
+		return
+	}
+	requestID := newUUID()
+	now := time.Now().UTC()
+	s.mu.Lock()
+	status := "Created alert"
+	var open *OpsgenieAlert
+	if a.Alias != "" {
+		for _, x := range s.opsgenie.alerts {
+			if x.Alias == a.Alias && x.Status == "open" {
+				open = x
+			}
+		}
+	}
+	if open != nil {
+		open.Count++
+		a = open
+		status = "Alert deduplicated"
+	} else {
+		a.ID = newUUID()
+		a.TinyID = strconv.Itoa(len(s.opsgenie.alerts) + 1)
+		a.RequestID = requestID
+		a.CreatedAt = now
+		s.opsgenie.alerts = append(s.opsgenie.alerts, a)
+	}
+	s.opsgenie.requests[requestID] = opsgenieRequest{action: "Create", status: status, alertID: a.ID,
+		alias: a.Alias, success: true, processedAt: now}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusAccepted, map[string]any{"result": "Request will be processed", "took": ogTook, "requestId": requestID})
+}
+
+func (s *Server) opsgenieList(w http.ResponseWriter, r *http.Request) {
+	limit := ogDefaultLimit
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > ogMaxLimit {
+			writeJSON(w, http.StatusUnprocessableEntity, opsgenieError("Limit should be between 1 and 100", nil))
+			return
+		}
+		limit = n
+	}
+	s.mu.Lock()
+	data := []map[string]any{}
+	for i := len(s.opsgenie.alerts) - 1; i >= 0 && len(data) < limit; i-- {
+		a := s.opsgenie.alerts[i]
+		data = append(data, map[string]any{
+			"id": a.ID, "tinyId": a.TinyID, "alias": a.Alias, "message": a.Message, "status": a.Status,
+			"acknowledged": false, "isSeen": false, "tags": nonNil(a.Tags), "count": a.Count,
+			"priority": a.Priority, "createdAt": a.CreatedAt.Format(time.RFC3339Nano),
+		})
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"data": data, "took": ogTook, "requestId": newUUID()})
+}
+
+func (s *Server) opsgenieRequestStatus(w http.ResponseWriter, id string) {
+	s.mu.Lock()
+	st, ok := s.opsgenie.requests[id]
+	s.mu.Unlock()
+	if !ok {
+		w.Header().Set("X-Opsgenie-Errortype", "RequestNotProcessed")
+		writeJSON(w, http.StatusNotFound, opsgenieError("Request not found. It might not be processed, yet.", nil))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"data": map[string]any{
+			"success": st.success, "isSuccess": st.success, "action": st.action, "status": st.status,
+			"alertId": st.alertID, "alias": st.alias, "processedAt": st.processedAt.Format(time.RFC3339Nano),
+		},
+		"took": ogTook, "requestId": newUUID(),
+	})
+}
+
+func (s *Server) opsgenieClose(w http.ResponseWriter, r *http.Request, identifier string) {
+	idType := r.URL.Query().Get("identifierType")
+	if idType == "" {
+		idType = "id"
+	}
+	if idType != "id" && idType != "tiny" && idType != "alias" {
+		writeJSON(w, http.StatusUnprocessableEntity, opsgenieError("identifierType should be one of [id, tiny, alias]", nil))
+		return
+	}
+	requestID := newUUID()
+	s.mu.Lock()
+	st := opsgenieRequest{action: "Close", status: "Alert does not exist", processedAt: time.Now().UTC()}
+	for _, a := range s.opsgenie.alerts {
+		match := (idType == "id" && a.ID == identifier) || (idType == "tiny" && a.TinyID == identifier) ||
+			(idType == "alias" && a.Alias == identifier)
+		if match && a.Status == "open" {
+			a.Status = "closed"
+			st.status, st.success, st.alertID, st.alias = "Closed alert", true, a.ID, a.Alias
+		}
+	}
+	s.opsgenie.requests[requestID] = st
+	s.mu.Unlock()
+	// Like every Opsgenie write, the close is asynchronous: 202 even for an
+	// alert that does not exist; the request status tells.
+	writeJSON(w, http.StatusAccepted, map[string]any{"result": "Request will be processed", "took": ogTook, "requestId": requestID})
+}
+
+// opsgenieTeam is GET /v2/teams/{identifier}?identifierType=id|name, the
+// Team API (which JSM Operations' integration URL does not offer).
+func (s *Server) opsgenieTeam(w http.ResponseWriter, r *http.Request, identifier string) {
+	idType := r.URL.Query().Get("identifierType")
+	if idType == "" {
+		idType = "id"
+	}
+	if idType != "id" && idType != "name" {
+		writeJSON(w, http.StatusUnprocessableEntity, opsgenieError("identifierType should be one of [id, name]", nil))
+		return
+	}
+	s.mu.Lock()
+	known := s.opsgenie.teams
+	s.mu.Unlock()
+	team, found := OpsgenieTeam{}, false
+	switch {
+	case known == nil && idType == "id" && uuidPattern.MatchString(identifier):
+		team, found = OpsgenieTeam{ID: identifier, Name: "team-" + identifier[:8]}, true
+	case known == nil && idType == "name" && identifier != "":
+		team, found = OpsgenieTeam{ID: newUUID(), Name: identifier}, true
+	}
+	for _, t := range known {
+		if (idType == "id" && strings.EqualFold(t.ID, identifier)) || (idType == "name" && t.Name == identifier) {
+			team, found = t, true
+		}
+	}
+	if !found {
+		writeJSON(w, http.StatusNotFound, opsgenieError("No team exists with "+idType+" ["+identifier+"]", nil))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"data": map[string]any{"id": team.ID, "name": team.Name, "description": "", "members": []any{}},
+		"took": ogTook, "requestId": newUUID(),
+	})
+}
+
+func truncateRunes(s string, max int) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	return string([]rune(s)[:max])
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
