@@ -1,0 +1,92 @@
+package opsgenie_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+
+	"github.com/codedefender/integrations/notify"
+	"github.com/codedefender/integrations/opsgenie"
+)
+
+// The key and team are made up. The examples answer Opsgenie's part with a
+// mock through notify.WithHTTPClient so that they run offline; in
+// production, leave that option out.
+const (
+	apiKey = "eb243592-faa2-4ba2-a551-1afdf565c889"
+	teamID = "4513b7ea-3b91-438f-b7e4-e3e54af9147c"
+)
+
+// Create an alert for the team; the receipt is Opsgenie's request id.
+func Example() {
+	mt := httpmock.NewMockTransport()
+	mt.RegisterResponder(http.MethodPost, opsgenie.AlertsURL, httpmock.NewStringResponder(http.StatusAccepted,
+		`{"result":"Request will be processed","took":0.302,"requestId":"43a29c5c-3dbf-4fa4-9c26-f4f71023e120"}`))
+
+	n, err := opsgenie.New(opsgenie.Config{Name: "SOC pager", URL: opsgenie.AlertsURL, TeamID: teamID, APIKey: apiKey},
+		notify.WithHTTPClient(&http.Client{Transport: mt}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	rc, err := n.Send(context.Background(), notify.Event{
+		ID:    "evt-123",
+		Type:  notify.EventPCIScopeChange,
+		Title: "Payment page gained a script",
+		Risk:  notify.RiskCritical,
+		Time:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+	})
+	fmt.Println(rc.ID, err)
+	// Output: 43a29c5c-3dbf-4fa4-9c26-f4f71023e120 <nil>
+}
+
+// Test proves the key without raising an alert. What it cannot check with
+// the key it has comes back wrapping ErrNotChecked, which a console can show
+// as a warning rather than a failure.
+func ExampleNotifier_Test() {
+	mt := httpmock.NewMockTransport()
+	mt.RegisterResponder(http.MethodGet, opsgenie.AlertsURL+"?limit=1",
+		httpmock.NewStringResponder(http.StatusOK, `{"data":[],"took":0.01,"requestId":"r-1"}`))
+	mt.RegisterResponder(http.MethodGet, "https://api.opsgenie.com/v2/teams/"+teamID+"?identifierType=id",
+		httpmock.NewStringResponder(http.StatusForbidden, `{"message":"You are not authorized for this operation"}`))
+
+	n, err := opsgenie.New(opsgenie.Config{Name: "SOC pager", URL: opsgenie.AlertsURL, TeamID: teamID, APIKey: apiKey},
+		notify.WithHTTPClient(&http.Client{Transport: mt}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	switch err := n.Test(context.Background()); {
+	case errors.Is(err, opsgenie.ErrNotChecked):
+		fmt.Println("warning: key accepted; team not checked")
+	case err != nil:
+		fmt.Println("failed:", err)
+	default:
+		fmt.Println("ok")
+	}
+	// Output: warning: key accepted; team not checked
+}
+
+// A key refused by Opsgenie gets an error that names the region to check.
+func ExampleNotifier_Test_keyRefused() {
+	mt := httpmock.NewMockTransport()
+	mt.RegisterResponder(http.MethodGet, opsgenie.AlertsURL+"?limit=1",
+		httpmock.NewStringResponder(http.StatusUnauthorized, `{"message":"Could not authenticate","took":0.0}`))
+
+	n, err := opsgenie.New(opsgenie.Config{Name: "SOC pager", URL: opsgenie.AlertsURL, APIKey: apiKey},
+		notify.WithHTTPClient(&http.Client{Transport: mt}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	err = n.Test(context.Background())
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, notify.ErrUnauthorized))
+	// Output:
+	// opsgenie: test: GET /v2/alerts: status 401: Could not authenticate (Opsgenie refused the API key: check the key, and that the URL's region matches the account (EU accounts use https://api.eu.opsgenie.com/v2/alerts, others https://api.opsgenie.com/v2/alerts))
+	// true
+}

@@ -1,0 +1,416 @@
+// Package opsgenie delivers Code Defender alerts to Opsgenie through its
+// Alert API (https://docs.opsgenie.com/docs/alert-api), or to Jira Service
+// Management Operations, which replaces Opsgenie when Opsgenie's support
+// ends on 2027-04-05 (sales ended 2025-06-04; a migrated account is switched
+// off 120 days after migration).
+//
+// The console's fields are a name, the alerts URL (AlertsURL, AlertsURLEU
+// for EU accounts, or AlertsURLJSM), an optional team_id (a team's UUID) and
+// the api_key of an API integration, sent as "Authorization: GenieKey <key>"
+// and scrubbed from every error and log line.
+//
+// Send creates an alert: message = the title (at most 130 characters),
+// alias = Event.ID (so an open alert with the same alias is updated, not
+// duplicated), description = the description and a link to the console (at
+// most 15,000), responders = the team, tags (at most 20, each at most 50),
+// details = the event's details (at most 8,000 characters in all, keys and
+// values; the details that fit are kept whole, one too long is cut into the
+// room left, the rest are dropped, and a "details_truncated" note says how
+// many), entity = the event's Source (at most 512), source =
+// "Code Defender" and priority from Risk.OpsgeniePriority (critical → P1 …
+// info → P5). Text is cut on rune boundaries with a "…" marker. Opsgenie
+// answers 202 and creates the alert later; the Receipt's ID is the requestId
+// of that answer (its status is at GET /v2/alerts/requests/{requestId}),
+// and a 202 without one is an error. A 422 is permanent and its message
+// carries Opsgenie's message and its errors by field; 429, 5xx (but 501) and
+// network errors are retryable (notify.ClassifyStatus).
+//
+// Test raises no alert. It lists at most one alert (GET <url>?limit=1): a
+// 200 proves the key and the region, not the permission to create alerts.
+// A refused key (401) gives an error saying so and naming the region to
+// check (EU accounts must use AlertsURLEU). When team_id is set, Test then
+// looks the team up (GET /v2/teams/{id}?identifierType=id): an unknown team
+// is an error that says so. Looking teams up needs configuration access,
+// which many alert-only keys lack; then, and for JSM Operations (whose
+// integration keys have no read endpoint and whose team API needs a site
+// cloud id and an Atlassian token), Test returns an error that wraps
+// ErrNotChecked and says what it could not check. A console may show such an
+// error as a warning; the first Send is then the proof.
+package opsgenie
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/codedefender/integrations/notify"
+)
+
+// ErrNotChecked is wrapped by the error Test returns when a part of the
+// configuration cannot be checked without raising an alert: the team with a
+// key that has no configuration access, or anything a JSM Operations
+// integration key cannot read. What was checked before it passed.
+var ErrNotChecked = errors.New("not checked: no read-only way to check it with this key")
+
+// Opsgenie alert field limits (docs.opsgenie.com, "Alert API" and "Alerts
+// and alert fields"; CONTRACTS.md §9).
+const (
+	maxMessageRunes     = 130
+	maxAliasRunes       = 512
+	maxDescriptionRunes = 15000
+	maxTags             = 20
+	maxTagRunes         = 50
+	maxDetailsRunes     = 8000 // keys and values together
+	maxEntityRunes      = 512
+	maxSourceRunes      = 100
+)
+
+const (
+	sourceName = "Code Defender"
+	linkLabel  = "Open in Code Defender: "
+	// noteKey names the detail that says what did not fit in maxDetailsRunes.
+	noteKey = "details_truncated"
+	// noteReserve keeps room in the details for that note.
+	noteReserve = 120
+	// minValueRunes is the shortest cut value worth sending.
+	minValueRunes = 16
+)
+
+// Notifier sends events to one Opsgenie (or JSM Operations) API
+// integration. It is safe for concurrent use.
+type Notifier struct {
+	notify.Identity // prints as opsgenie("name"): never the config
+	cfg             Config
+	http            *notify.Sender
+	log             *slog.Logger
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// New validates c and returns a Notifier.
+func New(c Config, opts ...notify.Option) (*Notifier, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	s := notify.Apply(opts...)
+	return &Notifier{
+		Identity: notify.NewIdentity(Type, c.Name),
+		cfg:      c,
+		http:     notify.NewSender(Type, s, c.APIKey),
+		log:      s.Logger,
+	}, nil
+}
+
+// FromJSON builds a Notifier from the console's JSON config; it is this
+// package's notify.Factory.
+func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+	return notify.BuildFromJSON(raw, New, opts...)
+}
+
+// Validate checks the configuration offline (see Config.Validate).
+func (n *Notifier) Validate() error { return n.cfg.Validate() }
+
+func (n *Notifier) isJSM() bool { return n.cfg.URL == AlertsURLJSM }
+
+func (n *Notifier) header() http.Header {
+	return http.Header{"Authorization": {"GenieKey " + n.cfg.APIKey.Reveal()}}
+}
+
+// Test checks without raising an alert that the key is accepted in the
+// URL's region and, when team_id is set, that the team exists. See the
+// package documentation for what it cannot check (ErrNotChecked).
+func (n *Notifier) Test(ctx context.Context) error {
+	if err := n.testKey(ctx); err != nil {
+		return err
+	}
+	return n.testTeam(ctx)
+}
+
+func (n *Notifier) testKey(ctx context.Context) error {
+	const op = "test: GET /v2/alerts"
+	resp, err := n.http.Do(ctx, notify.Request{
+		Op:       op,
+		Method:   http.MethodGet,
+		URL:      n.cfg.URL + "?limit=1",
+		Header:   n.header(),
+		Describe: describe,
+	})
+	var e *notify.Error
+	if err != nil && resp != nil && errors.As(err, &e) {
+		switch {
+		case resp.StatusCode == http.StatusUnauthorized:
+			e.Hint = n.keyRefusedHint()
+		case resp.StatusCode == http.StatusForbidden:
+			e.Hint = "the key was accepted but may not read alerts: Test needs an API integration with Read access (Send needs Create and Update access)"
+		case n.isJSM() && (resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed):
+			e.Err = ErrNotChecked
+			e.Hint = "JSM Operations offers integration keys no read-only check here, so the key was not checked; the first Send will prove it"
+		}
+	}
+	if err != nil {
+		return err
+	}
+	var list struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := resp.DecodeJSON(&list); err != nil {
+		return n.http.BadAnswer(op, resp, err)
+	}
+	if list.Data == nil {
+		return n.http.BadAnswer(op, resp, errors.New(`no "data" in it`))
+	}
+	return nil
+}
+
+func (n *Notifier) testTeam(ctx context.Context) error {
+	const op = "test: GET /v2/teams/{id}"
+	if n.cfg.TeamID == "" {
+		return nil
+	}
+	if n.isJSM() {
+		return &notify.Error{Integration: Type, Op: "test: team", Kind: notify.ErrForbidden, Err: ErrNotChecked,
+			Message: "the key was accepted; team_id was not checked",
+			Hint: "JSM Operations looks teams up only through its REST API (a site cloud id and an Atlassian API token), " +
+				"which an integration key cannot use"}
+	}
+	teamURL := strings.TrimSuffix(n.cfg.URL, "/alerts") + "/teams/" + url.PathEscape(n.cfg.TeamID) + "?identifierType=id"
+	resp, err := n.http.Do(ctx, notify.Request{
+		Op:       op,
+		Method:   http.MethodGet,
+		URL:      teamURL,
+		Header:   n.header(),
+		Describe: describe,
+	})
+	var e *notify.Error
+	if err != nil && resp != nil && errors.As(err, &e) {
+		switch resp.StatusCode {
+		case http.StatusNotFound:
+			e.Hint = "check team_id: no team has this id in the account the key belongs to"
+		case http.StatusUnauthorized, http.StatusForbidden:
+			e.Err = ErrNotChecked
+			e.Hint = "the key was accepted for alerts, but it may not read teams (the API integration has no configuration access), so team_id was not checked"
+			n.log.DebugContext(ctx, "opsgenie: team_id not checked", "integration", Type, "name", n.Name(),
+				"status", resp.StatusCode)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	var team struct {
+		Data struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if err := resp.DecodeJSON(&team); err != nil {
+		return n.http.BadAnswer(op, resp, err)
+	}
+	if !strings.EqualFold(team.Data.ID, n.cfg.TeamID) {
+		return n.http.BadAnswer(op, resp, errors.New("it names another team"))
+	}
+	return nil
+}
+
+func (n *Notifier) keyRefusedHint() string {
+	if n.isJSM() {
+		return "JSM Operations refused the API key: check that it is the key of an API integration in Jira Service Management Operations"
+	}
+	return "Opsgenie refused the API key: check the key, and that the URL's region matches the account " +
+		"(EU accounts use " + AlertsURLEU + ", others " + AlertsURL + ")"
+}
+
+// Send creates an Opsgenie alert for e, with Event.ID as its alias. It
+// refuses an invalid event before any network call.
+func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
+	if err := e.Validate(); err != nil {
+		return notify.Receipt{}, err
+	}
+	const op = "send"
+	resp, err := n.http.Do(ctx, notify.Request{
+		Op:       op,
+		Method:   http.MethodPost,
+		URL:      n.cfg.URL,
+		Header:   n.header(),
+		JSON:     buildAlert(e, n.cfg.TeamID),
+		Describe: describe,
+	})
+	var ne *notify.Error
+	if err != nil && resp != nil && errors.As(err, &ne) {
+		switch resp.StatusCode {
+		case http.StatusUnauthorized:
+			ne.Hint = n.keyRefusedHint()
+		case http.StatusForbidden:
+			ne.Hint = "the key may not create alerts: use an API integration with Create and Update access (not read-only)"
+		case http.StatusUnprocessableEntity:
+			ne.Hint = "Opsgenie refused the alert as invalid; a retry will not help"
+		case http.StatusTooManyRequests:
+			ne.Hint = "over Opsgenie's rate limit: slow down (Opsgenie does not say for how long)"
+		}
+	}
+	if err != nil {
+		return notify.Receipt{}, err
+	}
+	var a struct {
+		RequestID string `json:"requestId"`
+	}
+	if err := resp.DecodeJSON(&a); err != nil {
+		return notify.Receipt{}, n.http.BadAnswer(op, resp, err)
+	}
+	if a.RequestID == "" {
+		return notify.Receipt{}, n.http.BadAnswer(op, resp, errors.New("no requestId in it"))
+	}
+	return notify.Receipt{ID: a.RequestID}, nil
+}
+
+// describe reads Opsgenie's error answer: its message, then its errors by
+// field, sorted.
+func describe(r *notify.Response) string {
+	var a struct {
+		Message string                     `json:"message"`
+		Errors  map[string]json.RawMessage `json:"errors"`
+	}
+	if json.Unmarshal(r.Body, &a) != nil || (a.Message == "" && len(a.Errors) == 0) {
+		return notify.DescribeBody(r)
+	}
+	fields := make([]string, 0, len(a.Errors))
+	for f, v := range a.Errors {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			s = string(v)
+		}
+		fields = append(fields, f+": "+s)
+	}
+	sort.Strings(fields)
+	msg := a.Message
+	if len(fields) > 0 {
+		msg += " (" + strings.Join(fields, "; ") + ")"
+	}
+	return strings.TrimSpace(msg)
+}
+
+// alert is the Create Alert request body.
+type alert struct {
+	Message     string            `json:"message"`
+	Alias       string            `json:"alias"`
+	Description string            `json:"description,omitempty"`
+	Responders  []responder       `json:"responders,omitempty"`
+	Tags        []string          `json:"tags,omitempty"`
+	Details     map[string]string `json:"details,omitempty"`
+	Entity      string            `json:"entity,omitempty"`
+	Source      string            `json:"source"`
+	Priority    string            `json:"priority"`
+}
+
+type responder struct {
+	ID   string `json:"id"`
+	Type string `json:"type"`
+}
+
+func buildAlert(e notify.Event, teamID string) alert {
+	a := alert{
+		Message:     notify.Truncate(notify.StripCRLF(e.Title), maxMessageRunes),
+		Alias:       notify.Truncate(e.ID, maxAliasRunes), // Event.ID is at most 200: never cut
+		Description: description(e),
+		Tags:        tags(e.Tags),
+		Details:     details(e.Details),
+		Entity:      notify.Truncate(notify.StripCRLF(e.Source), maxEntityRunes),
+		Source:      notify.Truncate(sourceName, maxSourceRunes),
+		Priority:    e.Risk.OpsgeniePriority(),
+	}
+	if teamID != "" {
+		a.Responders = []responder{{ID: teamID, Type: "team"}}
+	}
+	return a
+}
+
+// description is the event's description and then the console link, cut
+// so that the link survives a long description.
+func description(e notify.Event) string {
+	link := ""
+	if e.URL != "" {
+		link = linkLabel + e.URL
+		if utf8.RuneCountInString(link) > maxDescriptionRunes/2 {
+			link = "" // a link that long is not worth the description it would displace
+		}
+	}
+	switch {
+	case link == "":
+		return notify.Truncate(e.Description, maxDescriptionRunes)
+	case e.Description == "":
+		return link
+	default:
+		const sep = "\n\n"
+		room := maxDescriptionRunes - utf8.RuneCountInString(link) - len(sep)
+		return notify.Truncate(e.Description, room) + sep + link
+	}
+}
+
+// tags keeps the first 20 distinct tags, each cut to 50 runes.
+func tags(in []string) []string {
+	var out []string
+	seen := make(map[string]bool, len(in))
+	for _, t := range in {
+		t = notify.Truncate(strings.TrimSpace(notify.StripCRLF(t)), maxTagRunes)
+		if t == "" || seen[t] {
+			continue
+		}
+		if len(out) == maxTags {
+			break
+		}
+		seen[t] = true
+		out = append(out, t)
+	}
+	return out
+}
+
+// details keeps every detail when they fit in maxDetailsRunes. Otherwise it
+// keeps, in key order, each detail that fits whole; then, in key order,
+// cuts the value of each remaining detail into the room left, when enough
+// is left; drops the rest; and adds a note that counts what was cut and
+// dropped.
+func details(in map[string]string) map[string]string {
+	if len(in) == 0 {
+		return nil
+	}
+	total := 0
+	for k, v := range in {
+		total += utf8.RuneCountInString(k) + utf8.RuneCountInString(v)
+	}
+	if total <= maxDetailsRunes {
+		return in
+	}
+	keys := make([]string, 0, len(in))
+	for k := range in {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+
+	out := make(map[string]string, len(in))
+	room := maxDetailsRunes - noteReserve
+	var rest []string
+	for _, k := range keys {
+		if cost := utf8.RuneCountInString(k) + utf8.RuneCountInString(in[k]); cost <= room {
+			out[k] = in[k]
+			room -= cost
+		} else {
+			rest = append(rest, k)
+		}
+	}
+	cut := 0
+	for _, k := range rest {
+		if fit := room - utf8.RuneCountInString(k); fit >= minValueRunes {
+			out[k] = notify.Truncate(in[k], fit)
+			room -= utf8.RuneCountInString(k) + fit
+			cut++
+		}
+	}
+	out[noteKey] = fmt.Sprintf("%d cut, %d dropped: Opsgenie takes %d characters of details; see the alert in Code Defender",
+		cut, len(rest)-cut, maxDetailsRunes)
+	return out
+}

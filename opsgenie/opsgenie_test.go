@@ -1,0 +1,632 @@
+package opsgenie
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/codedefender/integrations/notify"
+	"github.com/codedefender/integrations/notify/notifytest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const (
+	apiKey = "eb243592-faa2-4ba2-a551-1afdf565c889"
+	teamID = "4513b7ea-3b91-438f-b7e4-e3e54af9147c"
+
+	listURL = AlertsURL + "?limit=1"
+	teamURL = "https://api.opsgenie.com/v2/teams/" + teamID + "?identifierType=id"
+
+	accepted = `{"result":"Request will be processed","took":0.302,"requestId":"43a29c5c-3dbf-4fa4-9c26-f4f71023e120"}`
+	listed   = `{"data":[],"took":0.01,"requestId":"r-1"}`
+	teamOK   = `{"data":{"id":"` + teamID + `","name":"SOC"},"took":0.01,"requestId":"r-2"}`
+)
+
+var secret = notify.Secret(apiKey)
+
+func validConfig() Config {
+	return Config{Name: "SOC pager", URL: AlertsURL, TeamID: teamID, APIKey: secret}
+}
+
+func fullEvent() notify.Event {
+	return notify.Event{
+		ID:          "evt-123",
+		Type:        notify.EventClientSideRisk,
+		Title:       "New script on checkout",
+		Description: "A script from cdn.example.net appeared on /checkout.",
+		Risk:        notify.RiskHigh,
+		Time:        time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		URL:         "https://console.codedefender.example/alerts/evt-123",
+		Source:      "shop.example.com",
+		Tags:        []string{"pci", "checkout"},
+		Details:     map[string]string{"script": "https://cdn.example.net/a.js", "page": "/checkout"},
+	}
+}
+
+func minimalEvent() notify.Event {
+	return notify.Event{
+		ID:    "evt-1",
+		Type:  notify.EventIncident,
+		Title: "Minimal",
+		Risk:  notify.RiskInfo,
+		Time:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+	}
+}
+
+type request struct {
+	Method string
+	URL    string
+	Header http.Header
+	Body   []byte
+}
+
+type route struct {
+	status int
+	body   string
+	header http.Header
+}
+
+// mockOpsgenie answers "METHOD URL" (the URL with its query) from routes and
+// records every request; a request with no route fails the test.
+func mockOpsgenie(t *testing.T, routes map[string]route) (*httpmock.MockTransport, *[]request) {
+	t.Helper()
+	mt := httpmock.NewMockTransport()
+	var seen []request
+	mt.RegisterNoResponder(func(r *http.Request) (*http.Response, error) {
+		var b []byte
+		if r.Body != nil {
+			var err error
+			if b, err = io.ReadAll(r.Body); err != nil {
+				return nil, err
+			}
+		}
+		seen = append(seen, request{Method: r.Method, URL: r.URL.String(), Header: r.Header.Clone(), Body: b})
+		rt, ok := routes[r.Method+" "+r.URL.String()]
+		if !ok {
+			t.Errorf("unexpected request %s %s", r.Method, r.URL)
+			return httpmock.NewStringResponse(http.StatusTeapot, ""), nil
+		}
+		resp := httpmock.NewStringResponse(rt.status, rt.body)
+		resp.Header.Set("Content-Type", "application/json")
+		for k, v := range rt.header {
+			resp.Header[k] = v
+		}
+		return resp, nil
+	})
+	return mt, &seen
+}
+
+func newNotifier(t *testing.T, c Config, mt *httpmock.MockTransport) (*Notifier, *notifytest.LogBuffer) {
+	t.Helper()
+	logger, logs := notifytest.NewLogger()
+	n, err := New(c, notify.WithHTTPClient(&http.Client{Transport: mt}), notify.WithLogger(logger))
+	require.NoError(t, err)
+	return n, logs
+}
+
+func requireHeaders(t *testing.T, r request, withBody bool) {
+	t.Helper()
+	require.Equal(t, "GenieKey "+apiKey, r.Header.Get("Authorization"))
+	require.Equal(t, notify.DefaultUserAgent, r.Header.Get("User-Agent"))
+	if withBody {
+		require.Equal(t, "application/json", r.Header.Get("Content-Type"))
+	} else {
+		require.Empty(t, r.Body)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Config)
+		fields []string
+		msg    string
+	}{
+		{name: "valid", change: func(*Config) {}},
+		{name: "valid EU", change: func(c *Config) { c.URL = AlertsURLEU }},
+		{name: "valid JSM", change: func(c *Config) { c.URL = AlertsURLJSM }},
+		{name: "valid without team", change: func(c *Config) { c.TeamID = "" }},
+		{name: "valid team id in upper case", change: func(c *Config) { c.TeamID = strings.ToUpper(teamID) }},
+
+		{name: "name missing", change: func(c *Config) { c.Name = "" }, fields: []string{"name"}, msg: "required"},
+		{name: "name too long", change: func(c *Config) { c.Name = strings.Repeat("n", 101) }, fields: []string{"name"}},
+
+		{name: "url missing", change: func(c *Config) { c.URL = "" }, fields: []string{"url"}, msg: "required"},
+		{name: "url is the bare API host", change: func(c *Config) { c.URL = "https://api.opsgenie.com" },
+			fields: []string{"url"}, msg: "did you mean " + AlertsURL + "?"},
+		{name: "url with a trailing slash", change: func(c *Config) { c.URL = AlertsURL + "/" },
+			fields: []string{"url"}, msg: "did you mean " + AlertsURL + "?"},
+		{name: "url over http", change: func(c *Config) { c.URL = "http://api.eu.opsgenie.com/v2/alerts" },
+			fields: []string{"url"}, msg: "did you mean " + AlertsURLEU + "?"},
+		{name: "url in upper case", change: func(c *Config) { c.URL = "https://API.OPSGENIE.COM/v2/Alerts" },
+			fields: []string{"url"}, msg: "did you mean " + AlertsURL + "?"},
+		{name: "url is the web app", change: func(c *Config) { c.URL = "https://acme.app.opsgenie.com/alert/list" },
+			fields: []string{"url"}, msg: "did you mean " + AlertsURL + "?"},
+		{name: "url is the EU web app", change: func(c *Config) { c.URL = "https://acme.app.eu.opsgenie.com" },
+			fields: []string{"url"}, msg: "did you mean " + AlertsURLEU + "?"},
+		{name: "url is part of the JSM path", change: func(c *Config) { c.URL = "https://api.atlassian.com/jsm/ops/integration/" },
+			fields: []string{"url"}, msg: "did you mean " + AlertsURLJSM + "?"},
+		{name: "url elsewhere", change: func(c *Config) { c.URL = "https://example.com/v2/alerts" },
+			fields: []string{"url"}, msg: "must be " + AlertsURL},
+
+		{name: "team is a name", change: func(c *Config) { c.TeamID = "SOC" }, fields: []string{"team_id"}, msg: "not its name"},
+		{name: "team id cut short", change: func(c *Config) { c.TeamID = teamID[:35] }, fields: []string{"team_id"}},
+
+		{name: "key missing", change: func(c *Config) { c.APIKey = "" }, fields: []string{"api_key"}, msg: "required"},
+		{name: "key is the mask", change: func(c *Config) { c.APIKey = notify.Redacted }, fields: []string{"api_key"}, msg: "mask"},
+		{name: "key with the GenieKey prefix", change: func(c *Config) { c.APIKey = "GenieKey " + secret },
+			fields: []string{"api_key"}, msg: "without the \"GenieKey\" prefix"},
+		{name: "key with a space", change: func(c *Config) { c.APIKey = secret + " x" }, fields: []string{"api_key"}, msg: "spaces"},
+		{name: "key with a line break", change: func(c *Config) { c.APIKey = secret + "\n" }, fields: []string{"api_key"}},
+
+		{name: "every field bad at once", change: func(c *Config) {
+			c.Name, c.URL, c.TeamID, c.APIKey = "", "https://api.opsgenie.com/v1/alerts", "ops", ""
+		}, fields: []string{"name", "url", "team_id", "api_key"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validConfig()
+			tc.change(&c)
+			err := c.Validate()
+			secrets := []notify.Secret{secret}
+			if !c.APIKey.IsMasked() {
+				secrets = append(secrets, c.APIKey)
+			}
+			notifytest.AssertNoSecret(t, err, secrets...)
+			if tc.fields == nil {
+				require.NoError(t, err)
+				return
+			}
+			var ve *notify.ValidationError
+			require.ErrorAs(t, err, &ve)
+			var got []string
+			for _, f := range ve.Fields {
+				got = append(got, f.Field)
+			}
+			require.Equal(t, tc.fields, got)
+			require.Contains(t, err.Error(), tc.msg)
+		})
+	}
+}
+
+func TestSendFullEvent(t *testing.T) {
+	mt, seen := mockOpsgenie(t, map[string]route{"POST " + AlertsURL: {status: 202, body: accepted}})
+	n, logs := newNotifier(t, validConfig(), mt)
+
+	rc, err := n.Send(context.Background(), fullEvent())
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: "43a29c5c-3dbf-4fa4-9c26-f4f71023e120"}, rc)
+
+	require.Len(t, *seen, 1)
+	r := (*seen)[0]
+	require.Equal(t, http.MethodPost, r.Method)
+	require.Equal(t, AlertsURL, r.URL)
+	requireHeaders(t, r, true)
+	require.JSONEq(t, `{
+		"message": "New script on checkout",
+		"alias": "evt-123",
+		"description": "A script from cdn.example.net appeared on /checkout.\n\nOpen in Code Defender: https://console.codedefender.example/alerts/evt-123",
+		"responders": [{"id": "`+teamID+`", "type": "team"}],
+		"tags": ["pci", "checkout"],
+		"details": {"script": "https://cdn.example.net/a.js", "page": "/checkout"},
+		"entity": "shop.example.com",
+		"source": "Code Defender",
+		"priority": "P2"
+	}`, string(r.Body))
+	notifytest.AssertNoSecret(t, logs.String(), secret)
+}
+
+func TestSendMinimalEventEUWithoutTeam(t *testing.T) {
+	mt, seen := mockOpsgenie(t, map[string]route{"POST " + AlertsURLEU: {status: 202, body: accepted}})
+	c := validConfig()
+	c.URL, c.TeamID = AlertsURLEU, ""
+	n, _ := newNotifier(t, c, mt)
+
+	_, err := n.Send(context.Background(), minimalEvent())
+	require.NoError(t, err)
+	require.Len(t, *seen, 1)
+	require.Equal(t, AlertsURLEU, (*seen)[0].URL)
+	requireHeaders(t, (*seen)[0], true)
+	require.JSONEq(t, `{"message":"Minimal","alias":"evt-1","source":"Code Defender","priority":"P5"}`,
+		string((*seen)[0].Body))
+}
+
+func TestSendToJSM(t *testing.T) {
+	mt, seen := mockOpsgenie(t, map[string]route{"POST " + AlertsURLJSM: {status: 202, body: accepted}})
+	c := validConfig()
+	c.URL = AlertsURLJSM
+	n, _ := newNotifier(t, c, mt)
+
+	rc, err := n.Send(context.Background(), minimalEvent())
+	require.NoError(t, err)
+	require.Equal(t, "43a29c5c-3dbf-4fa4-9c26-f4f71023e120", rc.ID)
+	require.Equal(t, http.MethodPost, (*seen)[0].Method)
+	require.Equal(t, AlertsURLJSM, (*seen)[0].URL)
+	requireHeaders(t, (*seen)[0], true)
+	require.JSONEq(t, `{"message":"Minimal","alias":"evt-1","responders":[{"id":"`+teamID+`","type":"team"}],
+		"source":"Code Defender","priority":"P5"}`, string((*seen)[0].Body))
+}
+
+func TestPriorityFromRisk(t *testing.T) {
+	want := map[notify.Risk]string{
+		notify.RiskCritical: "P1", notify.RiskHigh: "P2", notify.RiskMedium: "P3", notify.RiskLow: "P4", notify.RiskInfo: "P5",
+	}
+	for risk, p := range want {
+		mt, seen := mockOpsgenie(t, map[string]route{"POST " + AlertsURL: {status: 202, body: accepted}})
+		n, _ := newNotifier(t, validConfig(), mt)
+		e := minimalEvent()
+		e.Risk = risk
+		_, err := n.Send(context.Background(), e)
+		require.NoError(t, err)
+		var got alert
+		require.NoError(t, json.Unmarshal((*seen)[0].Body, &got))
+		require.Equal(t, p, got.Priority, risk)
+	}
+}
+
+func TestSendLimits(t *testing.T) {
+	send := func(t *testing.T, e notify.Event) alert {
+		t.Helper()
+		mt, seen := mockOpsgenie(t, map[string]route{"POST " + AlertsURL: {status: 202, body: accepted}})
+		n, _ := newNotifier(t, validConfig(), mt)
+		_, err := n.Send(context.Background(), e)
+		require.NoError(t, err)
+		require.Len(t, *seen, 1)
+		var got alert
+		require.NoError(t, json.Unmarshal((*seen)[0].Body, &got))
+		return got
+	}
+	runes := utf8.RuneCountInString
+
+	t.Run("message 130", func(t *testing.T) {
+		e := minimalEvent()
+		e.Title = strings.Repeat("ü", 200)
+		require.Equal(t, strings.Repeat("ü", 129)+"…", send(t, e).Message)
+	})
+	t.Run("message is one line", func(t *testing.T) {
+		e := minimalEvent()
+		e.Title = "a\nb"
+		require.Equal(t, "a b", send(t, e).Message)
+	})
+	t.Run("description 15,000 keeps the link", func(t *testing.T) {
+		e := fullEvent()
+		e.Description = strings.Repeat("d", 20000)
+		got := send(t, e).Description
+		require.Equal(t, 15000, runes(got))
+		link := "\n\nOpen in Code Defender: " + e.URL
+		require.True(t, strings.HasSuffix(got, "d…"+link))
+	})
+	t.Run("description 15,000 without a link", func(t *testing.T) {
+		e := minimalEvent()
+		e.Description = strings.Repeat("d", 20000)
+		require.Equal(t, strings.Repeat("d", 14999)+"…", send(t, e).Description)
+	})
+	t.Run("a huge link does not displace the description", func(t *testing.T) {
+		e := minimalEvent()
+		e.Description = "text"
+		e.URL = "https://console.example/" + strings.Repeat("p", 8000)
+		require.Equal(t, "text", send(t, e).Description)
+	})
+	t.Run("tags 20 × 50", func(t *testing.T) {
+		e := minimalEvent()
+		e.Tags = []string{strings.Repeat("x", 60), "dup", "dup", " ", "a\nb"}
+		for i := range 30 {
+			e.Tags = append(e.Tags, fmt.Sprintf("t%02d", i))
+		}
+		got := send(t, e).Tags
+		require.Len(t, got, 20)
+		require.Equal(t, strings.Repeat("x", 49)+"…", got[0])
+		require.Equal(t, []string{"dup", "a b", "t00"}, got[1:4])
+		require.Equal(t, "t16", got[19])
+	})
+	t.Run("details 8,000 in all", func(t *testing.T) {
+		e := minimalEvent()
+		e.Details = map[string]string{
+			"a": strings.Repeat("1", 5000), // kept whole
+			"b": strings.Repeat("2", 5000), // cut to what is left
+			"c": strings.Repeat("3", 5000), // dropped: no room left
+			"d": "4",                       // kept: it still fits
+		}
+		got := send(t, e).Details
+		total := 0
+		for k, v := range got {
+			total += runes(k) + runes(v)
+		}
+		require.LessOrEqual(t, total, maxDetailsRunes)
+		require.Equal(t, strings.Repeat("1", 5000), got["a"])
+		require.Equal(t, "4", got["d"])
+		require.NotContains(t, got, "c")
+		// a: 5001, d: 2, so b has 8000-120-5001-2-1 = 2876 runes.
+		require.Equal(t, strings.Repeat("2", 2875)+"…", got["b"])
+		require.Equal(t, "1 cut, 1 dropped: Opsgenie takes 8000 characters of details; see the alert in Code Defender",
+			got[noteKey])
+	})
+	t.Run("details that fit are sent as they are", func(t *testing.T) {
+		e := minimalEvent()
+		e.Details = map[string]string{"a": strings.Repeat("1", 7998)}
+		got := send(t, e).Details
+		require.Equal(t, map[string]string{"a": strings.Repeat("1", 7998)}, got)
+	})
+	t.Run("entity 512", func(t *testing.T) {
+		e := minimalEvent()
+		e.Source = strings.Repeat("s", 600)
+		require.Equal(t, strings.Repeat("s", 511)+"…", send(t, e).Entity)
+	})
+}
+
+func TestSendRefusesInvalidEvent(t *testing.T) {
+	mt, _ := mockOpsgenie(t, nil)
+	n, _ := newNotifier(t, validConfig(), mt)
+	e := fullEvent()
+	e.ID = "has space"
+	e.URL = "javascript:alert(1)"
+	_, err := n.Send(context.Background(), e)
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("id"))
+	require.True(t, ve.Has("url"))
+	require.Zero(t, mt.GetTotalCallCount())
+}
+
+// TestSendErrors classifies recorded Opsgenie answers to a create, and
+// checks that no error or log line holds the GenieKey.
+func TestSendErrors(t *testing.T) {
+	tests := []struct {
+		name       string
+		url        string
+		status     int
+		body       string
+		header     http.Header
+		kind       error
+		retryable  bool
+		retryAfter time.Duration
+		contains   []string
+	}{
+		{name: "429 with Retry-After", status: 429, body: `{"message":"You are making too many requests!","took":0.0}`,
+			header: http.Header{"Retry-After": {"12"}, "X-Ratelimit-State": {"THROTTLED"}},
+			kind:   notify.ErrRateLimited, retryable: true, retryAfter: 12 * time.Second,
+			contains: []string{"status 429", "too many requests", "slow down"}},
+		{name: "400", status: 400, body: `{"message":"Request body is not processable.","took":0.0}`,
+			kind: notify.ErrRejected, contains: []string{"status 400", "Request body is not processable."}},
+		{name: "401 US", status: 401, body: `{"message":"Key format is not valid!","took":0.0}`,
+			kind: notify.ErrUnauthorized, contains: []string{"Key format is not valid!", "Opsgenie refused the API key",
+				"EU accounts use " + AlertsURLEU}},
+		{name: "401 JSM", url: AlertsURLJSM, status: 401, body: `{"message":"Unauthorized"}`,
+			kind: notify.ErrUnauthorized, contains: []string{"JSM Operations refused the API key"}},
+		{name: "403 read-only integration", status: 403, body: `{"message":"Integration is read only"}`,
+			kind: notify.ErrForbidden, contains: []string{"Integration is read only", "Create and Update access"}},
+		{name: "422 with errors by field", status: 422,
+			body: `{"message":"Request body is not valid","errors":{"priority":"should be one of [P1, P2, P3, P4, P5]","message":"Message can not be empty."},"took":0.0,"requestId":"x"}`,
+			kind: notify.ErrRejected, contains: []string{
+				"Request body is not valid (message: Message can not be empty.; priority: should be one of [P1, P2, P3, P4, P5])",
+				"a retry will not help"}},
+		{name: "answer that echoes the key", status: 401, body: `{"message":"GenieKey ` + apiKey + ` is not valid"}`,
+			kind: notify.ErrUnauthorized, contains: []string{"GenieKey [REDACTED] is not valid"}},
+		{name: "500", status: 500, body: `{"message":"Internal Server Error"}`,
+			kind: notify.ErrUnavailable, retryable: true, contains: []string{"status 500"}},
+		{name: "501 is not retried", status: 501, body: ``,
+			kind: notify.ErrRejected, contains: []string{"status 501"}},
+		{name: "503 HTML", status: 503, body: `<html><title>503 Service Temporarily Unavailable</title></html>`,
+			kind: notify.ErrUnavailable, retryable: true, contains: []string{"HTML page: 503 Service Temporarily Unavailable"}},
+		{name: "202 without a requestId", status: 202, body: `{"result":"Request will be processed"}`,
+			kind: notify.ErrRejected, contains: []string{"status 202", "no requestId"}},
+		{name: "202 that is not JSON", status: 202, body: `accepted`,
+			kind: notify.ErrRejected, contains: []string{"status 202", "not the expected JSON"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validConfig()
+			if tc.url != "" {
+				c.URL = tc.url
+			}
+			mt, _ := mockOpsgenie(t, map[string]route{"POST " + c.URL: {status: tc.status, body: tc.body, header: tc.header}})
+			n, logs := newNotifier(t, c, mt)
+			_, err := n.Send(context.Background(), fullEvent())
+			require.Error(t, err)
+			var e *notify.Error
+			require.ErrorAs(t, err, &e)
+			require.Equal(t, "send", e.Op)
+			require.ErrorIs(t, err, tc.kind)
+			require.Equal(t, tc.retryable, notify.IsRetryable(err))
+			require.Equal(t, tc.retryAfter, notify.RetryAfterOf(err))
+			for _, s := range tc.contains {
+				require.Contains(t, err.Error(), s)
+			}
+			notifytest.AssertNoSecret(t, err, secret)
+			notifytest.AssertNoSecret(t, logs.String(), secret)
+		})
+	}
+}
+
+func TestTest(t *testing.T) {
+	tests := []struct {
+		name       string
+		config     func(*Config)
+		routes     map[string]route
+		requests   []string // "METHOD URL" in order
+		kind       error    // nil: Test passes
+		notChecked bool
+		contains   []string
+	}{
+		{name: "key accepted, no team", config: func(c *Config) { c.TeamID = "" },
+			routes:   map[string]route{"GET " + listURL: {status: 200, body: listed}},
+			requests: []string{"GET " + listURL}},
+		{name: "key accepted, team found",
+			routes:   map[string]route{"GET " + listURL: {status: 200, body: listed}, "GET " + teamURL: {status: 200, body: teamOK}},
+			requests: []string{"GET " + listURL, "GET " + teamURL}},
+		{name: "EU key accepted, team found", config: func(c *Config) { c.URL = AlertsURLEU },
+			routes: map[string]route{
+				"GET " + AlertsURLEU + "?limit=1":                                           {status: 200, body: listed},
+				"GET https://api.eu.opsgenie.com/v2/teams/" + teamID + "?identifierType=id": {status: 200, body: teamOK},
+			},
+			requests: []string{"GET " + AlertsURLEU + "?limit=1", "GET https://api.eu.opsgenie.com/v2/teams/" + teamID + "?identifierType=id"}},
+		{name: "key refused: region hint, no team lookup",
+			routes:   map[string]route{"GET " + listURL: {status: 401, body: `{"message":"Could not authenticate","took":0.0}`}},
+			requests: []string{"GET " + listURL}, kind: notify.ErrUnauthorized,
+			contains: []string{"test: GET /v2/alerts", "status 401", "Could not authenticate", "Opsgenie refused the API key",
+				"the URL's region matches the account", AlertsURLEU}},
+		{name: "key without read access",
+			routes:   map[string]route{"GET " + listURL: {status: 403, body: `{"message":"Forbidden"}`}},
+			requests: []string{"GET " + listURL}, kind: notify.ErrForbidden,
+			contains: []string{"may not read alerts", "Read access"}},
+		{name: "429 with Retry-After",
+			routes:   map[string]route{"GET " + listURL: {status: 429, header: http.Header{"Retry-After": {"3"}}}},
+			requests: []string{"GET " + listURL}, kind: notify.ErrRateLimited, contains: []string{"status 429"}},
+		{name: "500",
+			routes:   map[string]route{"GET " + listURL: {status: 500, body: `{"message":"boom"}`}},
+			requests: []string{"GET " + listURL}, kind: notify.ErrUnavailable, contains: []string{"status 500", "boom"}},
+		{name: "200 that is not Opsgenie's",
+			routes:   map[string]route{"GET " + listURL: {status: 200, body: `<html>login</html>`}},
+			requests: []string{"GET " + listURL}, kind: notify.ErrRejected, contains: []string{"not the expected JSON"}},
+		{name: "200 without data",
+			routes:   map[string]route{"GET " + listURL: {status: 200, body: `{"ok":true}`}},
+			requests: []string{"GET " + listURL}, kind: notify.ErrRejected, contains: []string{`no "data"`}},
+		{name: "unknown team",
+			routes: map[string]route{
+				"GET " + listURL: {status: 200, body: listed},
+				"GET " + teamURL: {status: 404, body: `{"message":"No team exists with id [` + teamID + `]","took":0.0}`},
+			},
+			requests: []string{"GET " + listURL, "GET " + teamURL}, kind: notify.ErrNotFound,
+			contains: []string{"test: GET /v2/teams/{id}", "No team exists with id", "check team_id"}},
+		{name: "team not checkable: no configuration access",
+			routes: map[string]route{
+				"GET " + listURL: {status: 200, body: listed},
+				"GET " + teamURL: {status: 403, body: `{"message":"You are not authorized for this operation"}`},
+			},
+			requests: []string{"GET " + listURL, "GET " + teamURL}, kind: notify.ErrForbidden, notChecked: true,
+			contains: []string{"key was accepted for alerts", "team_id was not checked"}},
+		{name: "team answer names another team",
+			routes: map[string]route{
+				"GET " + listURL: {status: 200, body: listed},
+				"GET " + teamURL: {status: 200, body: `{"data":{"id":"00000000-0000-0000-0000-000000000000"}}`},
+			},
+			requests: []string{"GET " + listURL, "GET " + teamURL}, kind: notify.ErrRejected, contains: []string{"another team"}},
+		{name: "JSM key accepted, no team", config: func(c *Config) { c.URL, c.TeamID = AlertsURLJSM, "" },
+			routes:   map[string]route{"GET " + AlertsURLJSM + "?limit=1": {status: 200, body: listed}},
+			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}},
+		{name: "JSM team cannot be checked", config: func(c *Config) { c.URL = AlertsURLJSM },
+			routes:   map[string]route{"GET " + AlertsURLJSM + "?limit=1": {status: 200, body: listed}},
+			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}, kind: notify.ErrForbidden, notChecked: true,
+			contains: []string{"team_id was not checked", "JSM Operations looks teams up only through its REST API"}},
+		{name: "JSM without a read endpoint", config: func(c *Config) { c.URL = AlertsURLJSM },
+			routes:   map[string]route{"GET " + AlertsURLJSM + "?limit=1": {status: 405, body: `{"message":"Method Not Allowed"}`}},
+			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}, kind: notify.ErrRejected, notChecked: true,
+			contains: []string{"the key was not checked"}},
+		{name: "JSM key refused", config: func(c *Config) { c.URL = AlertsURLJSM },
+			routes:   map[string]route{"GET " + AlertsURLJSM + "?limit=1": {status: 401, body: `{"message":"Unauthorized"}`}},
+			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}, kind: notify.ErrUnauthorized,
+			contains: []string{"JSM Operations refused the API key"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validConfig()
+			if tc.config != nil {
+				tc.config(&c)
+			}
+			mt, seen := mockOpsgenie(t, tc.routes)
+			n, logs := newNotifier(t, c, mt)
+			err := n.Test(context.Background())
+
+			var got []string
+			for _, r := range *seen {
+				got = append(got, r.Method+" "+r.URL)
+				requireHeaders(t, r, false)
+			}
+			require.Equal(t, tc.requests, got)
+			notifytest.AssertNoSecret(t, logs.String(), secret)
+			if tc.kind == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tc.kind)
+			require.Equal(t, tc.notChecked, errors.Is(err, ErrNotChecked))
+			for _, s := range tc.contains {
+				require.Contains(t, err.Error(), s)
+			}
+			notifytest.AssertNoSecret(t, err, secret)
+		})
+	}
+}
+
+func TestNetworkError(t *testing.T) {
+	mt := httpmock.NewMockTransport()
+	mt.RegisterResponder(http.MethodPost, AlertsURL, httpmock.NewErrorResponder(
+		fmt.Errorf("connection reset; Authorization: GenieKey %s", apiKey)))
+	n, logs := newNotifier(t, validConfig(), mt)
+	_, err := n.Send(context.Background(), fullEvent())
+	require.ErrorIs(t, err, notify.ErrUnavailable)
+	require.True(t, notify.IsRetryable(err))
+	notifytest.AssertNoSecret(t, err, secret)
+	notifytest.AssertNoSecret(t, logs.String(), secret)
+}
+
+func TestFromJSONAndPrinting(t *testing.T) {
+	raw := fmt.Sprintf(`{"name":"SOC pager","url":%q,"team_id":%q,"api_key":%q}`, AlertsURL, teamID, apiKey)
+	n, err := FromJSON(json.RawMessage(raw))
+	require.NoError(t, err)
+	require.Equal(t, `opsgenie("SOC pager")`, fmt.Sprint(n))
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		notifytest.AssertNoSecret(t, fmt.Sprintf(verb, n), secret)
+		notifytest.AssertNoSecret(t, fmt.Sprintf(verb, validConfig()), secret)
+	}
+	out, err := json.Marshal(validConfig())
+	require.NoError(t, err)
+	require.JSONEq(t, `{"name":"SOC pager","url":"`+AlertsURL+`","team_id":"`+teamID+`","api_key":"[REDACTED]"}`, string(out))
+
+	_, err = FromJSON(json.RawMessage(`{"name":"x","url":"` + AlertsURL + `","api_key":"k","region":"eu"}`))
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("region"))
+
+	_, err = FromJSON(out)
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("api_key"))
+}
+
+// TestAgainstFake runs the notifier against notifytest's loopback Opsgenie,
+// which creates alerts by alias as Opsgenie does.
+func TestAgainstFake(t *testing.T) {
+	srv := notifytest.NewServer(t)
+	logger, logs := notifytest.NewLogger()
+	for _, u := range []string{AlertsURL, AlertsURLEU, AlertsURLJSM} {
+		c := validConfig()
+		c.URL, c.TeamID = u, "" // the fake has no Team API
+		n, err := New(c, notify.WithHTTPClient(srv.Client()), notify.WithLogger(logger))
+		require.NoError(t, err)
+		require.NoError(t, n.Test(context.Background()), u)
+	}
+	require.Empty(t, srv.OpsgenieAlerts(), "Test raises no alert")
+
+	n, err := New(validConfig(), notify.WithHTTPClient(srv.Client()), notify.WithLogger(logger))
+	require.NoError(t, err)
+	e := fullEvent()
+	e.Title = strings.Repeat("m", 200)
+	rc, err := n.Send(context.Background(), e)
+	require.NoError(t, err)
+	alerts := srv.OpsgenieAlerts()
+	require.Len(t, alerts, 1)
+	require.Equal(t, rc.ID, alerts[0].RequestID)
+	require.Equal(t, "evt-123", alerts[0].Alias)
+	require.Equal(t, "P2", alerts[0].Priority)
+	require.Equal(t, strings.Repeat("m", 129)+"…", alerts[0].Message)
+	require.Equal(t, []map[string]string{{"id": teamID, "type": "team"}}, alerts[0].Responders)
+
+	srv.RevokeCredentials(secret)
+	_, err = n.Send(context.Background(), e)
+	require.ErrorIs(t, err, notify.ErrUnauthorized)
+	require.Contains(t, err.Error(), "region")
+	notifytest.AssertNoSecret(t, err, secret)
+	notifytest.AssertNoSecret(t, logs.String(), secret)
+}

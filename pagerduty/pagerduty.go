@@ -1,0 +1,325 @@
+// Package pagerduty delivers Code Defender alerts to PagerDuty through the
+// Events API v2 (https://developer.pagerduty.com/docs/events-api-v2/overview).
+//
+// The console's fields are a name, the Events API v2 URL (EventsURL, or
+// EventsURLEU for the EU service region; the misspelling ".../v2/enque" gets
+// a "did you mean" error) and the api_key: the 32-character Integration Key
+// of an Events API v2 integration on a service, which PagerDuty calls the
+// routing key. It travels only in the request body and is scrubbed from
+// every error and log line.
+//
+// Send triggers an alert whose dedup_key is Event.ID, so a retried Send
+// updates the same alert instead of paging twice. The payload's summary is
+// the title (at most 1,024 characters), its source the event's Source (else
+// "Code Defender"), its severity Risk.PagerDutySeverity (critical → critical,
+// high → error, medium → warning, low and info → info), its class the event
+// type, its component "code-defender" and its group the Source. Custom
+// details carry the risk, the description, the tags and the details, and the
+// console URL is a link. PagerDuty takes at most 512 KB per event: a larger
+// event is sent with its custom details replaced by a note saying so (every
+// other field is bounded, so that always suffices). The Receipt's ID is the dedup_key
+// PagerDuty answered; a 202 without one is an error (ErrRejected: the URL is
+// not PagerDuty's). A 202 means accepted, not that an incident was opened.
+//
+// Resolve closes the alert that Send opened for an event, by its ID.
+//
+// Test sends a resolve for a random dedup key, which opens nothing and pages
+// no one. A 202 proves that the URL reaches PagerDuty and that the key is
+// well formed; PagerDuty may accept a resolve for a well-formed key that no
+// integration owns, so the first Send is the proof that the key is live.
+//
+// A 400 "invalid event" is permanent and its message lists PagerDuty's own
+// errors; 429, 5xx and network errors are retryable (notify.ClassifyStatus).
+// PagerDuty accepts about 120 events a minute per integration key. A
+// Notifier never throttles itself: the caller applies RateLimit and Burst
+// with notify.RateLimit.
+package pagerduty
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/time/rate"
+
+	"github.com/codedefender/integrations/notify"
+)
+
+// eventsPerMinute is PagerDuty's rate per integration key over a 60-second
+// window (Events API v2 rate limits).
+const eventsPerMinute = 120
+
+// Burst is how many events may go at once. With RateLimit it never puts
+// more than 120 events in any 60-second window (Burst + RateLimit × 60 s =
+// 120), so a storm of alerts starts at once and then keeps to PagerDuty's
+// rate.
+const Burst = 20
+
+// RateLimit is the steady rate to use with Burst in notify.RateLimit(n,
+// rate.NewLimiter(pagerduty.RateLimit, pagerduty.Burst)): 100 events a
+// minute, so that with the burst PagerDuty's 120 a minute is never exceeded.
+const RateLimit rate.Limit = (eventsPerMinute - Burst) / 60.0
+
+// PagerDuty Events API v2 limits (api-schema events-v2, CONTRACTS.md §5).
+const (
+	maxSummaryRunes  = 1024 // payload.summary
+	maxDedupKeyRunes = 255  // dedup_key
+	// maxEventBytes is the 512 KB limit on a whole event, read as 1,000-byte
+	// kilobytes so it holds under either reading.
+	maxEventBytes = 512_000
+	// maxSourceRunes is our own bound: PagerDuty documents none for
+	// payload.source, and this keeps an event without custom details far
+	// under maxEventBytes.
+	maxSourceRunes = 1024
+	// maxLinkRunes is our own bound on the console link, for the same reason.
+	maxLinkRunes = 8192
+)
+
+const (
+	defaultSource = "Code Defender"
+	component     = "code-defender"
+	linkText      = "Open in Code Defender"
+	testKeyPrefix = "cd-connection-test-"
+)
+
+// Notifier sends events to one PagerDuty Events API v2 integration. It is
+// safe for concurrent use.
+type Notifier struct {
+	notify.Identity // prints as pagerduty("name"): never the config
+	cfg             Config
+	http            *notify.Sender
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// New validates c and returns a Notifier.
+func New(c Config, opts ...notify.Option) (*Notifier, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	s := notify.Apply(opts...)
+	return &Notifier{
+		Identity: notify.NewIdentity(Type, c.Name),
+		cfg:      c,
+		http:     notify.NewSender(Type, s, c.APIKey),
+	}, nil
+}
+
+// FromJSON builds a Notifier from the console's JSON config; it is this
+// package's notify.Factory.
+func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+	return notify.BuildFromJSON(raw, New, opts...)
+}
+
+// Validate checks the configuration offline (see Config.Validate).
+func (n *Notifier) Validate() error { return n.cfg.Validate() }
+
+// Test sends a resolve for a random dedup key: PagerDuty drops a resolve
+// that matches no open alert, so nothing is opened and no one is paged. A
+// nil error proves the URL and the key's form, not that the key is live.
+func (n *Notifier) Test(ctx context.Context) error {
+	_, err := n.enqueue(ctx, "test: resolve", n.resolveEvent(testKeyPrefix+rand.Text()))
+	return err
+}
+
+// Send triggers a PagerDuty alert for e, with Event.ID as its dedup key. It
+// refuses an invalid event before any network call.
+func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
+	if err := e.Validate(); err != nil {
+		return notify.Receipt{}, err
+	}
+	body, err := n.triggerBody(e)
+	if err != nil {
+		return notify.Receipt{}, err
+	}
+	return n.enqueue(ctx, "send", body)
+}
+
+// Resolve resolves the alert that Send opened for the event with ID eventID.
+// PagerDuty accepts a resolve that matches no open alert and drops it, so a
+// nil error does not prove an alert was open. The Receipt's ID is the dedup
+// key PagerDuty answered.
+func (n *Notifier) Resolve(ctx context.Context, eventID string) (notify.Receipt, error) {
+	var errs notify.FieldErrors
+	switch {
+	case strings.TrimSpace(eventID) == "":
+		errs.Add("id", "is required")
+	case utf8.RuneCountInString(eventID) > maxDedupKeyRunes:
+		errs.Addf("id", "must be at most %d characters (PagerDuty's dedup_key limit)", maxDedupKeyRunes)
+	case notify.HasControl(eventID):
+		errs.Add("id", "must not contain control characters")
+	}
+	if err := errs.Err(); err != nil {
+		return notify.Receipt{}, err
+	}
+	return n.enqueue(ctx, "resolve", n.resolveEvent(eventID))
+}
+
+// Wire types: the parts of the Events API v2 this package uses.
+type event struct {
+	RoutingKey  string   `json:"routing_key"`
+	EventAction string   `json:"event_action"` // trigger or resolve
+	DedupKey    string   `json:"dedup_key"`
+	Client      string   `json:"client,omitempty"`
+	Payload     *payload `json:"payload,omitempty"`
+	Links       []link   `json:"links,omitempty"`
+}
+
+type payload struct {
+	Summary       string `json:"summary"`
+	Source        string `json:"source"`
+	Severity      string `json:"severity"`
+	Timestamp     string `json:"timestamp"`
+	Component     string `json:"component,omitempty"`
+	Group         string `json:"group,omitempty"`
+	Class         string `json:"class,omitempty"`
+	CustomDetails any    `json:"custom_details,omitempty"`
+}
+
+type link struct {
+	Href string `json:"href"`
+	Text string `json:"text"`
+}
+
+type customDetails struct {
+	Risk        notify.Risk       `json:"risk"` // low and info share a severity
+	Description string            `json:"description,omitempty"`
+	Tags        []string          `json:"tags,omitempty"`
+	Details     map[string]string `json:"details,omitempty"`
+}
+
+// noteDetailsDropped replaces the custom details of an event over the size
+// limit.
+const noteDetailsDropped = "custom details dropped: the event was over PagerDuty's 512 KB limit; see the alert in Code Defender"
+
+func (n *Notifier) resolveEvent(dedupKey string) []byte {
+	b, _ := json.Marshal(event{RoutingKey: n.cfg.APIKey.Reveal(), EventAction: "resolve", DedupKey: dedupKey})
+	return b
+}
+
+// triggerBody maps e onto a trigger event of at most maxEventBytes,
+// dropping the custom details when it is larger. The other fields are
+// bounded (summary, source, link), so that is always enough.
+func (n *Notifier) triggerBody(e notify.Event) ([]byte, error) {
+	source := defaultSource
+	if strings.TrimSpace(e.Source) != "" {
+		source = notify.Truncate(notify.StripCRLF(e.Source), maxSourceRunes)
+	}
+	ev := event{
+		RoutingKey:  n.cfg.APIKey.Reveal(),
+		EventAction: "trigger",
+		DedupKey:    e.ID,
+		Client:      defaultSource,
+		Payload: &payload{
+			Summary:   notify.Truncate(notify.StripCRLF(e.Title), maxSummaryRunes),
+			Source:    source,
+			Severity:  e.Risk.PagerDutySeverity(),
+			Timestamp: e.Time.UTC().Format(time.RFC3339Nano),
+			Component: component,
+			Class:     string(e.Type),
+			CustomDetails: customDetails{
+				Risk:        e.Risk,
+				Description: e.Description,
+				Tags:        e.Tags,
+				Details:     e.Details,
+			},
+		},
+	}
+	if e.Source != "" {
+		ev.Payload.Group = source
+	}
+	if e.URL != "" && utf8.RuneCountInString(e.URL) <= maxLinkRunes {
+		ev.Links = []link{{Href: e.URL, Text: linkText}}
+	}
+
+	for attempt := 0; ; attempt++ {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return nil, n.http.Errorf("send", notify.ErrRejected, false, "cannot encode the event: %v", err)
+		}
+		if len(b) <= maxEventBytes {
+			return b, nil
+		}
+		if attempt > 0 {
+			// Unreachable with the bounds above; kept so that a new field
+			// can never send an event PagerDuty will refuse.
+			return nil, n.http.Errorf("send", notify.ErrRejected, false,
+				"the event is over PagerDuty's 512 KB limit even without custom details")
+		}
+		ev.Payload.CustomDetails = map[string]string{"note": noteDetailsDropped}
+	}
+}
+
+// answer is PagerDuty's reply, on success and on error.
+type answer struct {
+	Status   string   `json:"status"`
+	Message  string   `json:"message"`
+	DedupKey string   `json:"dedup_key"`
+	Errors   []string `json:"errors"`
+}
+
+func (n *Notifier) enqueue(ctx context.Context, op string, body []byte) (notify.Receipt, error) {
+	resp, err := n.http.Do(ctx, notify.Request{
+		Op:       op,
+		Method:   http.MethodPost,
+		URL:      n.cfg.WebhookURL,
+		Header:   http.Header{"Content-Type": {"application/json"}},
+		Body:     body,
+		Describe: describe,
+	})
+	if err != nil {
+		return notify.Receipt{}, explain(err, resp)
+	}
+	var a answer
+	if err := resp.DecodeJSON(&a); err != nil {
+		return notify.Receipt{}, n.http.BadAnswer(op, resp, err)
+	}
+	if a.DedupKey == "" {
+		return notify.Receipt{}, n.http.BadAnswer(op, resp, errors.New("no dedup_key in it"))
+	}
+	return notify.Receipt{ID: a.DedupKey}, nil
+}
+
+// describe reads PagerDuty's error answer: its message and status, then
+// its own list of errors.
+func describe(r *notify.Response) string {
+	var a answer
+	if json.Unmarshal(r.Body, &a) != nil || (a.Message == "" && len(a.Errors) == 0) {
+		return notify.DescribeBody(r)
+	}
+	msg := a.Message
+	if a.Status != "" && a.Status != a.Message {
+		msg = fmt.Sprintf("%s (%s)", a.Message, a.Status)
+	}
+	if len(a.Errors) > 0 {
+		msg += ": " + strings.Join(a.Errors, "; ")
+	}
+	return strings.TrimSpace(msg)
+}
+
+// explain gives PagerDuty's errors a hint that says what to fix.
+func explain(err error, resp *notify.Response) error {
+	var e *notify.Error
+	if resp == nil || !errors.As(err, &e) {
+		return err
+	}
+	switch resp.StatusCode {
+	case http.StatusBadRequest:
+		if strings.Contains(strings.ToLower(string(resp.Body)), "routing") {
+			e.Hint = "check api_key: it must be the Integration Key of an Events API v2 integration on the service"
+		} else {
+			e.Hint = "PagerDuty refused the event as invalid; a retry will not help"
+		}
+	case http.StatusNotFound:
+		e.Hint = "check webhook_url: it must be PagerDuty's Events API v2 URL"
+	case http.StatusTooManyRequests:
+		e.Hint = "over PagerDuty's rate for this key (about 120 events a minute): apply pagerduty.RateLimit with notify.RateLimit"
+	}
+	return err
+}

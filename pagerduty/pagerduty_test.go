@@ -1,0 +1,540 @@
+package pagerduty
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/codedefender/integrations/notify"
+	"github.com/codedefender/integrations/notify/notifytest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const routingKey = "0123456789abcdefABCDEF0123456789"
+
+var secret = notify.Secret(routingKey)
+
+func validConfig() Config {
+	return Config{Name: "On-call", WebhookURL: EventsURL, APIKey: secret}
+}
+
+func fullEvent() notify.Event {
+	return notify.Event{
+		ID:          "evt-123",
+		Type:        notify.EventClientSideRisk,
+		Title:       "New script on checkout",
+		Description: "A script from cdn.example.net appeared on /checkout.",
+		Risk:        notify.RiskCritical,
+		Time:        time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		URL:         "https://console.codedefender.example/alerts/evt-123",
+		Source:      "shop.example.com",
+		Tags:        []string{"pci", "checkout"},
+		Details:     map[string]string{"script": "https://cdn.example.net/a.js", "page": "/checkout"},
+	}
+}
+
+func minimalEvent() notify.Event {
+	return notify.Event{
+		ID:    "evt-1",
+		Type:  notify.EventIncident,
+		Title: "Minimal",
+		Risk:  notify.RiskInfo,
+		Time:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+	}
+}
+
+type request struct {
+	Method string
+	URL    string
+	Header http.Header
+	Body   []byte
+}
+
+const accepted = `{"status":"success","message":"Event processed","dedup_key":"evt-123"}`
+
+// mockPagerDuty answers every POST to url with status and body, and records
+// what it was sent.
+func mockPagerDuty(t *testing.T, url string, status int, body string, header http.Header) (*httpmock.MockTransport, *[]request) {
+	t.Helper()
+	mt := httpmock.NewMockTransport()
+	var seen []request
+	mt.RegisterResponder(http.MethodPost, url, func(r *http.Request) (*http.Response, error) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		seen = append(seen, request{Method: r.Method, URL: r.URL.String(), Header: r.Header.Clone(), Body: b})
+		resp := httpmock.NewStringResponse(status, body)
+		resp.Header.Set("Content-Type", "application/json")
+		for k, v := range header {
+			resp.Header[k] = v
+		}
+		return resp, nil
+	})
+	return mt, &seen
+}
+
+func newNotifier(t *testing.T, c Config, mt *httpmock.MockTransport) (*Notifier, *notifytest.LogBuffer) {
+	t.Helper()
+	logger, logs := notifytest.NewLogger()
+	n, err := New(c, notify.WithHTTPClient(&http.Client{Transport: mt}), notify.WithLogger(logger))
+	require.NoError(t, err)
+	return n, logs
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Config)
+		fields []string
+		msg    string
+	}{
+		{name: "valid", change: func(*Config) {}},
+		{name: "valid EU", change: func(c *Config) { c.WebhookURL = EventsURLEU }},
+		{name: "valid key that is not hex", change: func(c *Config) { c.APIKey = "R0zZ3456789abcdefABCDEF012345678" }},
+
+		{name: "name missing", change: func(c *Config) { c.Name = "" }, fields: []string{"name"}, msg: "required"},
+		{name: "name too long", change: func(c *Config) { c.Name = strings.Repeat("n", 101) }, fields: []string{"name"}},
+		{name: "name with a line break", change: func(c *Config) { c.Name = "a\nb" }, fields: []string{"name"}},
+
+		{name: "url missing", change: func(c *Config) { c.WebhookURL = "" }, fields: []string{"webhook_url"}, msg: "required"},
+		{name: "url misspelt enque", change: func(c *Config) { c.WebhookURL = "https://events.pagerduty.com/v2/enque" },
+			fields: []string{"webhook_url"}, msg: "did you mean https://events.pagerduty.com/v2/enqueue?"},
+		{name: "EU url misspelt enque", change: func(c *Config) { c.WebhookURL = "https://events.eu.pagerduty.com/v2/enque" },
+			fields: []string{"webhook_url"}, msg: "did you mean https://events.eu.pagerduty.com/v2/enqueue?"},
+		{name: "url with a trailing slash", change: func(c *Config) { c.WebhookURL = EventsURL + "/" },
+			fields: []string{"webhook_url"}, msg: "did you mean " + EventsURL + "?"},
+		{name: "url over http", change: func(c *Config) { c.WebhookURL = "http://events.pagerduty.com/v2/enqueue" },
+			fields: []string{"webhook_url"}, msg: "did you mean " + EventsURL + "?"},
+		{name: "url in upper case", change: func(c *Config) { c.WebhookURL = "https://EVENTS.PagerDuty.com/V2/Enqueue" },
+			fields: []string{"webhook_url"}, msg: "did you mean " + EventsURL + "?"},
+		{name: "url is the change-events endpoint", change: func(c *Config) { c.WebhookURL = "https://events.pagerduty.com/v2/change/enqueue" },
+			fields: []string{"webhook_url"}, msg: "did you mean " + EventsURL + "?"},
+		{name: "url is Events API v1", change: func(c *Config) {
+			c.WebhookURL = "https://events.pagerduty.com/generic/2010-04-15/create_event.json"
+		}, fields: []string{"webhook_url"}, msg: "did you mean " + EventsURL + "?"},
+		{name: "url is the bare host", change: func(c *Config) { c.WebhookURL = "https://events.pagerduty.com" },
+			fields: []string{"webhook_url"}, msg: "did you mean " + EventsURL + "?"},
+		{name: "url is the REST API", change: func(c *Config) { c.WebhookURL = "https://api.pagerduty.com/incidents" },
+			fields: []string{"webhook_url"}, msg: "must be PagerDuty's Events API v2 URL"},
+		{name: "url elsewhere", change: func(c *Config) { c.WebhookURL = "https://example.com/v2/enqueue" },
+			fields: []string{"webhook_url"}, msg: "must be PagerDuty's Events API v2 URL"},
+
+		{name: "key missing", change: func(c *Config) { c.APIKey = "" }, fields: []string{"api_key"}, msg: "required"},
+		{name: "key is the mask", change: func(c *Config) { c.APIKey = notify.Redacted }, fields: []string{"api_key"}, msg: "mask"},
+		{name: "key of 20 characters (REST key)", change: func(c *Config) { c.APIKey = "u+abcdefghij12345678" },
+			fields: []string{"api_key"}, msg: "REST API key"},
+		{name: "key of 31 characters", change: func(c *Config) { c.APIKey = secret[:31] },
+			fields: []string{"api_key"}, msg: "it has 31 characters"},
+		{name: "key of 33 characters", change: func(c *Config) { c.APIKey = secret + "x" },
+			fields: []string{"api_key"}, msg: "it has 33 characters"},
+		{name: "key with a dash", change: func(c *Config) { c.APIKey = "0123456789abcdef-BCDEF0123456789" },
+			fields: []string{"api_key"}, msg: "only letters and digits"},
+		{name: "key with a space around it", change: func(c *Config) { c.APIKey = " " + secret[1:] },
+			fields: []string{"api_key"}, msg: "spaces"},
+		{name: "key with a line break", change: func(c *Config) { c.APIKey = secret[:31] + "\n" }, fields: []string{"api_key"}},
+
+		{name: "every field bad at once", change: func(c *Config) {
+			c.Name, c.WebhookURL, c.APIKey = "", "https://events.pagerduty.com/v2/enque", "short"
+		}, fields: []string{"name", "webhook_url", "api_key"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validConfig()
+			tc.change(&c)
+			err := c.Validate()
+			secrets := []notify.Secret{secret}
+			if !c.APIKey.IsMasked() {
+				secrets = append(secrets, c.APIKey)
+			}
+			notifytest.AssertNoSecret(t, err, secrets...)
+			if tc.fields == nil {
+				require.NoError(t, err)
+				return
+			}
+			var ve *notify.ValidationError
+			require.ErrorAs(t, err, &ve)
+			var got []string
+			for _, f := range ve.Fields {
+				got = append(got, f.Field)
+			}
+			require.Equal(t, tc.fields, got)
+			require.Contains(t, err.Error(), tc.msg)
+		})
+	}
+}
+
+func TestSendFullEvent(t *testing.T) {
+	mt, seen := mockPagerDuty(t, EventsURL, http.StatusAccepted, accepted, nil)
+	n, logs := newNotifier(t, validConfig(), mt)
+
+	rc, err := n.Send(context.Background(), fullEvent())
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: "evt-123"}, rc)
+
+	require.Len(t, *seen, 1)
+	r := (*seen)[0]
+	require.Equal(t, http.MethodPost, r.Method)
+	require.Equal(t, EventsURL, r.URL)
+	require.Equal(t, "application/json", r.Header.Get("Content-Type"))
+	require.Equal(t, notify.DefaultUserAgent, r.Header.Get("User-Agent"))
+	require.Empty(t, r.Header.Get("Authorization"), "the routing key travels only in the body")
+	require.JSONEq(t, `{
+		"routing_key": "`+routingKey+`",
+		"event_action": "trigger",
+		"dedup_key": "evt-123",
+		"client": "Code Defender",
+		"payload": {
+			"summary": "New script on checkout",
+			"source": "shop.example.com",
+			"severity": "critical",
+			"timestamp": "2026-01-02T03:04:05Z",
+			"component": "code-defender",
+			"group": "shop.example.com",
+			"class": "client_side_risk",
+			"custom_details": {
+				"risk": "critical",
+				"description": "A script from cdn.example.net appeared on /checkout.",
+				"tags": ["pci", "checkout"],
+				"details": {"script": "https://cdn.example.net/a.js", "page": "/checkout"}
+			}
+		},
+		"links": [{"href": "https://console.codedefender.example/alerts/evt-123", "text": "Open in Code Defender"}]
+	}`, string(r.Body))
+	notifytest.AssertNoSecret(t, logs.String(), secret)
+}
+
+func TestSendMinimalEventEU(t *testing.T) {
+	mt, seen := mockPagerDuty(t, EventsURLEU, http.StatusAccepted, accepted, nil)
+	c := validConfig()
+	c.WebhookURL = EventsURLEU
+	n, _ := newNotifier(t, c, mt)
+
+	_, err := n.Send(context.Background(), minimalEvent())
+	require.NoError(t, err)
+	require.Len(t, *seen, 1)
+	require.Equal(t, EventsURLEU, (*seen)[0].URL)
+	require.JSONEq(t, `{
+		"routing_key": "`+routingKey+`",
+		"event_action": "trigger",
+		"dedup_key": "evt-1",
+		"client": "Code Defender",
+		"payload": {
+			"summary": "Minimal",
+			"source": "Code Defender",
+			"severity": "info",
+			"timestamp": "2026-01-02T03:04:05Z",
+			"component": "code-defender",
+			"class": "incident",
+			"custom_details": {"risk": "info"}
+		}
+	}`, string((*seen)[0].Body))
+}
+
+func TestSeverityFromRisk(t *testing.T) {
+	want := map[notify.Risk]string{
+		notify.RiskCritical: "critical", notify.RiskHigh: "error", notify.RiskMedium: "warning",
+		notify.RiskLow: "info", notify.RiskInfo: "info",
+	}
+	for risk, sev := range want {
+		mt, seen := mockPagerDuty(t, EventsURL, http.StatusAccepted, accepted, nil)
+		n, _ := newNotifier(t, validConfig(), mt)
+		e := minimalEvent()
+		e.Risk = risk
+		_, err := n.Send(context.Background(), e)
+		require.NoError(t, err)
+		var got event
+		require.NoError(t, json.Unmarshal((*seen)[0].Body, &got))
+		require.Equal(t, sev, got.Payload.Severity, risk)
+	}
+}
+
+func TestReceiptIsPagerDutysDedupKey(t *testing.T) {
+	mt, _ := mockPagerDuty(t, EventsURL, http.StatusAccepted,
+		`{"status":"success","message":"Event processed","dedup_key":"pd-assigned-9"}`, nil)
+	n, _ := newNotifier(t, validConfig(), mt)
+	rc, err := n.Send(context.Background(), minimalEvent())
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: "pd-assigned-9"}, rc)
+}
+
+func TestSendLimits(t *testing.T) {
+	send := func(t *testing.T, e notify.Event) (event, []byte) {
+		t.Helper()
+		mt, seen := mockPagerDuty(t, EventsURL, http.StatusAccepted, accepted, nil)
+		n, _ := newNotifier(t, validConfig(), mt)
+		_, err := n.Send(context.Background(), e)
+		require.NoError(t, err)
+		require.Len(t, *seen, 1)
+		var got event
+		require.NoError(t, json.Unmarshal((*seen)[0].Body, &got))
+		return got, (*seen)[0].Body
+	}
+	t.Run("summary 1,024", func(t *testing.T) {
+		e := minimalEvent()
+		e.Title = strings.Repeat("é", 2000)
+		got, _ := send(t, e)
+		require.Equal(t, strings.Repeat("é", 1023)+"…", got.Payload.Summary)
+	})
+	t.Run("summary is one line", func(t *testing.T) {
+		e := minimalEvent()
+		e.Title = "a\r\nb"
+		got, _ := send(t, e)
+		require.Equal(t, "a  b", got.Payload.Summary)
+	})
+	t.Run("source 1,024", func(t *testing.T) {
+		e := minimalEvent()
+		e.Source = strings.Repeat("s", 1500)
+		got, _ := send(t, e)
+		require.Equal(t, strings.Repeat("s", 1023)+"…", got.Payload.Source)
+		require.Equal(t, got.Payload.Source, got.Payload.Group)
+	})
+	t.Run("512 KB: custom details dropped first, with a note", func(t *testing.T) {
+		e := fullEvent()
+		e.Details = map[string]string{"script_body": strings.Repeat("x", 600_000)}
+		got, raw := send(t, e)
+		require.LessOrEqual(t, len(raw), maxEventBytes)
+		require.Equal(t, map[string]any{"note": noteDetailsDropped}, got.Payload.CustomDetails)
+		// Everything else is kept.
+		require.Equal(t, "New script on checkout", got.Payload.Summary)
+		require.Equal(t, []link{{Href: e.URL, Text: "Open in Code Defender"}}, got.Links)
+	})
+	t.Run("just under 512 KB is sent whole", func(t *testing.T) {
+		e := minimalEvent()
+		e.Details = map[string]string{"d": strings.Repeat("x", 500_000)}
+		got, raw := send(t, e)
+		require.LessOrEqual(t, len(raw), maxEventBytes)
+		require.Equal(t, strings.Repeat("x", 500_000), got.Payload.CustomDetails.(map[string]any)["details"].(map[string]any)["d"])
+	})
+	t.Run("console link over 8,192 is left out", func(t *testing.T) {
+		e := minimalEvent()
+		e.URL = "https://console.example/" + strings.Repeat("p", 9000)
+		got, _ := send(t, e)
+		require.Empty(t, got.Links)
+	})
+}
+
+func TestResolve(t *testing.T) {
+	mt, seen := mockPagerDuty(t, EventsURL, http.StatusAccepted, accepted, nil)
+	n, _ := newNotifier(t, validConfig(), mt)
+
+	rc, err := n.Resolve(context.Background(), "evt-123")
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: "evt-123"}, rc)
+	require.Len(t, *seen, 1)
+	require.Equal(t, http.MethodPost, (*seen)[0].Method)
+	require.Equal(t, EventsURL, (*seen)[0].URL)
+	require.Equal(t, "application/json", (*seen)[0].Header.Get("Content-Type"))
+	require.JSONEq(t, `{"routing_key":"`+routingKey+`","event_action":"resolve","dedup_key":"evt-123"}`,
+		string((*seen)[0].Body))
+
+	for _, bad := range []string{"", " ", strings.Repeat("k", 256), "a\nb"} {
+		_, err := n.Resolve(context.Background(), bad)
+		var ve *notify.ValidationError
+		require.ErrorAs(t, err, &ve, "%q", bad)
+		require.True(t, ve.Has("id"))
+	}
+	require.Equal(t, 1, mt.GetTotalCallCount(), "a bad id never reaches PagerDuty")
+}
+
+func TestTestResolvesARandomKey(t *testing.T) {
+	mt, seen := mockPagerDuty(t, EventsURL, http.StatusAccepted,
+		`{"status":"success","message":"Event processed","dedup_key":"whatever"}`, nil)
+	n, _ := newNotifier(t, validConfig(), mt)
+
+	require.NoError(t, n.Test(context.Background()))
+	require.NoError(t, n.Test(context.Background()))
+	require.Len(t, *seen, 2)
+
+	keyPattern := regexp.MustCompile(`^cd-connection-test-[A-Z2-7]{26}$`)
+	var keys []string
+	for _, r := range *seen {
+		require.Equal(t, http.MethodPost, r.Method)
+		require.Equal(t, EventsURL, r.URL)
+		require.Equal(t, "application/json", r.Header.Get("Content-Type"))
+		var got map[string]string
+		require.NoError(t, json.Unmarshal(r.Body, &got))
+		require.Regexp(t, keyPattern, got["dedup_key"])
+		keys = append(keys, got["dedup_key"])
+		require.JSONEq(t, `{"routing_key":"`+routingKey+`","event_action":"resolve","dedup_key":"`+got["dedup_key"]+`"}`,
+			string(r.Body))
+	}
+	require.NotEqual(t, keys[0], keys[1], "each Test uses a fresh key")
+}
+
+func TestSendRefusesInvalidEvent(t *testing.T) {
+	mt, _ := mockPagerDuty(t, EventsURL, http.StatusAccepted, accepted, nil)
+	n, _ := newNotifier(t, validConfig(), mt)
+	e := fullEvent()
+	e.Risk = "urgent"
+	e.Time = time.Time{}
+	_, err := n.Send(context.Background(), e)
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("risk"))
+	require.True(t, ve.Has("time"))
+	require.Zero(t, mt.GetTotalCallCount())
+}
+
+// TestErrors classifies recorded PagerDuty answers for Send, Resolve and
+// Test, and checks that no error or log line holds the routing key.
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     int
+		body       string
+		header     http.Header
+		kind       error
+		retryable  bool
+		retryAfter time.Duration
+		contains   []string
+	}{
+		{name: "429 with Retry-After", status: 429, body: `{"status":"throttle event","message":"Requests for this service are arriving too quickly."}`,
+			header: http.Header{"Retry-After": {"30"}}, kind: notify.ErrRateLimited, retryable: true, retryAfter: 30 * time.Second,
+			contains: []string{"status 429", "arriving too quickly", "pagerduty.RateLimit"}},
+		{name: "429 without Retry-After", status: 429, body: ``,
+			kind: notify.ErrRateLimited, retryable: true, contains: []string{"status 429"}},
+		{name: "400 invalid routing key", status: 400,
+			body: `{"status":"invalid event","message":"Event object is invalid","errors":["Length of 'routing_key' is incorrect (should be 32 characters)"]}`,
+			kind: notify.ErrRejected,
+			contains: []string{"status 400", "Event object is invalid (invalid event): Length of 'routing_key' is incorrect (should be 32 characters)",
+				"check api_key"}},
+		{name: "400 invalid event", status: 400,
+			body:     `{"status":"invalid event","message":"Event object is invalid","errors":["'payload.summary' is missing", "'payload.severity' is invalid"]}`,
+			kind:     notify.ErrRejected,
+			contains: []string{"'payload.summary' is missing; 'payload.severity' is invalid", "a retry will not help"}},
+		{name: "400 that echoes the key", status: 400,
+			body: `{"status":"invalid event","message":"Event object is invalid","errors":["unknown routing_key ` + routingKey + `"]}`,
+			kind: notify.ErrRejected, contains: []string{"unknown routing_key [REDACTED]"}},
+		{name: "401", status: 401, body: `{"message":"Unauthorized"}`,
+			kind: notify.ErrUnauthorized, contains: []string{"status 401", "Unauthorized"}},
+		{name: "404", status: 404, body: `not found`,
+			kind: notify.ErrNotFound, contains: []string{"check webhook_url"}},
+		{name: "500", status: 500, body: `{"message":"Internal Server Error"}`,
+			kind: notify.ErrUnavailable, retryable: true, contains: []string{"status 500", "Internal Server Error"}},
+		{name: "502 HTML", status: 502, body: `<html><head><title>502 Bad Gateway</title></head></html>`,
+			kind: notify.ErrUnavailable, retryable: true, contains: []string{"HTML page: 502 Bad Gateway"}},
+		{name: "202 without a dedup key", status: 202, body: `{"status":"success","message":"Event processed"}`,
+			kind: notify.ErrRejected, contains: []string{"status 202", "not the expected JSON", "no dedup_key"}},
+		{name: "202 that is not JSON", status: 202, body: `<html>portal</html>`,
+			kind: notify.ErrRejected, contains: []string{"status 202", "not the expected JSON"}},
+		{name: "301 redirect", status: 301, header: http.Header{"Location": {"https://events.example/v2/enqueue"}},
+			kind: notify.ErrRejected, contains: []string{"redirect to events.example not followed"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mt, _ := mockPagerDuty(t, EventsURL, tc.status, tc.body, tc.header)
+			n, logs := newNotifier(t, validConfig(), mt)
+			calls := map[string]func() error{
+				"send": func() error { _, err := n.Send(context.Background(), fullEvent()); return err },
+				"resolve": func() error {
+					_, err := n.Resolve(context.Background(), "evt-123")
+					return err
+				},
+				"test: resolve": func() error { return n.Test(context.Background()) },
+			}
+			for op, call := range calls {
+				err := call()
+				require.Error(t, err, op)
+				var e *notify.Error
+				require.ErrorAs(t, err, &e)
+				require.Equal(t, op, e.Op)
+				require.ErrorIs(t, err, tc.kind)
+				require.Equal(t, tc.retryable, notify.IsRetryable(err))
+				require.Equal(t, tc.retryAfter, notify.RetryAfterOf(err))
+				for _, c := range tc.contains {
+					require.Contains(t, err.Error(), c)
+				}
+				notifytest.AssertNoSecret(t, err, secret)
+			}
+			notifytest.AssertNoSecret(t, logs.String(), secret)
+		})
+	}
+}
+
+func TestNetworkError(t *testing.T) {
+	mt := httpmock.NewMockTransport()
+	mt.RegisterResponder(http.MethodPost, EventsURL, httpmock.NewErrorResponder(
+		fmt.Errorf("connection reset while sending routing_key=%s", routingKey)))
+	n, logs := newNotifier(t, validConfig(), mt)
+	_, err := n.Send(context.Background(), fullEvent())
+	require.ErrorIs(t, err, notify.ErrUnavailable)
+	require.True(t, notify.IsRetryable(err))
+	notifytest.AssertNoSecret(t, err, secret)
+	notifytest.AssertNoSecret(t, logs.String(), secret)
+}
+
+func TestFromJSONAndPrinting(t *testing.T) {
+	raw := fmt.Sprintf(`{"name":"On-call","webhook_url":%q,"api_key":%q}`, EventsURL, routingKey)
+	n, err := FromJSON(json.RawMessage(raw))
+	require.NoError(t, err)
+	require.Equal(t, `pagerduty("On-call")`, fmt.Sprint(n))
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		notifytest.AssertNoSecret(t, fmt.Sprintf(verb, n), secret)
+		notifytest.AssertNoSecret(t, fmt.Sprintf(verb, validConfig()), secret)
+	}
+	out, err := json.Marshal(validConfig())
+	require.NoError(t, err)
+	require.JSONEq(t, `{"name":"On-call","webhook_url":"`+EventsURL+`","api_key":"[REDACTED]"}`, string(out))
+
+	_, err = FromJSON(json.RawMessage(`{"name":"x","webhook_url":"` + EventsURL + `","routing_key":"k"}`))
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("routing_key"))
+
+	_, err = FromJSON(out)
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("api_key"))
+}
+
+func TestRateLimitKeepsToPagerDutysWindow(t *testing.T) {
+	// Burst plus a minute at RateLimit is PagerDuty's 120 a minute.
+	require.InDelta(t, float64(eventsPerMinute), float64(Burst)+float64(RateLimit)*60, 1e-9)
+}
+
+// TestAgainstFake runs the notifier against notifytest's loopback PagerDuty,
+// which keeps alerts by the Events API's dedup rules.
+func TestAgainstFake(t *testing.T) {
+	srv := notifytest.NewServer(t)
+	logger, logs := notifytest.NewLogger()
+	n, err := New(validConfig(), notify.WithHTTPClient(srv.Client()), notify.WithLogger(logger))
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	require.NoError(t, n.Test(ctx))
+	require.Empty(t, srv.PagerDutyAlerts(), "Test opens nothing")
+
+	rc, err := n.Send(ctx, fullEvent())
+	require.NoError(t, err)
+	require.Equal(t, "evt-123", rc.ID)
+	_, err = n.Send(ctx, fullEvent()) // a retry updates, never pages twice
+	require.NoError(t, err)
+	alerts := srv.PagerDutyAlerts()
+	require.Len(t, alerts, 1)
+	require.Equal(t, "triggered", alerts[0].Status)
+	require.Equal(t, 2, alerts[0].Triggers)
+	require.Equal(t, "critical", alerts[0].Severity)
+
+	_, err = n.Resolve(ctx, "evt-123")
+	require.NoError(t, err)
+	require.Equal(t, "resolved", srv.PagerDutyAlerts()[0].Status)
+
+	srv.RevokeCredentials(secret)
+	err = n.Test(ctx)
+	require.ErrorIs(t, err, notify.ErrRejected)
+	require.Contains(t, err.Error(), "Invalid routing key")
+	require.Contains(t, err.Error(), "check api_key")
+	notifytest.AssertNoSecret(t, err, secret)
+	notifytest.AssertNoSecret(t, logs.String(), secret)
+}

@@ -1,0 +1,704 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/codedefender/integrations/notify"
+	"github.com/codedefender/integrations/notify/notifytest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const hookURL = "https://hooks.slack.com/services/T0123ABCD/B0456EFGH/abcdEFGH1234ijklMNOP5678"
+
+var secret = notify.Secret(hookURL)
+
+func validConfig() Config {
+	return Config{Name: "SOC alerts", WebhookURL: secret, Channel: "#security-alerts"}
+}
+
+func fullEvent() notify.Event {
+	return notify.Event{
+		ID:          "evt-123",
+		Type:        notify.EventClientSideRisk,
+		Title:       "New script on checkout",
+		Description: "A script from <cdn.example.net> & friends appeared on /checkout.",
+		Risk:        notify.RiskCritical,
+		Time:        time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		URL:         "https://console.codedefender.example/alerts/evt-123?tab=1&x=2",
+		Source:      "shop.example.com",
+		Tags:        []string{"pci", "checkout"},
+		Details:     map[string]string{"script": "https://cdn.example.net/a.js", "page": "/checkout"},
+	}
+}
+
+func minimalEvent() notify.Event {
+	return notify.Event{
+		ID:    "evt-1",
+		Type:  notify.EventIncident,
+		Title: "Minimal",
+		Risk:  notify.RiskLow,
+		Time:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+	}
+}
+
+// request is one request the mock transport saw.
+type request struct {
+	Method string
+	URL    string
+	Header http.Header
+	Body   []byte
+}
+
+// mockSlack answers every POST to the webhook with status and body, and
+// records what it was sent.
+func mockSlack(t *testing.T, status int, body string, header http.Header) (*httpmock.MockTransport, *[]request) {
+	t.Helper()
+	mt := httpmock.NewMockTransport()
+	var seen []request
+	mt.RegisterResponder(http.MethodPost, hookURL, func(r *http.Request) (*http.Response, error) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		seen = append(seen, request{Method: r.Method, URL: r.URL.String(), Header: r.Header.Clone(), Body: b})
+		resp := httpmock.NewStringResponse(status, body)
+		for k, v := range header {
+			resp.Header[k] = v
+		}
+		return resp, nil
+	})
+	return mt, &seen
+}
+
+// newNotifier returns a Notifier on mt that logs into the returned buffer.
+func newNotifier(t *testing.T, c Config, mt *httpmock.MockTransport) (*Notifier, *notifytest.LogBuffer) {
+	t.Helper()
+	logger, logs := notifytest.NewLogger()
+	n, err := New(c, notify.WithHTTPClient(&http.Client{Transport: mt}), notify.WithLogger(logger))
+	require.NoError(t, err)
+	return n, logs
+}
+
+// body decodes a recorded request body into a message.
+func body(t *testing.T, r request) message {
+	t.Helper()
+	var m struct {
+		Text        string `json:"text"`
+		Channel     string `json:"channel"`
+		Attachments []struct {
+			Color  string            `json:"color"`
+			Blocks []json.RawMessage `json:"blocks"`
+		} `json:"attachments"`
+	}
+	require.NoError(t, json.Unmarshal(r.Body, &m))
+	out := message{Text: m.Text, Channel: m.Channel}
+	for _, a := range m.Attachments {
+		at := attachment{Color: a.Color}
+		for _, raw := range a.Blocks {
+			var bl struct {
+				Type     string            `json:"type"`
+				Text     *text             `json:"text"`
+				Fields   []text            `json:"fields"`
+				Elements []json.RawMessage `json:"elements"`
+			}
+			require.NoError(t, json.Unmarshal(raw, &bl))
+			b := block{Type: bl.Type, Text: bl.Text, Fields: bl.Fields}
+			for _, el := range bl.Elements {
+				var x map[string]any
+				require.NoError(t, json.Unmarshal(el, &x))
+				b.Elements = append(b.Elements, x)
+			}
+			at.Blocks = append(at.Blocks, b)
+		}
+		out.Attachments = append(out.Attachments, at)
+	}
+	return out
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Config)
+		fields []string // the bad fields, in order; nil when valid
+		msg    string   // a part of the message, when it matters
+	}{
+		{name: "valid", change: func(*Config) {}},
+		{name: "valid without channel", change: func(c *Config) { c.Channel = "" }},
+		{name: "valid channel with digits, - and _", change: func(c *Config) { c.Channel = "#sec_ops-2" }},
+		{name: "valid channel of 80 characters", change: func(c *Config) { c.Channel = "#" + strings.Repeat("a", 80) }},
+		{name: "valid channel in a script without case", change: func(c *Config) { c.Channel = "#セキュリティ" }},
+		{name: "valid 23-character token", change: func(c *Config) {
+			c.WebhookURL = notify.Secret("https://hooks.slack.com/services/T1/B1/" + strings.Repeat("a", 23))
+		}},
+		{name: "valid 25-character token", change: func(c *Config) {
+			c.WebhookURL = notify.Secret("https://hooks.slack.com/services/T1/B1/" + strings.Repeat("a", 25))
+		}},
+
+		{name: "name missing", change: func(c *Config) { c.Name = " " }, fields: []string{"name"}, msg: "required"},
+		{name: "name too long", change: func(c *Config) { c.Name = strings.Repeat("n", 101) }, fields: []string{"name"}},
+		{name: "name with a control character", change: func(c *Config) { c.Name = "a\tb" }, fields: []string{"name"}},
+
+		{name: "webhook missing", change: func(c *Config) { c.WebhookURL = "" }, fields: []string{"webhook_url"}, msg: "required"},
+		{name: "webhook is the mask", change: func(c *Config) { c.WebhookURL = notify.Redacted }, fields: []string{"webhook_url"}, msg: "mask"},
+		{name: "webhook with a line break", change: func(c *Config) { c.WebhookURL = secret + "\n" }, fields: []string{"webhook_url"}},
+		{name: "webhook with a space", change: func(c *Config) { c.WebhookURL = " " + secret }, fields: []string{"webhook_url"}, msg: "spaces"},
+		{name: "webhook over http", change: func(c *Config) {
+			c.WebhookURL = notify.Secret(strings.Replace(hookURL, "https", "http", 1))
+		}, fields: []string{"webhook_url"}, msg: "https://"},
+		{name: "webhook on another host", change: func(c *Config) {
+			c.WebhookURL = notify.Secret(strings.Replace(hookURL, "hooks.slack.com", "hooks.example.com", 1))
+		}, fields: []string{"webhook_url"}, msg: "hooks.slack.com"},
+		{name: "webhook is a workflow", change: func(c *Config) {
+			c.WebhookURL = "https://hooks.slack.com/workflows/T0123ABCD/A0456/789/abcdEFGH1234ijklMNOP5678"
+		}, fields: []string{"webhook_url"}, msg: "Workflow Builder"},
+		{name: "webhook token too short", change: func(c *Config) {
+			c.WebhookURL = notify.Secret("https://hooks.slack.com/services/T1/B1/" + strings.Repeat("a", 22))
+		}, fields: []string{"webhook_url"}, msg: "23-25 character token"},
+		{name: "webhook token too long", change: func(c *Config) {
+			c.WebhookURL = notify.Secret("https://hooks.slack.com/services/T1/B1/" + strings.Repeat("a", 26))
+		}, fields: []string{"webhook_url"}},
+		{name: "webhook workspace id in lower case", change: func(c *Config) {
+			c.WebhookURL = notify.Secret(strings.Replace(hookURL, "T0123ABCD", "T0123abcd", 1))
+		}, fields: []string{"webhook_url"}},
+		{name: "webhook without the webhook id", change: func(c *Config) {
+			c.WebhookURL = "https://hooks.slack.com/services/T0123ABCD/abcdEFGH1234ijklMNOP5678"
+		}, fields: []string{"webhook_url"}},
+		{name: "webhook with a query", change: func(c *Config) { c.WebhookURL = secret + "?x=1" }, fields: []string{"webhook_url"}, msg: "?query"},
+		{name: "webhook not a URL", change: func(c *Config) { c.WebhookURL = "abcdEFGH1234ijklMNOP5678" }, fields: []string{"webhook_url"}, msg: "not a URL"},
+
+		{name: "channel without #", change: func(c *Config) { c.Channel = "security" }, fields: []string{"channel"}, msg: `did you mean "#security"`},
+		{name: "channel in upper case", change: func(c *Config) { c.Channel = "#Security" }, fields: []string{"channel"}, msg: `did you mean "#security"`},
+		{name: "channel with a space", change: func(c *Config) { c.Channel = "#sec alerts" }, fields: []string{"channel"}, msg: "no spaces"},
+		{name: "channel with a period", change: func(c *Config) { c.Channel = "#sec.alerts" }, fields: []string{"channel"}},
+		{name: "channel of 81 characters", change: func(c *Config) { c.Channel = "#" + strings.Repeat("a", 81) }, fields: []string{"channel"}, msg: "at most 80"},
+		{name: "channel only #", change: func(c *Config) { c.Channel = "#" }, fields: []string{"channel"}},
+		{name: "channel is a user", change: func(c *Config) { c.Channel = "@alice" }, fields: []string{"channel"}, msg: "direct messages"},
+		{name: "channel not UTF-8", change: func(c *Config) { c.Channel = "#\xff" }, fields: []string{"channel"}},
+
+		{name: "every field bad at once", change: func(c *Config) {
+			c.Name, c.WebhookURL, c.Channel = "", "https://example.com/services/x", "General"
+		}, fields: []string{"name", "webhook_url", "channel"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validConfig()
+			tc.change(&c)
+			err := c.Validate()
+			secrets := []notify.Secret{secret}
+			if !c.WebhookURL.IsMasked() {
+				secrets = append(secrets, c.WebhookURL)
+			}
+			notifytest.AssertNoSecret(t, err, secrets...)
+			if tc.fields == nil {
+				require.NoError(t, err)
+				return
+			}
+			var ve *notify.ValidationError
+			require.ErrorAs(t, err, &ve)
+			var got []string
+			for _, f := range ve.Fields {
+				got = append(got, f.Field)
+			}
+			require.Equal(t, tc.fields, got)
+			require.Contains(t, err.Error(), tc.msg)
+		})
+	}
+}
+
+func TestNewRefusesInvalidConfig(t *testing.T) {
+	_, err := New(Config{Name: "x", WebhookURL: "https://hooks.slack.com/services/nope"})
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("webhook_url"))
+}
+
+func TestSendFullEvent(t *testing.T) {
+	mt, seen := mockSlack(t, http.StatusOK, "ok", nil)
+	n, logs := newNotifier(t, validConfig(), mt)
+
+	rc, err := n.Send(context.Background(), fullEvent())
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: "ok"}, rc)
+
+	require.Len(t, *seen, 1)
+	r := (*seen)[0]
+	require.Equal(t, http.MethodPost, r.Method)
+	require.Equal(t, hookURL, r.URL)
+	require.Equal(t, "application/json", r.Header.Get("Content-Type"))
+	require.Equal(t, notify.DefaultUserAgent, r.Header.Get("User-Agent"))
+	require.JSONEq(t, `{
+		"text": "[CRITICAL] New script on checkout (shop.example.com)",
+		"channel": "#security-alerts",
+		"attachments": [{
+			"color": "#B60205",
+			"blocks": [
+				{"type": "header", "text": {"type": "plain_text", "text": "[CRITICAL] New script on checkout"}},
+				{"type": "section", "text": {"type": "mrkdwn",
+					"text": "A script from &lt;cdn.example.net&gt; &amp; friends appeared on /checkout."}},
+				{"type": "section", "fields": [
+					{"type": "mrkdwn", "text": "*Risk*\nCRITICAL"},
+					{"type": "mrkdwn", "text": "*Type*\nClient-side risk"},
+					{"type": "mrkdwn", "text": "*Source*\nshop.example.com"},
+					{"type": "mrkdwn", "text": "*Time*\n<!date^1767323045^{date_short_pretty} {time_secs}|2026-01-02T03:04:05Z>"},
+					{"type": "mrkdwn", "text": "*Tags*\npci, checkout"},
+					{"type": "mrkdwn", "text": "*Event ID*\nevt-123"}
+				]},
+				{"type": "section", "fields": [
+					{"type": "mrkdwn", "text": "*page*\n/checkout"},
+					{"type": "mrkdwn", "text": "*script*\nhttps://cdn.example.net/a.js"}
+				]},
+				{"type": "actions", "elements": [{"type": "button",
+					"text": {"type": "plain_text", "text": "Open in Code Defender"},
+					"url": "https://console.codedefender.example/alerts/evt-123?tab=1&x=2"}]}
+			]
+		}]
+	}`, string(r.Body))
+	notifytest.AssertNoSecret(t, logs.String(), secret)
+}
+
+func TestSendMinimalEvent(t *testing.T) {
+	mt, seen := mockSlack(t, http.StatusOK, "ok", nil)
+	c := validConfig()
+	c.Channel = ""
+	n, _ := newNotifier(t, c, mt)
+
+	_, err := n.Send(context.Background(), minimalEvent())
+	require.NoError(t, err)
+	require.Len(t, *seen, 1)
+	require.JSONEq(t, `{
+		"text": "[LOW] Minimal",
+		"attachments": [{
+			"color": "#0E8A16",
+			"blocks": [
+				{"type": "header", "text": {"type": "plain_text", "text": "[LOW] Minimal"}},
+				{"type": "section", "fields": [
+					{"type": "mrkdwn", "text": "*Risk*\nLOW"},
+					{"type": "mrkdwn", "text": "*Type*\nIncident"},
+					{"type": "mrkdwn", "text": "*Time*\n<!date^1767323045^{date_short_pretty} {time_secs}|2026-01-02T03:04:05Z>"},
+					{"type": "mrkdwn", "text": "*Event ID*\nevt-1"}
+				]}
+			]
+		}]
+	}`, string((*seen)[0].Body))
+}
+
+func TestSendEscapesUntrustedText(t *testing.T) {
+	mt, seen := mockSlack(t, http.StatusOK, "ok", nil)
+	n, _ := newNotifier(t, validConfig(), mt)
+	e := minimalEvent()
+	e.Title = "<!channel> & <https://evil.example|click>"
+	e.Description = "*bold* _it_ <@U123> &amp;"
+	e.Source = "<!here>"
+	e.Tags = []string{"<!everyone>"}
+	e.Details = map[string]string{"<k>": "<v>&"}
+
+	_, err := n.Send(context.Background(), e)
+	require.NoError(t, err)
+	m := body(t, (*seen)[0])
+	require.Equal(t, "[LOW] &lt;!channel&gt; &amp; &lt;https://evil.example|click&gt; (&lt;!here&gt;)", m.Text)
+	bl := m.Attachments[0].Blocks
+	require.Equal(t, "[LOW] &lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;", bl[0].Text.Text)
+	// Mrkdwn formatting characters are left alone: only &, < and > are escaped.
+	require.Equal(t, "*bold* _it_ &lt;@U123&gt; &amp;amp;", bl[1].Text.Text)
+	require.Equal(t, "*Source*\n&lt;!here&gt;", bl[2].Fields[2].Text)
+	require.Equal(t, "*Tags*\n&lt;!everyone&gt;", bl[2].Fields[4].Text)
+	require.Equal(t, "*&lt;k&gt;*\n&lt;v&gt;&amp;", bl[3].Fields[0].Text)
+}
+
+func TestSendLimits(t *testing.T) {
+	send := func(t *testing.T, e notify.Event) message {
+		t.Helper()
+		mt, seen := mockSlack(t, http.StatusOK, "ok", nil)
+		n, _ := newNotifier(t, validConfig(), mt)
+		_, err := n.Send(context.Background(), e)
+		require.NoError(t, err)
+		require.Len(t, *seen, 1)
+		return body(t, (*seen)[0])
+	}
+	runes := utf8.RuneCountInString
+
+	t.Run("header 150", func(t *testing.T) {
+		e := minimalEvent()
+		e.Title = strings.Repeat("é", 200)
+		m := send(t, e)
+		h := m.Attachments[0].Blocks[0].Text.Text
+		require.Equal(t, "[LOW] "+strings.Repeat("é", 150-len("[LOW] ")-1)+"…", h)
+		require.Equal(t, 150, runes(h))
+		// The fallback text has room for the whole title.
+		require.Equal(t, "[LOW] "+e.Title, m.Text)
+	})
+	t.Run("text 40,000", func(t *testing.T) {
+		e := minimalEvent()
+		e.Title = strings.Repeat("t", 50000)
+		m := send(t, e)
+		require.Equal(t, 40000, runes(m.Text))
+		require.True(t, strings.HasSuffix(m.Text, "t…"))
+	})
+	t.Run("section 3,000, entities not split", func(t *testing.T) {
+		e := minimalEvent()
+		e.Description = strings.Repeat("a", 2995) + "&&&&&&"
+		m := send(t, e)
+		d := m.Attachments[0].Blocks[1].Text.Text
+		// 2995 + "&amp;" would be 3000 with no room for the marker.
+		require.Equal(t, strings.Repeat("a", 2995)+"…", d)
+	})
+	t.Run("field 2,000", func(t *testing.T) {
+		e := minimalEvent()
+		e.Details = map[string]string{"k": strings.Repeat("v", 2500)}
+		m := send(t, e)
+		f := m.Attachments[0].Blocks[2].Fields[0].Text
+		require.Equal(t, 2000, runes(f))
+		require.Equal(t, "*k*\n"+strings.Repeat("v", 2000-4-1)+"…", f)
+	})
+	t.Run("10 fields per section", func(t *testing.T) {
+		e := minimalEvent()
+		e.Details = map[string]string{}
+		for i := range 25 {
+			e.Details[fmt.Sprintf("d%02d", i)] = "x"
+		}
+		m := send(t, e)
+		bl := m.Attachments[0].Blocks
+		require.Len(t, bl, 2+3)
+		require.Len(t, bl[2].Fields, 10)
+		require.Len(t, bl[3].Fields, 10)
+		require.Len(t, bl[4].Fields, 5)
+		require.Equal(t, "*d00*\nx", bl[2].Fields[0].Text)
+		require.Equal(t, "*d24*\nx", bl[4].Fields[4].Text)
+	})
+	t.Run("50 blocks", func(t *testing.T) {
+		e := fullEvent() // header, description, summary and button: 4 blocks
+		e.Details = map[string]string{}
+		for i := range 600 {
+			e.Details[fmt.Sprintf("d%03d", i)] = "x"
+		}
+		m := send(t, e)
+		bl := m.Attachments[0].Blocks
+		require.Len(t, bl, 50)
+		// 45 sections of 10 details, the note, then the button.
+		require.Equal(t, "section", bl[3].Type)
+		require.Equal(t, "section", bl[47].Type)
+		require.Len(t, bl[47].Fields, 10)
+		require.Equal(t, "context", bl[48].Type)
+		require.Equal(t, map[string]any{"type": "mrkdwn",
+			"text": "150 more details not shown: Slack's message size limits"}, bl[48].Elements[0])
+		require.Equal(t, "actions", bl[49].Type)
+	})
+	t.Run("block text budget", func(t *testing.T) {
+		e := minimalEvent()
+		e.Details = map[string]string{}
+		for i := range 10 {
+			e.Details[fmt.Sprintf("d%d", i)] = strings.Repeat("v", 1900)
+		}
+		m := send(t, e)
+		bl := m.Attachments[0].Blocks
+		total := 0
+		for _, b := range bl {
+			total += blockChars(b)
+			for _, el := range b.Elements {
+				total += runes(el.(map[string]any)["text"].(string))
+			}
+		}
+		require.LessOrEqual(t, total, maxBlockTextRunes)
+		require.Equal(t, "context", bl[len(bl)-1].Type)
+		// Six of the 1,905-rune fields fit in 12,000 with the summary.
+		require.Len(t, bl[2].Fields, 6)
+		require.Equal(t, "4 more details not shown: Slack's message size limits",
+			bl[len(bl)-1].Elements[0].(map[string]any)["text"])
+	})
+	t.Run("button url over 3,000 is left out", func(t *testing.T) {
+		e := minimalEvent()
+		e.URL = "https://console.example/" + strings.Repeat("p", 3000)
+		m := send(t, e)
+		for _, b := range m.Attachments[0].Blocks {
+			require.NotEqual(t, "actions", b.Type)
+		}
+	})
+}
+
+func TestFit(t *testing.T) {
+	require.Equal(t, "a &amp; b", fit("a & b", 9))
+	require.Equal(t, "a &amp;…", fit("a & b", 8))
+	require.Equal(t, "a …", fit("a & b", 7))
+	require.Equal(t, "&amp;…", fit("&&&", 6))
+	require.Equal(t, "…", fit("&&&", 5))
+	require.Equal(t, "", fit("abc", 0))
+	require.Equal(t, "日本…", fit("日本語です", 3))
+}
+
+func TestTestPostsMarkedMessage(t *testing.T) {
+	mt, seen := mockSlack(t, http.StatusOK, "ok", nil)
+	n, _ := newNotifier(t, validConfig(), mt)
+	n.now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 999, time.UTC) }
+
+	require.NoError(t, n.Test(context.Background()))
+	require.Len(t, *seen, 1)
+	r := (*seen)[0]
+	require.Equal(t, http.MethodPost, r.Method)
+	require.Equal(t, hookURL, r.URL)
+	require.Equal(t, "application/json", r.Header.Get("Content-Type"))
+	require.JSONEq(t, `{
+		"text": "[TEST] Code Defender connection test",
+		"channel": "#security-alerts",
+		"attachments": [{
+			"color": "#1D76DB",
+			"blocks": [
+				{"type": "header", "text": {"type": "plain_text", "text": "[TEST] Code Defender connection test"}},
+				{"type": "section", "text": {"type": "mrkdwn",
+					"text": "This is a test message from the Code Defender integration \"SOC alerts\". It shows that alerts reach this channel; no action is needed."}},
+				{"type": "section", "fields": [
+					{"type": "mrkdwn", "text": "*Risk*\nINFO"},
+					{"type": "mrkdwn", "text": "*Type*\nTest"},
+					{"type": "mrkdwn", "text": "*Time*\n<!date^1767323045^{date_short_pretty} {time_secs}|2026-01-02T03:04:05Z>"},
+					{"type": "mrkdwn", "text": "*Event ID*\nconnection-test"}
+				]}
+			]
+		}]
+	}`, string(r.Body))
+}
+
+func TestSendRefusesInvalidEvent(t *testing.T) {
+	mt, _ := mockSlack(t, http.StatusOK, "ok", nil)
+	n, _ := newNotifier(t, validConfig(), mt)
+	e := fullEvent()
+	e.ID, e.Title = "", ""
+	_, err := n.Send(context.Background(), e)
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("id"))
+	require.True(t, ve.Has("title"))
+	require.Zero(t, mt.GetTotalCallCount())
+}
+
+// TestErrors classifies recorded Slack answers and checks that each error
+// says what to fix and never holds the webhook URL.
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     int
+		body       string
+		header     http.Header
+		kind       error
+		retryable  bool
+		retryAfter time.Duration
+		contains   []string
+	}{
+		{name: "429 with Retry-After", status: 429, body: "rate_limited", header: http.Header{"Retry-After": {"7"}},
+			kind: notify.ErrRateLimited, retryable: true, retryAfter: 7 * time.Second, contains: []string{"status 429"}},
+		{name: "400 invalid_payload", status: 400, body: "invalid_payload",
+			kind: notify.ErrRejected, contains: []string{"status 400", "invalid_payload", "report this"}},
+		{name: "401", status: 401, body: "",
+			kind: notify.ErrUnauthorized, contains: []string{"status 401", "Unauthorized"}},
+		{name: "403 action_prohibited", status: 403, body: "action_prohibited",
+			kind: notify.ErrForbidden, contains: []string{"action_prohibited", "admin has restricted posting"}},
+		{name: "403 invalid_token", status: 403, body: "invalid_token",
+			kind: notify.ErrForbidden, contains: []string{"revoked", "create a new one"}},
+		{name: "404 channel_not_found", status: 404, body: "channel_not_found",
+			kind: notify.ErrNotFound, contains: []string{"channel_not_found", "check channel"}},
+		{name: "404 no_service", status: 404, body: "no_service",
+			kind: notify.ErrNotFound, contains: []string{"no longer exists", "create a new webhook URL"}},
+		{name: "410 channel_is_archived", status: 410, body: "channel_is_archived",
+			kind: notify.ErrNotFound, contains: []string{"archived"}},
+		{name: "500 rollup_error", status: 500, body: "rollup_error",
+			kind: notify.ErrUnavailable, retryable: true, contains: []string{"status 500", "internal error"}},
+		{name: "503 HTML page", status: 503, body: "<html><title>Service Unavailable</title></html>",
+			kind: notify.ErrUnavailable, retryable: true, contains: []string{"HTML page: Service Unavailable"}},
+		{name: "answer that echoes the URL", status: 400, body: "bad hook " + hookURL,
+			kind: notify.ErrRejected, contains: []string{"bad hook [REDACTED]"}},
+		{name: "302 redirect", status: 302, header: http.Header{"Location": {"https://elsewhere.example/x"}},
+			kind: notify.ErrRejected, contains: []string{"redirect to elsewhere.example not followed"}},
+		{name: "204 is not Slack's answer", status: 204,
+			kind: notify.ErrRejected, contains: []string{"status 204: Slack answers 200 ok; is the URL Slack's own?"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mt, _ := mockSlack(t, tc.status, tc.body, tc.header)
+			n, logs := newNotifier(t, validConfig(), mt)
+			for _, op := range []string{"send", "test"} {
+				var err error
+				if op == "send" {
+					_, err = n.Send(context.Background(), fullEvent())
+				} else {
+					err = n.Test(context.Background())
+				}
+				require.Error(t, err)
+				var e *notify.Error
+				require.ErrorAs(t, err, &e)
+				require.Equal(t, op, e.Op)
+				require.ErrorIs(t, err, tc.kind)
+				require.Equal(t, tc.retryable, notify.IsRetryable(err))
+				require.Equal(t, tc.retryAfter, notify.RetryAfterOf(err))
+				for _, c := range tc.contains {
+					require.Contains(t, err.Error(), c)
+				}
+				notifytest.AssertNoSecret(t, err, secret)
+			}
+			notifytest.AssertNoSecret(t, logs.String(), secret)
+		})
+	}
+}
+
+func TestNetworkErrors(t *testing.T) {
+	t.Run("connection refused is retryable", func(t *testing.T) {
+		mt := httpmock.NewMockTransport()
+		mt.RegisterResponder(http.MethodPost, hookURL, httpmock.NewErrorResponder(
+			fmt.Errorf("dial tcp: connection refused while posting to %s", hookURL)))
+		n, logs := newNotifier(t, validConfig(), mt)
+		_, err := n.Send(context.Background(), fullEvent())
+		require.ErrorIs(t, err, notify.ErrUnavailable)
+		require.True(t, notify.IsRetryable(err))
+		notifytest.AssertNoSecret(t, err, secret)
+		notifytest.AssertNoSecret(t, logs.String(), secret)
+	})
+}
+
+// loopbackSlack serves h over TLS on 127.0.0.1 and returns a client that
+// sends every host there, so requests to hooks.slack.com go through the
+// real net/http stack.
+func loopbackSlack(t *testing.T, h http.HandlerFunc) *http.Client {
+	t.Helper()
+	srv := httptest.NewTLSServer(h)
+	tr := srv.Client().Transport.(*http.Transport).Clone()
+	tr.TLSClientConfig.ServerName = "example.com" // in httptest's certificate
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
+	}
+	t.Cleanup(func() {
+		tr.CloseIdleConnections()
+		srv.Close()
+	})
+	return &http.Client{Transport: tr}
+}
+
+func TestLoopback(t *testing.T) {
+	t.Run("a real round trip", func(t *testing.T) {
+		var got []byte
+		c := loopbackSlack(t, func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/services/T0123ABCD/B0456EFGH/abcdEFGH1234ijklMNOP5678" || r.Host != "hooks.slack.com" {
+				http.Error(w, "no_service", http.StatusNotFound)
+				return
+			}
+			got, _ = io.ReadAll(r.Body)
+			_, _ = io.WriteString(w, "ok")
+		})
+		n, err := New(validConfig(), notify.WithHTTPClient(c))
+		require.NoError(t, err)
+		rc, err := n.Send(context.Background(), minimalEvent())
+		require.NoError(t, err)
+		require.Equal(t, notify.Receipt{ID: "ok"}, rc)
+		require.Contains(t, string(got), `"text":"[LOW] Minimal"`)
+	})
+	t.Run("a cancelled context is not retryable", func(t *testing.T) {
+		c := loopbackSlack(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
+		n, err := New(validConfig(), notify.WithHTTPClient(c))
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err = n.Send(ctx, minimalEvent())
+		require.ErrorIs(t, err, context.Canceled)
+		require.False(t, notify.IsRetryable(err))
+		notifytest.AssertNoSecret(t, err, secret)
+	})
+	t.Run("a timeout is retryable", func(t *testing.T) {
+		release := make(chan struct{})
+		c := loopbackSlack(t, func(w http.ResponseWriter, r *http.Request) {
+			// Reading the body lets the server see the client hang up.
+			_, _ = io.Copy(io.Discard, r.Body)
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+		})
+		t.Cleanup(func() { close(release) }) // runs before the server closes
+		logger, logs := notifytest.NewLogger()
+		n, err := New(validConfig(), notify.WithHTTPClient(c), notify.WithTimeout(50*time.Millisecond),
+			notify.WithLogger(logger))
+		require.NoError(t, err)
+		_, err = n.Send(context.Background(), minimalEvent())
+		require.ErrorIs(t, err, notify.ErrUnavailable)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.True(t, notify.IsRetryable(err))
+		require.Contains(t, err.Error(), "timed out")
+		notifytest.AssertNoSecret(t, err, secret)
+		notifytest.AssertNoSecret(t, logs.String(), secret)
+	})
+}
+
+func TestFromJSONAndPrinting(t *testing.T) {
+	raw := fmt.Sprintf(`{"name":"SOC","webhook_url":%q,"channel":"#soc"}`, hookURL)
+	n, err := FromJSON(json.RawMessage(raw))
+	require.NoError(t, err)
+	require.Equal(t, `slack("SOC")`, fmt.Sprint(n))
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		notifytest.AssertNoSecret(t, fmt.Sprintf(verb, n), secret)
+		notifytest.AssertNoSecret(t, fmt.Sprintf(verb, validConfig()), secret)
+	}
+	out, err := json.Marshal(validConfig())
+	require.NoError(t, err)
+	require.JSONEq(t, `{"name":"SOC alerts","webhook_url":"[REDACTED]","channel":"#security-alerts"}`, string(out))
+
+	_, err = FromJSON(json.RawMessage(`{"name":"SOC","webhook_url":"x","colour":"red"}`))
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("colour"))
+
+	// A masked config sent back fails instead of replacing the credential.
+	_, err = FromJSON(out)
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("webhook_url"))
+}
+
+func TestReceiptIsSlacksAnswer(t *testing.T) {
+	mt, _ := mockSlack(t, http.StatusOK, "ok\n", nil)
+	n, _ := newNotifier(t, validConfig(), mt)
+	rc, err := n.Send(context.Background(), minimalEvent())
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: "ok"}, rc)
+}
+
+// TestAgainstFake runs the notifier against notifytest's loopback Slack,
+// which checks Block Kit's limits the way Slack does.
+func TestAgainstFake(t *testing.T) {
+	srv := notifytest.NewServer(t)
+	logger, logs := notifytest.NewLogger()
+	n, err := New(validConfig(), notify.WithHTTPClient(srv.Client()), notify.WithLogger(logger))
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	require.NoError(t, n.Test(ctx))
+	e := fullEvent()
+	e.Title = strings.Repeat("t", 500)
+	e.Description = strings.Repeat("d", 5000)
+	e.Details = map[string]string{}
+	for i := range 300 {
+		e.Details[fmt.Sprintf("d%03d", i)] = strings.Repeat("v", 100)
+	}
+	rc, err := n.Send(ctx, e)
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: "ok"}, rc)
+	reqs := srv.RequestsTo(notifytest.Slack)
+	require.Len(t, reqs, 2)
+	require.Equal(t, hookURL, reqs[1].URL())
+
+	srv.RevokeCredentials(secret)
+	_, err = n.Send(ctx, e)
+	require.ErrorIs(t, err, notify.ErrForbidden)
+	require.Contains(t, err.Error(), "invalid_token")
+	require.Contains(t, err.Error(), "revoked")
+	notifytest.AssertNoSecret(t, err, secret)
+	notifytest.AssertNoSecret(t, logs.String(), secret)
+}
