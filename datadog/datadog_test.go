@@ -1,0 +1,646 @@
+package datadog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/codedefender/integrations/notify"
+	"github.com/codedefender/integrations/notify/notifytest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const (
+	apiKey          = notify.Secret("0123456789abcdef0123456789abcdef")         // 32 hex characters, like a real API key
+	appKey          = notify.Secret("fedcba9876543210fedcba9876543210fedcba98") // 40, like an application key
+	incidentsURL    = "https://api.datadoghq.eu/api/v2/incidents"
+	validateKeysURL = "https://api.datadoghq.eu/api/v2/validate_keys"
+	validateURL     = "https://api.datadoghq.eu/api/v1/validate"
+	createdBody     = `{"data":{"type":"incidents","id":"00000000-0000-0000-1234-000000000000","attributes":{"public_id":42,"title":"New script on checkout","severity":"SEV-2"}}}`
+)
+
+var secrets = []notify.Secret{apiKey, appKey}
+
+func validConfig() Config {
+	return Config{Name: "Datadog EU", URL: incidentsURL, ApplicationKey: appKey, APIKey: apiKey}
+}
+
+func fullEvent() notify.Event {
+	return notify.Event{
+		ID:          "evt-1",
+		Type:        notify.EventClientSideRisk,
+		Title:       "New script on checkout",
+		Description: "Script *evil* loaded from [cdn](https://cdn.evil.example)\n# not a heading\r\nC:\\temp <b>x</b> @oncall",
+		Risk:        notify.RiskHigh,
+		Time:        time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		URL:         "https://console.codedefender.example/alerts/evt-1",
+		Source:      "shop.example.com",
+		Tags:        []string{"pci", "new script", "pci", " "},
+		Details:     map[string]string{"script": "https://cdn.evil.example/x.js", "page": "/checkout|pay"},
+	}
+}
+
+func minimalEvent() notify.Event {
+	return notify.Event{
+		ID:    "evt-2",
+		Type:  notify.EventTest,
+		Title: "Test alert",
+		Risk:  notify.RiskInfo,
+		Time:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+	}
+}
+
+type recorded struct {
+	Method string
+	URL    string
+	Header http.Header
+	Body   string
+}
+
+// harness is a Notifier on a mock transport, with its log captured.
+type harness struct {
+	n    *Notifier
+	mt   *httpmock.MockTransport
+	logs *notifytest.LogBuffer
+
+	mu   sync.Mutex
+	reqs []recorded
+}
+
+func newHarness(t *testing.T, c Config) *harness {
+	t.Helper()
+	mt := httpmock.NewMockTransport()
+	logger, logs := notifytest.NewLogger()
+	n, err := New(c, notify.WithHTTPClient(&http.Client{Transport: mt}), notify.WithLogger(logger))
+	require.NoError(t, err)
+	t.Cleanup(func() { notifytest.AssertNoSecret(t, logs.String(), secrets...) })
+	return &harness{n: n, mt: mt, logs: logs}
+}
+
+// on answers method url with status, body and header, recording each request.
+func (h *harness) on(method, url string, status int, body string, header http.Header) {
+	h.mt.RegisterResponder(method, url, func(r *http.Request) (*http.Response, error) {
+		b := ""
+		if r.Body != nil {
+			raw, err := io.ReadAll(r.Body)
+			if err != nil {
+				return nil, err
+			}
+			b = string(raw)
+		}
+		h.mu.Lock()
+		h.reqs = append(h.reqs, recorded{Method: r.Method, URL: r.URL.String(), Header: r.Header.Clone(), Body: b})
+		h.mu.Unlock()
+		resp := httpmock.NewStringResponse(status, body)
+		for k, vs := range header {
+			for _, v := range vs {
+				resp.Header.Add(k, v)
+			}
+		}
+		resp.Request = r
+		return resp, nil
+	})
+}
+
+func (h *harness) requests() []recorded {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]recorded(nil), h.reqs...)
+}
+
+func (h *harness) calls(method, url string) int {
+	return h.mt.GetCallCountInfo()[method+" "+url]
+}
+
+func requireKind(t *testing.T, err error, kind error, retryable bool) *notify.Error {
+	t.Helper()
+	require.Error(t, err)
+	notifytest.AssertNoSecret(t, err, secrets...)
+	require.ErrorIs(t, err, kind)
+	require.Equal(t, retryable, notify.IsRetryable(err), "retryable")
+	var ne *notify.Error
+	require.ErrorAs(t, err, &ne)
+	require.Equal(t, Type, ne.Integration)
+	return ne
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		edit  func(*Config)
+		field string // "" when valid
+		want  string // the field's message, or part of it
+	}{
+		{name: "trailing slash", edit: func(c *Config) { c.URL = incidentsURL + "/" }},
+		{name: "host in capitals", edit: func(c *Config) { c.URL = "https://API.datadoghq.eu/api/v2/incidents" }},
+		{name: "no name", edit: func(c *Config) { c.Name = "" }, field: "name", want: "required"},
+		{name: "no url", edit: func(c *Config) { c.URL = "" }, field: "url", want: "is required: https://api.<site>/api/v2/incidents for your Datadog site"},
+		{name: "web host app.", edit: func(c *Config) { c.URL = "https://app.datadoghq.eu/api/v2/incidents" }, field: "url",
+			want: "is the web address of datadoghq.eu, not its API host; did you mean https://api.datadoghq.eu/api/v2/incidents?"},
+		{name: "web host of US3", edit: func(c *Config) { c.URL = "https://us3.datadoghq.com/incidents" }, field: "url",
+			want: "is the web address of us3.datadoghq.com, not its API host; did you mean https://api.us3.datadoghq.com/api/v2/incidents?"},
+		{name: "app. before US5", edit: func(c *Config) { c.URL = "https://app.us5.datadoghq.com/api/v2/incidents" }, field: "url",
+			want: "did you mean https://api.us5.datadoghq.com/api/v2/incidents?"},
+		{name: "gov web host", edit: func(c *Config) { c.URL = "https://app.ddog-gov.com/api/v2/incidents" }, field: "url",
+			want: "did you mean https://api.ddog-gov.com/api/v2/incidents?"},
+		{name: "http", edit: func(c *Config) { c.URL = "http://api.datadoghq.eu/api/v2/incidents" }, field: "url",
+			want: "must start with https://; did you mean https://api.datadoghq.eu/api/v2/incidents?"},
+		{name: "other endpoint", edit: func(c *Config) { c.URL = "https://api.datadoghq.eu/api/v1/events" }, field: "url",
+			want: "must be the incidents endpoint; did you mean https://api.datadoghq.eu/api/v2/incidents?"},
+		{name: "query", edit: func(c *Config) { c.URL = incidentsURL + "?x=1" }, field: "url", want: "must be the incidents endpoint"},
+		{name: "port", edit: func(c *Config) { c.URL = "https://api.datadoghq.eu:8443/api/v2/incidents" }, field: "url", want: "must not name a port"},
+		{name: "userinfo", edit: func(c *Config) { c.URL = "https://k:s@api.datadoghq.eu/api/v2/incidents" }, field: "url", want: "user name or password"},
+		{name: "unknown site", edit: func(c *Config) { c.URL = "https://api.datadoghq.co/api/v2/incidents" }, field: "url",
+			want: "must be on a Datadog site's API host (datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu, ap1.datadoghq.com, ap2.datadoghq.com, uk1.datadoghq.com, ddog-gov.com, us2.ddog-gov.com)"},
+		{name: "look-alike", edit: func(c *Config) { c.URL = "https://api.datadoghq.eu.evil.example/api/v2/incidents" }, field: "url", want: "Datadog site's API host"},
+		{name: "spaces", edit: func(c *Config) { c.URL = incidentsURL + " " }, field: "url", want: "spaces"},
+		{name: "not a url", edit: func(c *Config) { c.URL = "datadoghq.eu" }, field: "url", want: "not a URL"},
+		{name: "no application key", edit: func(c *Config) { c.ApplicationKey = "" }, field: "application_key", want: "required"},
+		{name: "masked application key", edit: func(c *Config) { c.ApplicationKey = notify.Redacted }, field: "application_key", want: "mask"},
+		{name: "application key with spaces", edit: func(c *Config) { c.ApplicationKey = " " + appKey }, field: "application_key", want: "spaces"},
+		{name: "no api key", edit: func(c *Config) { c.APIKey = "" }, field: "api_key", want: "required"},
+		{name: "api key with a line break", edit: func(c *Config) { c.APIKey = apiKey + "\n" }, field: "api_key", want: "line breaks"},
+		{name: "same keys", edit: func(c *Config) { c.APIKey = appKey }, field: "api_key", want: "is the same as application_key"},
+		{name: "swapped keys", edit: func(c *Config) { c.APIKey, c.ApplicationKey = appKey, apiKey }, field: "api_key", want: "are they swapped?"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			tt.edit(&c)
+			err := c.Validate()
+			notifytest.AssertNoSecret(t, err, secrets...)
+			if tt.field == "" {
+				require.NoError(t, err)
+				return
+			}
+			var ve *notify.ValidationError
+			require.ErrorAs(t, err, &ve)
+			require.Len(t, ve.Fields, 1, "only the broken field: %v", err)
+			require.Equal(t, tt.field, ve.Fields[0].Field)
+			require.Contains(t, ve.Fields[0].Message, tt.want)
+		})
+	}
+}
+
+func TestConfigValidateEverySite(t *testing.T) {
+	for _, s := range []string{"datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu", "ap1.datadoghq.com",
+		"ap2.datadoghq.com", "uk1.datadoghq.com", "ddog-gov.com", "us2.ddog-gov.com"} {
+		c := validConfig()
+		c.URL = "https://api." + s + "/api/v2/incidents"
+		require.NoError(t, c.Validate(), s)
+	}
+}
+
+func TestConfigValidateReportsEveryField(t *testing.T) {
+	err := Config{URL: "https://app.datadoghq.com", APIKey: " x"}.Validate()
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve)
+	for _, f := range []string{"name", "url", "application_key", "api_key"} {
+		require.True(t, ve.Has(f), "missing %s in %v", f, err)
+	}
+}
+
+func TestNewRefusesInvalidConfig(t *testing.T) {
+	c := validConfig()
+	c.URL = "https://app.datadoghq.eu/api/v2/incidents"
+	n, err := New(c)
+	require.Nil(t, n)
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve)
+}
+
+func TestFromJSON(t *testing.T) {
+	raw := `{"name":"Datadog EU","url":"` + incidentsURL + `","application_key":"` + appKey.Reveal() + `","api_key":"` + apiKey.Reveal() + `"}`
+	n, err := FromJSON(json.RawMessage(raw))
+	require.NoError(t, err)
+	require.Equal(t, `datadog("Datadog EU")`, fmt.Sprint(n))
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		notifytest.AssertNoSecret(t, fmt.Sprintf(verb, n), secrets...)
+	}
+	c := n.(*Notifier).cfg
+	require.Equal(t, validConfig(), c)
+	notifytest.AssertNoSecret(t, fmt.Sprintf("%+v %#v", c, c), secrets...)
+	b, err := json.Marshal(c)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"name":"Datadog EU","url":"`+incidentsURL+`","application_key":"[REDACTED]","api_key":"[REDACTED]"}`, string(b))
+
+	_, err = FromJSON(json.RawMessage(`{"name":"x","site":"datadoghq.eu"}`))
+	notifytest.AssertNoSecret(t, err, secrets...)
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("site"), "unknown field named: %v", err)
+}
+
+func TestSendFullEvent(t *testing.T) {
+	h := newHarness(t, validConfig())
+	h.on(http.MethodPost, incidentsURL, 201, createdBody, nil)
+
+	r, err := h.n.Send(context.Background(), fullEvent())
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: "42", URL: "https://app.datadoghq.eu/incidents/42"}, r)
+
+	reqs := h.requests()
+	require.Len(t, reqs, 1)
+	req := reqs[0]
+	require.Equal(t, http.MethodPost, req.Method)
+	require.Equal(t, incidentsURL, req.URL)
+	require.Equal(t, apiKey.Reveal(), req.Header.Get("DD-API-KEY"))
+	require.Equal(t, appKey.Reveal(), req.Header.Get("DD-APPLICATION-KEY"))
+	require.Equal(t, "application/json", req.Header.Get("Content-Type"))
+	require.Equal(t, "application/json", req.Header.Get("Accept"))
+	require.Equal(t, notify.DefaultUserAgent, req.Header.Get("User-Agent"))
+
+	cell := "Script \\*evil\\* loaded from \\[cdn\\]\\(https://cdn\\.evil\\.example\\)  \n" +
+		"\\# not a heading  \n" +
+		"C:\\\\temp \\<b\\>x\\</b\\> \\@oncall\n\n" +
+		"- **Risk:** HIGH (SEV-2)\n" +
+		"- **Type:** client\\_side\\_risk\n" +
+		"- **Source:** shop\\.example\\.com\n" +
+		"- **Time:** 2026-01-02T03:04:05Z\n" +
+		"- **Console:** [Open in Code Defender](<https://console.codedefender.example/alerts/evt-1>)\n" +
+		"- **Event ID:** evt\\-1\n" +
+		"- **Tags:** pci, new script\n\n" +
+		"| Detail | Value |\n" +
+		"| --- | --- |\n" +
+		"| page | /checkout\\|pay |\n" +
+		"| script | https://cdn\\.evil\\.example/x\\.js |"
+	want := map[string]any{"data": map[string]any{
+		"type": "incidents",
+		"attributes": map[string]any{
+			"title":             "New script on checkout",
+			"customer_impacted": false,
+			"fields":            map[string]any{"severity": map[string]any{"type": "dropdown", "value": "SEV-2"}},
+			"initial_cells":     []any{map[string]any{"cell_type": "markdown", "content": map[string]any{"content": cell}}},
+		},
+	}}
+	wantJSON, err := json.Marshal(want)
+	require.NoError(t, err)
+	require.JSONEq(t, string(wantJSON), req.Body)
+}
+
+func TestSendMinimalEvent(t *testing.T) {
+	c := validConfig()
+	c.URL = "https://api.us3.datadoghq.com/api/v2/incidents"
+	h := newHarness(t, c)
+	h.on(http.MethodPost, c.URL, 201, `{"data":{"type":"incidents","id":"abc","attributes":{"public_id":7}}}`, nil)
+
+	r, err := h.n.Send(context.Background(), minimalEvent())
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: "7", URL: "https://us3.datadoghq.com/incidents/7"}, r)
+
+	reqs := h.requests()
+	require.Len(t, reqs, 1)
+	require.JSONEq(t, `{"data":{"type":"incidents","attributes":{
+		"title":"Test alert",
+		"customer_impacted":false,
+		"fields":{"severity":{"type":"dropdown","value":"SEV-5"}},
+		"initial_cells":[{"cell_type":"markdown","content":{"content":
+			"- **Risk:** INFO (SEV-5)\n- **Type:** test\n- **Time:** 2026-01-02T03:04:05Z\n- **Event ID:** evt\\-2"}}],
+		"is_test":true}}}`, reqs[0].Body)
+}
+
+func TestSendSeverityFromRisk(t *testing.T) {
+	want := map[notify.Risk]string{notify.RiskCritical: "SEV-1", notify.RiskHigh: "SEV-2", notify.RiskMedium: "SEV-3",
+		notify.RiskLow: "SEV-4", notify.RiskInfo: "SEV-5"}
+	for risk, sev := range want {
+		e := minimalEvent()
+		e.Risk = risk
+		require.Equal(t, sev, payload(e).Data.Attributes.Fields["severity"].Value, risk)
+	}
+}
+
+// TestReceiptWebHosts checks the incident page on each site's web host:
+// app.<site> only for US1, EU1 and US1-FED.
+func TestReceiptWebHosts(t *testing.T) {
+	want := map[string]string{
+		"datadoghq.com":     "https://app.datadoghq.com/incidents/42",
+		"us3.datadoghq.com": "https://us3.datadoghq.com/incidents/42",
+		"us5.datadoghq.com": "https://us5.datadoghq.com/incidents/42",
+		"datadoghq.eu":      "https://app.datadoghq.eu/incidents/42",
+		"ap1.datadoghq.com": "https://ap1.datadoghq.com/incidents/42",
+		"ap2.datadoghq.com": "https://ap2.datadoghq.com/incidents/42",
+		"uk1.datadoghq.com": "https://uk1.datadoghq.com/incidents/42",
+		"ddog-gov.com":      "https://app.ddog-gov.com/incidents/42",
+		"us2.ddog-gov.com":  "https://us2.ddog-gov.com/incidents/42",
+	}
+	for s, page := range want {
+		c := validConfig()
+		c.URL = "https://api." + s + "/api/v2/incidents"
+		h := newHarness(t, c)
+		h.on(http.MethodPost, c.URL, 201, createdBody, nil)
+		r, err := h.n.Send(context.Background(), minimalEvent())
+		require.NoError(t, err, s)
+		require.Equal(t, notify.Receipt{ID: "42", URL: page}, r, s)
+	}
+}
+
+func TestSendTruncation(t *testing.T) {
+	t.Run("title", func(t *testing.T) {
+		e := minimalEvent()
+		e.Title = strings.Repeat("é", 300) + "\nnext"
+		title := payload(e).Data.Attributes.Title
+		require.Equal(t, strings.Repeat("é", maxTitleRunes-1)+"…", title)
+		require.True(t, utf8.ValidString(title))
+	})
+	t.Run("title on one line", func(t *testing.T) {
+		e := minimalEvent()
+		e.Title = "a\r\nb"
+		require.Equal(t, "a  b", payload(e).Data.Attributes.Title)
+	})
+	t.Run("cell", func(t *testing.T) {
+		e := minimalEvent()
+		e.Description = strings.Repeat("🚨", 20000)
+		cell := payload(e).Data.Attributes.InitialCells[0].Content.Content
+		require.Equal(t, maxCellRunes, utf8.RuneCountInString(cell))
+		require.Contains(t, cell, "🚨…\n\n- **Risk:** INFO")
+		require.True(t, strings.HasSuffix(cell, "- **Event ID:** evt\\-2"), "the list survives the cut")
+	})
+	t.Run("cell cut between escapes", func(t *testing.T) {
+		e := minimalEvent()
+		e.Description = strings.Repeat("_", 10000) // 20,000 runes once escaped
+		cell := payload(e).Data.Attributes.InitialCells[0].Content.Content
+		body, _, ok := strings.Cut(cell, "…\n\n- **Risk:**")
+		require.True(t, ok)
+		require.Equal(t, strings.Repeat(`\_`, len(body)/2), body, "no escape is split")
+		require.LessOrEqual(t, utf8.RuneCountInString(cell), maxCellRunes)
+	})
+	t.Run("details", func(t *testing.T) {
+		e := minimalEvent()
+		e.Details = map[string]string{}
+		for i := range 20 {
+			e.Details[fmt.Sprintf("k%02d", i)] = strings.Repeat("v", 3000)
+		}
+		cell := payload(e).Data.Attributes.InitialCells[0].Content.Content
+		table := cell[strings.Index(cell, "| Detail | Value |"):]
+		require.LessOrEqual(t, utf8.RuneCountInString(table), maxTableRunes)
+		require.Contains(t, table, "| k00 | "+strings.Repeat("v", maxDetailValue-1)+"… |")
+		require.True(t, strings.HasSuffix(table, "| … | 17 more details not shown |"), table[len(table)-60:])
+	})
+	t.Run("long console link left out", func(t *testing.T) {
+		e := minimalEvent()
+		e.URL = "https://console.example/" + strings.Repeat("p", 3000)
+		require.NotContains(t, payload(e).Data.Attributes.InitialCells[0].Content.Content, "Console")
+	})
+}
+
+func TestSendErrors(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     int
+		body       string
+		header     http.Header
+		kind       error
+		retryable  bool
+		retryAfter time.Duration
+		message    string
+		hint       string
+	}{
+		{name: "bad request", status: 400, body: `{"errors":["Invalid severity: SEV-5"]}`, kind: notify.ErrRejected, message: "status 400: Invalid severity: SEV-5"},
+		{name: "no incident_write", status: 403, body: `{"errors":["Forbidden"]}`, kind: notify.ErrForbidden, message: "Forbidden",
+			hint: "the application key lacks the incident_write permission"},
+		{name: "bad key", status: 401, body: `{"errors":["Unauthorized"]}`, kind: notify.ErrUnauthorized, hint: "run Test to find out which"},
+		{name: "no such endpoint", status: 404, body: `{"errors":["Not found"]}`, kind: notify.ErrNotFound, hint: "check the site in url"},
+		{name: "rate limited", status: 429, body: `{"errors":["Too many requests"]}`, kind: notify.ErrRateLimited, retryable: true,
+			header:     http.Header{"X-RateLimit-Limit": {"10"}, "X-RateLimit-Period": {"60"}, "X-RateLimit-Remaining": {"0"}, "X-RateLimit-Reset": {"12"}},
+			retryAfter: 12 * time.Second},
+		{name: "500", status: 500, body: `{"errors":["Internal Server Error"]}`, kind: notify.ErrUnavailable, retryable: true},
+		{name: "502 HTML", status: 502, body: `<html><title>502 Bad Gateway</title></html>`, kind: notify.ErrUnavailable, retryable: true, message: "502 Bad Gateway"},
+		{name: "503", status: 503, kind: notify.ErrUnavailable, retryable: true},
+		{name: "504", status: 504, kind: notify.ErrUnavailable, retryable: true},
+		{name: "501", status: 501, kind: notify.ErrRejected},
+		{name: "error text echoing the keys", status: 400, body: `{"errors":["bad key ` + apiKey.Reveal() + ` / ` + appKey.Reveal() + `"]}`,
+			kind: notify.ErrRejected, message: "bad key [REDACTED] / [REDACTED]"},
+		{name: "created without an id", status: 201, body: `{"data":{"type":"incidents","attributes":{}}}`, kind: notify.ErrRejected, message: "no incident id"},
+		{name: "created with HTML", status: 201, body: `<html></html>`, kind: notify.ErrRejected, message: "not the expected JSON"},
+		{name: "redirect", status: 301, header: http.Header{"Location": {"https://evil.example/collect"}}, kind: notify.ErrRejected,
+			message: "redirect to evil.example not followed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, validConfig())
+			h.on(http.MethodPost, incidentsURL, tt.status, tt.body, tt.header)
+			_, err := h.n.Send(context.Background(), fullEvent())
+			ne := requireKind(t, err, tt.kind, tt.retryable)
+			require.Equal(t, opSend, ne.Op)
+			require.Equal(t, tt.retryAfter, notify.RetryAfterOf(err))
+			require.Contains(t, err.Error(), tt.message)
+			require.Contains(t, ne.Hint, tt.hint)
+			require.Equal(t, 1, h.mt.GetTotalCallCount(), "no redirect followed, no retry behind the caller's back")
+		})
+	}
+	t.Run("network failure", func(t *testing.T) {
+		h := newHarness(t, validConfig())
+		h.mt.RegisterResponder(http.MethodPost, incidentsURL, httpmock.NewErrorResponder(errors.New("connection reset by peer")))
+		_, err := h.n.Send(context.Background(), fullEvent())
+		requireKind(t, err, notify.ErrUnavailable, true)
+	})
+}
+
+func TestSendReceiptFromUUIDWhenNoPublicID(t *testing.T) {
+	h := newHarness(t, validConfig())
+	h.on(http.MethodPost, incidentsURL, 201, `{"data":{"type":"incidents","id":"00000000-0000-0000-1234-000000000000","attributes":{}}}`, nil)
+	r, err := h.n.Send(context.Background(), fullEvent())
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: "00000000-0000-0000-1234-000000000000"}, r)
+	require.Contains(t, h.logs.String(), "no public_id")
+}
+
+func TestSendRefusesInvalidEvent(t *testing.T) {
+	h := newHarness(t, validConfig())
+	e := fullEvent()
+	e.Risk = "urgent"
+	e.Time = time.Time{}
+	_, err := h.n.Send(context.Background(), e)
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("risk"))
+	require.True(t, ve.Has("time"))
+	require.Zero(t, h.mt.GetTotalCallCount(), "no network call")
+}
+
+func TestTestPasses(t *testing.T) {
+	h := newHarness(t, validConfig())
+	h.on(http.MethodGet, validateKeysURL, 200, `{"status":"ok"}`, nil)
+	require.NoError(t, h.n.Test(context.Background()))
+
+	reqs := h.requests()
+	require.Len(t, reqs, 1)
+	require.Equal(t, http.MethodGet, reqs[0].Method)
+	require.Equal(t, validateKeysURL, reqs[0].URL)
+	require.Equal(t, apiKey.Reveal(), reqs[0].Header.Get("DD-API-KEY"))
+	require.Equal(t, appKey.Reveal(), reqs[0].Header.Get("DD-APPLICATION-KEY"))
+	require.Empty(t, reqs[0].Body)
+	require.Zero(t, h.calls(http.MethodPost, incidentsURL), "Test opens nothing")
+}
+
+func TestTestNamesTheRefusedKey(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  int
+		v1      int
+		v1Body  string
+		message string
+	}{
+		{name: "application key", status: 403, v1: 200, v1Body: `{"valid":true}`, message: "status 403: application_key is not valid on datadoghq.eu"},
+		{name: "api key", status: 403, v1: 403, v1Body: `{"errors":["Forbidden"]}`, message: "status 403: api_key is not valid on datadoghq.eu"},
+		{name: "api key, 401", status: 401, v1: 401, v1Body: `{"errors":["Unauthorized"]}`, message: "status 401: api_key is not valid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, validConfig())
+			h.on(http.MethodGet, validateKeysURL, tt.status, `{"errors":["Forbidden"]}`, nil)
+			h.on(http.MethodGet, validateURL, tt.v1, tt.v1Body, nil)
+			err := h.n.Test(context.Background())
+			ne := requireKind(t, err, notify.ErrUnauthorized, false)
+			require.Equal(t, opValidateKeys, ne.Op)
+			require.Contains(t, err.Error(), tt.message)
+			require.Contains(t, ne.Hint, "copy it again")
+
+			reqs := h.requests()
+			require.Len(t, reqs, 2)
+			require.Equal(t, validateURL, reqs[1].URL)
+			require.Equal(t, apiKey.Reveal(), reqs[1].Header.Get("DD-API-KEY"))
+			require.Empty(t, reqs[1].Header.Values("DD-APPLICATION-KEY"), "v1 needs only the API key")
+		})
+	}
+}
+
+func TestTestFallsBackToV1(t *testing.T) {
+	t.Run("api key valid", func(t *testing.T) {
+		h := newHarness(t, validConfig())
+		h.on(http.MethodGet, validateKeysURL, 404, `{"errors":["Not found"]}`, nil)
+		h.on(http.MethodGet, validateURL, 200, `{"valid":true}`, nil)
+		require.NoError(t, h.n.Test(context.Background()))
+		require.Contains(t, h.logs.String(), "only the API key was checked; the application key and incident_write are checked on first send")
+	})
+	t.Run("api key refused", func(t *testing.T) {
+		h := newHarness(t, validConfig())
+		h.on(http.MethodGet, validateKeysURL, 404, `{"errors":["Not found"]}`, nil)
+		h.on(http.MethodGet, validateURL, 403, `{"errors":["Forbidden"]}`, nil)
+		err := h.n.Test(context.Background())
+		ne := requireKind(t, err, notify.ErrUnauthorized, false)
+		require.Equal(t, opValidate, ne.Op)
+		require.Contains(t, err.Error(), "api_key is not valid")
+	})
+	t.Run("v1 says invalid", func(t *testing.T) {
+		h := newHarness(t, validConfig())
+		h.on(http.MethodGet, validateKeysURL, 404, ``, nil)
+		h.on(http.MethodGet, validateURL, 200, `{"valid":false}`, nil)
+		requireKind(t, h.n.Test(context.Background()), notify.ErrUnauthorized, false)
+	})
+}
+
+func TestTestOtherFailures(t *testing.T) {
+	tests := []struct {
+		name      string
+		setup     func(h *harness)
+		kind      error
+		retryable bool
+		message   string
+	}{
+		{
+			name:  "not Datadog's answer",
+			setup: func(h *harness) { h.on(http.MethodGet, validateKeysURL, 200, `{"status":"maybe"}`, nil) },
+			kind:  notify.ErrRejected, message: `no "status":"ok"`,
+		},
+		{
+			name: "rate limited",
+			setup: func(h *harness) {
+				h.on(http.MethodGet, validateKeysURL, 429, `{"errors":["Too many requests"]}`, http.Header{"X-RateLimit-Reset": {"3"}})
+			},
+			kind: notify.ErrRateLimited, retryable: true, message: "Too many requests",
+		},
+		{
+			name: "refused, and the v1 check fails too",
+			setup: func(h *harness) {
+				h.on(http.MethodGet, validateKeysURL, 401, `{"errors":["Unauthorized"]}`, nil)
+				h.on(http.MethodGet, validateURL, 500, `{"errors":["Internal"]}`, nil)
+			},
+			kind: notify.ErrUnauthorized, message: "status 401: Unauthorized",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, validConfig())
+			tt.setup(h)
+			err := h.n.Test(context.Background())
+			requireKind(t, err, tt.kind, tt.retryable)
+			require.Contains(t, err.Error(), tt.message)
+		})
+	}
+}
+
+func TestEscapeMarkdown(t *testing.T) {
+	tests := []struct{ in, inline, multiline string }{
+		{in: "*a* _b_ `c` ~~d~~", inline: "\\*a\\* \\_b\\_ \\`c\\` \\~\\~d\\~\\~"},
+		{in: "[x](https://evil.example) ![i](https://evil.example/p.png)", inline: "\\[x\\]\\(https://evil\\.example\\) \\!\\[i\\]\\(https://evil\\.example/p\\.png\\)"},
+		{in: "<script>&amp; @here", inline: "\\<script\\>\\&amp; \\@here"},
+		{in: "# h\n1. x\n- y\n===", inline: "\\# h 1\\. x \\- y \\=\\=\\=", multiline: "\\# h  \n1\\. x  \n\\- y  \n\\=\\=\\="},
+		{in: `a\b | c`, inline: `a\\b \| c`},
+		{in: "a\r\nb\rc\td", inline: "a  b c d", multiline: "a  \nb  \nc d"},
+		{in: "plain, é and 🚨: ok", inline: "plain, é and 🚨: ok"},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.inline, escapeMarkdown(tt.in, 1000, false), "inline %q", tt.in)
+		want := tt.multiline
+		if want == "" {
+			want = tt.inline
+		}
+		require.Equal(t, want, escapeMarkdown(tt.in, 1000, true), "multiline %q", tt.in)
+	}
+	require.Equal(t, `ab\*…`, escapeMarkdown("ab**cd", 5, false))
+	require.Equal(t, `ab…`, escapeMarkdown("ab**cd", 4, false), "never half an escape")
+	require.Equal(t, `ab\*`, escapeMarkdown("ab*", 4, false), "fits exactly: no marker")
+}
+
+func TestLinkDestination(t *testing.T) {
+	require.Equal(t, "https://x.example/a%20b%3Cc%3E%5Cd(e)", linkDestination("https://x.example/a b<c>\\d(e)"))
+	require.Equal(t, "https://x.example/ab", linkDestination("https://x.example/a\nb"))
+}
+
+// FuzzEscapeMarkdown checks, on any input, that escaping never panics,
+// stays within its limit, keeps valid UTF-8, and leaves no markup character
+// unescaped.
+func FuzzEscapeMarkdown(f *testing.F) {
+	for _, s := range []string{"", "*a*", "[x](y)", `\\*`, "# x\n1. y", "🚨<b>", "\xff\xfe*", "a\r\n\r\nb", "@here"} {
+		f.Add(s, 40, true)
+		f.Add(s, 3, false)
+	}
+	f.Fuzz(func(t *testing.T, s string, max int, multiline bool) {
+		if max < 0 || max > 10000 {
+			return
+		}
+		out := escapeMarkdown(s, max, multiline)
+		require.LessOrEqual(t, utf8.RuneCountInString(out), max)
+		if utf8.ValidString(s) {
+			require.True(t, utf8.ValidString(out))
+		}
+		body := []rune(strings.TrimSuffix(out, notify.TruncationMarker))
+		for i := 0; i < len(body); i++ {
+			switch {
+			case body[i] == '\\':
+				require.Less(t, i+1, len(body), "dangling backslash in %q", out)
+				require.True(t, strings.ContainsRune(markdownEscapable, body[i+1]), "stray backslash in %q", out)
+				i++
+			default:
+				require.False(t, strings.ContainsRune(markdownEscapable, body[i]), "unescaped %q in %q", body[i], out)
+			}
+		}
+		if !multiline {
+			require.NotContains(t, out, "\n")
+		}
+	})
+}

@@ -1,0 +1,697 @@
+// Package jira files Code Defender alerts as issues in a Jira Cloud project,
+// through the REST API v2 (https://developer.atlassian.com/cloud/jira/platform/rest/v2/).
+//
+// The integration is a site URL (https://<site>.atlassian.net/rest/api/2/issue/),
+// a numeric project id, an issue type (Task by default), and a classic API
+// token with the e-mail address of its account, sent as Basic auth. The
+// base64 of that pair is scrubbed from errors and logs like the token.
+//
+// Send files one issue per event:
+//
+//   - summary: "[RISK] title" on one line, cut to 254 UTF-16 units (Jira
+//     counts Java characters; 255 is the limit, and its error texts disagree
+//     on whether 255 itself passes);
+//   - description, in wiki markup: the event's description, its risk, type,
+//     source, time, console link and id, then its details as a table, all
+//     within 32,767 units. Untrusted text is escaped, so an alert cannot
+//     inject markup, links, images, macros or mentions;
+//   - labels: "cd-<event id>", then the event's tags with spaces replaced by
+//     '-' (Jira refuses a label with a space);
+//   - priority, only with priority_from_risk: critical → Highest, high →
+//     High, medium → Medium, low → Low, info → Lowest (notify.Risk.JiraPriority).
+//
+// The Receipt is the key Jira answered (SEC-24) and its browse URL.
+//
+// Creating an issue is not idempotent, so before filing, Send looks for an
+// open issue of the project that carries the event's label and returns it
+// instead: a retried Send does not file a second issue. The search uses
+// POST /rest/api/3/search/jql, because Atlassian removed the v2 search
+// (/rest/api/2/search answers 410); the v3 search takes JQL and returns
+// issue keys exactly as v2 would, so only the create call needs v2. Jira's
+// search index lags a few seconds behind a create, so two sends of one event
+// within that window can still file twice. A search the site refuses for
+// good (a 400 or 404 other than an auth failure) is logged and the issue is
+// filed anyway, so that a search problem never blocks alerts.
+//
+// Test files nothing. In order, it checks that
+//
+//   - the token works and belongs to reporter_email (GET /rest/api/2/myself;
+//     a 200 carrying X-Seraph-LoginReason: AUTHENTICATED_FAILED is a failed
+//     login, as on every call). When Jira hides the account's e-mail
+//     address, Test cannot compare it and logs so; Jira accepted the address
+//     and the token as a pair, which it does only for the token's owner;
+//   - the project exists and the account can see it (GET /rest/api/2/project/{id});
+//   - the issue type is in the project's create metadata
+//     (GET /rest/api/2/issue/createmeta/{project}/issuetypes, names compared
+//     case-insensitively);
+//   - the Labels field, and with priority_from_risk the Priority field and
+//     the five priority names, are on that issue type's create screen, and
+//     no field the integration does not fill is required
+//     (GET …/createmeta/{project}/issuetypes/{id}).
+//
+// Each failure says which prerequisite is missing and how to fix it.
+package jira
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/codedefender/integrations/notify"
+)
+
+// The Jira endpoints, relative to the site.
+const (
+	createPath     = "/rest/api/2/issue"
+	searchPath     = "/rest/api/3/search/jql"
+	myselfPath     = "/rest/api/2/myself"
+	projectPath    = "/rest/api/2/project/"
+	createMetaPath = "/rest/api/2/issue/createmeta/"
+)
+
+// Create metadata is paged. metaPageSize is Jira's default page;
+// maxMetaRequests bounds how many pages Test reads (3,000 fields at most).
+const (
+	metaPageSize    = 50
+	maxMetaRequests = 60
+)
+
+// seraphHeader carries the outcome of Basic auth: Jira answers some calls
+// anonymously (200) after a failed login, and says so only here.
+const seraphHeader = "X-Seraph-LoginReason"
+
+// Notifier files events as issues in one Jira project.
+type Notifier struct {
+	notify.Identity // prints as jira("name"): never the config
+	cfg             Config
+	http            *notify.Sender
+	logger          *slog.Logger
+	base            string      // https://<site>.atlassian.net
+	header          http.Header // Basic auth and Accept, sent on every call
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// New validates c and returns a Notifier.
+func New(c Config, opts ...notify.Option) (*Notifier, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	base, _ := parseSiteURL(c.URL)
+	s := notify.Apply(opts...)
+	basic := notify.Secret(base64.StdEncoding.EncodeToString([]byte(c.ReporterEmail + ":" + c.APIToken.Reveal())))
+	return &Notifier{
+		Identity: notify.NewIdentity(Type, c.Name),
+		cfg:      c,
+		http:     notify.NewSender(Type, s, c.APIToken, basic),
+		logger:   s.Logger,
+		base:     base,
+		header: http.Header{
+			"Authorization": {"Basic " + basic.Reveal()},
+			"Accept":        {"application/json"},
+		},
+	}, nil
+}
+
+// FromJSON builds a Notifier from the console's JSON config; it is this
+// package's notify.Factory.
+func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+	return notify.BuildFromJSON(raw, New, opts...)
+}
+
+// Validate checks the configuration offline (Config.Validate).
+func (n *Notifier) Validate() error { return n.cfg.Validate() }
+
+// Send files e as an issue, or returns the event's open issue when one
+// exists, and returns its key and browse URL. An invalid event is refused
+// before any network call.
+func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
+	if err := e.Validate(); err != nil {
+		return notify.Receipt{}, err
+	}
+	if r, found, err := n.findOpenIssue(ctx, e.ID); err != nil || found {
+		return r, err
+	}
+	return n.create(ctx, e)
+}
+
+// Test checks, filing nothing, that the token is reporter_email's, that the
+// project and issue type exist, and that the create screen has the fields
+// Send sets.
+func (n *Notifier) Test(ctx context.Context) error {
+	if err := n.checkMyself(ctx); err != nil {
+		return err
+	}
+	project, err := n.checkProject(ctx)
+	if err != nil {
+		return err
+	}
+	typ, err := n.findIssueType(ctx, project)
+	if err != nil {
+		return err
+	}
+	return n.checkCreateScreen(ctx, project, typ)
+}
+
+// issueRequest is the body of POST /rest/api/2/issue.
+type issueRequest struct {
+	Fields issueFields `json:"fields"`
+}
+
+type issueFields struct {
+	Project     idRef    `json:"project"`
+	IssueType   nameRef  `json:"issuetype"`
+	Summary     string   `json:"summary"`
+	Description string   `json:"description"`
+	Labels      []string `json:"labels"`
+	Priority    *nameRef `json:"priority,omitempty"`
+}
+
+type idRef struct {
+	ID string `json:"id"`
+}
+
+type nameRef struct {
+	Name string `json:"name"`
+}
+
+// payload maps an event onto a create-issue request.
+func (n *Notifier) payload(e notify.Event) issueRequest {
+	f := issueFields{
+		Project:     idRef{ID: n.cfg.ProjectID},
+		IssueType:   nameRef{Name: n.cfg.issueType()},
+		Summary:     summary(e),
+		Description: description(e),
+		Labels:      labels(e),
+	}
+	if n.cfg.PriorityFromRisk {
+		f.Priority = &nameRef{Name: e.Risk.JiraPriority()}
+	}
+	return issueRequest{Fields: f}
+}
+
+// issueKey is the part of Jira's answer that names an issue.
+type issueKey struct {
+	ID  string `json:"id"`
+	Key string `json:"key"`
+}
+
+func (n *Notifier) receipt(key string) notify.Receipt {
+	return notify.Receipt{ID: key, URL: n.base + "/browse/" + url.PathEscape(key)}
+}
+
+const opCreate = "send: POST " + createPath
+
+func (n *Notifier) create(ctx context.Context, e notify.Event) (notify.Receipt, error) {
+	resp, err := n.do(ctx, notify.Request{Op: opCreate, Method: http.MethodPost, URL: n.base + createPath, JSON: n.payload(e)})
+	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusBadRequest {
+			n.addCreateHint(err, resp)
+		}
+		return notify.Receipt{}, err
+	}
+	var created issueKey
+	if err := resp.DecodeJSON(&created); err != nil {
+		return notify.Receipt{}, n.http.BadAnswer(opCreate, resp, err)
+	}
+	if created.Key == "" {
+		return notify.Receipt{}, n.http.BadAnswer(opCreate, resp, errors.New("no issue key"))
+	}
+	return n.receipt(created.Key), nil
+}
+
+// searchRequest is the body of POST /rest/api/3/search/jql.
+type searchRequest struct {
+	JQL        string   `json:"jql"`
+	MaxResults int      `json:"maxResults"`
+	Fields     []string `json:"fields"`
+}
+
+type searchResponse struct {
+	Issues []issueKey `json:"issues"`
+}
+
+const opSearch = "send: POST " + searchPath
+
+// findOpenIssue looks for an open issue of the project labelled with the
+// event's id. found is false, with no error, when there is none or when the
+// site refuses the search for good (logged), so that filing goes ahead.
+func (n *Notifier) findOpenIssue(ctx context.Context, eventID string) (r notify.Receipt, found bool, err error) {
+	req := searchRequest{JQL: duplicateJQL(n.cfg.ProjectID, eventID), MaxResults: 1, Fields: []string{"summary"}}
+	resp, err := n.do(ctx, notify.Request{Op: opSearch, Method: http.MethodPost, URL: n.base + searchPath, JSON: req})
+	if err != nil {
+		var ne *notify.Error
+		if !errors.As(err, &ne) || resp == nil || !(errors.Is(err, notify.ErrRejected) || errors.Is(err, notify.ErrNotFound)) {
+			return notify.Receipt{}, false, err
+		}
+		// A label no issue has used yet can make JQL answer 400 ("does not
+		// exist for the field 'labels'"): that only means no issue exists.
+		if !strings.Contains(ne.Message, "does not exist for the field 'labels'") {
+			n.logger.WarnContext(ctx, "jira: the search for the event's open issue failed; filing the issue without it",
+				"integration", n.Identity.String(), "error", err.Error())
+		}
+		return notify.Receipt{}, false, nil
+	}
+	var page searchResponse
+	if err := resp.DecodeJSON(&page); err != nil {
+		return notify.Receipt{}, false, n.http.BadAnswer(opSearch, resp, err)
+	}
+	for _, is := range page.Issues {
+		if is.Key != "" {
+			return n.receipt(is.Key), true, nil
+		}
+	}
+	return notify.Receipt{}, false, nil
+}
+
+// do sends a request with the notifier's credentials, reads Jira's error
+// body, treats a failed login reported in X-Seraph-LoginReason as one
+// whatever the status, and adds Jira-specific advice to auth failures.
+func (n *Notifier) do(ctx context.Context, r notify.Request) (*notify.Response, error) {
+	r.Header = n.header
+	r.Describe = describeError
+	resp, err := n.http.Do(ctx, r)
+	if resp != nil {
+		reason := resp.Header.Get(seraphHeader)
+		if strings.Contains(reason, "AUTHENTICATED_FAILED") || strings.Contains(reason, "AUTHENTICATION_DENIED") {
+			return resp, n.loginFailed(r.Op, resp.StatusCode, reason)
+		}
+	}
+	var ne *notify.Error
+	if errors.As(err, &ne) {
+		switch ne.Kind {
+		case notify.ErrUnauthorized:
+			ne.Hint = hintUnauthorized
+		case notify.ErrForbidden:
+			ne.Hint = "reporter_email's account lacks a permission in the project (Browse projects, Create issues)"
+		}
+	}
+	return resp, err
+}
+
+const hintUnauthorized = "check reporter_email and api_token: the token must be a classic API token of that account " +
+	"(scoped tokens are not supported, and tokens expire after at most a year)"
+
+// loginFailed is the error for a response whose X-Seraph-LoginReason says
+// the Basic auth was refused.
+func (n *Notifier) loginFailed(op string, status int, reason string) error {
+	hint := hintUnauthorized
+	if strings.Contains(reason, "AUTHENTICATION_DENIED") {
+		hint = "Jira wants a CAPTCHA after repeated failed logins: sign in to the site in a browser as reporter_email, then check api_token"
+	}
+	return &notify.Error{
+		Integration: Type,
+		Op:          op,
+		StatusCode:  status,
+		Kind:        notify.ErrUnauthorized,
+		Message:     n.http.Clean("Jira did not accept reporter_email and api_token (" + seraphHeader + ": " + reason + ")"),
+		Hint:        hint,
+	}
+}
+
+// errorBody is Jira's error answer.
+type errorBody struct {
+	ErrorMessages []string          `json:"errorMessages"`
+	Errors        map[string]string `json:"errors"`
+}
+
+// describeError turns Jira's {errorMessages, errors} into one message that
+// names each field ("priority: …; labels: …"), sorted by field.
+func describeError(r *notify.Response) string {
+	var b errorBody
+	if json.Unmarshal(r.Body, &b) != nil || (len(b.ErrorMessages) == 0 && len(b.Errors) == 0) {
+		return notify.DescribeBody(r)
+	}
+	parts := append([]string(nil), b.ErrorMessages...)
+	fields := make([]string, 0, len(b.Errors))
+	for f := range b.Errors {
+		fields = append(fields, f)
+	}
+	sort.Strings(fields)
+	for _, f := range fields {
+		parts = append(parts, f+": "+b.Errors[f])
+	}
+	return strings.Join(parts, "; ")
+}
+
+// filledFields are the create-screen fields Send always sets, plus
+// reporter, which Jira fills with the caller. Priority, set only with
+// priority_from_risk, is checked apart.
+var filledFields = map[string]bool{
+	"project": true, "issuetype": true, "summary": true, "description": true, "labels": true, "reporter": true,
+}
+
+// addCreateHint says how to fix the console prerequisites Jira's 400 names.
+func (n *Notifier) addCreateHint(err error, resp *notify.Response) {
+	var ne *notify.Error
+	var b errorBody
+	if !errors.As(err, &ne) || json.Unmarshal(resp.Body, &b) != nil {
+		return
+	}
+	typ := n.cfg.issueType()
+	var hints []string
+	if msg, ok := b.Errors["labels"]; ok && notOnScreen(msg) {
+		hints = append(hints, fmt.Sprintf("add the Labels field to the create screen of issue type %q: each issue is labelled with its event id so that a retry finds it instead of filing another", typ))
+	}
+	if msg, ok := b.Errors["priority"]; ok {
+		if notOnScreen(msg) {
+			hints = append(hints, fmt.Sprintf("add the Priority field to the create screen of issue type %q, or turn priority_from_risk off", typ))
+		} else {
+			hints = append(hints, "the project's priority scheme lacks a priority named Highest, High, Medium, Low or Lowest: add it, or turn priority_from_risk off")
+		}
+	}
+	if _, ok := b.Errors["issuetype"]; ok {
+		hints = append(hints, fmt.Sprintf("issue type %q is not in project %s: set issue_type to one of the project's issue types (Test lists them)", typ, n.cfg.ProjectID))
+	}
+	if _, ok := b.Errors["project"]; ok {
+		hints = append(hints, "check project_id: the project does not exist, or reporter_email's account cannot create issues in it")
+	}
+	var others []string
+	for f, msg := range b.Errors {
+		if !filledFields[f] && f != "priority" && strings.Contains(strings.ToLower(msg), "required") {
+			others = append(others, f)
+		}
+	}
+	if len(others) > 0 {
+		sort.Strings(others)
+		hints = append(hints, "the project requires fields the integration does not fill ("+strings.Join(others, ", ")+"): make them optional or give them a default value")
+	}
+	if len(hints) > 0 {
+		ne.Hint = strings.Join(hints, "; ")
+	}
+}
+
+// notOnScreen reports whether a field error is Jira's "Field 'x' cannot be
+// set. It is not on the appropriate screen, or unknown."
+func notOnScreen(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "cannot be set") || strings.Contains(m, "not on the appropriate screen")
+}
+
+// getJSON sends a GET and decodes the answer into v.
+func (n *Notifier) getJSON(ctx context.Context, op, u string, v any) (*notify.Response, error) {
+	resp, err := n.do(ctx, notify.Request{Op: op, Method: http.MethodGet, URL: u})
+	if err != nil {
+		return resp, err
+	}
+	if err := resp.DecodeJSON(v); err != nil {
+		return resp, n.http.BadAnswer(op, resp, err)
+	}
+	return resp, nil
+}
+
+const opMyself = "test: GET " + myselfPath
+
+// checkMyself checks that the token works and is reporter_email's.
+func (n *Notifier) checkMyself(ctx context.Context) error {
+	var me struct {
+		AccountID    string `json:"accountId"`
+		EmailAddress string `json:"emailAddress"`
+	}
+	if _, err := n.getJSON(ctx, opMyself, n.base+myselfPath, &me); err != nil {
+		return err
+	}
+	switch {
+	case me.AccountID == "":
+		return n.http.Errorf(opMyself, notify.ErrRejected, false, "the answer names no account; is the URL the Jira site's own?")
+	case me.EmailAddress == "":
+		n.logger.WarnContext(ctx, "jira: test: Jira hides the account's e-mail address, so Test cannot compare it with reporter_email; "+
+			"Jira accepted reporter_email and api_token as a pair, which it does only for the token's owner",
+			"integration", n.Identity.String())
+	case !strings.EqualFold(strings.TrimSpace(me.EmailAddress), n.cfg.ReporterEmail):
+		e := n.http.Errorf(opMyself, notify.ErrUnauthorized, false,
+			"the token is not reporter_email's: Jira says it belongs to %s, not %s", me.EmailAddress, n.cfg.ReporterEmail)
+		e.Hint = "create the token while signed in as reporter_email, or set reporter_email to the token owner's address"
+		return e
+	}
+	return nil
+}
+
+// project is what Test needs of GET /rest/api/2/project/{id}.
+type project struct {
+	ID   string `json:"id"`
+	Key  string `json:"key"`
+	Name string `json:"name"`
+}
+
+// label names the project in messages by key, falling back to the id.
+func (p project) label() string {
+	if p.Key != "" {
+		return p.Key
+	}
+	return p.ID
+}
+
+func (n *Notifier) checkProject(ctx context.Context) (project, error) {
+	op := "test: GET " + projectPath + n.cfg.ProjectID
+	var p project
+	_, err := n.getJSON(ctx, op, n.base+projectPath+n.cfg.ProjectID, &p)
+	var ne *notify.Error
+	if errors.As(err, &ne) && errors.Is(err, notify.ErrNotFound) {
+		ne.Hint = "check project_id: no project has that id, or reporter_email's account cannot browse it"
+	}
+	if err == nil && p.ID == "" {
+		p.ID = n.cfg.ProjectID
+	}
+	return p, err
+}
+
+// issueTypeMeta is one entry of a project's create metadata.
+type issueTypeMeta struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// metaPage holds the paging fields of Jira's create-metadata pages.
+type metaPage struct {
+	StartAt    int `json:"startAt"`
+	MaxResults int `json:"maxResults"`
+	Total      int `json:"total"`
+}
+
+// lastPage reports whether a page that held got items of the size asked
+// for ends the list, next being where the following page would start and
+// total the list's length (-1 while Jira has not said).
+func lastPage(got, size, next, total int) bool {
+	switch {
+	case got == 0:
+		return true
+	case total >= 0:
+		return next >= total
+	default:
+		return got < size
+	}
+}
+
+// knownTotal returns the list length a page reports, or -1 when it does not.
+func (p metaPage) knownTotal(prev int) int {
+	if p.Total > 0 {
+		return p.Total
+	}
+	return prev
+}
+
+func (n *Notifier) findIssueType(ctx context.Context, p project) (issueTypeMeta, error) {
+	path := createMetaPath + n.cfg.ProjectID + "/issuetypes"
+	op := "test: GET " + path
+	want := n.cfg.issueType()
+	var all []issueTypeMeta
+	for start, req := 0, 0; req < maxMetaRequests; req++ {
+		var page struct {
+			metaPage
+			IssueTypes []issueTypeMeta `json:"issueTypes"`
+			// createMetaIssueType is an alias Jira's schema also lists.
+			CreateMetaIssueType []issueTypeMeta `json:"createMetaIssueType"`
+		}
+		if _, err := n.getJSON(ctx, op, pageURL(n.base+path, start, metaPageSize), &page); err != nil {
+			return issueTypeMeta{}, err
+		}
+		items := page.IssueTypes
+		if len(items) == 0 {
+			items = page.CreateMetaIssueType
+		}
+		for _, t := range items {
+			if strings.EqualFold(t.Name, want) {
+				return t, nil
+			}
+		}
+		all = append(all, items...)
+		start += len(items)
+		if lastPage(len(items), metaPageSize, start, page.knownTotal(-1)) {
+			break
+		}
+	}
+	if len(all) == 0 {
+		e := n.http.Errorf(op, notify.ErrForbidden, false, "Jira lists no issue type reporter_email may create in project %s", p.label())
+		e.Hint = "grant reporter_email's account the Create issues permission in the project"
+		return issueTypeMeta{}, e
+	}
+	names := make([]string, len(all))
+	for i, t := range all {
+		names[i] = t.Name
+	}
+	e := n.http.Errorf(op, notify.ErrNotFound, false, "issue type %q is not in project %s (it has: %s)", want, p.label(), strings.Join(names, ", "))
+	e.Hint = "set issue_type to one of the project's issue types"
+	return issueTypeMeta{}, e
+}
+
+func pageURL(u string, start, size int) string {
+	return fmt.Sprintf("%s?startAt=%d&maxResults=%d", u, start, size)
+}
+
+// fieldMeta is one field of an issue type's create screen.
+type fieldMeta struct {
+	FieldID         string          `json:"fieldId"`
+	Key             string          `json:"key"`
+	Name            string          `json:"name"`
+	Required        bool            `json:"required"`
+	HasDefaultValue bool            `json:"hasDefaultValue"`
+	AllowedValues   json.RawMessage `json:"allowedValues"`
+}
+
+func (f fieldMeta) id() string {
+	if f.FieldID != "" {
+		return f.FieldID
+	}
+	return f.Key
+}
+
+// createScreen reads every field of an issue type's create screen. complete
+// is false when maxMetaRequests ran out first. A page larger than the
+// library reads (notify.MaxResponseBytes) is read again one field at a
+// time; a single field that large (a select list with thousands of options)
+// is skipped: neither Labels nor Priority is ever that large.
+func (n *Notifier) createScreen(ctx context.Context, op, u string) (fields []fieldMeta, complete bool, err error) {
+	start, size, windowEnd, total := 0, metaPageSize, 0, -1
+	for req := 0; req < maxMetaRequests; req++ {
+		resp, err := n.do(ctx, notify.Request{Op: op, Method: http.MethodGet, URL: pageURL(u, start, size)})
+		if err != nil {
+			return nil, false, err
+		}
+		if resp.Truncated {
+			if size > 1 {
+				size, windowEnd = 1, start+size
+				continue
+			}
+			n.logger.DebugContext(ctx, "jira: test: skipped a create-screen field too large to read",
+				"integration", n.Identity.String(), "index", start)
+			start++
+			if total >= 0 && start >= total {
+				return fields, true, nil
+			}
+			continue
+		}
+		var page struct {
+			metaPage
+			Fields  []fieldMeta `json:"fields"`
+			Results []fieldMeta `json:"results"` // an alias Jira's schema also lists
+		}
+		if err := resp.DecodeJSON(&page); err != nil {
+			return nil, false, n.http.BadAnswer(op, resp, err)
+		}
+		items := page.Fields
+		if len(items) == 0 {
+			items = page.Results
+		}
+		fields = append(fields, items...)
+		start += len(items)
+		total = page.knownTotal(total)
+		if lastPage(len(items), size, start, total) {
+			return fields, true, nil
+		}
+		if size == 1 && start >= windowEnd {
+			size = metaPageSize
+		}
+	}
+	return fields, false, nil
+}
+
+// checkCreateScreen checks that the issue type's create screen has the
+// fields Send sets and requires none it does not.
+func (n *Notifier) checkCreateScreen(ctx context.Context, p project, typ issueTypeMeta) error {
+	path := createMetaPath + n.cfg.ProjectID + "/issuetypes/" + url.PathEscape(typ.ID)
+	op := "test: GET " + path
+	fields, complete, err := n.createScreen(ctx, op, n.base+path)
+	if err != nil {
+		return err
+	}
+	byID := make(map[string]fieldMeta, len(fields))
+	for _, f := range fields {
+		byID[f.id()] = f
+	}
+	partial := ""
+	if !complete {
+		partial = fmt.Sprintf(" (only its first %d fields were read)", len(fields))
+	}
+	var problems []string
+	if _, ok := byID["labels"]; !ok {
+		problems = append(problems, fmt.Sprintf("the Labels field is not on the create screen of issue type %q in project %s%s: "+
+			"add it (each issue is labelled with its event id, so that a retried send finds it instead of filing another)",
+			typ.Name, p.label(), partial))
+	}
+	if n.cfg.PriorityFromRisk {
+		pf, ok := byID["priority"]
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("the Priority field is not on the create screen of issue type %q in project %s%s: "+
+				"add it, or turn priority_from_risk off", typ.Name, p.label(), partial))
+		default:
+			if missing, have := missingPriorities(pf.AllowedValues); len(missing) > 0 {
+				problems = append(problems, fmt.Sprintf("priority_from_risk maps risks to Highest, High, Medium, Low and Lowest, "+
+					"but the project has no priority named %s (it has: %s): rename its priorities, or turn priority_from_risk off",
+					strings.Join(missing, ", "), strings.Join(have, ", ")))
+			}
+		}
+	}
+	var required []string
+	for _, f := range fields {
+		id := f.id()
+		if f.Required && !f.HasDefaultValue && !filledFields[id] && !(id == "priority" && n.cfg.PriorityFromRisk) {
+			required = append(required, fmt.Sprintf("%s (%s)", f.Name, id))
+		}
+	}
+	if len(required) > 0 {
+		problems = append(problems, fmt.Sprintf("issue type %q requires fields the integration does not fill: %s; "+
+			"make them optional or give them a default value", typ.Name, strings.Join(required, ", ")))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return &notify.Error{
+		Integration: Type,
+		Op:          op,
+		Kind:        notify.ErrRejected,
+		// Not truncated like a destination's message: every problem counts.
+		Message: n.http.Scrubber().Scrub(strings.Join(problems, "; ")),
+	}
+}
+
+// missingPriorities compares the priorities a Priority field allows with
+// the ones priority_from_risk sends, case-insensitively. It reports none
+// missing when the metadata lists no allowed values.
+func missingPriorities(allowed json.RawMessage) (missing, have []string) {
+	var values []struct {
+		Name string `json:"name"`
+	}
+	if len(allowed) == 0 || json.Unmarshal(allowed, &values) != nil || len(values) == 0 {
+		return nil, nil
+	}
+	names := make(map[string]bool, len(values))
+	for _, v := range values {
+		names[strings.ToLower(v.Name)] = true
+		have = append(have, v.Name)
+	}
+	for _, r := range notify.Risks {
+		if p := r.JiraPriority(); !names[strings.ToLower(p)] {
+			missing = append(missing, p)
+		}
+	}
+	return missing, have
+}
