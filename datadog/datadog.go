@@ -111,6 +111,15 @@ func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, erro
 // Validate checks the configuration offline (Config.Validate).
 func (n *Notifier) Validate() error { return n.cfg.Validate() }
 
+// Close releases the notifier's idle connections (those of a client given
+// with notify.WithHTTPClient stay the caller's). Every destination's
+// Notifier has Close, so all are io.Closers; this one keeps working
+// afterwards, opening new connections.
+func (n *Notifier) Close() error {
+	n.http.Close()
+	return nil
+}
+
 const opSend = "send: POST " + incidentsPath
 
 // Send opens an incident for e and returns its public id and web page. An

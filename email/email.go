@@ -198,6 +198,11 @@ func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, erro
 // Validate checks the configuration offline (see Config.Validate).
 func (n *Notifier) Validate() error { return n.cfg.Validate() }
 
+// Close does nothing and returns nil: every Test and Send opens and closes
+// its own connection. It is here because every destination's Notifier has
+// Close, so all are io.Closers.
+func (n *Notifier) Close() error { return nil }
+
 // Test connects, negotiates TLS, authenticates, and asks the server to
 // accept the sender and every recipient, then resets the transaction and
 // quits: no mail is sent. All refused recipients are named in one error.

@@ -98,6 +98,7 @@ type Sender struct {
 	logger      *slog.Logger
 	scrub       *Scrubber
 	now         func() time.Time
+	ownsClient  bool
 }
 
 // NewSender returns a Sender for the integration type (for example "slack")
@@ -111,6 +112,16 @@ func NewSender(integration string, s Settings, secrets ...Secret) *Sender {
 		logger:      s.Logger,
 		scrub:       NewScrubber(secrets...),
 		now:         time.Now,
+		ownsClient:  s.HTTPClient == nil,
+	}
+}
+
+// Close closes the idle connections of the client the Sender made for
+// itself; a client given with WithHTTPClient stays the caller's to manage.
+// The Sender still works afterwards, opening new connections.
+func (s *Sender) Close() {
+	if s.ownsClient {
+		s.client.CloseIdleConnections()
 	}
 }
 

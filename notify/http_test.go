@@ -335,3 +335,33 @@ func TestBadAnswer(t *testing.T) {
 	require.Equal(t, 200, e.StatusCode)
 	require.Contains(t, e.Error(), "status 200: the answer is not the expected JSON")
 }
+
+type countingTransport struct {
+	http.RoundTripper
+	closed atomic.Int32
+}
+
+func (c *countingTransport) CloseIdleConnections() { c.closed.Add(1) }
+
+func TestSenderCloseLeavesACallersClientAlone(t *testing.T) {
+	callers := &countingTransport{}
+	notify.NewSender("test", notify.Apply(notify.WithHTTPClient(&http.Client{Transport: callers}))).Close()
+	require.Zero(t, callers.closed.Load())
+
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	s := loopbackSender()
+	for range 2 {
+		_, err := s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
+		require.NoError(t, err)
+		s.Close()
+	}
+	require.EqualValues(t, 2, conns.Load(), "Close dropped the idle connection, so the next request opened another")
+}

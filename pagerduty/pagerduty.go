@@ -120,6 +120,15 @@ func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, erro
 // Validate checks the configuration offline (see Config.Validate).
 func (n *Notifier) Validate() error { return n.cfg.Validate() }
 
+// Close releases the notifier's idle connections (those of a client given
+// with notify.WithHTTPClient stay the caller's). Every destination's
+// Notifier has Close, so all are io.Closers; this one keeps working
+// afterwards, opening new connections.
+func (n *Notifier) Close() error {
+	n.http.Close()
+	return nil
+}
+
 // Test sends a resolve for a random dedup key: PagerDuty drops a resolve
 // that matches no open alert, so nothing is opened and no one is paged. A
 // nil error proves the URL and the key's form, not that the key is live.

@@ -118,6 +118,15 @@ func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, erro
 // Validate checks the configuration offline (see Config.Validate).
 func (n *Notifier) Validate() error { return n.cfg.Validate() }
 
+// Close releases the notifier's idle connections (those of a client given
+// with notify.WithHTTPClient stay the caller's). Every destination's
+// Notifier has Close, so all are io.Closers; this one keeps working
+// afterwards, opening new connections.
+func (n *Notifier) Close() error {
+	n.http.Close()
+	return nil
+}
+
 // Test posts one message marked "[TEST]" to the webhook. Slack has no
 // documented check that posts nothing, so a working webhook shows the
 // message in its channel.

@@ -57,7 +57,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	defer n.CloseIdleConnections()
+	defer n.Close()
 
 	ctx := context.Background()
 	receipt, err := n.Send(ctx, event)

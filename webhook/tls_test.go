@@ -166,7 +166,7 @@ func TestMutualTLS_RightCertificateArrives(t *testing.T) {
 			srv, hits, peer := mtlsServer(t, p, v.max)
 			n, err := New(tlsConfigFor(t, p, srv.URL), notify.WithAllowPrivateNetworks())
 			require.NoError(t, err)
-			t.Cleanup(n.CloseIdleConnections)
+			t.Cleanup(func() { _ = n.Close() })
 
 			r, err := n.Send(context.Background(), sampleEvt())
 			require.NoError(t, err)
@@ -192,7 +192,7 @@ func TestMutualTLS_NoCertificateSaysServerWantsOne(t *testing.T) {
 			cfg.Protocol, cfg.ClientCert, cfg.ClientKey = ProtocolTCP, "", ""
 			n, err := New(cfg, notify.WithAllowPrivateNetworks())
 			require.NoError(t, err)
-			t.Cleanup(n.CloseIdleConnections)
+			t.Cleanup(func() { _ = n.Close() })
 
 			_, err = n.Send(context.Background(), sampleEvt())
 			require.Error(t, err)
@@ -215,7 +215,7 @@ func TestMutualTLS_UntrustedClientCertificateIsRefused(t *testing.T) {
 	cfg.ClientCert, cfg.ClientKey = stranger.certPEM(), stranger.keyPEM(t)
 	n, err := New(cfg, notify.WithAllowPrivateNetworks())
 	require.NoError(t, err)
-	t.Cleanup(n.CloseIdleConnections)
+	t.Cleanup(func() { _ = n.Close() })
 
 	_, err = n.Send(context.Background(), sampleEvt())
 	require.ErrorIs(t, err, notify.ErrRejected)
@@ -233,7 +233,7 @@ func TestCACertReplacesSystemRoots(t *testing.T) {
 	cfg.CACert = newCert(t, certOpts{cn: "unrelated CA", ca: true}, nil).certPEM()
 	n, err := New(cfg, notify.WithAllowPrivateNetworks())
 	require.NoError(t, err)
-	t.Cleanup(n.CloseIdleConnections)
+	t.Cleanup(func() { _ = n.Close() })
 
 	_, err = n.Send(context.Background(), sampleEvt())
 	require.ErrorIs(t, err, notify.ErrRejected)
@@ -252,7 +252,7 @@ func TestCallerTransportIsClonedWithTheCertificate(t *testing.T) {
 	// to reach loopback through its transport.
 	n, err := New(tlsConfigFor(t, p, srv.URL), notify.WithHTTPClient(&http.Client{Transport: callers}))
 	require.NoError(t, err)
-	t.Cleanup(n.CloseIdleConnections)
+	t.Cleanup(func() { _ = n.Close() })
 
 	_, err = n.Send(context.Background(), sampleEvt())
 	require.NoError(t, err)

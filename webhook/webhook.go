@@ -89,6 +89,9 @@ type Notifier struct {
 	http     *notify.Sender
 	logger   *slog.Logger
 	now      func() time.Time
+	// ownClient is the client New made for TLS settings, which Close
+	// releases; nil otherwise.
+	ownClient *http.Client
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -112,24 +115,32 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
+	callersClient := s.HTTPClient
 	if s.HTTPClient, err = httpClientFor(s, tlsCfg); err != nil {
 		return nil, err
+	}
+	// With TLS settings the client is one New made (a guarded transport or a
+	// clone of the caller's), so Close is the one to release it.
+	var ownClient *http.Client
+	if s.HTTPClient != callersClient {
+		ownClient = s.HTTPClient
 	}
 
 	var discard notify.FieldErrors
 	header := c.checkHeaders(&discard)
 	method, _ := c.method()
 	n := &Notifier{
-		Identity: notify.NewIdentity(Type, c.Name),
-		cfg:      c,
-		method:   method,
-		url:      c.URL,
-		header:   header,
-		jsonBody: hasBody(method) && (header.Get("Content-Type") == "" || isJSONContentType(header.Get("Content-Type"))),
-		events:   slices.Clone(c.events()),
-		http:     notify.NewSender(Type, s, c.secrets()...),
-		logger:   s.Logger,
-		now:      time.Now,
+		Identity:  notify.NewIdentity(Type, c.Name),
+		cfg:       c,
+		method:    method,
+		url:       c.URL,
+		header:    header,
+		jsonBody:  hasBody(method) && (header.Get("Content-Type") == "" || isJSONContentType(header.Get("Content-Type"))),
+		events:    slices.Clone(c.events()),
+		http:      notify.NewSender(Type, s, c.secrets()...),
+		ownClient: ownClient,
+		logger:    s.Logger,
+		now:       time.Now,
 	}
 	if c.BodyPattern != "" {
 		if n.pattern, err = parsePattern(c.BodyPattern); err != nil {
@@ -318,8 +329,15 @@ func tlsAlertHint(alert string, p Protocol) string {
 	return "the server refused the TLS handshake"
 }
 
-// CloseIdleConnections closes the idle keep-alive connections of the
-// Notifier's HTTP client. Call it when discarding a Notifier (for example
-// after a configuration change) so its connections do not linger until the
-// idle timeout.
-func (n *Notifier) CloseIdleConnections() { n.http.Client().CloseIdleConnections() }
+// Close releases the notifier's idle connections; call it when discarding a
+// Notifier (after a configuration change) so they do not linger until the
+// idle timeout. Those of a client given with notify.WithHTTPClient stay the
+// caller's. Every destination's Notifier has Close, so all are io.Closers;
+// this one keeps working afterwards, opening new connections.
+func (n *Notifier) Close() error {
+	n.http.Close()
+	if n.ownClient != nil {
+		n.ownClient.CloseIdleConnections()
+	}
+	return nil
+}

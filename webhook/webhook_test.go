@@ -565,7 +565,7 @@ func TestGuard_LoopbackIsRefusedByDefault(t *testing.T) {
 
 	n, err := New(cfg) // https:// passes New; the dial is refused
 	require.NoError(t, err)
-	defer n.CloseIdleConnections()
+	defer n.Close()
 	_, err = n.Send(context.Background(), sampleEvt())
 	require.ErrorIs(t, err, notify.ErrBlockedAddress)
 	require.ErrorIs(t, err, notify.ErrRejected)
@@ -577,7 +577,7 @@ func TestGuard_LoopbackIsRefusedByDefault(t *testing.T) {
 	// The same URL with private networks allowed goes through.
 	n, err = New(cfg, notify.WithAllowPrivateNetworks())
 	require.NoError(t, err)
-	defer n.CloseIdleConnections()
+	defer n.Close()
 	_, err = n.Send(context.Background(), sampleEvt())
 	require.NoError(t, err)
 	require.EqualValues(t, 1, hits.Load())
@@ -608,7 +608,7 @@ func TestSend_PlainHTTPToLoopbackWithAllowPrivate(t *testing.T) {
 	cfg.URL = srv.URL + "/hook"
 	n, err := New(cfg, notify.WithAllowPrivateNetworks())
 	require.NoError(t, err)
-	defer n.CloseIdleConnections()
+	defer n.Close()
 	_, err = n.Send(context.Background(), sampleEvt())
 	require.NoError(t, err)
 	require.JSONEq(t, mustJSON(t, sampleEvt()), body.Load().(string), "the receiver verified the signature")
