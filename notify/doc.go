@@ -22,6 +22,11 @@
 // WithAllowPrivateNetworks lifts the address check for on-premises targets
 // and tests.
 //
+// Every destination's Notifier also has Close, which releases the idle
+// connections of a client the library made (never a caller's), and
+// Type and Name (notify.Named); printing one with any fmt verb shows only
+// its type and name.
+//
 // Retry, RateLimit and Fanout wrap any Notifier. A Registry builds a Notifier
 // from the JSON the console stores ({"type": "slack", "config": {...}});
 // register only the destinations you import, or use the root package
