@@ -60,7 +60,7 @@ func (s *Settings) SetExtra(key, value any) {
 }
 
 // Extra returns the destination-specific setting stored under key.
-func (s *Settings) Extra(key any) (any, bool) {
+func (s Settings) Extra(key any) (any, bool) {
 	v, ok := s.extras[key]
 	return v, ok
 }

@@ -81,6 +81,9 @@ func (r *Registry) BuildIntegration(in Integration, opts ...Option) (Notifier, e
 	if len(in.Config) == 0 {
 		return nil, &ValidationError{Fields: []FieldError{{Field: "config", Message: "is required"}}}
 	}
+	if v, ok := Apply(opts...).Extra(forTypeKey{in.Type}); ok {
+		opts = append(append([]Option(nil), opts...), v.([]Option)...)
+	}
 	n, err := f(in.Config, opts...)
 	if err != nil {
 		// Field paths are relative to the config; here they sit under
@@ -145,4 +148,19 @@ func BuildFromJSON[C any, N Notifier](raw json.RawMessage, newFn func(C, ...Opti
 		return nil, err
 	}
 	return n, nil
+}
+
+type forTypeKey struct{ typ string }
+
+// ForType returns an Option that passes opts only to the integrations of
+// type typ that a Registry builds, after the options given to all: for
+// example the fake's HTTP client for the HTTP destinations and an emulator's
+// storage client for "gcs", in one call to Build or BuildAll. Outside a
+// Registry it does nothing.
+func ForType(typ string, opts ...Option) Option {
+	return func(s *Settings) {
+		prev, _ := s.Extra(forTypeKey{typ})
+		list, _ := prev.([]Option)
+		s.SetExtra(forTypeKey{typ}, append(append([]Option(nil), list...), opts...))
+	}
 }

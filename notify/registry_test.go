@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -89,4 +90,31 @@ func TestRegistryBuild(t *testing.T) {
 	}
 	_, err = r.Build([]byte(`{"type":"fake","config":{"name":"a","token":"supersecretvalue","port":"x"}}`))
 	require.NotContains(t, err.Error(), "supersecretvalue")
+}
+
+func TestForTypeReachesOnlyItsType(t *testing.T) {
+	var r notify.Registry
+	var got []notify.Settings
+	record := func(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+		got = append(got, notify.Apply(opts...))
+		return fakeFactory(raw, opts...)
+	}
+	require.NoError(t, r.Register("a", record))
+	require.NoError(t, r.Register("b", record))
+	opts := []notify.Option{
+		notify.WithUserAgent("all/1"),
+		notify.ForType("a", notify.WithTimeout(time.Minute)),
+		notify.ForType("a", notify.WithUserAgent("a/1")),
+		notify.ForType("b", notify.WithAllowPrivateNetworks()),
+	}
+	for _, typ := range []string{"a", "b"} {
+		_, err := r.Build([]byte(`{"type":"`+typ+`","config":{"name":"x","token":"tttt"}}`), opts...)
+		require.NoError(t, err)
+	}
+	require.Equal(t, time.Minute, got[0].Timeout)
+	require.Equal(t, "a/1", got[0].UserAgent, "a type's own options come after the shared ones")
+	require.False(t, got[0].AllowPrivateNetworks)
+	require.Equal(t, notify.DefaultTimeout, got[1].Timeout)
+	require.Equal(t, "all/1", got[1].UserAgent)
+	require.True(t, got[1].AllowPrivateNetworks)
 }
