@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	integrations "github.com/codedefender/integrations"
+	"github.com/codedefender/integrations/examples/internal/sample"
+	"github.com/codedefender/integrations/notify"
+)
+
+// result is what one integration did with the command; its JSON form is
+// the --json output.
+type result struct {
+	Name       string   `json:"name"`
+	Type       string   `json:"type"`
+	OK         bool     `json:"ok"`
+	Skipped    bool     `json:"skipped"`
+	Error      string   `json:"error,omitempty"`
+	Receipt    *receipt `json:"receipt,omitempty"`
+	DurationMS float64  `json:"duration_ms"`
+
+	took time.Duration
+}
+
+type receipt struct {
+	ID  string `json:"id"`
+	URL string `json:"url,omitempty"`
+}
+
+// target is one selected integration, built, or the error that kept it
+// from being built.
+type target struct {
+	name, typ string
+	n         notify.Notifier
+	err       error
+}
+
+// execute runs the command on every selected integration and returns one
+// result each, in file order. An error means nothing ran: a usageError, or
+// a problem with the config file, its environment references or the event.
+func execute(ctx context.Context, cmd *command, progress io.Writer, opts []notify.Option) ([]result, error) {
+	entries, err := readConfig(cmd.config)
+	if err != nil {
+		return nil, err
+	}
+	selected, err := selectEntries(entries, cmd.only)
+	if err != nil {
+		return nil, err
+	}
+	event := sample.Test(time.Now())
+	if cmd.event != "" {
+		if event, err = readEvent(cmd.event, cmd.stdin); err != nil {
+			return nil, err
+		}
+	}
+
+	// Every reference of the selected integrations, all at once, so that
+	// one run names every missing variable.
+	stored := make([][]byte, len(selected))
+	var missing notify.FieldErrors
+	for i, e := range selected {
+		var err error
+		if stored[i], err = resolve(e, cmd.lookupEnv); err != nil {
+			missing.Merge("", err)
+		}
+	}
+	if err := missing.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %s", cmd.config, fieldList(err))
+	}
+
+	targets := make([]target, len(selected))
+	for i, e := range selected {
+		targets[i] = target{name: e.name, typ: e.typ}
+		// A bad integration fails alone: the others still run, since
+		// delivering to some beats delivering to none.
+		targets[i].n, targets[i].err = integrations.Build(stored[i], opts...)
+	}
+	defer func() {
+		for _, t := range targets {
+			if c, ok := t.n.(io.Closer); ok {
+				_ = c.Close()
+			}
+		}
+	}()
+	return runAll(ctx, cmd, targets, event, progress), nil
+}
+
+// fieldList lists a *notify.ValidationError's fields without its
+// "invalid:" heading, which would say nothing more here.
+func fieldList(err error) string {
+	var ve *notify.ValidationError
+	if !errors.As(err, &ve) {
+		return err.Error()
+	}
+	msgs := make([]string, len(ve.Fields))
+	for i, f := range ve.Fields {
+		msgs[i] = f.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// runAll runs the verb on every target at once and waits for all. When
+// test or send runs on more than one, each result goes to progress as it
+// comes in.
+func runAll(ctx context.Context, cmd *command, targets []target, event notify.Event, progress io.Writer) []result {
+	results := make([]result, len(targets))
+	var (
+		mu   sync.Mutex
+		done int
+		wg   sync.WaitGroup
+	)
+	report := cmd.verb != "validate" && len(targets) > 1
+	if report {
+		fmt.Fprintf(progress, "cdnotify: %s: %d integrations\n", cmd.verb, len(targets))
+	}
+	for i, t := range targets {
+		wg.Go(func() {
+			r := runOne(ctx, cmd, t, event)
+			results[i] = r
+			if !report {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			done++
+			fmt.Fprintf(progress, "cdnotify: [%d/%d] %s (%s): %s in %s\n", done, len(targets), r.Name, r.Type,
+				outcome(r), r.took.Round(time.Millisecond))
+		})
+	}
+	wg.Wait()
+	return results
+}
+
+// runOne runs the verb on one target, retrying what the destination calls
+// temporary.
+func runOne(ctx context.Context, cmd *command, t target, event notify.Event) result {
+	r := result{Name: t.name, Type: t.typ}
+	start := time.Now()
+	err := t.err
+	if err == nil {
+		n := notify.Retry(t.n, notify.RetryPolicy{MaxAttempts: cmd.attempts})
+		switch cmd.verb {
+		case "validate":
+			err = n.Validate()
+		case "test":
+			err = n.Test(ctx)
+		case "send":
+			var rc notify.Receipt
+			rc, err = n.Send(ctx, event)
+			if rc != (notify.Receipt{}) {
+				r.Receipt = &receipt{ID: rc.ID, URL: rc.URL}
+			}
+		}
+	}
+	r.took = time.Since(start)
+	r.DurationMS = float64(r.took.Microseconds()) / 1000
+	switch {
+	case err == nil:
+		r.OK = true
+	case errors.Is(err, notify.ErrSkipped):
+		r.OK, r.Skipped = true, true
+	default:
+		r.Error = err.Error()
+	}
+	return r
+}
+
+func outcome(r result) string {
+	switch {
+	case r.Skipped:
+		return "skipped"
+	case r.OK:
+		return "ok"
+	}
+	return "FAILED"
+}
+
+func countFailed(results []result) int {
+	n := 0
+	for _, r := range results {
+		if !r.OK {
+			n++
+		}
+	}
+	return n
+}
+
+// writeTable prints the results for a person: a table, then each error in
+// full.
+func writeTable(w io.Writer, results []result) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tTYPE\tRESULT\tRECEIPT\tTIME")
+	for _, r := range results {
+		rc := "-"
+		if r.Receipt != nil {
+			rc = r.Receipt.ID
+			if r.Receipt.URL != "" {
+				rc += " " + r.Receipt.URL
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Type, outcome(r), rc, r.took.Round(time.Millisecond))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range results {
+		if r.Error != "" {
+			if _, err := fmt.Fprintf(w, "\n%s (%s): %s\n", r.Name, r.Type, r.Error); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeJSON prints the results for a script: one JSON array.
+func writeJSON(w io.Writer, results []result) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // receipts such as <cd-…@example.com> stay readable
+	enc.SetIndent("", "  ")
+	return enc.Encode(results)
+}

@@ -1,0 +1,380 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	integrations "github.com/codedefender/integrations"
+	"github.com/codedefender/integrations/examples/internal/playground"
+	"github.com/codedefender/integrations/notify"
+	"github.com/codedefender/integrations/notify/notifytest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// Started by an init function of go.opencensus.io, which only the
+		// GCS emulator imports: it lives as long as the process.
+		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
+}
+
+// fixture is a playground and a config file for it whose Slack URL,
+// PagerDuty key and SMTP password are environment references.
+type fixture struct {
+	pg     *playground.Playground
+	config string
+	env    map[string]string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	pg, err := playground.Start()
+	require.NoError(t, err)
+	t.Cleanup(pg.Close)
+
+	var list []map[string]any
+	require.NoError(t, json.Unmarshal(pg.Integrations, &list))
+	f := &fixture{pg: pg, env: map[string]string{}}
+	for _, e := range list {
+		cfg := e["config"].(map[string]any)
+		ref := func(m map[string]any, field, variable string) {
+			f.env[variable] = m[field].(string)
+			m[field] = map[string]any{"env": variable}
+		}
+		switch e["type"] {
+		case "slack":
+			ref(cfg, "webhook_url", "SLACK_WEBHOOK_URL")
+		case "pagerduty":
+			ref(cfg, "api_key", "PD_ROUTING_KEY")
+		case "email":
+			ref(cfg["smtp"].(map[string]any), "password", "SMTP_PASSWORD")
+		}
+	}
+	require.Len(t, f.env, 3)
+	f.config = writeFile(t, "integrations.json", mustJSON(t, list))
+	return f
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
+}
+
+func writeFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	return path
+}
+
+// runOutcome is one run of the program.
+type runOutcome struct {
+	code           int
+	stdout, stderr string
+}
+
+// run runs cdnotify with the fixture's environment and the playground's
+// options, and checks that no secret reached either output.
+func (f *fixture) run(t *testing.T, stdin string, args ...string) runOutcome {
+	t.Helper()
+	return f.runEnv(t, f.env, stdin, args...)
+}
+
+func (f *fixture) runEnv(t *testing.T, env map[string]string, stdin string, args ...string) runOutcome {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	lookup := func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, lookup, strings.NewReader(stdin), &stdout, &stderr, f.pg.Options()...)
+	o := runOutcome{code, stdout.String(), stderr.String()}
+	notifytest.AssertNoSecret(t, o.stdout, f.pg.Secrets()...)
+	notifytest.AssertNoSecret(t, o.stderr, f.pg.Secrets()...)
+	return o
+}
+
+func parseResults(t *testing.T, o runOutcome) []result {
+	t.Helper()
+	var rs []result
+	require.NoError(t, json.Unmarshal([]byte(o.stdout), &rs), "stdout: %s\nstderr: %s", o.stdout, o.stderr)
+	return rs
+}
+
+func byType(rs []result) map[string]result {
+	m := map[string]result{}
+	for _, r := range rs {
+		m[r.Type] = r
+	}
+	return m
+}
+
+func TestValidate(t *testing.T) {
+	f := newFixture(t)
+	o := f.run(t, "", "validate", "--config", f.config, "--json")
+	require.Equal(t, exitOK, o.code, o.stderr)
+	require.Empty(t, o.stderr, "validate reports no progress")
+	rs := parseResults(t, o)
+	require.Len(t, rs, 10)
+	var types []string
+	for _, r := range rs {
+		types = append(types, r.Type)
+		require.True(t, r.OK, "%+v", r)
+		require.Empty(t, r.Error)
+		require.Nil(t, r.Receipt)
+	}
+	require.ElementsMatch(t, integrations.Types(), types)
+	require.Empty(t, f.pg.HTTP.Requests(), "validate makes no request")
+}
+
+// The human table: a header, one row per integration, ok everywhere.
+func TestValidateTable(t *testing.T) {
+	f := newFixture(t)
+	o := f.run(t, "", "validate", "--config", f.config)
+	require.Equal(t, exitOK, o.code, o.stderr)
+	lines := strings.Split(strings.TrimRight(o.stdout, "\n"), "\n")
+	require.Len(t, lines, 11, o.stdout)
+	cells := regexp.MustCompile(`\s{2,}`)
+	require.Equal(t, []string{"NAME", "TYPE", "RESULT", "RECEIPT", "TIME"}, cells.Split(lines[0], -1))
+	for _, l := range lines[1:] {
+		c := cells.Split(l, -1)
+		require.Len(t, c, 5, l)
+		require.Equal(t, "ok", c[2], l)
+	}
+}
+
+func TestMissingVariableIsAConfigError(t *testing.T) {
+	f := newFixture(t)
+	env := map[string]string{"SLACK_WEBHOOK_URL": f.env["SLACK_WEBHOOK_URL"], "SMTP_PASSWORD": ""}
+	o := f.runEnv(t, env, "", "test", "--config", f.config, "--json")
+	require.Equal(t, exitConfigError, o.code)
+	require.Empty(t, o.stdout)
+	require.Equal(t, "cdnotify: "+f.config+": [1].config.smtp.password: environment variable SMTP_PASSWORD is empty; "+
+		"[4].config.api_key: environment variable PD_ROUTING_KEY is not set\n", o.stderr)
+	require.Empty(t, f.pg.HTTP.Requests(), "nothing runs until every reference resolves")
+
+	// Only the selected integrations' references are needed.
+	o = f.runEnv(t, env, "", "test", "--config", f.config, "--only", "SOC Slack")
+	require.Equal(t, exitOK, o.code, o.stderr)
+}
+
+func TestTestAndSend(t *testing.T) {
+	f := newFixture(t)
+	o := f.run(t, "", "test", "--config", f.config, "--json")
+	require.Equal(t, exitOK, o.code, o.stderr)
+	for _, r := range parseResults(t, o) {
+		require.True(t, r.OK, "%+v", r)
+		require.Positive(t, r.DurationMS, r.Name)
+	}
+	require.Empty(t, f.pg.HTTP.PagerDutyAlerts(), "PagerDuty's test opens nothing")
+	require.Empty(t, f.pg.Mail(), "email's test sends no mail")
+
+	o = f.run(t, "", "send", "--config", f.config, "--json")
+	require.Equal(t, exitOK, o.code, o.stderr)
+	rs := parseResults(t, o)
+	require.Len(t, rs, 10)
+	for _, r := range rs {
+		require.True(t, r.OK, "%+v", r)
+		require.False(t, r.Skipped, "a test event goes to every integration, the webhook included")
+		require.NotNil(t, r.Receipt, r.Name)
+		require.NotEmpty(t, r.Receipt.ID, r.Name)
+	}
+	got := byType(rs)
+	issues := f.pg.HTTP.JiraIssues()
+	require.Len(t, issues, 1)
+	require.Equal(t, &receipt{ID: issues[0].Key, URL: "https://playground.atlassian.net/browse/" + issues[0].Key}, got["jira"].Receipt)
+	require.Regexp(t, `^sample-test-\d{8}T\d{6}Z$`, got["pagerduty"].Receipt.ID, "the built-in event's ID, as PagerDuty's dedup_key")
+	require.Len(t, f.pg.Mail(), 1)
+
+	// Progress: one line per integration as it finishes, on stderr.
+	lines := strings.Split(strings.TrimRight(o.stderr, "\n"), "\n")
+	require.Equal(t, "cdnotify: send: 10 integrations", lines[0])
+	require.Len(t, lines, 11, o.stderr)
+	for i, l := range lines[1:] {
+		require.Regexp(t, `^cdnotify: \[`+strconv.Itoa(i+1)+`/10\] .+ \(\w+\): ok in \S+$`, l)
+	}
+}
+
+func TestFailureExitsOneWithTheError(t *testing.T) {
+	f := newFixture(t)
+	require.NoError(t, f.pg.HTTP.Inject(notifytest.Fault{Destination: notifytest.Slack, Status: http.StatusForbidden}))
+	o := f.run(t, "", "send", "--config", f.config, "--json")
+	require.Equal(t, exitFailed, o.code)
+	require.Contains(t, o.stderr, "cdnotify: send: 1 of 10 integrations failed\n")
+	require.Contains(t, o.stderr, "(slack): FAILED in")
+	for _, r := range parseResults(t, o) {
+		if r.Type != "slack" {
+			require.True(t, r.OK, "%+v", r)
+			continue
+		}
+		require.False(t, r.OK)
+		require.Nil(t, r.Receipt)
+		require.Equal(t, "gave up after 1 attempt (permanent error): slack: send: status 403: invalid_token "+
+			"(the webhook URL has been revoked: create a new one on the Slack app's Incoming Webhooks page)", r.Error)
+	}
+	require.Len(t, f.pg.HTTP.RequestsTo(notifytest.Slack), 1, "a permanent error is not retried")
+
+	// The table lists the error in full under it.
+	o = f.run(t, "", "send", "--config", f.config, "--only", "SOC Slack")
+	require.Equal(t, exitFailed, o.code)
+	require.Contains(t, o.stdout, "\nSOC Slack (slack): gave up after 1 attempt (permanent error): slack: send: status 403: invalid_token")
+}
+
+// A temporary refusal is retried, up to --attempts.
+func TestSendRetries(t *testing.T) {
+	f := newFixture(t)
+	require.NoError(t, f.pg.HTTP.Inject(notifytest.Fault{Destination: notifytest.PagerDuty, Status: http.StatusServiceUnavailable, Times: 1}))
+	o := f.run(t, "", "send", "--config", f.config, "--only", "On-call", "--json")
+	require.Equal(t, exitOK, o.code, o.stderr)
+	require.Len(t, f.pg.HTTP.RequestsTo(notifytest.PagerDuty), 2)
+	require.Empty(t, o.stderr, "no progress for a single integration")
+
+	require.NoError(t, f.pg.HTTP.Inject(notifytest.Fault{Destination: notifytest.PagerDuty, Status: http.StatusServiceUnavailable, Times: 1}))
+	o = f.run(t, "", "send", "--config", f.config, "--only", "On-call", "--json", "--attempts", "1")
+	require.Equal(t, exitFailed, o.code)
+	require.Contains(t, parseResults(t, o)[0].Error, "gave up after 1 attempt (attempts exhausted)")
+}
+
+func TestOnly(t *testing.T) {
+	f := newFixture(t)
+	o := f.run(t, "", "test", "--config", f.config, "--json", "--only", "On-call", "--only", "SOC Slack")
+	require.Equal(t, exitOK, o.code, o.stderr)
+	rs := parseResults(t, o)
+	require.Equal(t, []string{"SOC Slack", "On-call"}, []string{rs[0].Name, rs[1].Name}, "in file order")
+	require.Len(t, rs, 2)
+	require.Len(t, f.pg.HTTP.RequestsTo(notifytest.Slack), 1)
+	require.Len(t, f.pg.HTTP.RequestsTo(notifytest.PagerDuty), 1)
+	require.Empty(t, f.pg.HTTP.RequestsTo(notifytest.Jira))
+	require.Empty(t, f.pg.HTTP.RequestsTo(notifytest.Webhook))
+}
+
+// An event from stdin; the webhook, configured for the default event
+// types, skips an incident, which counts as success.
+func TestSendEventFromStdin(t *testing.T) {
+	f := newFixture(t)
+	event := `{"id":"inc-42","type":"incident","title":"Skimmer on /checkout","risk":"critical",
+		"time":"2026-01-02T03:04:05Z","source":"shop.example.com"}`
+	o := f.run(t, event, "send", "--config", f.config, "--json", "--event", "-")
+	require.Equal(t, exitOK, o.code, o.stderr)
+	got := byType(parseResults(t, o))
+	require.True(t, got["webhook"].OK)
+	require.True(t, got["webhook"].Skipped)
+	require.Nil(t, got["webhook"].Receipt)
+	require.Equal(t, "inc-42", got["pagerduty"].Receipt.ID)
+	require.Equal(t, "alerts/2026/01/02/inc-42.json", got["s3"].Receipt.ID)
+	require.Contains(t, o.stderr, "(webhook): skipped in")
+	require.Empty(t, f.pg.HTTP.RequestsTo(notifytest.Webhook))
+
+	path := writeFile(t, "event.json", []byte(event))
+	o = f.run(t, "", "send", "--config", f.config, "--only", "On-call", "--event", path)
+	require.Equal(t, exitOK, o.code, o.stderr)
+	require.Contains(t, o.stdout, "inc-42")
+}
+
+func TestUsageErrors(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "usage:"},
+		{[]string{"deliver", "--config", f.config}, `unknown command "deliver"`},
+		{[]string{"test"}, "--config is required"},
+		{[]string{"test", "--config", f.config, "--colour"}, "flag provided but not defined: -colour"},
+		{[]string{"test", "--config", f.config, "--event", "e.json"}, "flag provided but not defined: -event"},
+		{[]string{"validate", "--config", f.config, "--timeout", "1s"}, "flag provided but not defined: -timeout"},
+		{[]string{"send", "--config", f.config, "extra"}, `unexpected argument "extra"`},
+		{[]string{"send", "--config", f.config, "--attempts", "0"}, "--attempts must be between 1 and 10"},
+		{[]string{"send", "--config", f.config, "--timeout", "-1s"}, "--timeout must be positive"},
+		{[]string{"test", "--config", f.config, "--only", "Nobody"}, `--only "Nobody": no integration has that name (there are: "Datadog incidents", `},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			o := f.run(t, "", tt.args...)
+			require.Equal(t, exitUsage, o.code)
+			require.Empty(t, o.stdout)
+			require.Contains(t, o.stderr, tt.want)
+		})
+	}
+	require.Empty(t, f.pg.HTTP.Requests())
+
+	o := f.run(t, "", "help")
+	require.Equal(t, exitOK, o.code)
+	require.Contains(t, o.stdout, "usage:")
+}
+
+func TestConfigAndEventErrors(t *testing.T) {
+	f := newFixture(t)
+	pd := func(apiKey string) string {
+		return `{"type":"pagerduty","config":{"name":"On-call","webhook_url":"https://events.pagerduty.com/v2/enqueue","api_key":` + apiKey + `}}`
+	}
+	file := func(s string) string { return writeFile(t, "bad.json", []byte(s)) }
+	tests := []struct {
+		name  string
+		args  []string
+		stdin string
+		want  string
+	}{
+		{"no file", []string{"validate", "--config", filepath.Join(t.TempDir(), "none.json")}, "", "no such file or directory"},
+		{"not JSON", []string{"validate", "--config", file(`[{"type":"slack",`)}, "", "must be a JSON list of {\"type\", \"config\"} objects: not valid JSON at byte 17"},
+		{"not a list", []string{"validate", "--config", file(`{"type":"slack"}`)}, "", "must be a JSON list"},
+		{"empty list", []string{"validate", "--config", file(`[]`)}, "", "holds no integration"},
+		{"no config", []string{"validate", "--config", file(`[{"type":"slack"}]`)}, "", "[0].config: must be a JSON object"},
+		{"same name twice", []string{"validate", "--config", file(`[` + pd(`"k"`) + `,` + pd(`"k"`) + `]`)}, "",
+			`[1].config.name: "On-call" is already the name of entry [0]: names must differ`},
+		{"name from the environment", []string{"validate", "--config",
+			file(`[{"type":"slack","config":{"name":{"env":"NAME"}}}]`)}, "", "[0].config.name: must be written out"},
+		{"bad reference", []string{"validate", "--config", file(`[` + pd(`{"env":"PD KEY"}`) + `]`)}, "",
+			`[0].config.api_key: an environment reference is {"env": "NAME"} alone`},
+		{"reference with more", []string{"validate", "--config", file(`[` + pd(`{"env":"PD","default":"x"}`) + `]`)}, "",
+			`[0].config.api_key: an environment reference is {"env": "NAME"} alone`},
+		{"invalid event", []string{"send", "--config", f.config, "--event", "-"}, `{"id":"e1","type":"incident","risk":"high","time":"2026-01-02T03:04:05Z"}`,
+			"event -: invalid: title: is required"},
+		{"misspelt event field", []string{"send", "--config", f.config, "--event", "-"},
+			`{"id":"e1","type":"incident","title":"t","risk":"high","time":"2026-01-02T03:04:05Z","severity":"high"}`,
+			`event -: json: unknown field "severity"`},
+		{"two events", []string{"send", "--config", f.config, "--event", "-"},
+			`{"id":"e1","type":"incident","title":"t","risk":"high","time":"2026-01-02T03:04:05Z"} {}`, "holds more than one JSON value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := f.run(t, tt.stdin, tt.args...)
+			require.Equal(t, exitConfigError, o.code, o.stderr)
+			require.Empty(t, o.stdout)
+			require.Contains(t, o.stderr, tt.want)
+		})
+	}
+	require.Empty(t, f.pg.HTTP.Requests())
+}
+
+// A secret in a file that does not parse is not quoted back.
+func TestParseErrorsQuoteNoSecret(t *testing.T) {
+	f := newFixture(t)
+	secret := notify.Secret("u+Secret0123456789abcdefABCDEF01")
+	path := writeFile(t, "bad.json", []byte(`[{"type":"pagerduty","config":{"name":"On-call","api_key":"`+secret.Reveal()+`" x}}]`))
+	o := f.run(t, "", "validate", "--config", path)
+	require.Equal(t, exitConfigError, o.code)
+	require.Contains(t, o.stderr, "not valid JSON at byte")
+	notifytest.AssertNoSecret(t, o.stderr, secret)
+
+	path = writeFile(t, "bad.json", []byte(`[{"type":"pagerduty","config":{"name":"On-call","webhook_url":"https://events.pagerduty.com/v2/enqueue","api_key":"`+secret.Reveal()+`"}}]`))
+	o = f.run(t, "", "validate", "--config", path, "--json")
+	require.Equal(t, exitFailed, o.code)
+	require.Contains(t, parseResults(t, o)[0].Error, "config.api_key: may hold only letters and digits")
+	notifytest.AssertNoSecret(t, o.stdout, secret)
+}
