@@ -55,6 +55,8 @@ func NewTransport(allowPrivate bool, tlsConfig *tls.Config) http.RoundTripper {
 		MaxIdleConnsPerHost:   8,
 		IdleConnTimeout:       90 * time.Second,
 		ForceAttemptHTTP2:     true,
+		// Headers are bounded like bodies; no destination sends more.
+		MaxResponseHeaderBytes: MaxResponseBytes,
 	}
 	return plaintextMarker{t}
 }
@@ -332,7 +334,7 @@ func NetworkError(integration, op string, scrub *Scrubber, ctx context.Context, 
 		e.Kind = ErrRejected
 	case errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalid), errors.As(err, &verifyErr):
 		e.Kind, e.Hint = ErrRejected, "the server's TLS certificate is not trusted"
-	case errors.As(err, &recordErr):
+	case errors.As(err, &recordErr), errors.Is(err, http.ErrSchemeMismatch):
 		e.Kind, e.Hint = ErrRejected, "the server does not speak TLS on this port"
 	case errors.As(err, &alertError), isRemoteTLSAlert(err):
 		e.Kind, e.Hint = ErrRejected, "the server refused the TLS handshake"
