@@ -210,16 +210,23 @@ func (s *Sender) Do(ctx context.Context, r Request) (*Response, error) {
 	}
 
 	start := s.now()
+	// Building the log line's attributes costs allocations on every
+	// request, so only when someone listens.
+	debug := s.logger.Enabled(ctx, slog.LevelDebug)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		e := s.transportError(r.Op, ctx, err)
-		s.logger.DebugContext(ctx, "notify: request failed", "integration", s.integration, "op", r.Op,
-			"method", r.Method, "host", req.URL.Host, "error", e.Error(), "duration", time.Since(start))
+		if debug {
+			s.logger.DebugContext(ctx, "notify: request failed", "integration", s.integration, "op", r.Op,
+				"method", r.Method, "host", req.URL.Host, "error", e.Error(), "duration", time.Since(start))
+		}
 		return nil, e
 	}
 	out, readErr := readBody(resp)
-	s.logger.DebugContext(ctx, "notify: request", "integration", s.integration, "op", r.Op,
-		"method", r.Method, "host", req.URL.Host, "status", resp.StatusCode, "duration", time.Since(start))
+	if debug {
+		s.logger.DebugContext(ctx, "notify: request", "integration", s.integration, "op", r.Op,
+			"method", r.Method, "host", req.URL.Host, "status", resp.StatusCode, "duration", time.Since(start))
+	}
 	if readErr != nil {
 		return nil, s.transportError(r.Op, ctx, readErr)
 	}

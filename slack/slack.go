@@ -386,12 +386,15 @@ func buttonURL(raw string) (string, bool) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return "", false
 	}
-	href := strings.NewReplacer("<", "%3C", ">", "%3E", " ", "%20", `"`, "%22").Replace(raw)
+	href := urlEscaper.Replace(raw)
 	if utf8.RuneCountInString(href) > maxButtonURLRunes {
 		return "", false
 	}
 	return href, true
 }
+
+// urlEscaper percent-encodes what may never stand in a URL Slack reads.
+var urlEscaper = strings.NewReplacer("<", "%3C", ">", "%3E", " ", "%20", `"`, "%22")
 
 // blocks collects a message's blocks, counting them and their text, with
 // room kept for a block that must come last.
