@@ -1,0 +1,44 @@
+package notifytest_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/codedefender/integrations/notify"
+	"github.com/codedefender/integrations/notify/notifytest"
+)
+
+func TestMockAPIRecordsWhatItAnswers(t *testing.T) {
+	m := notifytest.NewMockAPI()
+	m.On(http.MethodPost, "https://api.example.com/v1/x", http.StatusAccepted, `{"id":"1"}`, http.Header{"X-Request-Id": {"r1"}})
+	s := notify.NewSender("test", notify.Apply(notify.WithHTTPClient(m.Client())))
+	resp, err := s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodPost,
+		URL: "https://api.example.com/v1/x?a=b", JSON: map[string]int{"n": 1}})
+	require.NoError(t, err)
+	require.Equal(t, "r1", resp.Header.Get("X-Request-Id"))
+	reqs := m.Requests()
+	require.Len(t, reqs, 1)
+	require.Equal(t, http.MethodPost, reqs[0].Method)
+	require.Equal(t, "api.example.com", reqs[0].Host)
+	require.Equal(t, "/v1/x", reqs[0].Path)
+	require.Equal(t, "b", reqs[0].Query.Get("a"))
+	require.Equal(t, "application/json", reqs[0].Header.Get("Content-Type"))
+	require.JSONEq(t, `{"n":1}`, string(reqs[0].Body))
+	require.Equal(t, http.StatusAccepted, reqs[0].Status)
+	require.Equal(t, 1, m.Calls(http.MethodPost, "https://api.example.com/v1/x"))
+
+	_, err = s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodGet, URL: "https://api.example.com/other"})
+	require.Error(t, err, "an unregistered endpoint fails")
+}
+
+func TestFieldsOf(t *testing.T) {
+	var fe notify.FieldErrors
+	fe.Add("a", "x")
+	fe.Add("b[1]", "y")
+	require.Equal(t, []string{"a", "b[1]"}, notifytest.FieldsOf(fe.Err()))
+	require.Nil(t, notifytest.FieldsOf(nil))
+	require.Nil(t, notifytest.FieldsOf(context.Canceled))
+}
