@@ -251,11 +251,7 @@ func (n *Notifier) Close() error {
 // (.json.gz with gzip), unless it is already there. An invalid event is
 // refused before any request.
 func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
-	if err := e.Validate(); err != nil {
-		return notify.Receipt{}, err
-	}
-	key := objects.EventKey(n.cfg.Prefix, e, n.gzip)
-	name, err := n.write(ctx, "send", key, objects.ContentTypeJSON, []notify.Event{e})
+	name, err := objects.Send(ctx, n.cfg.Prefix, n.gzip, e, n.write)
 	if err != nil {
 		return notify.Receipt{}, err
 	}
@@ -270,23 +266,7 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 // empty batch writes nothing. The object is built in memory (compressed,
 // with gzip) before it is sent, so that its checksum can go with it.
 func (n *Notifier) SendBatch(ctx context.Context, events []notify.Event) ([]notify.Receipt, error) {
-	if len(events) == 0 {
-		return nil, nil
-	}
-	if err := objects.CheckBatch(events); err != nil {
-		return nil, err
-	}
-	key := objects.BatchKey(n.cfg.Prefix, events, n.gzip)
-	name, err := n.write(ctx, "send batch", key, objects.ContentTypeNDJSON, events)
-	if err != nil {
-		return nil, err
-	}
-	rc := n.receipt(name)
-	out := make([]notify.Receipt, len(events))
-	for i := range out {
-		out[i] = rc
-	}
-	return out, nil
+	return objects.SendBatch(ctx, n.cfg.Prefix, n.gzip, events, n.write, n.receipt)
 }
 
 func (n *Notifier) receipt(name string) notify.Receipt {

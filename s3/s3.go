@@ -160,11 +160,8 @@ func (n *Notifier) Close() error {
 // Send writes e as one JSON object at <prefix>/YYYY/MM/DD/<event-id>.json
 // (.json.gz with gzip). An invalid event is refused before any request.
 func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
-	if err := e.Validate(); err != nil {
-		return notify.Receipt{}, err
-	}
-	key := objects.EventKey(n.cfg.Prefix, e, n.gzip)
-	if err := n.putEvents(ctx, "send", key, objects.ContentTypeJSON, []notify.Event{e}); err != nil {
+	key, err := objects.Send(ctx, n.cfg.Prefix, n.gzip, e, n.putEvents)
+	if err != nil {
 		return notify.Receipt{}, err
 	}
 	return n.receipt(key), nil
@@ -178,34 +175,21 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 // an empty batch writes nothing. The object is built in memory (compressed,
 // with gzip) before it is sent, since S3 needs its length and checksum first.
 func (n *Notifier) SendBatch(ctx context.Context, events []notify.Event) ([]notify.Receipt, error) {
-	if len(events) == 0 {
-		return nil, nil
-	}
-	if err := objects.CheckBatch(events); err != nil {
-		return nil, err
-	}
-	key := objects.BatchKey(n.cfg.Prefix, events, n.gzip)
-	if err := n.putEvents(ctx, "send batch", key, objects.ContentTypeNDJSON, events); err != nil {
-		return nil, err
-	}
-	rc := n.receipt(key)
-	out := make([]notify.Receipt, len(events))
-	for i := range out {
-		out[i] = rc
-	}
-	return out, nil
+	return objects.SendBatch(ctx, n.cfg.Prefix, n.gzip, events, n.putEvents, n.receipt)
 }
 
 func (n *Notifier) receipt(key string) notify.Receipt {
 	return notify.Receipt{ID: key, URL: "s3://" + n.cfg.Bucket + "/" + key}
 }
 
-func (n *Notifier) putEvents(ctx context.Context, op, key, contentType string, events []notify.Event) error {
+// putEvents is the objects.Write of S3: it returns key, since PutObject
+// does not echo a name.
+func (n *Notifier) putEvents(ctx context.Context, op, key, contentType string, events []notify.Event) (string, error) {
 	var body bytes.Buffer
 	if err := objects.WriteEvents(&body, events, n.gzip); err != nil {
-		return &notify.Error{Integration: Type, Op: op, Kind: notify.ErrRejected, Message: "cannot encode the event", Err: err}
+		return "", &notify.Error{Integration: Type, Op: op, Kind: notify.ErrRejected, Message: "cannot encode the event", Err: err}
 	}
-	return n.put(ctx, op+": PutObject "+key, key, contentType, n.gzip, body.Bytes())
+	return key, n.put(ctx, op+": PutObject "+key, key, contentType, n.gzip, body.Bytes())
 }
 
 // put writes one object. Content-MD5 lets S3 refuse a body damaged on the

@@ -4,6 +4,7 @@ package objects
 
 import (
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -166,4 +167,40 @@ func PrefixProblem(p string) string {
 		}
 	}
 	return ""
+}
+
+// Write stores one object holding events at key and returns the name the
+// store kept. op names the operation for errors ("send", "send batch").
+type Write func(ctx context.Context, op, key, contentType string, events []notify.Event) (name string, err error)
+
+// Send checks e and writes it with write at its EventKey. It returns the
+// stored name.
+func Send(ctx context.Context, prefix string, gz bool, e notify.Event, write Write) (string, error) {
+	if err := e.Validate(); err != nil {
+		return "", err // before any request
+	}
+	return write(ctx, "send", EventKey(prefix, e, gz), ContentTypeJSON, []notify.Event{e})
+}
+
+// SendBatch checks every event and writes them all as one NDJSON object at
+// their BatchKey, returning one receipt per event from receipt(name). An
+// empty batch writes nothing.
+func SendBatch(ctx context.Context, prefix string, gz bool, events []notify.Event, write Write,
+	receipt func(name string) notify.Receipt) ([]notify.Receipt, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	if err := CheckBatch(events); err != nil {
+		return nil, err // before any request
+	}
+	name, err := write(ctx, "send batch", BatchKey(prefix, events, gz), ContentTypeNDJSON, events)
+	if err != nil {
+		return nil, err
+	}
+	rc := receipt(name)
+	out := make([]notify.Receipt, len(events))
+	for i := range out {
+		out[i] = rc
+	}
+	return out, nil
 }
