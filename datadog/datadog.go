@@ -76,6 +76,7 @@ type Notifier struct {
 	http            *notify.Sender
 	logger          *slog.Logger
 	site            site
+	incidentsURL    string      // https://<API host>/api/v2/incidents
 	header          http.Header // both keys and Accept
 }
 
@@ -93,12 +94,13 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	h.Set(appKeyHeader, c.ApplicationKey.Reveal())
 	h.Set("Accept", "application/json")
 	return &Notifier{
-		Identity: notify.NewIdentity(Type, c.Name),
-		cfg:      c,
-		http:     notify.NewSender(Type, s, c.APIKey, c.ApplicationKey),
-		logger:   s.Logger,
-		site:     st,
-		header:   h,
+		Identity:     notify.NewIdentity(Type, c.Name),
+		cfg:          c,
+		http:         notify.NewSender(Type, s, c.APIKey, c.ApplicationKey),
+		logger:       s.Logger,
+		site:         st,
+		incidentsURL: "https://" + st.api + incidentsPath,
+		header:       h,
 	}, nil
 }
 
@@ -131,7 +133,7 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 	resp, err := n.do(ctx, notify.Request{
 		Op:     opSend,
 		Method: http.MethodPost,
-		URL:    "https://" + n.site.api + incidentsPath,
+		URL:    n.incidentsURL,
 		Header: n.header,
 		JSON:   payload(e),
 	})
@@ -225,6 +227,9 @@ func (r incidentResponse) publicID() string {
 // do sends a request and adds Datadog-specific advice to its errors.
 func (n *Notifier) do(ctx context.Context, r notify.Request) (*notify.Response, error) {
 	resp, err := n.http.Do(ctx, r)
+	if err == nil {
+		return resp, nil // before ne, which errors.As would move to the heap
+	}
 	var ne *notify.Error
 	if errors.As(err, &ne) {
 		switch {

@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/jarcoal/httpmock"
@@ -643,4 +646,216 @@ func FuzzEscapeMarkdown(f *testing.F) {
 			require.NotContains(t, out, "\n")
 		}
 	})
+}
+
+// Differential tests. markdown.go was rewritten to escape in one pass into
+// one buffer, so that a Send allocates far less; the ...Reference
+// functions at the end of this file are the code as it was before, kept
+// unchanged to prove that the rewrite gives the same bytes on any input.
+
+func FuzzEscapeMarkdownMatchesReference(f *testing.F) {
+	for _, s := range []string{"", "*a*", "[x](y)", `\\*`, "# x\n1. y", "🚨<b>", "\xff\xfe*", "a\r\n\r\nb", "@here",
+		"ab**cd", "a\rb\r", "\u0085x\u2028y", "🚨🚨🚨", "é&=|~", "https://x.example/a b<c>\\d(e)\n"} {
+		for _, max := range []int{-1, 0, 1, 2, 3, 4, 5, 40} {
+			f.Add(s, max, true)
+			f.Add(s, max, false)
+		}
+	}
+	f.Fuzz(func(t *testing.T, s string, max int, multiline bool) {
+		if max < -2 || max > 10000 {
+			return
+		}
+		require.Equal(t, escapeMarkdownReference(s, max, multiline), escapeMarkdown(s, max, multiline), "escapeMarkdown(%q, %d, %v)", s, max, multiline)
+		require.Equal(t, linkDestinationReference(s), linkDestination(s), "linkDestination(%q)", s)
+	})
+}
+
+func FuzzMarkdownMatchesReference(f *testing.F) {
+	full := fullEvent()
+	f.Add(full.Description, full.Source, full.URL, full.ID, string(full.Type), "pci", "script", "https://cdn.evil.example/x.js", uint8(1), uint16(0), uint16(2), int64(1767323045))
+	f.Add("", "", "", "evt-2", "test", "", "", "", uint8(4), uint16(0), uint16(0), int64(0))
+	f.Add("   \n\t", "", "https://x.example/ ", "x", "incident", "a\tb\x00", " ", "\n", uint8(0), uint16(0), uint16(1), int64(-1))
+	f.Add("*a* # b\r\n@c🚨", "s|t", "https://x.example/"+strings.Repeat("a", 2100), "id", "t", "new tag", "k|", "v\\", uint8(2), uint16(3000), uint16(40), int64(1e10))
+	f.Add("🚨<x>", "[s]", "https://x.example/<>", strings.Repeat("i", 1200), "t", strings.Repeat("g", 700), strings.Repeat("k", 300), strings.Repeat("v", 2100), uint8(3), uint16(9000), uint16(100), int64(5))
+	f.Add("x", "s", "", "id", "t", "", "k", strings.Repeat("é", 40), uint8(1), uint16(0), uint16(127), int64(5))
+	f.Fuzz(func(t *testing.T, desc, source, link, id, typ, tag, key, value string, risk uint8, repeat, details uint16, sec int64) {
+		// Each string a little over the longest cap, so that a run stays
+		// fast; repeating the description and the details reaches the cuts.
+		for _, s := range []*string{&desc, &source, &link, &id, &typ, &tag, &key, &value} {
+			*s = (*s)[:min(len(*s), 2500)]
+		}
+		if n := int(repeat); n > 0 && len(desc) > 0 {
+			desc = strings.Repeat(desc, min(n, (1<<17)/len(desc)+1))
+		}
+		e := notify.Event{
+			ID: id, Type: notify.EventType(typ), Title: desc, Description: desc,
+			Risk: notify.Risks[int(risk)%len(notify.Risks)], Time: time.Unix(sec%(1<<35), 0),
+			URL: link, Source: source, Tags: []string{tag, " " + tag, tag + " x", "pci", tag},
+		}
+		if details > 0 {
+			e.Details = map[string]string{}
+			for i := range int(details % 128) {
+				e.Details[fmt.Sprintf("%s%d", key, i)] = value
+			}
+		}
+		require.Equal(t, markdownReference(e), markdown(e))
+	})
+}
+
+// The markdown code before the one-pass rewrite, unchanged but for the
+// names.
+
+// escapeMarkdownReference returns untrusted text as markdown that shows it
+// literally, within max runes: when it does not fit it is cut between two
+// characters (never inside an escape) and ends with the truncation marker.
+// Line breaks are kept as hard breaks when multiline is set and folded into
+// spaces otherwise. A bare URL stays text, which the renderer may still
+// link, showing its real address.
+func escapeMarkdownReference(s string, max int, multiline bool) string {
+	total := 0
+	for tok := range markdownTokensReference(s, multiline) {
+		total += utf8.RuneCountInString(tok)
+	}
+	budget := max
+	if total > max {
+		budget = max - utf8.RuneCountInString(notify.TruncationMarker)
+	}
+	var b strings.Builder
+	n := 0
+	for tok := range markdownTokensReference(s, multiline) {
+		w := utf8.RuneCountInString(tok)
+		if n+w > budget {
+			break
+		}
+		b.WriteString(tok)
+		n += w
+	}
+	if total > max && max > 0 {
+		b.WriteString(notify.TruncationMarker)
+	}
+	return b.String()
+}
+
+// markdownTokensReference yields the markdown of each character of s in turn.
+func markdownTokensReference(s string, multiline bool) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for i, r := range s {
+			var tok string
+			switch {
+			case multiline && r == '\r' && strings.HasPrefix(s[i:], "\r\n"):
+				continue // the \n that follows breaks the line
+			case multiline && (r == '\n' || r == '\r'):
+				tok = "  \n" // two trailing spaces: a hard line break
+			case unicode.IsControl(r):
+				tok = " "
+			case r < utf8.RuneSelf && strings.ContainsRune(markdownEscapable, r):
+				tok = `\` + string(r)
+			default:
+				tok = string(r)
+			}
+			if !yield(tok) {
+				return
+			}
+		}
+	}
+}
+
+// linkDestinationReference makes a URL safe inside [text](<url>): the characters
+// that end the destination, and spaces, are percent-encoded; control
+// characters are dropped. Event.Validate has already required http(s).
+func linkDestinationReference(u string) string {
+	var b strings.Builder
+	for _, r := range u {
+		switch {
+		case r == '<' || r == '>' || r == '\\' || r == ' ':
+			fmt.Fprintf(&b, "%%%02X", r)
+		case unicode.IsControl(r) || unicode.IsSpace(r):
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// markdownReference renders the incident's timeline cell: the event's description,
+// then a list of what the console knows about it, then its details as a
+// table. The list and the table are bounded first; the description gets
+// the rest of maxCellRunes.
+func markdownReference(e notify.Event) string {
+	var meta strings.Builder
+	fmt.Fprintf(&meta, "- **Risk:** %s (%s)\n", e.Risk.Label(), e.Risk.DatadogSeverity())
+	fmt.Fprintf(&meta, "- **Type:** %s\n", escapeMarkdownReference(string(e.Type), maxInlineRunes, false))
+	if e.Source != "" {
+		fmt.Fprintf(&meta, "- **Source:** %s\n", escapeMarkdownReference(e.Source, maxInlineRunes, false))
+	}
+	fmt.Fprintf(&meta, "- **Time:** %s\n", e.Time.UTC().Format(time.RFC3339))
+	if link := linkDestinationReference(e.URL); link != "" && utf8.RuneCountInString(link) <= maxLinkRunes {
+		fmt.Fprintf(&meta, "- **Console:** [Open in Code Defender](<%s>)\n", link)
+	}
+	fmt.Fprintf(&meta, "- **Event ID:** %s", escapeMarkdownReference(e.ID, maxInlineRunes, false))
+	if tags := cleanTagsReference(e.Tags); len(tags) > 0 {
+		fmt.Fprintf(&meta, "\n- **Tags:** %s", escapeMarkdownReference(strings.Join(tags, ", "), maxTagsRunes, false))
+	}
+
+	table := detailsTableReference(e.Details)
+	fixed := utf8.RuneCountInString(meta.String())
+	if table != "" {
+		fixed += utf8.RuneCountInString(paragraphSpacing + table)
+	}
+	var out strings.Builder
+	if d := strings.TrimSpace(e.Description); d != "" {
+		room := maxCellRunes - fixed - utf8.RuneCountInString(paragraphSpacing)
+		out.WriteString(escapeMarkdownReference(d, room, true))
+		out.WriteString(paragraphSpacing)
+	}
+	out.WriteString(meta.String())
+	if table != "" {
+		out.WriteString(paragraphSpacing)
+		out.WriteString(table)
+	}
+	return out.String()
+}
+
+// cleanTagsReference trims the tags and drops empty and repeated ones.
+func cleanTagsReference(tags []string) []string {
+	var out []string
+	seen := make(map[string]bool, len(tags))
+	for _, t := range tags {
+		t = strings.TrimSpace(oneLine(t))
+		if t == "" || seen[t] {
+			continue
+		}
+		seen[t] = true
+		out = append(out, t)
+	}
+	return out
+}
+
+// detailsTableReference renders details as a two-column table sorted by key, within
+// maxTableRunes; rows that do not fit are counted in a last row.
+func detailsTableReference(details map[string]string) string {
+	if len(details) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(details))
+	for k := range details {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	const header = "| Detail | Value |\n| --- | --- |"
+	var b strings.Builder
+	b.WriteString(header)
+	n := utf8.RuneCountInString(header)
+	const reserve = 64 // room for the row that counts what was left out
+	for i, k := range keys {
+		row := "\n| " + escapeMarkdownReference(k, maxDetailKey, false) + " | " + escapeMarkdownReference(details[k], maxDetailValue, false) + " |"
+		w := utf8.RuneCountInString(row)
+		if n+w > maxTableRunes-reserve {
+			fmt.Fprintf(&b, "\n| %s | %d more details not shown |", notify.TruncationMarker, len(keys)-i)
+			break
+		}
+		b.WriteString(row)
+		n += w
+	}
+	return b.String()
 }

@@ -1,9 +1,8 @@
 package datadog
 
 import (
-	"fmt"
-	"iter"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -47,75 +46,76 @@ func oneLine(s string) string {
 }
 
 // escapeMarkdown returns untrusted text as markdown that shows it
+// literally, within max runes (see appendMarkdown).
+func escapeMarkdown(s string, max int, multiline bool) string {
+	return string(appendMarkdown(make([]byte, 0, len(s)), s, max, multiline))
+}
+
+// appendMarkdown appends untrusted text to dst as markdown that shows it
 // literally, within max runes: when it does not fit it is cut between two
 // characters (never inside an escape) and ends with the truncation marker.
-// Line breaks are kept as hard breaks when multiline is set and folded into
-// spaces otherwise. A bare URL stays text, which the renderer may still
-// link, showing its real address.
-func escapeMarkdown(s string, max int, multiline bool) string {
-	total := 0
-	for tok := range markdownTokens(s, multiline) {
-		total += utf8.RuneCountInString(tok)
-	}
-	budget := max
-	if total > max {
-		budget = max - utf8.RuneCountInString(notify.TruncationMarker)
-	}
-	var b strings.Builder
-	n := 0
-	for tok := range markdownTokens(s, multiline) {
-		w := utf8.RuneCountInString(tok)
-		if n+w > budget {
-			break
+// Line breaks are kept as hard breaks when multiline is set and folded
+// into spaces otherwise. A bare URL stays text, which the renderer may
+// still link, showing its real address.
+//
+// It escapes in one pass, stopping as soon as the text is known not to
+// fit: the markdown then ends after the last character that leaves room
+// for the marker.
+func appendMarkdown(dst []byte, s string, max int, multiline bool) []byte {
+	markerRunes := utf8.RuneCountInString(notify.TruncationMarker)
+	runes := 0
+	keep := len(dst) // where the markdown ends if it must be cut
+	for i, r := range s {
+		tok := len(dst)
+		switch {
+		case multiline && r == '\r' && strings.HasPrefix(s[i:], "\r\n"):
+			continue // the \n that follows breaks the line
+		case multiline && (r == '\n' || r == '\r'):
+			dst = append(dst, "  \n"...) // two trailing spaces: a hard line break
+		case unicode.IsControl(r):
+			dst = append(dst, ' ')
+		case r < utf8.RuneSelf && strings.ContainsRune(markdownEscapable, r):
+			dst = append(dst, '\\', byte(r))
+		default:
+			dst = utf8.AppendRune(dst, r)
 		}
-		b.WriteString(tok)
-		n += w
-	}
-	if total > max && max > 0 {
-		b.WriteString(notify.TruncationMarker)
-	}
-	return b.String()
-}
-
-// markdownTokens yields the markdown of each character of s in turn.
-func markdownTokens(s string, multiline bool) iter.Seq[string] {
-	return func(yield func(string) bool) {
-		for i, r := range s {
-			var tok string
-			switch {
-			case multiline && r == '\r' && strings.HasPrefix(s[i:], "\r\n"):
-				continue // the \n that follows breaks the line
-			case multiline && (r == '\n' || r == '\r'):
-				tok = "  \n" // two trailing spaces: a hard line break
-			case unicode.IsControl(r):
-				tok = " "
-			case r < utf8.RuneSelf && strings.ContainsRune(markdownEscapable, r):
-				tok = `\` + string(r)
-			default:
-				tok = string(r)
+		runes += utf8.RuneCount(dst[tok:])
+		if runes <= max-markerRunes {
+			keep = len(dst)
+		}
+		if runes > max {
+			dst = dst[:keep]
+			if max > 0 {
+				dst = append(dst, notify.TruncationMarker...)
 			}
-			if !yield(tok) {
-				return
-			}
+			return dst
 		}
 	}
+	return dst
 }
 
-// linkDestination makes a URL safe inside [text](<url>): the characters
-// that end the destination, and spaces, are percent-encoded; control
-// characters are dropped. Event.Validate has already required http(s).
+// linkDestination makes a URL safe inside [text](<url>) (see
+// appendLinkDestination).
 func linkDestination(u string) string {
-	var b strings.Builder
+	return string(appendLinkDestination(nil, u))
+}
+
+// appendLinkDestination appends a URL made safe inside [text](<url>): the
+// characters that end the destination, and spaces, are percent-encoded;
+// control characters are dropped. Event.Validate has already required
+// http(s).
+func appendLinkDestination(dst []byte, u string) []byte {
+	const hex = "0123456789ABCDEF"
 	for _, r := range u {
 		switch {
 		case r == '<' || r == '>' || r == '\\' || r == ' ':
-			fmt.Fprintf(&b, "%%%02X", r)
+			dst = append(dst, '%', hex[r>>4], hex[r&0xF])
 		case unicode.IsControl(r) || unicode.IsSpace(r):
 		default:
-			b.WriteRune(r)
+			dst = utf8.AppendRune(dst, r)
 		}
 	}
-	return b.String()
+	return dst
 }
 
 // markdown renders the incident's timeline cell: the event's description,
@@ -123,43 +123,89 @@ func linkDestination(u string) string {
 // table. The list and the table are bounded first; the description gets
 // the rest of maxCellRunes.
 func markdown(e notify.Event) string {
-	var meta strings.Builder
-	fmt.Fprintf(&meta, "- **Risk:** %s (%s)\n", e.Risk.Label(), e.Risk.DatadogSeverity())
-	fmt.Fprintf(&meta, "- **Type:** %s\n", escapeMarkdown(string(e.Type), maxInlineRunes, false))
-	if e.Source != "" {
-		fmt.Fprintf(&meta, "- **Source:** %s\n", escapeMarkdown(e.Source, maxInlineRunes, false))
+	// The list and the table are rendered first, the escaped description
+	// after them in the same buffer; the result puts the description first.
+	tail := make([]byte, 0, markdownSizeHint(e))
+	tail = appendMetadata(tail, e)
+	if len(e.Details) > 0 {
+		tail = append(tail, paragraphSpacing...)
+		tail = appendDetailsTable(tail, e.Details)
 	}
-	fmt.Fprintf(&meta, "- **Time:** %s\n", e.Time.UTC().Format(time.RFC3339))
-	if link := linkDestination(e.URL); link != "" && utf8.RuneCountInString(link) <= maxLinkRunes {
-		fmt.Fprintf(&meta, "- **Console:** [Open in Code Defender](<%s>)\n", link)
+	d := strings.TrimSpace(e.Description)
+	if d == "" {
+		return string(tail)
 	}
-	fmt.Fprintf(&meta, "- **Event ID:** %s", escapeMarkdown(e.ID, maxInlineRunes, false))
-	if tags := cleanTags(e.Tags); len(tags) > 0 {
-		fmt.Fprintf(&meta, "\n- **Tags:** %s", escapeMarkdown(strings.Join(tags, ", "), maxTagsRunes, false))
-	}
-
-	table := detailsTable(e.Details)
-	fixed := utf8.RuneCountInString(meta.String())
-	if table != "" {
-		fixed += utf8.RuneCountInString(paragraphSpacing + table)
-	}
+	room := maxCellRunes - utf8.RuneCount(tail) - utf8.RuneCountInString(paragraphSpacing)
+	buf := appendMarkdown(tail, d, room, true)
+	escaped := buf[len(tail):]
 	var out strings.Builder
-	if d := strings.TrimSpace(e.Description); d != "" {
-		room := maxCellRunes - fixed - utf8.RuneCountInString(paragraphSpacing)
-		out.WriteString(escapeMarkdown(d, room, true))
-		out.WriteString(paragraphSpacing)
-	}
-	out.WriteString(meta.String())
-	if table != "" {
-		out.WriteString(paragraphSpacing)
-		out.WriteString(table)
-	}
+	out.Grow(len(escaped) + len(paragraphSpacing) + len(tail))
+	out.Write(escaped)
+	out.WriteString(paragraphSpacing)
+	out.Write(tail)
 	return out.String()
 }
 
-// cleanTags trims the tags and drops empty and repeated ones.
-func cleanTags(tags []string) []string {
-	var out []string
+// markdownSizeHint guesses the cell's size in bytes so that its buffer
+// seldom grows: the event's text, the fixed labels, and an eighth more for
+// escapes, capped at what the longest cell can take.
+func markdownSizeHint(e notify.Event) int {
+	const labels = 256 // the list's labels, the time, the table's header
+	n := labels + len(e.Description) + len(e.Type) + len(e.Source) + len(e.URL) + len(e.ID)
+	for _, t := range e.Tags {
+		n += len(t) + len(", ")
+	}
+	for k, v := range e.Details {
+		n += len(k) + len(v) + len("\n|  |  |")
+	}
+	n += n / 8
+	return min(n, utf8.UTFMax*maxCellRunes)
+}
+
+// appendMetadata appends the list of what the console knows about the
+// event, the last item without a line break.
+func appendMetadata(b []byte, e notify.Event) []byte {
+	b = append(b, "- **Risk:** "...)
+	b = append(b, e.Risk.Label()...)
+	b = append(b, " ("...)
+	b = append(b, e.Risk.DatadogSeverity()...)
+	b = append(b, ")\n- **Type:** "...)
+	b = appendMarkdown(b, string(e.Type), maxInlineRunes, false)
+	if e.Source != "" {
+		b = append(b, "\n- **Source:** "...)
+		b = appendMarkdown(b, e.Source, maxInlineRunes, false)
+	}
+	b = append(b, "\n- **Time:** "...)
+	b = e.Time.UTC().AppendFormat(b, time.RFC3339)
+	b = append(b, '\n')
+	// The console link is left out when it is empty or too long.
+	item := len(b)
+	b = append(b, "- **Console:** [Open in Code Defender](<"...)
+	link := len(b)
+	b = appendLinkDestination(b, e.URL)
+	if len(b) == link || utf8.RuneCount(b[link:]) > maxLinkRunes {
+		b = b[:item]
+	} else {
+		b = append(b, ">)\n"...)
+	}
+	b = append(b, "- **Event ID:** "...)
+	b = appendMarkdown(b, e.ID, maxInlineRunes, false)
+	if tags := joinTags(e.Tags); tags != "" {
+		b = append(b, "\n- **Tags:** "...)
+		b = appendMarkdown(b, tags, maxTagsRunes, false)
+	}
+	return b
+}
+
+// joinTags trims the tags, drops empty and repeated ones, and joins the
+// rest with ", ".
+func joinTags(tags []string) string {
+	size := 0
+	for _, t := range tags {
+		size += len(t) + len(", ")
+	}
+	var b strings.Builder
+	b.Grow(size)
 	seen := make(map[string]bool, len(tags))
 	for _, t := range tags {
 		t = strings.TrimSpace(oneLine(t))
@@ -167,16 +213,19 @@ func cleanTags(tags []string) []string {
 			continue
 		}
 		seen[t] = true
-		out = append(out, t)
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(t)
 	}
-	return out
+	return b.String()
 }
 
-// detailsTable renders details as a two-column table sorted by key, within
-// maxTableRunes; rows that do not fit are counted in a last row.
-func detailsTable(details map[string]string) string {
+// appendDetailsTable appends details as a two-column table sorted by key,
+// within maxTableRunes; rows that do not fit are counted in a last row.
+func appendDetailsTable(b []byte, details map[string]string) []byte {
 	if len(details) == 0 {
-		return ""
+		return b
 	}
 	keys := make([]string, 0, len(details))
 	for k := range details {
@@ -184,19 +233,23 @@ func detailsTable(details map[string]string) string {
 	}
 	sort.Strings(keys)
 	const header = "| Detail | Value |\n| --- | --- |"
-	var b strings.Builder
-	b.WriteString(header)
+	b = append(b, header...)
 	n := utf8.RuneCountInString(header)
 	const reserve = 64 // room for the row that counts what was left out
 	for i, k := range keys {
-		row := "\n| " + escapeMarkdown(k, maxDetailKey, false) + " | " + escapeMarkdown(details[k], maxDetailValue, false) + " |"
-		w := utf8.RuneCountInString(row)
+		row := len(b)
+		b = append(b, "\n| "...)
+		b = appendMarkdown(b, k, maxDetailKey, false)
+		b = append(b, " | "...)
+		b = appendMarkdown(b, details[k], maxDetailValue, false)
+		b = append(b, " |"...)
+		w := utf8.RuneCount(b[row:])
 		if n+w > maxTableRunes-reserve {
-			fmt.Fprintf(&b, "\n| %s | %d more details not shown |", notify.TruncationMarker, len(keys)-i)
-			break
+			b = append(b[:row], "\n| "+notify.TruncationMarker+" | "...)
+			b = strconv.AppendInt(b, int64(len(keys)-i), 10)
+			return append(b, " more details not shown |"...)
 		}
-		b.WriteString(row)
 		n += w
 	}
-	return b.String()
+	return b
 }

@@ -87,6 +87,10 @@ const (
 // anonymously (200) after a failed login, and says so only here.
 const seraphHeader = "X-Seraph-LoginReason"
 
+// seraphKey is seraphHeader in the canonical form http.Header stores it
+// in: looked up in that form, it is read without an allocation.
+const seraphKey = "X-Seraph-Loginreason"
+
 // Notifier files events as issues in one Jira project.
 type Notifier struct {
 	notify.Identity // prints as jira("name"): never the config
@@ -94,6 +98,8 @@ type Notifier struct {
 	http            *notify.Sender
 	logger          *slog.Logger
 	base            string      // https://<site>.atlassian.net
+	createURL       string      // base + createPath
+	searchURL       string      // base + searchPath
 	header          http.Header // Basic auth and Accept, sent on every call
 }
 
@@ -108,11 +114,13 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	s := notify.Apply(opts...)
 	basic := notify.Secret(base64.StdEncoding.EncodeToString([]byte(c.ReporterEmail + ":" + c.APIToken.Reveal())))
 	return &Notifier{
-		Identity: notify.NewIdentity(Type, c.Name),
-		cfg:      c,
-		http:     notify.NewSender(Type, s, c.APIToken, basic),
-		logger:   s.Logger,
-		base:     base,
+		Identity:  notify.NewIdentity(Type, c.Name),
+		cfg:       c,
+		http:      notify.NewSender(Type, s, c.APIToken, basic),
+		logger:    s.Logger,
+		base:      base,
+		createURL: base + createPath,
+		searchURL: base + searchPath,
 		header: http.Header{
 			"Authorization": {"Basic " + basic.Reveal()},
 			"Accept":        {"application/json"},
@@ -206,9 +214,9 @@ func (n *Notifier) payload(e notify.Event) issueRequest {
 	return issueRequest{Fields: f}
 }
 
-// issueKey is the part of Jira's answer that names an issue.
+// issueKey is the part of Jira's answer that names an issue: its key
+// (its numeric id is not needed, so it is not decoded).
 type issueKey struct {
-	ID  string `json:"id"`
 	Key string `json:"key"`
 }
 
@@ -219,7 +227,7 @@ func (n *Notifier) receipt(key string) notify.Receipt {
 const opCreate = "send: POST " + createPath
 
 func (n *Notifier) create(ctx context.Context, e notify.Event) (notify.Receipt, error) {
-	resp, err := n.do(ctx, notify.Request{Op: opCreate, Method: http.MethodPost, URL: n.base + createPath, JSON: n.payload(e)})
+	resp, err := n.do(ctx, notify.Request{Op: opCreate, Method: http.MethodPost, URL: n.createURL, JSON: n.payload(e)})
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusBadRequest {
 			n.addCreateHint(err, resp)
@@ -254,7 +262,7 @@ const opSearch = "send: POST " + searchPath
 // site refuses the search for good (logged), so that filing goes ahead.
 func (n *Notifier) findOpenIssue(ctx context.Context, eventID string) (r notify.Receipt, found bool, err error) {
 	req := searchRequest{JQL: duplicateJQL(n.cfg.ProjectID, eventID), MaxResults: 1, Fields: []string{"summary"}}
-	resp, err := n.do(ctx, notify.Request{Op: opSearch, Method: http.MethodPost, URL: n.base + searchPath, JSON: req})
+	resp, err := n.do(ctx, notify.Request{Op: opSearch, Method: http.MethodPost, URL: n.searchURL, JSON: req})
 	if err != nil {
 		var ne *notify.Error
 		if !errors.As(err, &ne) || resp == nil || !(errors.Is(err, notify.ErrRejected) || errors.Is(err, notify.ErrNotFound)) {
@@ -288,10 +296,13 @@ func (n *Notifier) do(ctx context.Context, r notify.Request) (*notify.Response, 
 	r.Describe = describeError
 	resp, err := n.http.Do(ctx, r)
 	if resp != nil {
-		reason := resp.Header.Get(seraphHeader)
+		reason := resp.Header.Get(seraphKey)
 		if strings.Contains(reason, "AUTHENTICATED_FAILED") || strings.Contains(reason, "AUTHENTICATION_DENIED") {
 			return resp, n.loginFailed(r.Op, resp.StatusCode, reason)
 		}
+	}
+	if err == nil {
+		return resp, nil // before ne, which errors.As would move to the heap
 	}
 	var ne *notify.Error
 	if errors.As(err, &ne) {

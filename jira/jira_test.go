@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/jarcoal/httpmock"
@@ -946,4 +949,307 @@ func FuzzEscapeWiki(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSeraphKeyIsCanonical(t *testing.T) {
+	require.Equal(t, http.CanonicalHeaderKey(seraphHeader), seraphKey)
+}
+
+// Differential tests. markup.go was rewritten to escape in one pass into
+// one buffer, so that a Send allocates far less; the ...Reference
+// functions at the end of this file are the code as it was before, kept
+// unchanged to prove that the rewrite gives the same bytes on any input.
+
+func FuzzEscapeWikiMatchesReference(f *testing.F) {
+	for _, s := range []string{"", "*a*", "[x|y]", `\\*`, "h1. x\nbq. y", "🚨{code}", "\xff\xfe*", "a\r\n\r\nb", "\x15h1.", "\th1.",
+		"ab**cd", "\u0085h2.x", " \u00a0bq.", "a\rh3.", "\r\r\nh4.", "\u2028h5.", "🚨🚨🚨", "https://x.example/a b|c][d{}!\"<>\\"} {
+		for _, max := range []int{-1, 0, 1, 2, 3, 4, 5, 40} {
+			f.Add(s, max, true)
+			f.Add(s, max, false)
+		}
+	}
+	f.Fuzz(func(t *testing.T, s string, max int, multiline bool) {
+		if max < -2 || max > 10000 {
+			return
+		}
+		require.Equal(t, escapeWikiReference(s, max, multiline), escapeWiki(s, max, multiline), "escapeWiki(%q, %d, %v)", s, max, multiline)
+		require.Equal(t, linkTargetReference(s), linkTarget(s), "linkTarget(%q)", s)
+		require.Equal(t, jqlStringReference(s), jqlString(s), "jqlString(%q)", s)
+		require.Equal(t, duplicateJQLReference("10000", s), duplicateJQL("10000", s), "duplicateJQL(%q)", s)
+	})
+}
+
+func FuzzDescriptionMatchesReference(f *testing.F) {
+	full := fullEvent()
+	f.Add(full.Description, full.Source, full.URL, full.ID, string(full.Type), "pci", "script", "https://cdn.evil.example/x.js", uint8(1), uint16(0), uint16(2), int64(1767323045))
+	f.Add("", "", "", "evt-2", "test", "", "", "", uint8(4), uint16(0), uint16(0), int64(0))
+	f.Add("   \n\t", "", "https://x.example/ ", "x", "incident", " ", " ", "\n", uint8(0), uint16(0), uint16(1), int64(-1))
+	f.Add("*a* h1. b\r\nbq. c🚨", "s|t", "https://x.example/"+strings.Repeat("a", 2100), "id", "t", "new tag", "k|", "v\\", uint8(2), uint16(3000), uint16(40), int64(1e10))
+	f.Add("🚨{x}", "[s]", "https://x.example/[]", strings.Repeat("i", 1200), "t", "a", strings.Repeat("k", 300), strings.Repeat("v", 2100), uint8(3), uint16(9000), uint16(100), int64(5))
+	f.Add("x", "s", "", "id", "t", "", "k", strings.Repeat("é", 40), uint8(1), uint16(0), uint16(127), int64(5))
+	f.Fuzz(func(t *testing.T, desc, source, link, id, typ, tag, key, value string, risk uint8, repeat, details uint16, sec int64) {
+		// Each string a little over the longest cap, so that a run stays
+		// fast; repeating the description and the details reaches the cuts.
+		for _, s := range []*string{&desc, &source, &link, &id, &typ, &tag, &key, &value} {
+			*s = (*s)[:min(len(*s), 2500)]
+		}
+		if n := int(repeat); n > 0 && len(desc) > 0 {
+			desc = strings.Repeat(desc, min(n, (1<<17)/len(desc)+1))
+		}
+		e := notify.Event{
+			ID: id, Type: notify.EventType(typ), Title: desc, Description: desc,
+			Risk: notify.Risks[int(risk)%len(notify.Risks)], Time: time.Unix(sec%(1<<35), 0),
+			URL: link, Source: source, Tags: []string{tag, tag + " x", "pci"},
+		}
+		if details > 0 {
+			e.Details = map[string]string{}
+			for i := range int(details % 128) {
+				e.Details[fmt.Sprintf("%s%d", key, i)] = value
+			}
+		}
+		require.Equal(t, descriptionReference(e), description(e))
+		require.Equal(t, labelsReference(e), labels(e))
+		require.Equal(t, duplicateJQLReference("10000", id), duplicateJQL("10000", id))
+	})
+}
+
+// The markup code before the one-pass rewrite, unchanged but for the
+// names.
+
+// escapeTokenReference returns the markup that shows r literally. A backslash is
+// written as an HTML entity: "\\" is a forced line break in wiki markup,
+// and a backslash before an escapable character would swallow it.
+func escapeTokenReference(r rune) string {
+	switch {
+	case r == '\\':
+		return "&#92;"
+	case r < 0x80 && strings.ContainsRune(wikiEscapable, r):
+		return `\` + string(r)
+	case unicode.IsControl(r):
+		return " "
+	default:
+		return string(r)
+	}
+}
+
+// escapeWikiReference returns untrusted text as wiki markup that shows it literally,
+// within max UTF-16 units: when it does not fit, it is cut between two
+// characters (never inside an escape) and ends with the truncation marker.
+// Line breaks are kept when multiline is set and folded into spaces
+// otherwise. Bare URLs stay as text, which Jira may still turn into links
+// that show their real address; no link text, image, macro or mention can
+// be injected.
+func escapeWikiReference(s string, max int, multiline bool) string {
+	total := 0
+	for tok := range wikiTokensReference(s, multiline) {
+		total += utf16Len(tok)
+	}
+	budget := max
+	if total > max {
+		budget = max - markerUnits
+	}
+	var b strings.Builder
+	n := 0
+	for tok := range wikiTokensReference(s, multiline) {
+		if n+utf16Len(tok) > budget {
+			break
+		}
+		b.WriteString(tok)
+		n += utf16Len(tok)
+	}
+	if total > max && max >= markerUnits {
+		b.WriteString(notify.TruncationMarker)
+	}
+	return b.String()
+}
+
+// wikiTokensReference yields the markup of each character of s in turn.
+func wikiTokensReference(s string, multiline bool) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		lineStart := multiline
+		for i, r := range s {
+			if r == '\r' && multiline {
+				if strings.HasPrefix(s[i:], "\r\n") {
+					continue // the \n that follows breaks the line
+				}
+				r = '\n'
+			}
+			var tok string
+			switch {
+			case r == '\n' && multiline:
+				tok, lineStart = "\n", true
+			case lineStart && startsBlock(s[i:]):
+				tok, lineStart = fmt.Sprintf("&#%d;", r), false
+			default:
+				tok = escapeTokenReference(r)
+				// White space (and control characters, shown as spaces)
+				// leaves a marker after it at the start of the line.
+				if tok != " " && !unicode.IsSpace(r) {
+					lineStart = false
+				}
+			}
+			if !yield(tok) {
+				return
+			}
+		}
+	}
+}
+
+// linkTargetReference makes a URL safe inside [text|url]: the characters that end
+// or split a link, and spaces, are percent-encoded. Event.Validate has
+// already required http(s).
+func linkTargetReference(u string) string {
+	var b strings.Builder
+	for _, r := range u {
+		switch {
+		case r == '[' || r == ']' || r == '|' || r == '{' || r == '}' || r == '!' || r == '\\' || r == ' ' || r == '"' || r == '<' || r == '>':
+			fmt.Fprintf(&b, "%%%02X", r)
+		case unicode.IsControl(r) || unicode.IsSpace(r):
+			// Dropped: a URL never holds them, and they would break the line.
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// descriptionReference renders the issue's description in wiki markup: the event's
+// own description, then what the console knows about it (risk, type,
+// source, time, console link, event id), then its details as a table. The
+// metadata and the table are bounded first; the event's description gets
+// the rest of Jira's limit, so the whole stays within maxDescriptionUnits.
+func descriptionReference(e notify.Event) string {
+	var meta strings.Builder
+	fmt.Fprintf(&meta, "*Risk:* %s\n", e.Risk.Label())
+	fmt.Fprintf(&meta, "*Type:* %s\n", escapeWikiReference(string(e.Type), maxInlineUnits, false))
+	if e.Source != "" {
+		fmt.Fprintf(&meta, "*Source:* %s\n", escapeWikiReference(e.Source, maxInlineUnits, false))
+	}
+	fmt.Fprintf(&meta, "*Time:* %s\n", e.Time.UTC().Format(time.RFC3339))
+	if link := linkTargetReference(e.URL); link != "" && utf16Len(link) <= maxLinkUnits {
+		fmt.Fprintf(&meta, "*Console:* [Open in Code Defender|%s]\n", link)
+	}
+	fmt.Fprintf(&meta, "*Event ID:* %s", escapeWikiReference(e.ID, maxInlineUnits, false))
+
+	table := detailsTableReference(e.Details)
+
+	fixed := utf16Len(meta.String())
+	if table != "" {
+		fixed += utf16Len(descriptionSpacing) + utf16Len(table)
+	}
+	var out strings.Builder
+	if strings.TrimSpace(e.Description) != "" {
+		room := maxDescriptionUnits - fixed - utf16Len(descriptionSpacing)
+		out.WriteString(escapeWikiReference(strings.TrimSpace(e.Description), room, true))
+		out.WriteString(descriptionSpacing)
+	}
+	out.WriteString(meta.String())
+	if table != "" {
+		out.WriteString(descriptionSpacing)
+		out.WriteString(table)
+	}
+	return out.String()
+}
+
+// detailsTableReference renders details as a two-column table sorted by key, within
+// maxTableUnits; rows that do not fit are counted in a last row.
+func detailsTableReference(details map[string]string) string {
+	if len(details) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(details))
+	for k := range details {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	const header = "||Detail||Value||"
+	var b strings.Builder
+	b.WriteString(header)
+	n := utf16Len(header)
+	// Room for the last row that counts what was left out.
+	const reserve = 64
+	for i, k := range keys {
+		row := "\n|" + cellReference(k, maxDetailKeyUnits) + "|" + cellReference(details[k], maxDetailValUnits) + "|"
+		if n+utf16Len(row) > maxTableUnits-reserve {
+			fmt.Fprintf(&b, "\n|%s|%d more details not shown|", notify.TruncationMarker, len(keys)-i)
+			break
+		}
+		b.WriteString(row)
+		n += utf16Len(row)
+	}
+	return b.String()
+}
+
+// cellReference renders one table cell: escaped, on one line, and never empty (an
+// empty cell would merge with its neighbour).
+func cellReference(s string, max int) string {
+	v := escapeWikiReference(oneLine(s), max, false)
+	if strings.TrimSpace(v) == "" {
+		return " "
+	}
+	return v
+}
+
+// jqlStringReference quotes s as a JQL string literal: inside double quotes, a
+// backslash escapes '"' and '\', and line breaks are written as escapes, so
+// no value can end the literal and add a clause.
+func jqlStringReference(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"', '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			if unicode.IsControl(r) {
+				b.WriteByte(' ')
+				continue
+			}
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// duplicateJQLReference finds the open issue of an event in the project. The
+// project id is digits only (Config.Validate), so it goes in bare, which
+// JQL reads as an id; the label is quoted.
+func duplicateJQLReference(projectID, eventID string) string {
+	return "project = " + projectID + " AND labels = " + jqlStringReference(eventLabel(eventID)) +
+		` AND statusCategory != "Done"`
+}
+
+// labelsReference returns the issue's labels: the Event.ID label first (so no cap
+// ever drops it), then the event's tags with white space replaced by '-'
+// (Jira refuses a label with a space), each within the label limit, without
+// duplicates or empties.
+func labelsReference(e notify.Event) []string {
+	out := []string{eventLabel(e.ID)}
+	seen := map[string]bool{out[0]: true}
+	for _, t := range e.Tags {
+		if len(out) == maxLabels {
+			break
+		}
+		l := strings.Map(func(r rune) rune {
+			if unicode.IsSpace(r) || unicode.IsControl(r) {
+				return '-'
+			}
+			return r
+		}, strings.TrimSpace(t))
+		l = truncateUnits(l, maxLabelUnits)
+		if l == "" || seen[l] {
+			continue
+		}
+		seen[l] = true
+		out = append(out, l)
+	}
+	return out
 }

@@ -1,12 +1,13 @@
 package jira
 
 import (
-	"fmt"
-	"iter"
+	"bytes"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/codedefender/integrations/notify"
 )
@@ -45,6 +46,17 @@ func utf16Len(s string) int {
 	n := 0
 	for _, r := range s {
 		n += runeUnits(r)
+	}
+	return n
+}
+
+// utf16LenBytes is utf16Len for markup being built.
+func utf16LenBytes(b []byte) int {
+	n := 0
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		n += runeUnits(r)
+		b = b[size:]
 	}
 	return n
 }
@@ -98,7 +110,8 @@ func summary(e notify.Event) string {
 // (Jira refuses a label with a space), each within the label limit, without
 // duplicates or empties.
 func labels(e notify.Event) []string {
-	out := []string{eventLabel(e.ID)}
+	out := make([]string, 1, 1+min(len(e.Tags), maxLabels-1))
+	out[0] = eventLabel(e.ID)
 	seen := map[string]bool{out[0]: true}
 	for _, t := range e.Tags {
 		if len(out) == maxLabels {
@@ -125,11 +138,17 @@ func labels(e notify.Event) []string {
 // 200 of them, so the label needs no escaping and fits Jira's limit.
 func eventLabel(id string) string { return labelPrefix + id }
 
-// jqlString quotes s as a JQL string literal: inside double quotes, a
-// backslash escapes '"' and '\', and line breaks are written as escapes, so
-// no value can end the literal and add a clause.
+// jqlString quotes s as a JQL string literal (see writeJQLString).
 func jqlString(s string) string {
 	var b strings.Builder
+	writeJQLString(&b, s)
+	return b.String()
+}
+
+// writeJQLString writes s as a JQL string literal: inside double quotes, a
+// backslash escapes '"' and '\', and line breaks are written as escapes,
+// so no value can end the literal and add a clause.
+func writeJQLString(b *strings.Builder, s string) {
 	b.WriteByte('"')
 	for _, r := range s {
 		switch r {
@@ -151,15 +170,26 @@ func jqlString(s string) string {
 		}
 	}
 	b.WriteByte('"')
-	return b.String()
 }
 
 // duplicateJQL finds the open issue of an event in the project. The
 // project id is digits only (Config.Validate), so it goes in bare, which
 // JQL reads as an id; the label is quoted.
 func duplicateJQL(projectID, eventID string) string {
-	return "project = " + projectID + " AND labels = " + jqlString(eventLabel(eventID)) +
-		` AND statusCategory != "Done"`
+	const (
+		head = "project = "
+		mid  = " AND labels = "
+		tail = ` AND statusCategory != "Done"`
+	)
+	var b strings.Builder
+	// The label needs no escaping (eventLabel), so this is its exact size.
+	b.Grow(len(head) + len(projectID) + len(mid) + len(`""`) + len(labelPrefix) + len(eventID) + len(tail))
+	b.WriteString(head)
+	b.WriteString(projectID)
+	b.WriteString(mid)
+	writeJQLString(&b, eventLabel(eventID))
+	b.WriteString(tail)
+	return b.String()
 }
 
 // wikiEscapable are the characters the Atlassian wiki renderer reads as
@@ -168,19 +198,19 @@ func duplicateJQL(projectID, eventID string) string {
 // images, macros, mentions, emoticons.
 const wikiEscapable = `-#*_+?^~|%{}[]()!@`
 
-// escapeToken returns the markup that shows r literally. A backslash is
+// appendWikiRune appends the markup that shows r literally. A backslash is
 // written as an HTML entity: "\\" is a forced line break in wiki markup,
 // and a backslash before an escapable character would swallow it.
-func escapeToken(r rune) string {
+func appendWikiRune(dst []byte, r rune) []byte {
 	switch {
 	case r == '\\':
-		return "&#92;"
-	case r < 0x80 && strings.ContainsRune(wikiEscapable, r):
-		return `\` + string(r)
+		return append(dst, "&#92;"...)
+	case r < utf8.RuneSelf && strings.ContainsRune(wikiEscapable, r):
+		return append(dst, '\\', byte(r))
 	case unicode.IsControl(r):
-		return " "
+		return append(dst, ' ')
 	default:
-		return string(r)
+		return utf8.AppendRune(dst, r)
 	}
 }
 
@@ -189,66 +219,62 @@ func escapeToken(r rune) string {
 var blockMarkers = []string{"h1.", "h2.", "h3.", "h4.", "h5.", "h6.", "bq."}
 
 // escapeWiki returns untrusted text as wiki markup that shows it literally,
-// within max UTF-16 units: when it does not fit, it is cut between two
-// characters (never inside an escape) and ends with the truncation marker.
-// Line breaks are kept when multiline is set and folded into spaces
-// otherwise. Bare URLs stay as text, which Jira may still turn into links
-// that show their real address; no link text, image, macro or mention can
-// be injected.
+// within max UTF-16 units (see appendWiki).
 func escapeWiki(s string, max int, multiline bool) string {
-	total := 0
-	for tok := range wikiTokens(s, multiline) {
-		total += utf16Len(tok)
-	}
-	budget := max
-	if total > max {
-		budget = max - markerUnits
-	}
-	var b strings.Builder
-	n := 0
-	for tok := range wikiTokens(s, multiline) {
-		if n+utf16Len(tok) > budget {
-			break
-		}
-		b.WriteString(tok)
-		n += utf16Len(tok)
-	}
-	if total > max && max >= markerUnits {
-		b.WriteString(notify.TruncationMarker)
-	}
-	return b.String()
+	return string(appendWiki(make([]byte, 0, len(s)), s, max, multiline))
 }
 
-// wikiTokens yields the markup of each character of s in turn.
-func wikiTokens(s string, multiline bool) iter.Seq[string] {
-	return func(yield func(string) bool) {
-		lineStart := multiline
-		for i, r := range s {
-			if r == '\r' && multiline {
-				if strings.HasPrefix(s[i:], "\r\n") {
-					continue // the \n that follows breaks the line
-				}
-				r = '\n'
+// appendWiki appends untrusted text to dst as wiki markup that shows it
+// literally, within max UTF-16 units: when it does not fit, it is cut
+// between two characters (never inside an escape) and ends with the
+// truncation marker. Line breaks are kept when multiline is set and folded
+// into spaces otherwise. Bare URLs stay as text, which Jira may still turn
+// into links that show their real address; no link text, image, macro or
+// mention can be injected.
+//
+// It escapes in one pass, stopping as soon as the text is known not to
+// fit: the markup then ends after the last character that leaves room for
+// the marker.
+func appendWiki(dst []byte, s string, max int, multiline bool) []byte {
+	units := 0
+	keep := len(dst) // where the markup ends if it must be cut
+	lineStart := multiline
+	for i, r := range s {
+		if r == '\r' && multiline {
+			if strings.HasPrefix(s[i:], "\r\n") {
+				continue // the \n that follows breaks the line
 			}
-			var tok string
-			switch {
-			case r == '\n' && multiline:
-				tok, lineStart = "\n", true
-			case lineStart && startsBlock(s[i:]):
-				tok, lineStart = fmt.Sprintf("&#%d;", r), false
-			default:
-				tok = escapeToken(r)
-				// White space (and control characters, shown as spaces)
-				// leaves a marker after it at the start of the line.
-				if tok != " " && !unicode.IsSpace(r) {
-					lineStart = false
-				}
-			}
-			if !yield(tok) {
-				return
+			r = '\n'
+		}
+		tok := len(dst)
+		switch {
+		case r == '\n' && multiline:
+			dst, lineStart = append(dst, '\n'), true
+		case lineStart && startsBlock(s[i:]):
+			dst = append(dst, "&#"...)
+			dst = strconv.AppendInt(dst, int64(r), 10)
+			dst, lineStart = append(dst, ';'), false
+		default:
+			dst = appendWikiRune(dst, r)
+			// White space (and control characters, shown as spaces)
+			// leaves a marker after it at the start of the line.
+			if !unicode.IsSpace(r) && !unicode.IsControl(r) {
+				lineStart = false
 			}
 		}
+		units += utf16LenBytes(dst[tok:])
+		if units <= max-markerUnits {
+			keep = len(dst)
+		}
+		if units > max {
+			dst = dst[:keep]
+			if max >= markerUnits {
+				dst = append(dst, notify.TruncationMarker...)
+			}
+			return dst
+		}
 	}
+	return dst
 }
 
 // startsBlock reports whether s opens with a heading or quote marker.
@@ -261,22 +287,27 @@ func startsBlock(s string) bool {
 	return false
 }
 
-// linkTarget makes a URL safe inside [text|url]: the characters that end
-// or split a link, and spaces, are percent-encoded. Event.Validate has
-// already required http(s).
+// linkTarget makes a URL safe inside [text|url] (see appendLinkTarget).
 func linkTarget(u string) string {
-	var b strings.Builder
+	return string(appendLinkTarget(nil, u))
+}
+
+// appendLinkTarget appends a URL made safe inside [text|url]: the
+// characters that end or split a link, and spaces, are percent-encoded.
+// Event.Validate has already required http(s).
+func appendLinkTarget(dst []byte, u string) []byte {
+	const hex = "0123456789ABCDEF"
 	for _, r := range u {
 		switch {
 		case r == '[' || r == ']' || r == '|' || r == '{' || r == '}' || r == '!' || r == '\\' || r == ' ' || r == '"' || r == '<' || r == '>':
-			fmt.Fprintf(&b, "%%%02X", r)
+			dst = append(dst, '%', hex[r>>4], hex[r&0xF])
 		case unicode.IsControl(r) || unicode.IsSpace(r):
 			// Dropped: a URL never holds them, and they would break the line.
 		default:
-			b.WriteRune(r)
+			dst = utf8.AppendRune(dst, r)
 		}
 	}
-	return b.String()
+	return dst
 }
 
 // description renders the issue's description in wiki markup: the event's
@@ -285,43 +316,77 @@ func linkTarget(u string) string {
 // metadata and the table are bounded first; the event's description gets
 // the rest of Jira's limit, so the whole stays within maxDescriptionUnits.
 func description(e notify.Event) string {
-	var meta strings.Builder
-	fmt.Fprintf(&meta, "*Risk:* %s\n", e.Risk.Label())
-	fmt.Fprintf(&meta, "*Type:* %s\n", escapeWiki(string(e.Type), maxInlineUnits, false))
-	if e.Source != "" {
-		fmt.Fprintf(&meta, "*Source:* %s\n", escapeWiki(e.Source, maxInlineUnits, false))
+	// The metadata and the table are rendered first, the escaped
+	// description after them in the same buffer; the result puts the
+	// description first.
+	tail := make([]byte, 0, descriptionSizeHint(e))
+	tail = appendMetadata(tail, e)
+	if len(e.Details) > 0 {
+		tail = append(tail, descriptionSpacing...)
+		tail = appendDetailsTable(tail, e.Details)
 	}
-	fmt.Fprintf(&meta, "*Time:* %s\n", e.Time.UTC().Format(time.RFC3339))
-	if link := linkTarget(e.URL); link != "" && utf16Len(link) <= maxLinkUnits {
-		fmt.Fprintf(&meta, "*Console:* [Open in Code Defender|%s]\n", link)
+	desc := strings.TrimSpace(e.Description)
+	if desc == "" {
+		return string(tail)
 	}
-	fmt.Fprintf(&meta, "*Event ID:* %s", escapeWiki(e.ID, maxInlineUnits, false))
-
-	table := detailsTable(e.Details)
-
-	fixed := utf16Len(meta.String())
-	if table != "" {
-		fixed += utf16Len(descriptionSpacing) + utf16Len(table)
-	}
+	room := maxDescriptionUnits - utf16LenBytes(tail) - utf16Len(descriptionSpacing)
+	buf := appendWiki(tail, desc, room, true)
+	escaped := buf[len(tail):]
 	var out strings.Builder
-	if strings.TrimSpace(e.Description) != "" {
-		room := maxDescriptionUnits - fixed - utf16Len(descriptionSpacing)
-		out.WriteString(escapeWiki(strings.TrimSpace(e.Description), room, true))
-		out.WriteString(descriptionSpacing)
-	}
-	out.WriteString(meta.String())
-	if table != "" {
-		out.WriteString(descriptionSpacing)
-		out.WriteString(table)
-	}
+	out.Grow(len(escaped) + len(descriptionSpacing) + len(tail))
+	out.Write(escaped)
+	out.WriteString(descriptionSpacing)
+	out.Write(tail)
 	return out.String()
 }
 
-// detailsTable renders details as a two-column table sorted by key, within
-// maxTableUnits; rows that do not fit are counted in a last row.
-func detailsTable(details map[string]string) string {
+// descriptionSizeHint guesses the description's size in bytes so that its
+// buffer seldom grows: the event's text, the fixed labels, and an eighth
+// more for escapes, capped at what the longest description can take.
+func descriptionSizeHint(e notify.Event) int {
+	const labels = 192 // the metadata's labels, the time, the table's header
+	n := labels + len(e.Description) + len(e.Type) + len(e.Source) + len(e.URL) + len(e.ID)
+	for k, v := range e.Details {
+		n += len(k) + len(v) + len("\n|||")
+	}
+	n += n / 8
+	// A UTF-16 unit takes at most 3 bytes of UTF-8.
+	return min(n, 3*maxDescriptionUnits)
+}
+
+// appendMetadata appends what the console knows about the event, one
+// "*Label:* value" line each, the last line without a line break.
+func appendMetadata(b []byte, e notify.Event) []byte {
+	b = append(b, "*Risk:* "...)
+	b = append(b, e.Risk.Label()...)
+	b = append(b, "\n*Type:* "...)
+	b = appendWiki(b, string(e.Type), maxInlineUnits, false)
+	if e.Source != "" {
+		b = append(b, "\n*Source:* "...)
+		b = appendWiki(b, e.Source, maxInlineUnits, false)
+	}
+	b = append(b, "\n*Time:* "...)
+	b = e.Time.UTC().AppendFormat(b, time.RFC3339)
+	b = append(b, '\n')
+	// The console link is left out when it is empty or too long.
+	line := len(b)
+	b = append(b, "*Console:* [Open in Code Defender|"...)
+	link := len(b)
+	b = appendLinkTarget(b, e.URL)
+	if len(b) == link || utf16LenBytes(b[link:]) > maxLinkUnits {
+		b = b[:line]
+	} else {
+		b = append(b, "]\n"...)
+	}
+	b = append(b, "*Event ID:* "...)
+	return appendWiki(b, e.ID, maxInlineUnits, false)
+}
+
+// appendDetailsTable appends details as a two-column table sorted by key,
+// within maxTableUnits; rows that do not fit are counted in a last row.
+func appendDetailsTable(b []byte, details map[string]string) []byte {
 	if len(details) == 0 {
-		return ""
+		return b
 	}
 	keys := make([]string, 0, len(details))
 	for k := range details {
@@ -329,29 +394,35 @@ func detailsTable(details map[string]string) string {
 	}
 	sort.Strings(keys)
 	const header = "||Detail||Value||"
-	var b strings.Builder
-	b.WriteString(header)
+	b = append(b, header...)
 	n := utf16Len(header)
 	// Room for the last row that counts what was left out.
 	const reserve = 64
 	for i, k := range keys {
-		row := "\n|" + cell(k, maxDetailKeyUnits) + "|" + cell(details[k], maxDetailValUnits) + "|"
-		if n+utf16Len(row) > maxTableUnits-reserve {
-			fmt.Fprintf(&b, "\n|%s|%d more details not shown|", notify.TruncationMarker, len(keys)-i)
-			break
+		row := len(b)
+		b = append(b, "\n|"...)
+		b = appendCell(b, k, maxDetailKeyUnits)
+		b = append(b, '|')
+		b = appendCell(b, details[k], maxDetailValUnits)
+		b = append(b, '|')
+		w := utf16LenBytes(b[row:])
+		if n+w > maxTableUnits-reserve {
+			b = append(b[:row], "\n|"+notify.TruncationMarker+"|"...)
+			b = strconv.AppendInt(b, int64(len(keys)-i), 10)
+			return append(b, " more details not shown|"...)
 		}
-		b.WriteString(row)
-		n += utf16Len(row)
+		n += w
 	}
-	return b.String()
+	return b
 }
 
-// cell renders one table cell: escaped, on one line, and never empty (an
-// empty cell would merge with its neighbour).
-func cell(s string, max int) string {
-	v := escapeWiki(oneLine(s), max, false)
-	if strings.TrimSpace(v) == "" {
-		return " "
+// appendCell appends one table cell: escaped, on one line, and never empty
+// (an empty cell would merge with its neighbour).
+func appendCell(b []byte, s string, max int) []byte {
+	start := len(b)
+	b = appendWiki(b, oneLine(s), max, false)
+	if len(bytes.TrimSpace(b[start:])) == 0 {
+		b = append(b[:start], ' ')
 	}
-	return v
+	return b
 }

@@ -43,6 +43,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -254,8 +255,13 @@ func mrkdwn(s string) *text { return &text{Type: "mrkdwn", Text: s} }
 
 // buildMessage maps an event onto a Slack message within Slack's limits.
 func buildMessage(e notify.Event, channel string) message {
-	b := &blocks{}
-	b.add(block{Type: "header", Text: plain(fit(notify.StripCRLF(prefix(e)+" "+e.Title), maxHeaderRunes))})
+	// Room for every block the message can have, so the list never grows:
+	// header, description, summary, the details' sections, note, button.
+	detailSections := (len(e.Details) + maxFieldsPerSection - 1) / maxFieldsPerSection
+	b := &blocks{list: make([]block, 0, min(5+detailSections, maxBlocks))}
+
+	headline := prefix(e) + " " + e.Title
+	b.add(block{Type: "header", Text: plain(fit(notify.StripCRLF(headline), maxHeaderRunes))})
 	if strings.TrimSpace(e.Description) != "" {
 		b.add(block{Type: "section", Text: mrkdwn(fit(e.Description, maxSectionRunes))})
 	}
@@ -263,23 +269,24 @@ func buildMessage(e notify.Event, channel string) message {
 
 	// The button is our own and always fits; reserve its block and one
 	// for the note on details that do not fit.
-	var actions *block
-	if href, ok := buttonURL(e.URL); ok {
-		actions = &block{Type: "actions", Elements: []any{button{
+	href, hasButton := buttonURL(e.URL)
+	var actions block
+	if hasButton {
+		actions = block{Type: "actions", Elements: []any{button{
 			Type: "button",
-			Text: *plain(fit("Open in Code Defender", maxButtonTextRunes)),
+			Text: text{Type: "plain_text", Text: fit("Open in Code Defender", maxButtonTextRunes)},
 			URL:  href,
 		}}}
-		b.reserve(*actions)
+		b.reserve(actions)
 	}
 	addDetails(b, e.Details)
-	if actions != nil {
-		b.addReserved(*actions)
+	if hasButton {
+		b.addReserved(actions)
 	}
 
-	summary := prefix(e) + " " + e.Title
+	summary := headline
 	if e.Source != "" {
-		summary += " (" + e.Source + ")"
+		summary = headline + " (" + e.Source + ")"
 	}
 	return message{
 		Text:        fit(notify.StripCRLF(summary), maxTextRunes),
@@ -306,29 +313,33 @@ var typeLabels = map[notify.EventType]string{
 // summaryFields is the section of fixed facts: at most 6 fields, well within
 // the section's 10.
 func summaryFields(e notify.Event) []text {
-	fs := []text{
-		*field("Risk", e.Risk.Label()),
-		*field("Type", typeLabels[e.Type]),
-	}
+	fs := make([]text, 0, 6)
+	fs = append(fs, field("Risk", e.Risk.Label()), field("Type", typeLabels[e.Type]))
 	if e.Source != "" {
-		fs = append(fs, *field("Source", e.Source))
+		fs = append(fs, field("Source", e.Source))
 	}
 	// Slack shows the time in each reader's own time zone; the text after
 	// '|' is what clients that cannot do so show.
-	fs = append(fs, text{Type: "mrkdwn", Text: fmt.Sprintf("*Time*\n<!date^%d^{date_short_pretty} {time_secs}|%s>",
-		e.Time.Unix(), e.Time.UTC().Format(time.RFC3339))})
+	var buf [128]byte
+	t := append(buf[:0], "*Time*\n<!date^"...)
+	t = strconv.AppendInt(t, e.Time.Unix(), 10)
+	t = append(t, "^{date_short_pretty} {time_secs}|"...)
+	t = e.Time.UTC().AppendFormat(t, time.RFC3339)
+	t = append(t, '>')
+	fs = append(fs, text{Type: "mrkdwn", Text: string(t)})
 	if len(e.Tags) > 0 {
-		fs = append(fs, *field("Tags", strings.Join(e.Tags, ", ")))
+		fs = append(fs, field("Tags", strings.Join(e.Tags, ", ")))
 	}
-	fs = append(fs, *field("Event ID", e.ID))
-	return fs
+	return append(fs, field("Event ID", e.ID))
 }
 
 // field is a mrkdwn field "*label*\nvalue" of at most maxFieldRunes, the
 // label and value escaped.
-func field(label, value string) *text {
-	head := "*" + fit(notify.StripCRLF(label), maxDetailKeyRunes) + "*\n"
-	return mrkdwn(head + fit(value, maxFieldRunes-utf8.RuneCountInString(head)))
+func field(label, value string) text {
+	label = fit(notify.StripCRLF(label), maxDetailKeyRunes)
+	// The label's runes, and three for "*", "*" and "\n".
+	value = fit(value, maxFieldRunes-utf8.RuneCountInString(label)-3)
+	return text{Type: "mrkdwn", Text: "*" + label + "*\n" + value}
 }
 
 // addDetails adds the event's details, sorted by name, as sections of at
@@ -342,10 +353,11 @@ func addDetails(b *blocks, details map[string]string) {
 	sort.Strings(keys)
 
 	const noteReserve = 100 // runes kept for the closing note
-	var fields []text
+	// No message holds more fields than maxBlocks sections of them.
+	fields := make([]text, 0, min(len(keys), maxBlocks*maxFieldsPerSection))
 	chars, sections := b.chars, 0
 	for i, k := range keys {
-		f := *field(k, details[k])
+		f := field(k, details[k])
 		cost := utf8.RuneCountInString(f.Text)
 		opens := len(fields)%maxFieldsPerSection == 0
 		blocksAfter := b.count() + sections + 1 // + the note's block

@@ -84,7 +84,7 @@ type Notifier struct {
 	header   http.Header // the custom headers, the last of a repeated name winning
 	pattern  *pattern    // nil: the body is the Event as JSON
 	jsonBody bool        // the body goes out as JSON, so a rendered pattern must be JSON
-	key      []byte      // the HMAC key; nil when not signing
+	signer   *signer     // nil when not signing
 	events   []notify.EventType
 	http     *notify.Sender
 	logger   *slog.Logger
@@ -148,9 +148,11 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 		}
 	}
 	if !c.SigningSecret.IsZero() {
-		if n.key, err = decodeSecret(c.SigningSecret.Reveal(), true); err != nil {
+		key, err := decodeSecret(c.SigningSecret.Reveal(), true)
+		if err != nil {
 			return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "signing_secret", Message: err.Error()}}}
 		}
+		n.signer = newSigner(key)
 	}
 	return n, nil
 }
@@ -227,24 +229,41 @@ func (n *Notifier) send(ctx context.Context, op string, e notify.Event) (notify.
 		body = b
 	}
 
-	h := n.header.Clone()
-	if body != nil && h.Get("Content-Type") == "" {
-		h.Set("Content-Type", "application/json")
-	}
-	// A fresh timestamp and signature per attempt; the id stays Event.ID so
-	// the receiver can drop retries.
-	ts := n.now().Unix()
-	h.Set(HeaderID, e.ID)
-	h.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	if n.key != nil {
-		h.Set(HeaderSignature, sign(n.key, e.ID, ts, body))
-	}
-
+	h := n.requestHeader(e.ID, body)
 	_, err := n.http.Do(ctx, notify.Request{Op: op, Method: n.method, URL: n.url, Header: h, Body: body})
 	if err != nil {
 		return notify.Receipt{}, n.explain(err)
 	}
 	return notify.Receipt{ID: e.ID}, nil
+}
+
+// The Standard Webhooks headers in the canonical form http.Header keys
+// them by, as Set would write them.
+const (
+	idKey        = "Webhook-Id"
+	timestampKey = "Webhook-Timestamp"
+	signatureKey = "Webhook-Signature"
+)
+
+// requestHeader returns the headers of one attempt: the custom headers,
+// Content-Type when a body goes without one, and the Standard Webhooks
+// headers with a fresh timestamp and signature. The id stays Event.ID so
+// the receiver can drop retries.
+func (n *Notifier) requestHeader(id string, body []byte) http.Header {
+	h := make(http.Header, len(n.header)+4) // room for what is added: it never grows
+	for k, vs := range n.header {
+		h[k] = vs // shared: a Request's header is only read (Sender.Do copies it)
+	}
+	if body != nil && h.Get("Content-Type") == "" {
+		h["Content-Type"] = []string{"application/json"}
+	}
+	ts := n.now().Unix()
+	h[idKey] = []string{id}
+	h[timestampKey] = []string{strconv.FormatInt(ts, 10)}
+	if n.signer != nil {
+		h[signatureKey] = []string{n.signer.sign(id, ts, body)}
+	}
+	return h
 }
 
 // body returns the request body for e: the pattern rendered over it, or e
