@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -80,6 +81,8 @@ func TestGuardLoopbackForms(t *testing.T) {
 					require.Contains(t, err.Error(), "loopback")
 				case !f.resolves && errors.As(err, &dnsErr):
 					require.True(t, dnsErr.IsNotFound, "no such host: %v", err)
+				case f.host == "[::1]" && (errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EADDRNOTAVAIL)):
+					t.Skip("this machine has no IPv6 loopback: ", err)
 				default:
 					t.Fatalf("neither the guard nor the resolver refused it: %v", err)
 				}
