@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -63,66 +61,21 @@ func minimalEvent() notify.Event {
 	}
 }
 
-type recorded struct {
-	Method string
-	URL    string
-	Header http.Header
-	Body   string
-}
-
-// harness is a Notifier on a mock transport, with its log captured.
+// harness is a Notifier on a MockAPI, with its log captured.
 type harness struct {
+	*notifytest.MockAPI
 	n    *Notifier
-	mt   *httpmock.MockTransport
 	logs *notifytest.LogBuffer
-
-	mu   sync.Mutex
-	reqs []recorded
 }
 
 func newHarness(t *testing.T, c Config) *harness {
 	t.Helper()
-	mt := httpmock.NewMockTransport()
+	api := notifytest.NewMockAPI()
 	logger, logs := notifytest.NewLogger()
-	n, err := New(c, notify.WithHTTPClient(&http.Client{Transport: mt}), notify.WithLogger(logger))
+	n, err := New(c, notify.WithHTTPClient(api.Client()), notify.WithLogger(logger))
 	require.NoError(t, err)
 	t.Cleanup(func() { notifytest.AssertNoSecret(t, logs.String(), secrets...) })
-	return &harness{n: n, mt: mt, logs: logs}
-}
-
-// on answers method url with status, body and header, recording each request.
-func (h *harness) on(method, url string, status int, body string, header http.Header) {
-	h.mt.RegisterResponder(method, url, func(r *http.Request) (*http.Response, error) {
-		b := ""
-		if r.Body != nil {
-			raw, err := io.ReadAll(r.Body)
-			if err != nil {
-				return nil, err
-			}
-			b = string(raw)
-		}
-		h.mu.Lock()
-		h.reqs = append(h.reqs, recorded{Method: r.Method, URL: r.URL.String(), Header: r.Header.Clone(), Body: b})
-		h.mu.Unlock()
-		resp := httpmock.NewStringResponse(status, body)
-		for k, vs := range header {
-			for _, v := range vs {
-				resp.Header.Add(k, v)
-			}
-		}
-		resp.Request = r
-		return resp, nil
-	})
-}
-
-func (h *harness) requests() []recorded {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]recorded(nil), h.reqs...)
-}
-
-func (h *harness) calls(method, url string) int {
-	return h.mt.GetCallCountInfo()[method+" "+url]
+	return &harness{MockAPI: api, n: n, logs: logs}
 }
 
 func requireKind(t *testing.T, err error, kind error, retryable bool) *notify.Error {
@@ -246,17 +199,17 @@ func TestFromJSON(t *testing.T) {
 
 func TestSendFullEvent(t *testing.T) {
 	h := newHarness(t, validConfig())
-	h.on(http.MethodPost, incidentsURL, 201, createdBody, nil)
+	h.On(http.MethodPost, incidentsURL, 201, createdBody, nil)
 
 	r, err := h.n.Send(context.Background(), fullEvent())
 	require.NoError(t, err)
 	require.Equal(t, notify.Receipt{ID: "42", URL: "https://app.datadoghq.eu/incidents/42"}, r)
 
-	reqs := h.requests()
+	reqs := h.Requests()
 	require.Len(t, reqs, 1)
 	req := reqs[0]
 	require.Equal(t, http.MethodPost, req.Method)
-	require.Equal(t, incidentsURL, req.URL)
+	require.Equal(t, incidentsURL, req.URL())
 	require.Equal(t, apiKey.Reveal(), req.Header.Get("DD-API-KEY"))
 	require.Equal(t, appKey.Reveal(), req.Header.Get("DD-APPLICATION-KEY"))
 	require.Equal(t, "application/json", req.Header.Get("Content-Type"))
@@ -288,20 +241,20 @@ func TestSendFullEvent(t *testing.T) {
 	}}
 	wantJSON, err := json.Marshal(want)
 	require.NoError(t, err)
-	require.JSONEq(t, string(wantJSON), req.Body)
+	require.JSONEq(t, string(wantJSON), string(req.Body))
 }
 
 func TestSendMinimalEvent(t *testing.T) {
 	c := validConfig()
 	c.URL = "https://api.us3.datadoghq.com/api/v2/incidents"
 	h := newHarness(t, c)
-	h.on(http.MethodPost, c.URL, 201, `{"data":{"type":"incidents","id":"abc","attributes":{"public_id":7}}}`, nil)
+	h.On(http.MethodPost, c.URL, 201, `{"data":{"type":"incidents","id":"abc","attributes":{"public_id":7}}}`, nil)
 
 	r, err := h.n.Send(context.Background(), minimalEvent())
 	require.NoError(t, err)
 	require.Equal(t, notify.Receipt{ID: "7", URL: "https://us3.datadoghq.com/incidents/7"}, r)
 
-	reqs := h.requests()
+	reqs := h.Requests()
 	require.Len(t, reqs, 1)
 	require.JSONEq(t, `{"data":{"type":"incidents","attributes":{
 		"title":"Test alert",
@@ -309,7 +262,7 @@ func TestSendMinimalEvent(t *testing.T) {
 		"fields":{"severity":{"type":"dropdown","value":"SEV-5"}},
 		"initial_cells":[{"cell_type":"markdown","content":{"content":
 			"- **Risk:** INFO (SEV-5)\n- **Type:** test\n- **Time:** 2026-01-02T03:04:05Z\n- **Event ID:** evt\\-2"}}],
-		"is_test":true}}}`, reqs[0].Body)
+		"is_test":true}}}`, string(reqs[0].Body))
 }
 
 func TestSendSeverityFromRisk(t *testing.T) {
@@ -340,7 +293,7 @@ func TestReceiptWebHosts(t *testing.T) {
 		c := validConfig()
 		c.URL = "https://api." + s + "/api/v2/incidents"
 		h := newHarness(t, c)
-		h.on(http.MethodPost, c.URL, 201, createdBody, nil)
+		h.On(http.MethodPost, c.URL, 201, createdBody, nil)
 		r, err := h.n.Send(context.Background(), minimalEvent())
 		require.NoError(t, err, s)
 		require.Equal(t, notify.Receipt{ID: "42", URL: page}, r, s)
@@ -431,19 +384,19 @@ func TestSendErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, validConfig())
-			h.on(http.MethodPost, incidentsURL, tt.status, tt.body, tt.header)
+			h.On(http.MethodPost, incidentsURL, tt.status, tt.body, tt.header)
 			_, err := h.n.Send(context.Background(), fullEvent())
 			ne := requireKind(t, err, tt.kind, tt.retryable)
 			require.Equal(t, opSend, ne.Op)
 			require.Equal(t, tt.retryAfter, notify.RetryAfterOf(err))
 			require.Contains(t, err.Error(), tt.message)
 			require.Contains(t, ne.Hint, tt.hint)
-			require.Equal(t, 1, h.mt.GetTotalCallCount(), "no redirect followed, no retry behind the caller's back")
+			require.Equal(t, 1, h.GetTotalCallCount(), "no redirect followed, no retry behind the caller's back")
 		})
 	}
 	t.Run("network failure", func(t *testing.T) {
 		h := newHarness(t, validConfig())
-		h.mt.RegisterResponder(http.MethodPost, incidentsURL, httpmock.NewErrorResponder(errors.New("connection reset by peer")))
+		h.RegisterResponder(http.MethodPost, incidentsURL, httpmock.NewErrorResponder(errors.New("connection reset by peer")))
 		_, err := h.n.Send(context.Background(), fullEvent())
 		requireKind(t, err, notify.ErrUnavailable, true)
 	})
@@ -451,7 +404,7 @@ func TestSendErrors(t *testing.T) {
 
 func TestSendReceiptFromUUIDWhenNoPublicID(t *testing.T) {
 	h := newHarness(t, validConfig())
-	h.on(http.MethodPost, incidentsURL, 201, `{"data":{"type":"incidents","id":"00000000-0000-0000-1234-000000000000","attributes":{}}}`, nil)
+	h.On(http.MethodPost, incidentsURL, 201, `{"data":{"type":"incidents","id":"00000000-0000-0000-1234-000000000000","attributes":{}}}`, nil)
 	r, err := h.n.Send(context.Background(), fullEvent())
 	require.NoError(t, err)
 	require.Equal(t, notify.Receipt{ID: "00000000-0000-0000-1234-000000000000"}, r)
@@ -468,22 +421,22 @@ func TestSendRefusesInvalidEvent(t *testing.T) {
 	require.ErrorAs(t, err, &ve)
 	require.True(t, ve.Has("risk"))
 	require.True(t, ve.Has("time"))
-	require.Zero(t, h.mt.GetTotalCallCount(), "no network call")
+	require.Zero(t, h.GetTotalCallCount(), "no network call")
 }
 
 func TestTestPasses(t *testing.T) {
 	h := newHarness(t, validConfig())
-	h.on(http.MethodGet, validateKeysURL, 200, `{"status":"ok"}`, nil)
+	h.On(http.MethodGet, validateKeysURL, 200, `{"status":"ok"}`, nil)
 	require.NoError(t, h.n.Test(context.Background()))
 
-	reqs := h.requests()
+	reqs := h.Requests()
 	require.Len(t, reqs, 1)
 	require.Equal(t, http.MethodGet, reqs[0].Method)
-	require.Equal(t, validateKeysURL, reqs[0].URL)
+	require.Equal(t, validateKeysURL, reqs[0].URL())
 	require.Equal(t, apiKey.Reveal(), reqs[0].Header.Get("DD-API-KEY"))
 	require.Equal(t, appKey.Reveal(), reqs[0].Header.Get("DD-APPLICATION-KEY"))
 	require.Empty(t, reqs[0].Body)
-	require.Zero(t, h.calls(http.MethodPost, incidentsURL), "Test opens nothing")
+	require.Zero(t, h.Calls(http.MethodPost, incidentsURL), "Test opens nothing")
 }
 
 func TestTestNamesTheRefusedKey(t *testing.T) {
@@ -501,17 +454,17 @@ func TestTestNamesTheRefusedKey(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, validConfig())
-			h.on(http.MethodGet, validateKeysURL, tt.status, `{"errors":["Forbidden"]}`, nil)
-			h.on(http.MethodGet, validateURL, tt.v1, tt.v1Body, nil)
+			h.On(http.MethodGet, validateKeysURL, tt.status, `{"errors":["Forbidden"]}`, nil)
+			h.On(http.MethodGet, validateURL, tt.v1, tt.v1Body, nil)
 			err := h.n.Test(context.Background())
 			ne := requireKind(t, err, notify.ErrUnauthorized, false)
 			require.Equal(t, opValidateKeys, ne.Op)
 			require.Contains(t, err.Error(), tt.message)
 			require.Contains(t, ne.Hint, "copy it again")
 
-			reqs := h.requests()
+			reqs := h.Requests()
 			require.Len(t, reqs, 2)
-			require.Equal(t, validateURL, reqs[1].URL)
+			require.Equal(t, validateURL, reqs[1].URL())
 			require.Equal(t, apiKey.Reveal(), reqs[1].Header.Get("DD-API-KEY"))
 			require.Empty(t, reqs[1].Header.Values("DD-APPLICATION-KEY"), "v1 needs only the API key")
 		})
@@ -521,15 +474,15 @@ func TestTestNamesTheRefusedKey(t *testing.T) {
 func TestTestFallsBackToV1(t *testing.T) {
 	t.Run("api key valid", func(t *testing.T) {
 		h := newHarness(t, validConfig())
-		h.on(http.MethodGet, validateKeysURL, 404, `{"errors":["Not found"]}`, nil)
-		h.on(http.MethodGet, validateURL, 200, `{"valid":true}`, nil)
+		h.On(http.MethodGet, validateKeysURL, 404, `{"errors":["Not found"]}`, nil)
+		h.On(http.MethodGet, validateURL, 200, `{"valid":true}`, nil)
 		require.NoError(t, h.n.Test(context.Background()))
 		require.Contains(t, h.logs.String(), "only the API key was checked; the application key and incident_write are checked on first send")
 	})
 	t.Run("api key refused", func(t *testing.T) {
 		h := newHarness(t, validConfig())
-		h.on(http.MethodGet, validateKeysURL, 404, `{"errors":["Not found"]}`, nil)
-		h.on(http.MethodGet, validateURL, 403, `{"errors":["Forbidden"]}`, nil)
+		h.On(http.MethodGet, validateKeysURL, 404, `{"errors":["Not found"]}`, nil)
+		h.On(http.MethodGet, validateURL, 403, `{"errors":["Forbidden"]}`, nil)
 		err := h.n.Test(context.Background())
 		ne := requireKind(t, err, notify.ErrUnauthorized, false)
 		require.Equal(t, opValidate, ne.Op)
@@ -537,8 +490,8 @@ func TestTestFallsBackToV1(t *testing.T) {
 	})
 	t.Run("v1 says invalid", func(t *testing.T) {
 		h := newHarness(t, validConfig())
-		h.on(http.MethodGet, validateKeysURL, 404, ``, nil)
-		h.on(http.MethodGet, validateURL, 200, `{"valid":false}`, nil)
+		h.On(http.MethodGet, validateKeysURL, 404, ``, nil)
+		h.On(http.MethodGet, validateURL, 200, `{"valid":false}`, nil)
 		requireKind(t, h.n.Test(context.Background()), notify.ErrUnauthorized, false)
 	})
 }
@@ -553,21 +506,21 @@ func TestTestOtherFailures(t *testing.T) {
 	}{
 		{
 			name:  "not Datadog's answer",
-			setup: func(h *harness) { h.on(http.MethodGet, validateKeysURL, 200, `{"status":"maybe"}`, nil) },
+			setup: func(h *harness) { h.On(http.MethodGet, validateKeysURL, 200, `{"status":"maybe"}`, nil) },
 			kind:  notify.ErrRejected, message: `no "status":"ok"`,
 		},
 		{
 			name: "rate limited",
 			setup: func(h *harness) {
-				h.on(http.MethodGet, validateKeysURL, 429, `{"errors":["Too many requests"]}`, http.Header{"X-RateLimit-Reset": {"3"}})
+				h.On(http.MethodGet, validateKeysURL, 429, `{"errors":["Too many requests"]}`, http.Header{"X-RateLimit-Reset": {"3"}})
 			},
 			kind: notify.ErrRateLimited, retryable: true, message: "Too many requests",
 		},
 		{
 			name: "refused, and the v1 check fails too",
 			setup: func(h *harness) {
-				h.on(http.MethodGet, validateKeysURL, 401, `{"errors":["Unauthorized"]}`, nil)
-				h.on(http.MethodGet, validateURL, 500, `{"errors":["Internal"]}`, nil)
+				h.On(http.MethodGet, validateKeysURL, 401, `{"errors":["Unauthorized"]}`, nil)
+				h.On(http.MethodGet, validateURL, 500, `{"errors":["Internal"]}`, nil)
 			},
 			kind: notify.ErrUnauthorized, message: "status 401: Unauthorized",
 		},

@@ -126,13 +126,7 @@ func TestConfigValidate(t *testing.T) {
 			c.To = append([]string(nil), c.To...)
 			tt.edit(&c)
 			err := c.Validate()
-			var ve *notify.ValidationError
-			require.ErrorAs(t, err, &ve)
-			got := make([]string, len(ve.Fields))
-			for i, f := range ve.Fields {
-				got[i] = f.Field
-			}
-			require.ElementsMatch(t, tt.fields, got, err.Error())
+			require.ElementsMatch(t, tt.fields, notifytest.FieldsOf(err), "%v", err)
 			require.Contains(t, err.Error(), tt.says)
 			notifytest.AssertNoSecret(t, err, validConfig().SMTP.Password)
 			if !c.SMTP.Password.IsMasked() {

@@ -6,11 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -80,72 +78,25 @@ func minimalEvent() notify.Event {
 	}
 }
 
-// recorded is one request the mock transport saw.
-type recorded struct {
-	Method string
-	URL    string
-	Header http.Header
-	Body   string
-}
-
-// harness is a Notifier on a mock transport, with its log captured.
+// harness is a Notifier on a MockAPI, with its log captured.
 type harness struct {
+	*notifytest.MockAPI
 	n    *Notifier
-	mt   *httpmock.MockTransport
 	logs *notifytest.LogBuffer
-
-	mu   sync.Mutex
-	reqs []recorded
 }
 
 func newHarness(t *testing.T, c Config) *harness {
 	t.Helper()
-	mt := httpmock.NewMockTransport()
+	api := notifytest.NewMockAPI()
 	logger, logs := notifytest.NewLogger()
-	n, err := New(c, notify.WithHTTPClient(&http.Client{Transport: mt}), notify.WithLogger(logger))
+	n, err := New(c, notify.WithHTTPClient(api.Client()), notify.WithLogger(logger))
 	require.NoError(t, err)
-	h := &harness{n: n, mt: mt, logs: logs}
 	t.Cleanup(func() { notifytest.AssertNoSecret(t, logs.String(), secrets...) })
-	return h
-}
-
-// on answers method url with status, body and header, recording each request.
-func (h *harness) on(method, url string, status int, body string, header http.Header) {
-	h.mt.RegisterResponder(method, url, func(r *http.Request) (*http.Response, error) {
-		b := ""
-		if r.Body != nil {
-			raw, err := io.ReadAll(r.Body)
-			if err != nil {
-				return nil, err
-			}
-			b = string(raw)
-		}
-		h.mu.Lock()
-		h.reqs = append(h.reqs, recorded{Method: r.Method, URL: r.URL.String(), Header: r.Header.Clone(), Body: b})
-		h.mu.Unlock()
-		resp := httpmock.NewStringResponse(status, body)
-		for k, vs := range header {
-			for _, v := range vs {
-				resp.Header.Add(k, v)
-			}
-		}
-		resp.Request = r
-		return resp, nil
-	})
-}
-
-func (h *harness) requests() []recorded {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]recorded(nil), h.reqs...)
-}
-
-func (h *harness) calls(method, url string) int {
-	return h.mt.GetCallCountInfo()[method+" "+url]
+	return &harness{MockAPI: api, n: n, logs: logs}
 }
 
 // requireHeaders checks the headers every Jira call carries.
-func requireHeaders(t *testing.T, r recorded, withBody bool) {
+func requireHeaders(t *testing.T, r notifytest.RecordedRequest, withBody bool) {
 	t.Helper()
 	require.Equal(t, "Basic "+basic.Reveal(), r.Header.Get("Authorization"))
 	require.Equal(t, "application/json", r.Header.Get("Accept"))
@@ -281,22 +232,22 @@ func TestSendFullEvent(t *testing.T) {
 	c := validConfig()
 	c.PriorityFromRisk = true
 	h := newHarness(t, c)
-	h.on(http.MethodPost, searchURL, 200, noIssues, nil)
-	h.on(http.MethodPost, createURL, 201, created, nil)
+	h.On(http.MethodPost, searchURL, 200, noIssues, nil)
+	h.On(http.MethodPost, createURL, 201, created, nil)
 
 	r, err := h.n.Send(context.Background(), fullEvent())
 	require.NoError(t, err)
 	require.Equal(t, notify.Receipt{ID: "SEC-24", URL: site + "/browse/SEC-24"}, r)
 
-	reqs := h.requests()
+	reqs := h.Requests()
 	require.Len(t, reqs, 2)
 	require.Equal(t, http.MethodPost, reqs[0].Method)
-	require.Equal(t, searchURL, reqs[0].URL)
+	require.Equal(t, searchURL, reqs[0].URL())
 	requireHeaders(t, reqs[0], true)
-	require.JSONEq(t, `{"jql":"`+searchJQL+`","maxResults":1,"fields":["summary"]}`, reqs[0].Body)
+	require.JSONEq(t, `{"jql":"`+searchJQL+`","maxResults":1,"fields":["summary"]}`, string(reqs[0].Body))
 
 	require.Equal(t, http.MethodPost, reqs[1].Method)
-	require.Equal(t, createURL, reqs[1].URL)
+	require.Equal(t, createURL, reqs[1].URL())
 	requireHeaders(t, reqs[1], true)
 	wantDescription := "Script \\*evil\\* loaded from \\[cdn\\|https://cdn.evil.example\\]\n" +
 		"&#104;1. not a heading\n" +
@@ -320,7 +271,7 @@ func TestSendFullEvent(t *testing.T) {
 	}}
 	wantJSON, err := json.Marshal(want)
 	require.NoError(t, err)
-	require.JSONEq(t, string(wantJSON), reqs[1].Body)
+	require.JSONEq(t, string(wantJSON), string(reqs[1].Body))
 }
 
 func TestSendMinimalEvent(t *testing.T) {
@@ -328,22 +279,22 @@ func TestSendMinimalEvent(t *testing.T) {
 	c.URL = site + "/rest/api/2/issue"
 	c.IssueType = "Security Alert"
 	h := newHarness(t, c)
-	h.on(http.MethodPost, searchURL, 200, noIssues, nil)
-	h.on(http.MethodPost, createURL, 201, created, nil)
+	h.On(http.MethodPost, searchURL, 200, noIssues, nil)
+	h.On(http.MethodPost, createURL, 201, created, nil)
 
 	r, err := h.n.Send(context.Background(), minimalEvent())
 	require.NoError(t, err)
 	require.Equal(t, "SEC-24", r.ID)
 
-	reqs := h.requests()
+	reqs := h.Requests()
 	require.Len(t, reqs, 2)
-	require.JSONEq(t, `{"jql":"project = 10000 AND labels = \"cd-evt-2\" AND statusCategory != \"Done\"","maxResults":1,"fields":["summary"]}`, reqs[0].Body)
+	require.JSONEq(t, `{"jql":"project = 10000 AND labels = \"cd-evt-2\" AND statusCategory != \"Done\"","maxResults":1,"fields":["summary"]}`, string(reqs[0].Body))
 	require.JSONEq(t, `{"fields":{
 		"project":{"id":"10000"},
 		"issuetype":{"name":"Security Alert"},
 		"summary":"[INFO] Test alert",
 		"description":"*Risk:* INFO\n*Type:* test\n*Time:* 2026-01-02T03:04:05Z\n*Event ID:* evt\\-2",
-		"labels":["cd-evt-2"]}}`, reqs[1].Body)
+		"labels":["cd-evt-2"]}}`, string(reqs[1].Body))
 }
 
 func TestSendPriorityFromRisk(t *testing.T) {
@@ -431,15 +382,15 @@ func TestSendTruncation(t *testing.T) {
 
 func TestSendReturnsExistingIssue(t *testing.T) {
 	h := newHarness(t, validConfig())
-	h.on(http.MethodPost, searchURL, 200, `{"issues":[{"id":"10042","key":"SEC-7","fields":{"summary":"[HIGH] New script"}}],"isLast":true}`, nil)
-	h.on(http.MethodPost, createURL, 201, created, nil)
+	h.On(http.MethodPost, searchURL, 200, `{"issues":[{"id":"10042","key":"SEC-7","fields":{"summary":"[HIGH] New script"}}],"isLast":true}`, nil)
+	h.On(http.MethodPost, createURL, 201, created, nil)
 
 	r, err := h.n.Send(context.Background(), fullEvent())
 	require.NoError(t, err)
 	require.Equal(t, notify.Receipt{ID: "SEC-7", URL: site + "/browse/SEC-7"}, r)
-	require.Equal(t, 1, h.calls(http.MethodPost, searchURL))
-	require.Equal(t, 0, h.calls(http.MethodPost, createURL), "no second issue is filed")
-	require.Equal(t, 1, h.mt.GetTotalCallCount())
+	require.Equal(t, 1, h.Calls(http.MethodPost, searchURL))
+	require.Equal(t, 0, h.Calls(http.MethodPost, createURL), "no second issue is filed")
+	require.Equal(t, 1, h.GetTotalCallCount())
 }
 
 func TestSendSearchRefusedForGoodStillFiles(t *testing.T) {
@@ -456,12 +407,12 @@ func TestSendSearchRefusedForGoodStillFiles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, validConfig())
-			h.on(http.MethodPost, searchURL, tt.status, tt.body, nil)
-			h.on(http.MethodPost, createURL, 201, created, nil)
+			h.On(http.MethodPost, searchURL, tt.status, tt.body, nil)
+			h.On(http.MethodPost, createURL, 201, created, nil)
 			r, err := h.n.Send(context.Background(), fullEvent())
 			require.NoError(t, err)
 			require.Equal(t, "SEC-24", r.ID)
-			require.Equal(t, 1, h.calls(http.MethodPost, createURL))
+			require.Equal(t, 1, h.Calls(http.MethodPost, createURL))
 			require.Equal(t, tt.warning, strings.Contains(h.logs.String(), "level=WARN"), h.logs.String())
 		})
 	}
@@ -483,12 +434,12 @@ func TestSendSearchFailureStopsSend(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, validConfig())
-			h.on(http.MethodPost, searchURL, tt.status, noIssues, tt.header)
-			h.on(http.MethodPost, createURL, 201, created, nil)
+			h.On(http.MethodPost, searchURL, tt.status, noIssues, tt.header)
+			h.On(http.MethodPost, createURL, 201, created, nil)
 			_, err := h.n.Send(context.Background(), fullEvent())
 			ne := requireKind(t, err, tt.kind, tt.retryable)
 			require.Equal(t, opSearch, ne.Op)
-			require.Equal(t, 0, h.calls(http.MethodPost, createURL), "nothing is filed")
+			require.Equal(t, 0, h.Calls(http.MethodPost, createURL), "nothing is filed")
 		})
 	}
 }
@@ -562,8 +513,8 @@ func TestSendErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, validConfig())
-			h.on(http.MethodPost, searchURL, 200, noIssues, nil)
-			h.on(http.MethodPost, createURL, tt.status, tt.body, tt.header)
+			h.On(http.MethodPost, searchURL, 200, noIssues, nil)
+			h.On(http.MethodPost, createURL, tt.status, tt.body, tt.header)
 			_, err := h.n.Send(context.Background(), fullEvent())
 			ne := requireKind(t, err, tt.kind, tt.retryable)
 			require.Equal(t, opCreate, ne.Op)
@@ -604,8 +555,8 @@ func TestRetryClassification(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, validConfig())
-			h.on(http.MethodPost, searchURL, 200, noIssues, nil)
-			h.on(http.MethodPost, createURL, tt.status, `{"errorMessages":["x"]}`, tt.header)
+			h.On(http.MethodPost, searchURL, 200, noIssues, nil)
+			h.On(http.MethodPost, createURL, tt.status, `{"errorMessages":["x"]}`, tt.header)
 			_, err := h.n.Send(context.Background(), fullEvent())
 			requireKind(t, err, tt.kind, tt.retryable)
 			d := notify.RetryAfterOf(err)
@@ -618,8 +569,8 @@ func TestRetryClassification(t *testing.T) {
 	}
 	t.Run("network failure", func(t *testing.T) {
 		h := newHarness(t, validConfig())
-		h.on(http.MethodPost, searchURL, 200, noIssues, nil)
-		h.mt.RegisterResponder(http.MethodPost, createURL, httpmock.NewErrorResponder(errors.New("connection reset by peer")))
+		h.On(http.MethodPost, searchURL, 200, noIssues, nil)
+		h.RegisterResponder(http.MethodPost, createURL, httpmock.NewErrorResponder(errors.New("connection reset by peer")))
 		_, err := h.n.Send(context.Background(), fullEvent())
 		requireKind(t, err, notify.ErrUnavailable, true)
 	})
@@ -627,14 +578,14 @@ func TestRetryClassification(t *testing.T) {
 		h := newHarness(t, validConfig())
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		h.mt.RegisterResponder(http.MethodPost, searchURL, func(r *http.Request) (*http.Response, error) {
+		h.RegisterResponder(http.MethodPost, searchURL, func(r *http.Request) (*http.Response, error) {
 			cancel()
 			<-r.Context().Done()
 			return nil, r.Context().Err()
 		})
 		_, err := h.n.Send(ctx, fullEvent())
 		requireKind(t, err, notify.ErrUnavailable, false)
-		require.Zero(t, h.calls(http.MethodPost, createURL))
+		require.Zero(t, h.Calls(http.MethodPost, createURL))
 	})
 }
 
@@ -648,7 +599,7 @@ func TestSendRefusesInvalidEvent(t *testing.T) {
 	require.ErrorAs(t, err, &ve)
 	require.True(t, ve.Has("id"))
 	require.True(t, ve.Has("title"))
-	require.Zero(t, h.mt.GetTotalCallCount(), "no network call")
+	require.Zero(t, h.GetTotalCallCount(), "no network call")
 }
 
 // Test fixtures: the answers of a site where everything is in place.
@@ -674,11 +625,11 @@ const (
 
 // testSite answers Test's calls; edit changes one answer.
 func testSite(h *harness, fields string) {
-	h.on(http.MethodGet, myselfURL, 200, myselfOK, nil)
-	h.on(http.MethodGet, projURL, 200, projectOK, nil)
-	h.on(http.MethodGet, typesURL+"?startAt=0&maxResults=50", 200, typesPage, nil)
-	h.on(http.MethodGet, typesURL+"?startAt=2&maxResults=50", 200, typesLast, nil)
-	h.on(http.MethodGet, fieldsURL+"?startAt=0&maxResults=50", 200, fields, nil)
+	h.On(http.MethodGet, myselfURL, 200, myselfOK, nil)
+	h.On(http.MethodGet, projURL, 200, projectOK, nil)
+	h.On(http.MethodGet, typesURL+"?startAt=0&maxResults=50", 200, typesPage, nil)
+	h.On(http.MethodGet, typesURL+"?startAt=2&maxResults=50", 200, typesLast, nil)
+	h.On(http.MethodGet, fieldsURL+"?startAt=0&maxResults=50", 200, fields, nil)
 }
 
 func TestTestPasses(t *testing.T) {
@@ -689,22 +640,23 @@ func TestTestPasses(t *testing.T) {
 
 	require.NoError(t, h.n.Test(context.Background()))
 
-	reqs := h.requests()
+	reqs := h.Requests()
 	urls := make([]string, len(reqs))
 	for i, r := range reqs {
 		require.Equal(t, http.MethodGet, r.Method)
 		require.Empty(t, r.Body)
 		requireHeaders(t, r, false)
-		urls[i] = r.URL
+		urls[i] = r.URL()
 	}
+	// URL() re-encodes the query with its keys sorted.
 	require.Equal(t, []string{
 		myselfURL,
 		projURL,
-		typesURL + "?startAt=0&maxResults=50",
-		typesURL + "?startAt=2&maxResults=50",
-		fieldsURL + "?startAt=0&maxResults=50",
+		typesURL + "?maxResults=50&startAt=0",
+		typesURL + "?maxResults=50&startAt=2",
+		fieldsURL + "?maxResults=50&startAt=0",
 	}, urls)
-	require.Zero(t, h.calls(http.MethodPost, createURL), "Test files nothing")
+	require.Zero(t, h.Calls(http.MethodPost, createURL), "Test files nothing")
 }
 
 func TestTestFailures(t *testing.T) {
@@ -721,7 +673,7 @@ func TestTestFailures(t *testing.T) {
 		{
 			name: "token of another user",
 			setup: func(h *harness) {
-				h.on(http.MethodGet, myselfURL, 200, `{"accountId":"x","emailAddress":"intern@acme.example"}`, nil)
+				h.On(http.MethodGet, myselfURL, 200, `{"accountId":"x","emailAddress":"intern@acme.example"}`, nil)
 			},
 			kind: notify.ErrUnauthorized, op: opMyself,
 			message: "the token is not reporter_email's: Jira says it belongs to intern@acme.example, not secops@acme.example",
@@ -730,27 +682,27 @@ func TestTestFailures(t *testing.T) {
 		{
 			name: "bad token",
 			setup: func(h *harness) {
-				h.on(http.MethodGet, myselfURL, 401, `{"errorMessages":["Client must be authenticated"]}`, nil)
+				h.On(http.MethodGet, myselfURL, 401, `{"errorMessages":["Client must be authenticated"]}`, nil)
 			},
 			kind: notify.ErrUnauthorized, op: opMyself, message: "status 401", hint: "classic API token",
 		},
 		{
 			name: "failed login answered anonymously",
 			setup: func(h *harness) {
-				h.on(http.MethodGet, myselfURL, 200, myselfOK, http.Header{seraphHeader: {"AUTHENTICATED_FAILED"}})
+				h.On(http.MethodGet, myselfURL, 200, myselfOK, http.Header{seraphHeader: {"AUTHENTICATED_FAILED"}})
 			},
 			kind: notify.ErrUnauthorized, op: opMyself, message: "X-Seraph-LoginReason: AUTHENTICATED_FAILED",
 		},
 		{
 			name:  "not Jira",
-			setup: func(h *harness) { h.on(http.MethodGet, myselfURL, 200, `<html>login</html>`, nil) },
+			setup: func(h *harness) { h.On(http.MethodGet, myselfURL, 200, `<html>login</html>`, nil) },
 			kind:  notify.ErrRejected, op: opMyself, message: "not the expected JSON",
 		},
 		{
 			name: "project missing",
 			setup: func(h *harness) {
-				h.on(http.MethodGet, myselfURL, 200, myselfOK, nil)
-				h.on(http.MethodGet, projURL, 404, `{"errorMessages":["No project could be found with id '10000'."]}`, nil)
+				h.On(http.MethodGet, myselfURL, 200, myselfOK, nil)
+				h.On(http.MethodGet, projURL, 404, `{"errorMessages":["No project could be found with id '10000'."]}`, nil)
 			},
 			kind: notify.ErrNotFound, op: "test: GET /rest/api/2/project/10000",
 			message: "No project could be found", hint: "check project_id",
@@ -759,7 +711,7 @@ func TestTestFailures(t *testing.T) {
 			name: "issue type missing",
 			setup: func(h *harness) {
 				testSite(h, okFields)
-				h.on(http.MethodGet, typesURL+"?startAt=2&maxResults=50", 200, `{"startAt":2,"total":3,"issueTypes":[{"id":"10004","name":"Epic"}]}`, nil)
+				h.On(http.MethodGet, typesURL+"?startAt=2&maxResults=50", 200, `{"startAt":2,"total":3,"issueTypes":[{"id":"10004","name":"Epic"}]}`, nil)
 			},
 			kind: notify.ErrNotFound, op: "test: GET /rest/api/2/issue/createmeta/10000/issuetypes",
 			message: `issue type "Task" is not in project SEC (it has: Bug, Story, Epic)`, hint: "set issue_type",
@@ -768,7 +720,7 @@ func TestTestFailures(t *testing.T) {
 			name: "no create permission",
 			setup: func(h *harness) {
 				testSite(h, okFields)
-				h.on(http.MethodGet, typesURL+"?startAt=0&maxResults=50", 200, `{"startAt":0,"maxResults":50,"total":0,"issueTypes":[]}`, nil)
+				h.On(http.MethodGet, typesURL+"?startAt=0&maxResults=50", 200, `{"startAt":0,"maxResults":50,"total":0,"issueTypes":[]}`, nil)
 			},
 			kind: notify.ErrForbidden, op: "test: GET /rest/api/2/issue/createmeta/10000/issuetypes",
 			message: "no issue type reporter_email may create in project SEC", hint: "Create issues permission",
@@ -817,7 +769,7 @@ func TestTestFailures(t *testing.T) {
 			require.Equal(t, tt.op, ne.Op)
 			require.Contains(t, err.Error(), tt.message)
 			require.Contains(t, ne.Hint, tt.hint)
-			require.Zero(t, h.calls(http.MethodPost, createURL), "Test files nothing")
+			require.Zero(t, h.Calls(http.MethodPost, createURL), "Test files nothing")
 		})
 	}
 }
@@ -837,7 +789,7 @@ func TestTestEveryScreenProblemListed(t *testing.T) {
 func TestTestHiddenEmail(t *testing.T) {
 	h := newHarness(t, validConfig())
 	testSite(h, fieldsJSON(labelsField))
-	h.on(http.MethodGet, myselfURL, 200, `{"accountId":"5b10ac8d82e05b22cc7d4ef5","displayName":"Sec Ops"}`, nil)
+	h.On(http.MethodGet, myselfURL, 200, `{"accountId":"5b10ac8d82e05b22cc7d4ef5","displayName":"Sec Ops"}`, nil)
 	require.NoError(t, h.n.Test(context.Background()))
 	require.Contains(t, h.logs.String(), "Jira hides the account's e-mail address, so Test cannot compare it with reporter_email")
 }
@@ -852,15 +804,15 @@ func TestTestReadsOversizedCreateScreen(t *testing.T) {
 		opts = append(opts, fmt.Sprintf(`{"id":"%d","value":"option number %d"}`, i, i))
 	}
 	huge := `{"fieldId":"customfield_9","name":"Huge","required":false,"allowedValues":[` + strings.Join(opts, ",") + `]}`
-	h.on(http.MethodGet, fieldsURL+"?startAt=0&maxResults=50", 200, fieldsJSON(summaryField, huge, labelsField), nil)
-	h.on(http.MethodGet, fieldsURL+"?startAt=0&maxResults=1", 200, `{"startAt":0,"maxResults":1,"total":3,"fields":[`+summaryField+`]}`, nil)
-	h.on(http.MethodGet, fieldsURL+"?startAt=1&maxResults=1", 200, `{"startAt":1,"maxResults":1,"total":3,"fields":[`+huge+`]}`, nil)
-	h.on(http.MethodGet, fieldsURL+"?startAt=2&maxResults=1", 200, `{"startAt":2,"maxResults":1,"total":3,"fields":[`+labelsField+`]}`, nil)
+	h.On(http.MethodGet, fieldsURL+"?startAt=0&maxResults=50", 200, fieldsJSON(summaryField, huge, labelsField), nil)
+	h.On(http.MethodGet, fieldsURL+"?startAt=0&maxResults=1", 200, `{"startAt":0,"maxResults":1,"total":3,"fields":[`+summaryField+`]}`, nil)
+	h.On(http.MethodGet, fieldsURL+"?startAt=1&maxResults=1", 200, `{"startAt":1,"maxResults":1,"total":3,"fields":[`+huge+`]}`, nil)
+	h.On(http.MethodGet, fieldsURL+"?startAt=2&maxResults=1", 200, `{"startAt":2,"maxResults":1,"total":3,"fields":[`+labelsField+`]}`, nil)
 	require.Greater(t, len(huge), notify.MaxResponseBytes)
 
 	require.NoError(t, h.n.Test(context.Background()))
 	for _, q := range []string{"?startAt=0&maxResults=50", "?startAt=0&maxResults=1", "?startAt=1&maxResults=1", "?startAt=2&maxResults=1"} {
-		require.Equal(t, 1, h.calls(http.MethodGet, fieldsURL+q), q)
+		require.Equal(t, 1, h.Calls(http.MethodGet, fieldsURL+q), q)
 	}
 }
 

@@ -163,13 +163,7 @@ func TestConfigValidate(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			var ve *notify.ValidationError
-			require.ErrorAs(t, err, &ve)
-			var got []string
-			for _, f := range ve.Fields {
-				got = append(got, f.Field)
-			}
-			require.Equal(t, tc.fields, got)
+			require.Equal(t, tc.fields, notifytest.FieldsOf(err), "%v", err)
 			require.Contains(t, err.Error(), tc.msg)
 		})
 	}

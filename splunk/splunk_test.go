@@ -174,15 +174,9 @@ func TestConfigValidate(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			var ve *notify.ValidationError
-			require.ErrorAs(t, err, &ve)
-			var got []string
-			for _, f := range ve.Fields {
-				got = append(got, f.Field)
-			}
-			require.Equal(t, tt.fields, got)
+			require.Equal(t, tt.fields, notifytest.FieldsOf(err), "%v", err)
 			if tt.want != "" {
-				require.Contains(t, ve.Error(), tt.want)
+				require.Contains(t, err.Error(), tt.want)
 			}
 		})
 	}
