@@ -105,17 +105,7 @@ func linkDestination(u string) string {
 // control characters are dropped. Event.Validate has already required
 // http(s).
 func appendLinkDestination(dst []byte, u string) []byte {
-	const hex = "0123456789ABCDEF"
-	for _, r := range u {
-		switch {
-		case r == '<' || r == '>' || r == '\\' || r == ' ':
-			dst = append(dst, '%', hex[r>>4], hex[r&0xF])
-		case unicode.IsControl(r) || unicode.IsSpace(r):
-		default:
-			dst = utf8.AppendRune(dst, r)
-		}
-	}
-	return dst
+	return notify.AppendURL(dst, u, `<>\`)
 }
 
 // markdown renders the incident's timeline cell: the event's description,

@@ -296,18 +296,7 @@ func linkTarget(u string) string {
 // characters that end or split a link, and spaces, are percent-encoded.
 // Event.Validate has already required http(s).
 func appendLinkTarget(dst []byte, u string) []byte {
-	const hex = "0123456789ABCDEF"
-	for _, r := range u {
-		switch {
-		case r == '[' || r == ']' || r == '|' || r == '{' || r == '}' || r == '!' || r == '\\' || r == ' ' || r == '"' || r == '<' || r == '>':
-			dst = append(dst, '%', hex[r>>4], hex[r&0xF])
-		case unicode.IsControl(r) || unicode.IsSpace(r):
-			// Dropped: a URL never holds them, and they would break the line.
-		default:
-			dst = utf8.AppendRune(dst, r)
-		}
-	}
-	return dst
+	return notify.AppendURL(dst, u, `[]|{}!\"<>`)
 }
 
 // description renders the issue's description in wiki markup: the event's

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/url"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -139,4 +140,23 @@ func (s *Scrubber) Scrub(text string) string {
 		}
 	}
 	return text
+}
+
+// AppendURL appends u for use inside a markup language's link syntax: every
+// rune in special, and every space, is percent-encoded (so it cannot end or
+// split the link), and control and other white-space characters are dropped
+// (a URL never holds them, and they would break the line). The caller has
+// checked that u is an http(s) URL.
+func AppendURL(dst []byte, u, special string) []byte {
+	const hex = "0123456789ABCDEF"
+	for _, r := range u {
+		switch {
+		case r == ' ' || (r < utf8.RuneSelf && strings.ContainsRune(special, r)):
+			dst = append(dst, '%', hex[r>>4], hex[r&0xF])
+		case unicode.IsControl(r) || unicode.IsSpace(r):
+		default:
+			dst = utf8.AppendRune(dst, r)
+		}
+	}
+	return dst
 }

@@ -86,3 +86,8 @@ func TestScrubber(t *testing.T) {
 	var nilScrubber *notify.Scrubber
 	require.Equal(t, "x", nilScrubber.Scrub("x"))
 }
+
+func TestAppendURL(t *testing.T) {
+	got := notify.AppendURL([]byte("see "), "https://x.example/a b|c]\n\u00a0é?q=<1>", "|]<>")
+	require.Equal(t, "see https://x.example/a%20b%7Cc%5Dé?q=%3C1%3E", string(got))
+}
