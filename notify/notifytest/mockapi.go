@@ -61,13 +61,14 @@ func (m *MockAPI) record(r *http.Request) (RecordedRequest, error) {
 		body = b
 	}
 	return RecordedRequest{
-		Method: r.Method,
-		Scheme: r.URL.Scheme,
-		Host:   r.URL.Host,
-		Path:   r.URL.Path,
-		Query:  r.URL.Query(),
-		Header: r.Header.Clone(),
-		Body:   body,
+		Method:   r.Method,
+		Scheme:   r.URL.Scheme,
+		Host:     r.URL.Host,
+		Path:     r.URL.Path,
+		Query:    r.URL.Query(),
+		RawQuery: r.URL.RawQuery,
+		Header:   r.Header.Clone(),
+		Body:     body,
 	}, nil
 }
 

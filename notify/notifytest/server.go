@@ -347,7 +347,9 @@ type RecordedRequest struct {
 	Host        string // as the client sent it, with its port if it had one
 	Path        string
 	Query       url.Values
-	Header      http.Header
+	// RawQuery is the query as the client wrote it, in its order.
+	RawQuery string
+	Header   http.Header
 	// Body is the request body as the fake read it: decompressed when the
 	// request had Content-Encoding: gzip.
 	Body []byte
@@ -359,10 +361,10 @@ type RecordedRequest struct {
 	Fault bool
 }
 
-// URL returns the request's URL as the client addressed it (the query
-// re-encoded, its keys sorted).
+// URL returns the request's URL as the client addressed it, its query in
+// the order the client wrote it.
 func (r RecordedRequest) URL() string {
-	u := url.URL{Scheme: r.Scheme, Host: r.Host, Path: r.Path, RawQuery: r.Query.Encode()}
+	u := url.URL{Scheme: r.Scheme, Host: r.Host, Path: r.Path, RawQuery: r.RawQuery}
 	return u.String()
 }
 
@@ -685,6 +687,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		Host:        r.Host,
 		Path:        r.URL.Path,
 		Query:       r.URL.Query(),
+		RawQuery:    r.URL.RawQuery,
 		Header:      r.Header.Clone(),
 	}
 	if r.TLS == nil {
