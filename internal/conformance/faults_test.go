@@ -175,10 +175,7 @@ var faultCases = []faultCase{
 		handler: func(run *faultRun) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				drain(r)
-				select {
-				case <-r.Context().Done():
-				case <-run.stop:
-				}
+				hangUp(r, run.stop)
 			}
 		},
 		want: expect{kind: notify.ErrUnavailable, retryable: true, fragment: `deadline exceeded.*\(timed out\)`},
@@ -193,10 +190,7 @@ var faultCases = []faultCase{
 				w.WriteHeader(http.StatusOK)
 				_, _ = io.WriteString(w, `{"status":`)
 				w.(http.Flusher).Flush()
-				select {
-				case <-r.Context().Done():
-				case <-run.stop:
-				}
+				hangUp(r, run.stop)
 			}
 		},
 		want: expect{kind: notify.ErrUnavailable, retryable: true, fragment: `deadline exceeded.*\(timed out\)`},
@@ -316,10 +310,7 @@ var faultCases = []faultCase{
 			return func(w http.ResponseWriter, r *http.Request) {
 				drain(r)
 				run.cancel()
-				select {
-				case <-r.Context().Done():
-				case <-run.stop:
-				}
+				hangUp(r, run.stop)
 			}
 		},
 		// The caller gave up: final, whatever the transport made of it.

@@ -265,6 +265,18 @@ func jsonAnswer(status int, body string) http.HandlerFunc {
 // so that the connection can be reused.
 func drain(r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) }
 
+// hangUp holds a request unanswered until the client gives up or the case
+// ends (stop). A client that gave up gets no answer at all: a handler that
+// just returned would make net/http answer 200, and a client racing its own
+// deadline may still read that answer and rightly take it for success.
+func hangUp(r *http.Request, stop <-chan struct{}) {
+	select {
+	case <-r.Context().Done():
+		panic(http.ErrAbortHandler) // net/http drops the connection (HTTP/1) or resets the stream (HTTP/2)
+	case <-stop:
+	}
+}
+
 // loopbackServer is an httptest TLS server that counts the TCP connections
 // it accepts and the requests it gets.
 type loopbackServer struct {
