@@ -42,6 +42,10 @@ type Event struct {
 	Source      string            `json:"source,omitempty"` // the monitored site or app
 	Tags        []string          `json:"tags,omitempty"`
 	Details     map[string]string `json:"details,omitempty"`
+	// Status is StatusOpen (the zero value, omitted from JSON) for an alert
+	// that is raised, and StatusResolved for the end of the alert with the
+	// same ID: Send then closes what the open event opened.
+	Status Status `json:"status,omitempty"`
 }
 
 // Receipt is what a destination answered for a delivered event.
@@ -54,9 +58,17 @@ type Receipt struct {
 // destination's dedup field (PagerDuty's dedup_key takes 255).
 const MaxEventIDLength = 200
 
+// MaxEventBytes bounds the text an Event carries: the bytes of its ID,
+// title, description, URL, source, tags and details (keys and values)
+// together. An event over it is refused by Validate before any work, so a
+// runaway description cannot turn into gigabytes of payloads; everything up
+// to it is delivered, truncated to each destination's own limits.
+const MaxEventBytes = 1 << 20
+
 // Validate reports why a destination could not take the event: a missing or
-// malformed ID, a missing title, an unknown type or risk, a zero time, or a
-// URL that is not http(s). It returns a *ValidationError naming every field.
+// malformed ID, a missing title, an unknown type, risk or status, a zero
+// time, a URL that is not http(s), or more than MaxEventBytes of text. It
+// returns a *ValidationError naming every field.
 //
 // The ID is the idempotency key everywhere (PagerDuty dedup_key, Opsgenie
 // alias, webhook-id, object names, a Jira label), so it is limited to ASCII
@@ -90,7 +102,32 @@ func (e Event) Validate() error {
 	if e.URL != "" && !strings.HasPrefix(e.URL, "https://") && !strings.HasPrefix(e.URL, "http://") {
 		errs.Add("url", "must be an http(s) link")
 	}
+	if err := e.Status.Validate(); err != nil {
+		errs.Add("status", err.Error())
+	}
+	if n := e.textBytes(); n > MaxEventBytes {
+		errs.Addf("event", "carries %d bytes of text, more than the %d an event may hold: shorten the description or details", n, MaxEventBytes)
+	}
 	return errs.Err()
+}
+
+// textBytes counts the bytes of every text field, stopping once past
+// MaxEventBytes so a huge event costs no more than the limit to measure.
+func (e Event) textBytes() int {
+	n := len(e.ID) + len(e.Title) + len(e.Description) + len(e.URL) + len(e.Source)
+	for _, t := range e.Tags {
+		if n > MaxEventBytes {
+			return n
+		}
+		n += len(t)
+	}
+	for k, v := range e.Details {
+		if n > MaxEventBytes {
+			return n
+		}
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 func isIDRune(r rune) bool {
@@ -142,6 +179,66 @@ func (t *EventType) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*t = v
+	return nil
+}
+
+// Status says whether an Event raises an alert or resolves it.
+type Status string
+
+// The statuses of an alert. StatusOpen is the zero value.
+const (
+	StatusOpen     Status = ""
+	StatusResolved Status = "resolved"
+)
+
+// String returns "open" or "resolved".
+func (s Status) String() string {
+	if s == StatusOpen {
+		return "open"
+	}
+	return string(s)
+}
+
+// IsResolved reports whether s is StatusResolved.
+func (s Status) IsResolved() bool { return s == StatusResolved }
+
+// ParseStatus returns the Status named by s (case-insensitive): "" or
+// "open" is StatusOpen, "resolved" StatusResolved; anything else is an error.
+func ParseStatus(s string) (Status, error) {
+	v := Status(strings.ToLower(strings.TrimSpace(s)))
+	if v == "open" {
+		v = StatusOpen
+	}
+	if err := v.Validate(); err != nil {
+		return "", err
+	}
+	return v, nil
+}
+
+// Validate returns an error unless s is StatusOpen or StatusResolved.
+func (s Status) Validate() error {
+	if s == StatusOpen || s == StatusResolved {
+		return nil
+	}
+	return fmt.Errorf("unknown status %q (want \"open\" or \"resolved\")", truncateForError(string(s)))
+}
+
+// MarshalJSON writes "open" or "resolved". Inside an Event an open status
+// is omitted altogether.
+func (s Status) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// UnmarshalJSON accepts "open", "resolved" (any case) or "", and rejects
+// other values.
+func (s *Status) UnmarshalJSON(b []byte) error {
+	var v string
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("status must be a string")
+	}
+	st, err := ParseStatus(v)
+	if err != nil {
+		return err
+	}
+	*s = st
 	return nil
 }
 

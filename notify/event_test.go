@@ -121,3 +121,60 @@ func TestValidationErrorListsEveryField(t *testing.T) {
 	require.True(t, ve.Has("smtp.tls"))
 	require.False(t, ve.Has("smtp"))
 }
+
+func TestEventStatus(t *testing.T) {
+	e := validEvent()
+	b, err := json.Marshal(e)
+	require.NoError(t, err)
+	require.NotContains(t, string(b), `"status"`, "an open event omits its status")
+
+	e.Status = notify.StatusResolved
+	b, err = json.Marshal(e)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"status":"resolved"`)
+
+	var back notify.Event
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.Equal(t, notify.StatusResolved, back.Status)
+	require.True(t, back.Status.IsResolved())
+
+	for in, want := range map[string]notify.Status{`"open"`: notify.StatusOpen, `""`: notify.StatusOpen, `"RESOLVED"`: notify.StatusResolved} {
+		var s notify.Status
+		require.NoError(t, json.Unmarshal([]byte(in), &s), in)
+		require.Equal(t, want, s, in)
+	}
+	var s notify.Status
+	require.Error(t, json.Unmarshal([]byte(`"closed"`), &s))
+	require.Error(t, json.Unmarshal([]byte(`1`), &s))
+
+	e.Status = "closed"
+	require.Equal(t, []string{"status"}, fieldsOf(e.Validate()))
+	require.Equal(t, "open", notify.StatusOpen.String())
+}
+
+func TestEventSizeBound(t *testing.T) {
+	e := validEvent()
+	e.Description = strings.Repeat("d", notify.MaxEventBytes-len(e.ID)-len(e.Title))
+	require.NoError(t, e.Validate(), "an event exactly at the bound is accepted")
+	e.Description += "x"
+	require.Equal(t, []string{"event"}, fieldsOf(e.Validate()))
+
+	e = validEvent()
+	e.Details = map[string]string{"k": strings.Repeat("v", notify.MaxEventBytes)}
+	require.Equal(t, []string{"event"}, fieldsOf(e.Validate()), "details count too")
+	e = validEvent()
+	e.Tags = []string{strings.Repeat("t", notify.MaxEventBytes/2), strings.Repeat("t", notify.MaxEventBytes/2)}
+	require.Equal(t, []string{"event"}, fieldsOf(e.Validate()), "tags count too")
+}
+
+func fieldsOf(err error) []string {
+	var ve *notify.ValidationError
+	if !errors.As(err, &ve) {
+		return nil
+	}
+	var out []string
+	for _, f := range ve.Fields {
+		out = append(out, f.Field)
+	}
+	return out
+}
