@@ -16,6 +16,7 @@ import (
 	"github.com/codedefender/integrations/datadog"
 	"github.com/codedefender/integrations/email"
 	"github.com/codedefender/integrations/gcs"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/jira"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/opsgenie"
@@ -83,7 +84,7 @@ func BuildAll(data []byte, opts ...notify.Option) ([]Named, error) {
 	}
 	var (
 		out  []Named
-		errs notify.FieldErrors
+		errs validate.Errors
 		seen = map[string]int{}
 	)
 	for i, raw := range entries {

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -61,7 +62,7 @@ const (
 
 // Validate checks every field offline and reports all bad ones at once.
 func (c Config) Validate() error {
-	var errs notify.FieldErrors
+	var errs validate.Errors
 	errs.CheckName("name", c.Name)
 	if _, msg := parseURL(c.URL); msg != "" {
 		errs.Add("url", msg)
@@ -80,7 +81,7 @@ func (c Config) Validate() error {
 	return errs.Err()
 }
 
-func checkSpaces(errs *notify.FieldErrors, field string, s notify.Secret) bool {
+func checkSpaces(errs *validate.Errors, field string, s notify.Secret) bool {
 	if strings.TrimSpace(s.Reveal()) != s.Reveal() {
 		errs.Add(field, "has spaces before or after it: paste the key alone")
 		return false

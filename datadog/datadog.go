@@ -53,6 +53,11 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/codedefender/integrations/internal/identity"
+	"github.com/codedefender/integrations/internal/sender"
+	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/text"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -71,13 +76,13 @@ const (
 
 // Notifier opens Datadog incidents on one site.
 type Notifier struct {
-	notify.Identity // prints as datadog("name"): never the config
-	cfg             Config
-	http            *notify.Sender
-	logger          *slog.Logger
-	site            site
-	incidentsURL    string      // https://<API host>/api/v2/incidents
-	header          http.Header // both keys and Accept
+	identity.Identity // prints as datadog("name"): never the config
+	cfg               Config
+	http              *sender.Sender
+	logger            *slog.Logger
+	site              site
+	incidentsURL      string      // https://<API host>/api/v2/incidents
+	header            http.Header // both keys and Accept
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -88,15 +93,15 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 		return nil, err
 	}
 	st, _ := parseURL(c.URL)
-	s := notify.Apply(opts...)
+	s := settings.Apply(opts...)
 	h := http.Header{}
 	h.Set(apiKeyHeader, c.APIKey.Reveal())
 	h.Set(appKeyHeader, c.ApplicationKey.Reveal())
 	h.Set("Accept", "application/json")
 	return &Notifier{
-		Identity:     notify.NewIdentity(Type, c.Name),
+		Identity:     identity.New(Type, c.Name),
 		cfg:          c,
-		http:         notify.NewSender(Type, s, c.APIKey, c.ApplicationKey),
+		http:         sender.New(Type, s, c.APIKey, c.ApplicationKey),
 		logger:       s.Logger,
 		site:         st,
 		incidentsURL: "https://" + st.api + incidentsPath,
@@ -107,7 +112,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 // FromJSON builds a Notifier from the console's JSON config; it is this
 // package's notify.Factory.
 func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return notify.BuildFromJSON(raw, New, opts...)
+	return validate.FromJSON(raw, New, opts...)
 }
 
 // Validate checks the configuration offline (Config.Validate).
@@ -130,7 +135,7 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 	if err := e.Validate(); err != nil {
 		return notify.Receipt{}, err
 	}
-	resp, err := n.do(ctx, notify.Request{
+	resp, err := n.do(ctx, sender.Request{
 		Op:     opSend,
 		Method: http.MethodPost,
 		URL:    n.incidentsURL,
@@ -195,7 +200,7 @@ func payload(e notify.Event) incidentRequest {
 	return incidentRequest{Data: incidentData{
 		Type: "incidents",
 		Attributes: incidentAttributes{
-			Title:            notify.Truncate(oneLine(e.Title), maxTitleRunes),
+			Title:            text.Truncate(oneLine(e.Title), maxTitleRunes),
 			CustomerImpacted: false,
 			Fields:           map[string]fieldValue{"severity": {Type: "dropdown", Value: e.Risk.DatadogSeverity()}},
 			InitialCells:     []timelineCell{{CellType: "markdown", Content: cellContent{Content: markdown(e)}}},
@@ -225,7 +230,7 @@ func (r incidentResponse) publicID() string {
 }
 
 // do sends a request and adds Datadog-specific advice to its errors.
-func (n *Notifier) do(ctx context.Context, r notify.Request) (*notify.Response, error) {
+func (n *Notifier) do(ctx context.Context, r sender.Request) (*sender.Response, error) {
 	resp, err := n.http.Do(ctx, r)
 	if err == nil {
 		return resp, nil // before ne, which errors.As would move to the heap
@@ -252,7 +257,7 @@ const (
 
 // Test checks both keys against the site, opening nothing.
 func (n *Notifier) Test(ctx context.Context) error {
-	resp, err := n.do(ctx, notify.Request{
+	resp, err := n.do(ctx, sender.Request{
 		Op:     opValidateKeys,
 		Method: http.MethodGet,
 		URL:    "https://" + n.site.api + validateKeysPath,
@@ -300,7 +305,7 @@ func (n *Notifier) Test(ctx context.Context) error {
 
 // apiKeyValid asks GET /api/v1/validate whether the API key is valid.
 func (n *Notifier) apiKeyValid(ctx context.Context) (bool, error) {
-	resp, err := n.do(ctx, notify.Request{
+	resp, err := n.do(ctx, sender.Request{
 		Op:     opValidate,
 		Method: http.MethodGet,
 		URL:    "https://" + n.site.api + validatePath,

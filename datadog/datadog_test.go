@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -581,7 +582,7 @@ func FuzzEscapeMarkdown(f *testing.F) {
 		if utf8.ValidString(s) {
 			require.True(t, utf8.ValidString(out))
 		}
-		body := []rune(strings.TrimSuffix(out, notify.TruncationMarker))
+		body := []rune(strings.TrimSuffix(out, text.TruncationMarker))
 		for i := 0; i < len(body); i++ {
 			switch {
 			case body[i] == '\\':

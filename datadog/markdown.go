@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -62,7 +63,7 @@ func escapeMarkdown(s string, max int, multiline bool) string {
 // fit: the markdown then ends after the last character that leaves room
 // for the marker.
 func appendMarkdown(dst []byte, s string, max int, multiline bool) []byte {
-	markerRunes := utf8.RuneCountInString(notify.TruncationMarker)
+	markerRunes := utf8.RuneCountInString(text.TruncationMarker)
 	runes := 0
 	keep := len(dst) // where the markdown ends if it must be cut
 	for i, r := range s {
@@ -86,7 +87,7 @@ func appendMarkdown(dst []byte, s string, max int, multiline bool) []byte {
 		if runes > max {
 			dst = dst[:keep]
 			if max > 0 {
-				dst = append(dst, notify.TruncationMarker...)
+				dst = append(dst, text.TruncationMarker...)
 			}
 			return dst
 		}
@@ -105,7 +106,7 @@ func linkDestination(u string) string {
 // control characters are dropped. Event.Validate has already required
 // http(s).
 func appendLinkDestination(dst []byte, u string) []byte {
-	return notify.AppendURL(dst, u, `<>\`)
+	return text.AppendURL(dst, u, `<>\`)
 }
 
 // markdown renders the incident's timeline cell: the event's description,
@@ -235,7 +236,7 @@ func appendDetailsTable(b []byte, details map[string]string) []byte {
 		b = append(b, " |"...)
 		w := utf8.RuneCount(b[row:])
 		if n+w > maxTableRunes-reserve {
-			b = append(b[:row], "\n| "+notify.TruncationMarker+" | "...)
+			b = append(b[:row], "\n| "+text.TruncationMarker+" | "...)
 			b = strconv.AppendInt(b, int64(len(keys)-i), 10)
 			return append(b, " more details not shown |"...)
 		}

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/codedefender/integrations/internal/text"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -106,7 +108,7 @@ type SMTP struct {
 // with the port, and is "none" only for a loopback host; a username goes
 // with a password; the timeout is in range.
 func (c Config) Validate() error {
-	var errs notify.FieldErrors
+	var errs validate.Errors
 	errs.CheckName("name", c.Name)
 	checkRecipients(&errs, c.To)
 	if _, msg := parseAddress(c.From); msg != "" {
@@ -116,7 +118,7 @@ func (c Config) Validate() error {
 	return errs.Err()
 }
 
-func checkRecipients(errs *notify.FieldErrors, to []string) {
+func checkRecipients(errs *validate.Errors, to []string) {
 	switch {
 	case len(to) == 0:
 		errs.Add("to", "is required: add at least one address")
@@ -149,11 +151,11 @@ func parseAddress(raw string) (*mail.Address, string) {
 	switch {
 	case strings.TrimSpace(raw) == "":
 		return nil, "is required"
-	case notify.HasCRLF(raw):
+	case text.HasCRLF(raw):
 		// Checked before parsing: a line break in a header value is how
 		// "Bcc:" and other headers get injected.
 		return nil, "must not contain line breaks"
-	case notify.HasControl(raw):
+	case text.HasControl(raw):
 		return nil, "must not contain control characters"
 	}
 	a, err := mail.ParseAddress(raw)
@@ -169,7 +171,7 @@ func parseAddress(raw string) (*mail.Address, string) {
 	return a, ""
 }
 
-func (s SMTP) validate(errs *notify.FieldErrors) {
+func (s SMTP) validate(errs *validate.Errors) {
 	hostOK := checkHost(errs, s.Host)
 
 	port := s.Port
@@ -195,11 +197,11 @@ func (s SMTP) validate(errs *notify.FieldErrors) {
 			}
 		}
 	default:
-		errs.Addf("smtp.tls", `must be "starttls", "implicit" or "none" (it is %q)`, notify.Truncate(string(s.TLS), 20))
+		errs.Addf("smtp.tls", `must be "starttls", "implicit" or "none" (it is %q)`, text.Truncate(string(s.TLS), 20))
 	}
 
 	switch {
-	case notify.HasControl(s.Username):
+	case text.HasControl(s.Username):
 		errs.Add("smtp.username", "must not contain control characters")
 	case len(s.Username) > maxUsernameLength:
 		errs.Addf("smtp.username", "must be at most %d characters long", maxUsernameLength)
@@ -232,7 +234,7 @@ func portContradiction(port int, mode TLSMode) string {
 
 // checkHost records why host is not a bare DNS name or IP address, and
 // reports whether it is one.
-func checkHost(errs *notify.FieldErrors, host string) bool {
+func checkHost(errs *validate.Errors, host string) bool {
 	const field = "smtp.host"
 	switch {
 	case host == "":
@@ -241,7 +243,7 @@ func checkHost(errs *notify.FieldErrors, host string) bool {
 	case strings.Contains(host, "://"):
 		errs.Add(field, "must be a host name such as smtp.example.com, not a URL")
 		return false
-	case notify.HasControl(host) || strings.ContainsAny(host, " \t"):
+	case text.HasControl(host) || strings.ContainsAny(host, " \t"):
 		errs.Add(field, "must not contain spaces or control characters")
 		return false
 	}

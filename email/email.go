@@ -35,7 +35,7 @@
 // The caller's context bounds the whole exchange (connect, TLS, AUTH, the
 // message, QUIT), and so does the timeout (smtp.timeout, else
 // notify.WithTimeout). Every connection goes through the library's network
-// guard (notify.GuardControl, checked on the resolved address): a loopback
+// guard (guard.GuardControl, checked on the resolved address): a loopback
 // or private SMTP host is refused unless New is given
 // notify.WithAllowPrivateNetworks. notify.WithHTTPClient does not apply;
 // notify.WithUserAgent sets the message's User-Agent and X-Mailer headers;
@@ -66,13 +66,19 @@ import (
 	gomail "github.com/wneessen/go-mail"
 	"github.com/wneessen/go-mail/smtp"
 
+	"github.com/codedefender/integrations/internal/guard"
+	"github.com/codedefender/integrations/internal/identity"
+	"github.com/codedefender/integrations/internal/sender"
+	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/text"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
 // Notifier sends events as email through one SMTP server. It is safe for
 // concurrent use: every Test and Send opens its own connection.
 type Notifier struct {
-	notify.Identity // prints as email("name"): never the config
+	identity.Identity // prints as email("name"): never the config
 
 	cfg          Config
 	from         *mail.Address
@@ -85,7 +91,7 @@ type Notifier struct {
 	allowPrivate bool
 	userAgent    string
 	logger       *slog.Logger
-	scrub        *notify.Scrubber
+	errs         *sender.Errors
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -100,7 +106,7 @@ type tlsConfigKey struct{}
 // STARTTLS and implicit TLS. ServerName defaults to smtp.host and the minimum
 // version is raised to TLS 1.2. The notifier keeps a copy of c.
 func WithTLSConfig(c *tls.Config) notify.Option {
-	return func(s *notify.Settings) {
+	return func(s *settings.Settings) {
 		if c != nil {
 			s.SetExtra(tlsConfigKey{}, c.Clone())
 		}
@@ -115,7 +121,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	s := notify.Apply(opts...)
+	s := settings.Apply(opts...)
 	if msg := hostPolicy(c.SMTP.Host, s.AllowPrivateNetworks); msg != "" {
 		return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "smtp.host", Message: msg}}}
 	}
@@ -145,7 +151,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	}
 
 	return &Notifier{
-		Identity:     notify.NewIdentity(Type, c.Name),
+		Identity:     identity.New(Type, c.Name),
 		cfg:          c,
 		from:         from,
 		to:           to,
@@ -157,7 +163,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 		allowPrivate: s.AllowPrivateNetworks,
 		userAgent:    s.UserAgent,
 		logger:       s.Logger,
-		scrub:        newScrubber(c.SMTP.Username, c.SMTP.Password),
+		errs:         sender.NewErrors(Type, secretsOf(c.SMTP.Username, c.SMTP.Password)...),
 	}, nil
 }
 
@@ -165,7 +171,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 // DNS lookup, and says why it is refused ("" when it is not).
 func hostPolicy(host string, allowPrivate bool) string {
 	if ip, err := netip.ParseAddr(host); err == nil {
-		if err := notify.CheckIP(ip, allowPrivate); err != nil {
+		if err := guard.CheckIP(ip, allowPrivate); err != nil {
 			return err.Error()
 		}
 		return ""
@@ -176,23 +182,24 @@ func hostPolicy(host string, allowPrivate bool) string {
 	return ""
 }
 
-// newScrubber scrubs the password from every error and log line, in the
-// forms it travels in too: base64 on its own (AUTH LOGIN) and inside the
-// AUTH PLAIN response, which a confused server may echo back.
-func newScrubber(user string, password notify.Secret) *notify.Scrubber {
+// secretsOf lists the password in every form it travels in, to be
+// scrubbed from every error and log line: as is, base64 on its own (AUTH
+// LOGIN) and inside the AUTH PLAIN response, which a confused server may
+// echo back.
+func secretsOf(user string, password notify.Secret) []notify.Secret {
 	if password.IsZero() {
-		return notify.NewScrubber()
+		return nil
 	}
 	pw := password.Reveal()
-	return notify.NewScrubber(password,
+	return []notify.Secret{password,
 		notify.Secret(base64.StdEncoding.EncodeToString([]byte(pw))),
-		notify.Secret(base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+pw))))
+		notify.Secret(base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pw)))}
 }
 
 // FromJSON builds a Notifier from the console's JSON config; it is this
 // package's notify.Factory.
 func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return notify.BuildFromJSON(raw, New, opts...)
+	return validate.FromJSON(raw, New, opts...)
 }
 
 // Validate checks the configuration offline (see Config.Validate).
@@ -272,7 +279,7 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 	msg, messageID, err := n.message(e, time.Now())
 	if err != nil {
 		return notify.Receipt{}, &notify.Error{Integration: Type, Op: "send", Kind: notify.ErrRejected,
-			Message: notify.CleanMessage(n.scrub, "cannot build the message: "+err.Error())}
+			Message: n.errs.Clean("cannot build the message: " + err.Error())}
 	}
 
 	x, done := n.begin(ctx, "send")
@@ -300,7 +307,7 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 		x.debug("email: QUIT after the message failed", err)
 	}
 	x.logger().DebugContext(ctx, "email: sent", append(x.logAttrs(), "message_id", messageID,
-		"server_response", notify.CleanMessage(n.scrub, msg.ServerResponse()))...)
+		"server_response", n.errs.Clean(msg.ServerResponse()))...)
 	return notify.Receipt{ID: messageID}, nil
 }
 
@@ -385,7 +392,7 @@ func (x *exchange) client() (*gomail.Client, error) {
 // address needs.
 func (x *exchange) dial(ctx context.Context, network, _ string) (net.Conn, error) {
 	x.stage = stageConnect
-	d := net.Dialer{Control: notify.GuardControl(x.n.allowPrivate)}
+	d := net.Dialer{Control: guard.GuardControl(x.n.allowPrivate)}
 	raw, err := d.DialContext(ctx, network, net.JoinHostPort(x.n.host, strconv.Itoa(x.n.port)))
 	if err != nil {
 		return nil, err
@@ -490,7 +497,7 @@ func (a *plainOrLogin) Start(si *smtp.ServerInfo) (string, []byte, error) {
 		return "", nil, fmt.Errorf("%w (it offers no AUTH at all)", errNoAuthMechanism)
 	default:
 		return "", nil, fmt.Errorf("%w (it offers %s)", errNoAuthMechanism,
-			notify.Truncate(strings.Join(si.Auth, " "), 100))
+			text.Truncate(strings.Join(si.Auth, " "), 100))
 	}
 	return a.auth.Start(si)
 }
@@ -537,7 +544,7 @@ func (x *exchange) refusedError(refused []refusal) *notify.Error {
 		StatusCode:  refused[0].code,
 		Retryable:   temporary,
 		Kind:        notify.ErrRejected,
-		Message: notify.CleanMessage(x.n.scrub, fmt.Sprintf("the server refused %d of %d recipients: %s",
+		Message: x.n.errs.Clean(fmt.Sprintf("the server refused %d of %d recipients: %s",
 			len(refused), len(x.n.to), strings.Join(parts, "; "))),
 		Hint: "check the addresses in to",
 	}
@@ -629,7 +636,7 @@ func (x *exchange) rcptSendError(se *gomail.SendError) *notify.Error {
 	}
 	e := x.replyError(x.op+": "+stageRcptTo, stageRcptTo, se.ErrorCode(), text)
 	if len(names) > 0 {
-		e.Message = notify.CleanMessage(x.n.scrub, fmt.Sprintf("the server refused %d of %d recipients: %s: %s",
+		e.Message = x.n.errs.Clean(fmt.Sprintf("the server refused %d of %d recipients: %s: %s",
 			len(names), len(x.n.to), strings.Join(names, ", "), text))
 	}
 	// go-mail's temporary flag is the last refusal's; trust the code we
@@ -640,7 +647,7 @@ func (x *exchange) rcptSendError(se *gomail.SendError) *notify.Error {
 // replyError classifies an SMTP reply: 4xx is temporary, 5xx permanent, and
 // the authentication codes are ErrUnauthorized.
 func (x *exchange) replyError(op, stage string, code int, text string) *notify.Error {
-	e := &notify.Error{Integration: Type, Op: op, StatusCode: code, Message: notify.CleanMessage(x.n.scrub, text)}
+	e := &notify.Error{Integration: Type, Op: op, StatusCode: code, Message: x.n.errs.Clean(text)}
 	switch {
 	case code == 535 || code == 534 || code == 530:
 		// 535 bad credentials, 534 mechanism too weak (an app password or
@@ -688,7 +695,7 @@ func (x *exchange) networkError(op string, err error) *notify.Error {
 			err = errors.Join(err, context.DeadlineExceeded)
 		}
 	}
-	e := notify.NetworkError(Type, op, x.n.scrub, x.ctx, err)
+	e := x.n.errs.Network(x.ctx, op, err)
 	switch {
 	case x.stage == stageHandshake && x.conn != nil && !x.conn.heard.Load() && x.n.mode != TLSImplicit:
 		hint := `the server never greeted: if this port expects TLS from the start (465), set tls to "implicit"`
@@ -708,7 +715,7 @@ func (x *exchange) deadlinePassed() bool {
 }
 
 func (x *exchange) errorf(op string, kind error, msg, hint string) *notify.Error {
-	return &notify.Error{Integration: Type, Op: op, Kind: kind, Message: notify.CleanMessage(x.n.scrub, msg), Hint: hint}
+	return &notify.Error{Integration: Type, Op: op, Kind: kind, Message: x.n.errs.Clean(msg), Hint: hint}
 }
 
 func (x *exchange) logger() *slog.Logger { return x.n.logger }
@@ -721,5 +728,5 @@ func (x *exchange) logAttrs() []any {
 // debug logs a failure that does not change the result, scrubbed.
 func (x *exchange) debug(msg string, err error) {
 	x.logger().DebugContext(x.ctx, msg, append(x.logAttrs(), "stage", x.stage,
-		"error", notify.CleanMessage(x.n.scrub, err.Error()))...)
+		"error", x.n.errs.Clean(err.Error()))...)
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/codedefender/integrations/internal/scrub"
+	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -53,7 +55,7 @@ func TestSubject(t *testing.T) {
 
 	e.Title = strings.Repeat("é", maxSubjectTitleRunes+10)
 	s := subject(e)
-	require.Equal(t, "[MEDIUM] "+strings.Repeat("é", maxSubjectTitleRunes-1)+notify.TruncationMarker, s)
+	require.Equal(t, "[MEDIUM] "+strings.Repeat("é", maxSubjectTitleRunes-1)+text.TruncationMarker, s)
 }
 
 func TestTextColorOn(t *testing.T) {
@@ -83,7 +85,7 @@ func TestMessageLimits(t *testing.T) {
 
 func TestScrubberCoversEncodedPassword(t *testing.T) {
 	pw := notify.Secret("s3cret-Passw0rd!")
-	s := newScrubber("alerts", pw)
+	s := scrub.New(secretsOf("alerts", pw)...)
 	plain := base64.StdEncoding.EncodeToString([]byte("\x00alerts\x00" + pw.Reveal()))
 	login := base64.StdEncoding.EncodeToString([]byte(pw.Reveal()))
 	out := s.Scrub("echo " + plain + " and " + login + " and " + pw.Reveal())

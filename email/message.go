@@ -12,6 +12,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
+	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -80,7 +81,7 @@ func (n *Notifier) message(e notify.Event, now time.Time) (*gomail.Msg, string, 
 // characters go, runs of white space become one space, and the title is cut
 // at maxSubjectTitleRunes.
 func subject(e notify.Event) string {
-	return "[" + e.Risk.Label() + "] " + notify.Truncate(oneLine(e.Title), maxSubjectTitleRunes)
+	return "[" + e.Risk.Label() + "] " + text.Truncate(oneLine(e.Title), maxSubjectTitleRunes)
 }
 
 // oneLine folds every run of white space (line breaks included) into one
@@ -134,9 +135,9 @@ func newView(e notify.Event) view {
 		Label:       e.Risk.Label(),
 		HeaderStyle: template.CSS("background-color:" + e.Risk.Color() + ";color:" + textColorOn(e.Risk.Color())),
 		Title:       oneLine(e.Title),
-		Description: notify.Truncate(e.Description, maxDescriptionRunes),
+		Description: text.Truncate(e.Description, maxDescriptionRunes),
 		Type:        typeName(e.Type),
-		Source:      notify.Truncate(oneLine(e.Source), maxSourceRunes),
+		Source:      text.Truncate(oneLine(e.Source), maxSourceRunes),
 		Time:        e.Time.UTC().Format("2006-01-02 15:04:05 UTC"),
 		ID:          e.ID,
 		URL:         e.URL,
@@ -146,7 +147,7 @@ func newView(e notify.Event) view {
 			v.MoreTags = len(e.Tags) - maxTags
 			break
 		}
-		v.Tags = append(v.Tags, notify.Truncate(oneLine(t), maxTagRunes))
+		v.Tags = append(v.Tags, text.Truncate(oneLine(t), maxTagRunes))
 	}
 	keys := make([]string, 0, len(e.Details))
 	for k := range e.Details {
@@ -159,8 +160,8 @@ func newView(e notify.Event) view {
 			break
 		}
 		v.Details = append(v.Details, detail{
-			Key:   notify.Truncate(oneLine(k), maxDetailKeyRunes),
-			Value: notify.Truncate(e.Details[k], maxDetailValueRunes),
+			Key:   text.Truncate(oneLine(k), maxDetailKeyRunes),
+			Value: text.Truncate(e.Details[k], maxDetailValueRunes),
 		})
 	}
 	return v

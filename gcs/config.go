@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/codedefender/integrations/internal/objects"
+	"github.com/codedefender/integrations/internal/text"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -91,7 +93,7 @@ type serviceAccountKey struct {
 // Problems inside the key file are named like service_account_json.token_uri;
 // no message repeats any part of the key.
 func (c Config) Validate() error {
-	var errs notify.FieldErrors
+	var errs validate.Errors
 	errs.CheckName("name", c.Name)
 	if msg := bucketProblem(c.Bucket); msg != "" {
 		errs.Add("bucket", msg)
@@ -113,7 +115,7 @@ const saField = "service_account_json"
 // checkServiceAccount records what is wrong with the key file. It does not
 // use FieldErrors.CheckSecret, whose refusal of line breaks would refuse
 // every key file as Google writes it (pretty-printed JSON).
-func checkServiceAccount(errs *notify.FieldErrors, s notify.Secret) {
+func checkServiceAccount(errs *validate.Errors, s notify.Secret) {
 	switch {
 	case s.IsZero():
 		errs.Add(saField, "is required: paste the service account's JSON key file")
@@ -136,7 +138,7 @@ func checkServiceAccount(errs *notify.FieldErrors, s notify.Secret) {
 		errs.Add(saField+".type", `is missing: the key file of a service account has "type": "service_account"`)
 	default:
 		errs.Addf(saField+".type", `must be "service_account", not %q: only a service account's JSON key is accepted (other credential files make the client fetch URLs named in them)`,
-			notify.Truncate(key.Type, 40))
+			text.Truncate(key.Type, 40))
 	}
 	if key.ClientEmail == "" {
 		errs.Add(saField+".client_email", "is missing")
@@ -216,7 +218,7 @@ func privateKeyProblem(p string) string {
 			return "does not parse as a PKCS#1 RSA private key"
 		}
 	default:
-		return fmt.Sprintf("is a PEM %q block, not a private key", notify.Truncate(block.Type, 40))
+		return fmt.Sprintf("is a PEM %q block, not a private key", text.Truncate(block.Type, 40))
 	}
 	return ""
 }

@@ -56,7 +56,12 @@ import (
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 
+	"github.com/codedefender/integrations/internal/guard"
+	"github.com/codedefender/integrations/internal/identity"
 	"github.com/codedefender/integrations/internal/objects"
+	"github.com/codedefender/integrations/internal/sender"
+	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -72,7 +77,7 @@ const (
 
 // Notifier writes events to one GCS bucket.
 type Notifier struct {
-	notify.Identity // prints as gcs("name"): never the config or the client
+	identity.Identity // prints as gcs("name"): never the config or the client
 
 	cfg         Config
 	gzip        bool
@@ -80,7 +85,7 @@ type Notifier struct {
 	client      *storage.Client
 	ownsClient  bool
 	httpClient  *http.Client // the guarded client, when the Notifier made it
-	scrub       *notify.Scrubber
+	errs        *sender.Errors
 	logger      *slog.Logger
 	timeout     time.Duration
 }
@@ -99,7 +104,7 @@ type storageClientKey struct{}
 // account in the Config is then only validated, not used. fake-gcs-server
 // has no testPermissions route, so Test against it fails with a 404.
 func WithStorageClient(c *storage.Client) notify.Option {
-	return func(s *notify.Settings) {
+	return func(s *settings.Settings) {
 		if c != nil {
 			s.SetExtra(storageClientKey{}, c)
 		}
@@ -112,14 +117,14 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	s := notify.Apply(opts...)
+	s := settings.Apply(opts...)
 	key, _ := parseServiceAccount(c.ServiceAccountJSON.Reveal()) // Validate parsed it already
 	n := &Notifier{
-		Identity:    notify.NewIdentity(Type, c.Name),
+		Identity:    identity.New(Type, c.Name),
 		cfg:         c,
 		gzip:        c.Compression == CompressionGzip,
 		clientEmail: key.ClientEmail,
-		scrub:       notify.NewScrubber(keySecrets(c.ServiceAccountJSON, key)...),
+		errs:        sender.NewErrors(Type, keySecrets(c.ServiceAccountJSON, key)...),
 		logger:      s.Logger,
 		timeout:     s.Timeout,
 	}
@@ -134,7 +139,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	client, hc, err := newClient(c.ServiceAccountJSON, s)
 	if err != nil {
 		return nil, &notify.Error{Integration: Type, Op: "new", Kind: notify.ErrRejected,
-			Message: notify.CleanMessage(n.scrub, err.Error())}
+			Message: n.errs.Clean(err.Error())}
 	}
 	n.client, n.ownsClient = client, true
 	if s.HTTPClient == nil {
@@ -150,9 +155,9 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 // the same guarded client (without the middleware). Passing the credentials
 // too keeps the storage library from looking for default credentials
 // (environment, gcloud files, metadata server) that it would not use.
-func newClient(saJSON notify.Secret, s notify.Settings) (*storage.Client, *http.Client, error) {
+func newClient(saJSON notify.Secret, s settings.Settings) (*storage.Client, *http.Client, error) {
 	quiet := slog.New(slog.DiscardHandler) // the SDKs' own debug logs could show request details
-	hc := notify.NewHTTPClient(s)
+	hc := guard.NewHTTPClient(s)
 	creds, err := credentials.NewCredentialsFromJSON(credentials.ServiceAccount, []byte(saJSON.Reveal()), &credentials.DetectOptions{
 		Scopes: []string{storage.ScopeReadWrite},
 		Client: hc,
@@ -227,7 +232,7 @@ func (u userAgent) RoundTrip(r *http.Request) (*http.Response, error) {
 // FromJSON builds a Notifier from the console's JSON config; it is this
 // package's notify.Factory.
 func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return notify.BuildFromJSON(raw, New, opts...)
+	return validate.FromJSON(raw, New, opts...)
 }
 
 // Validate checks the configuration offline.
@@ -363,17 +368,17 @@ func (n *Notifier) Test(ctx context.Context) error {
 }
 
 // apiError turns a storage or auth error into a *notify.Error: the status
-// decides the sentinel and retryability (notify.ClassifyStatus) and the
+// decides the sentinel and retryability (sender.ClassifyStatus) and the
 // hint says what to change. A token that could not be fetched is the key's
 // fault (ErrUnauthorized) unless Google's token endpoint itself failed.
 func (n *Notifier) apiError(ctx context.Context, op string, err error) *notify.Error {
 	var ge *googleapi.Error
 	if errors.As(err, &ge) {
-		kind, retryable := notify.ClassifyStatus(ge.Code)
+		kind, retryable := sender.ClassifyStatus(ge.Code)
 		e := &notify.Error{
 			Integration: Type, Op: op, StatusCode: ge.Code, Kind: kind, Retryable: retryable,
-			RetryAfter: notify.ParseRetryAfter(ge.Header, time.Now()),
-			Message:    notify.CleanMessage(n.scrub, googleMessage(ge)),
+			RetryAfter: sender.ParseRetryAfter(ge.Header, time.Now()),
+			Message:    n.errs.Clean(googleMessage(ge)),
 		}
 		switch ge.Code {
 		case http.StatusUnauthorized:
@@ -391,11 +396,11 @@ func (n *Notifier) apiError(ctx context.Context, op string, err error) *notify.E
 	var ae *auth.Error
 	if errors.As(err, &ae) && ae.Response != nil {
 		status := ae.Response.StatusCode
-		kind, retryable := notify.ClassifyStatus(status)
+		kind, retryable := sender.ClassifyStatus(status)
 		e := &notify.Error{
 			Integration: Type, Op: op + " (token)", StatusCode: status, Kind: kind, Retryable: retryable,
-			RetryAfter: notify.ParseRetryAfter(ae.Response.Header, time.Now()),
-			Message:    notify.CleanMessage(n.scrub, ae.Error()),
+			RetryAfter: sender.ParseRetryAfter(ae.Response.Header, time.Now()),
+			Message:    n.errs.Clean(ae.Error()),
 		}
 		if status == http.StatusBadRequest || status == http.StatusUnauthorized || status == http.StatusForbidden {
 			// invalid_grant: a deleted or disabled key, or a wrong clock.
@@ -405,7 +410,7 @@ func (n *Notifier) apiError(ctx context.Context, op string, err error) *notify.E
 		}
 		return e
 	}
-	return notify.NetworkError(Type, op, n.scrub, ctx, err)
+	return n.errs.Network(ctx, op, err)
 }
 
 // googleMessage is GCS's own words: the message, and the reason when it

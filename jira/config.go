@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/codedefender/integrations/internal/text"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -59,7 +61,7 @@ const urlForm = "https://<site>.atlassian.net/rest/api/2/issue/"
 
 // Validate checks every field offline and reports all bad ones at once.
 func (c Config) Validate() error {
-	var errs notify.FieldErrors
+	var errs validate.Errors
 	errs.CheckName("name", c.Name)
 	if _, msg := parseSiteURL(c.URL); msg != "" {
 		errs.Add("url", msg)
@@ -124,7 +126,7 @@ func parseSiteURL(raw string) (base string, msg string) {
 	}
 }
 
-func checkProjectID(errs *notify.FieldErrors, id string) {
+func checkProjectID(errs *validate.Errors, id string) {
 	const field = "project_id"
 	switch {
 	case id == "":
@@ -138,13 +140,13 @@ func checkProjectID(errs *notify.FieldErrors, id string) {
 	}
 }
 
-func checkEmail(errs *notify.FieldErrors, email string) {
+func checkEmail(errs *validate.Errors, email string) {
 	const field = "reporter_email"
 	if email == "" {
 		errs.Add(field, "is required: the e-mail address of the account the API token belongs to")
 		return
 	}
-	if notify.HasControl(email) {
+	if text.HasControl(email) {
 		errs.Add(field, "must not contain line breaks or control characters")
 		return
 	}
@@ -154,14 +156,14 @@ func checkEmail(errs *notify.FieldErrors, email string) {
 	}
 }
 
-func checkIssueType(errs *notify.FieldErrors, name string) {
+func checkIssueType(errs *validate.Errors, name string) {
 	const field = "issue_type"
 	switch {
 	case name == "":
 		// The default.
 	case strings.TrimSpace(name) != name:
 		errs.Add(field, "must not start or end with spaces")
-	case !utf8.ValidString(name) || notify.HasControl(name):
+	case !utf8.ValidString(name) || text.HasControl(name):
 		errs.Add(field, "must be plain text without control characters")
 	case utf8.RuneCountInString(name) > maxIssueTypeRunes:
 		errs.Addf(field, "must be at most %d characters", maxIssueTypeRunes)

@@ -64,6 +64,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/codedefender/integrations/internal/identity"
+	"github.com/codedefender/integrations/internal/sender"
+	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -93,14 +97,14 @@ const seraphKey = "X-Seraph-Loginreason"
 
 // Notifier files events as issues in one Jira project.
 type Notifier struct {
-	notify.Identity // prints as jira("name"): never the config
-	cfg             Config
-	http            *notify.Sender
-	logger          *slog.Logger
-	base            string      // https://<site>.atlassian.net
-	createURL       string      // base + createPath
-	searchURL       string      // base + searchPath
-	header          http.Header // Basic auth and Accept, sent on every call
+	identity.Identity // prints as jira("name"): never the config
+	cfg               Config
+	http              *sender.Sender
+	logger            *slog.Logger
+	base              string      // https://<site>.atlassian.net
+	createURL         string      // base + createPath
+	searchURL         string      // base + searchPath
+	header            http.Header // Basic auth and Accept, sent on every call
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -111,12 +115,12 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 		return nil, err
 	}
 	base, _ := parseSiteURL(c.URL)
-	s := notify.Apply(opts...)
+	s := settings.Apply(opts...)
 	basic := notify.Secret(base64.StdEncoding.EncodeToString([]byte(c.ReporterEmail + ":" + c.APIToken.Reveal())))
 	return &Notifier{
-		Identity:  notify.NewIdentity(Type, c.Name),
+		Identity:  identity.New(Type, c.Name),
 		cfg:       c,
-		http:      notify.NewSender(Type, s, c.APIToken, basic),
+		http:      sender.New(Type, s, c.APIToken, basic),
 		logger:    s.Logger,
 		base:      base,
 		createURL: base + createPath,
@@ -131,7 +135,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 // FromJSON builds a Notifier from the console's JSON config; it is this
 // package's notify.Factory.
 func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return notify.BuildFromJSON(raw, New, opts...)
+	return validate.FromJSON(raw, New, opts...)
 }
 
 // Validate checks the configuration offline (Config.Validate).
@@ -227,7 +231,7 @@ func (n *Notifier) receipt(key string) notify.Receipt {
 const opCreate = "send: POST " + createPath
 
 func (n *Notifier) create(ctx context.Context, e notify.Event) (notify.Receipt, error) {
-	resp, err := n.do(ctx, notify.Request{Op: opCreate, Method: http.MethodPost, URL: n.createURL, JSON: n.payload(e)})
+	resp, err := n.do(ctx, sender.Request{Op: opCreate, Method: http.MethodPost, URL: n.createURL, JSON: n.payload(e)})
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusBadRequest {
 			n.addCreateHint(err, resp)
@@ -262,7 +266,7 @@ const opSearch = "send: POST " + searchPath
 // site refuses the search for good (logged), so that filing goes ahead.
 func (n *Notifier) findOpenIssue(ctx context.Context, eventID string) (r notify.Receipt, found bool, err error) {
 	req := searchRequest{JQL: duplicateJQL(n.cfg.ProjectID, eventID), MaxResults: 1, Fields: []string{"summary"}}
-	resp, err := n.do(ctx, notify.Request{Op: opSearch, Method: http.MethodPost, URL: n.searchURL, JSON: req})
+	resp, err := n.do(ctx, sender.Request{Op: opSearch, Method: http.MethodPost, URL: n.searchURL, JSON: req})
 	if err != nil {
 		var ne *notify.Error
 		if !errors.As(err, &ne) || resp == nil || !(errors.Is(err, notify.ErrRejected) || errors.Is(err, notify.ErrNotFound)) {
@@ -291,9 +295,9 @@ func (n *Notifier) findOpenIssue(ctx context.Context, eventID string) (r notify.
 // do sends a request with the notifier's credentials, reads Jira's error
 // body, treats a failed login reported in X-Seraph-LoginReason as one
 // whatever the status, and adds Jira-specific advice to auth failures.
-func (n *Notifier) do(ctx context.Context, r notify.Request) (*notify.Response, error) {
+func (n *Notifier) do(ctx context.Context, r sender.Request) (*sender.Response, error) {
 	r.Header = n.header
-	r.Describe = describeError
+	r.Explain = sender.Message(describeError)
 	resp, err := n.http.Do(ctx, r)
 	if resp != nil {
 		reason := resp.Header.Get(seraphKey)
@@ -344,10 +348,10 @@ type errorBody struct {
 
 // describeError turns Jira's {errorMessages, errors} into one message that
 // names each field ("priority: …; labels: …"), sorted by field.
-func describeError(r *notify.Response) string {
+func describeError(r *sender.Response) string {
 	var b errorBody
 	if json.Unmarshal(r.Body, &b) != nil || (len(b.ErrorMessages) == 0 && len(b.Errors) == 0) {
-		return notify.DescribeBody(r)
+		return sender.DescribeBody(r)
 	}
 	parts := append([]string(nil), b.ErrorMessages...)
 	fields := make([]string, 0, len(b.Errors))
@@ -369,7 +373,7 @@ var filledFields = map[string]bool{
 }
 
 // addCreateHint says how to fix the console prerequisites Jira's 400 names.
-func (n *Notifier) addCreateHint(err error, resp *notify.Response) {
+func (n *Notifier) addCreateHint(err error, resp *sender.Response) {
 	var ne *notify.Error
 	var b errorBody
 	if !errors.As(err, &ne) || json.Unmarshal(resp.Body, &b) != nil {
@@ -416,8 +420,8 @@ func notOnScreen(msg string) bool {
 }
 
 // getJSON sends a GET and decodes the answer into v.
-func (n *Notifier) getJSON(ctx context.Context, op, u string, v any) (*notify.Response, error) {
-	resp, err := n.do(ctx, notify.Request{Op: op, Method: http.MethodGet, URL: u})
+func (n *Notifier) getJSON(ctx context.Context, op, u string, v any) (*sender.Response, error) {
+	resp, err := n.do(ctx, sender.Request{Op: op, Method: http.MethodGet, URL: u})
 	if err != nil {
 		return resp, err
 	}
@@ -585,13 +589,13 @@ func (f fieldMeta) id() string {
 
 // createScreen reads every field of an issue type's create screen. complete
 // is false when maxMetaRequests ran out first. A page larger than the
-// library reads (notify.MaxResponseBytes) is read again one field at a
+// library reads (sender.MaxResponseBytes) is read again one field at a
 // time; a single field that large (a select list with thousands of options)
 // is skipped: neither Labels nor Priority is ever that large.
 func (n *Notifier) createScreen(ctx context.Context, op, u string) (fields []fieldMeta, complete bool, err error) {
 	start, size, windowEnd, total := 0, metaPageSize, 0, -1
 	for req := 0; req < maxMetaRequests; req++ {
-		resp, err := n.do(ctx, notify.Request{Op: op, Method: http.MethodGet, URL: pageURL(u, start, size)})
+		resp, err := n.do(ctx, sender.Request{Op: op, Method: http.MethodGet, URL: pageURL(u, start, size)})
 		if err != nil {
 			return nil, false, err
 		}

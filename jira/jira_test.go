@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/sender"
+	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -807,7 +809,7 @@ func TestTestReadsOversizedCreateScreen(t *testing.T) {
 	h.On(http.MethodGet, fieldsURL+"?startAt=0&maxResults=1", 200, `{"startAt":0,"maxResults":1,"total":3,"fields":[`+summaryField+`]}`, nil)
 	h.On(http.MethodGet, fieldsURL+"?startAt=1&maxResults=1", 200, `{"startAt":1,"maxResults":1,"total":3,"fields":[`+huge+`]}`, nil)
 	h.On(http.MethodGet, fieldsURL+"?startAt=2&maxResults=1", 200, `{"startAt":2,"maxResults":1,"total":3,"fields":[`+labelsField+`]}`, nil)
-	require.Greater(t, len(huge), notify.MaxResponseBytes)
+	require.Greater(t, len(huge), sender.MaxResponseBytes)
 
 	require.NoError(t, h.n.Test(context.Background()))
 	for _, q := range []string{"?startAt=0&maxResults=50", "?startAt=0&maxResults=1", "?startAt=1&maxResults=1", "?startAt=2&maxResults=1"} {
@@ -882,7 +884,7 @@ func FuzzEscapeWiki(f *testing.F) {
 		if utf8.ValidString(s) {
 			require.True(t, utf8.ValidString(out))
 		}
-		body := strings.TrimSuffix(entity.ReplaceAllString(out, "E"), notify.TruncationMarker)
+		body := strings.TrimSuffix(entity.ReplaceAllString(out, "E"), text.TruncationMarker)
 		for i, r := range body {
 			if strings.ContainsRune(wikiEscapable, r) {
 				require.True(t, i > 0 && body[i-1] == '\\', "unescaped %q in %q", r, out)

@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -37,7 +38,7 @@ const (
 	maxTableUnits      = 16000 // the whole details table
 	maxLinkUnits       = 2000  // the console link; a longer one is left out
 	labelPrefix        = "cd-" // Event.ID label: cd-<id>
-	markerUnits        = 1     // notify.TruncationMarker "…" is one unit
+	markerUnits        = 1     // text.TruncationMarker "…" is one unit
 	descriptionSpacing = "\n\n"
 )
 
@@ -80,7 +81,7 @@ func truncateUnits(s string, max int) string {
 	n := 0
 	for i, r := range s {
 		if n+runeUnits(r) > max-markerUnits {
-			return s[:i] + notify.TruncationMarker
+			return s[:i] + text.TruncationMarker
 		}
 		n += runeUnits(r)
 	}
@@ -269,7 +270,7 @@ func appendWiki(dst []byte, s string, max int, multiline bool) []byte {
 		if units > max {
 			dst = dst[:keep]
 			if max >= markerUnits {
-				dst = append(dst, notify.TruncationMarker...)
+				dst = append(dst, text.TruncationMarker...)
 			}
 			return dst
 		}
@@ -296,7 +297,7 @@ func linkTarget(u string) string {
 // characters that end or split a link, and spaces, are percent-encoded.
 // Event.Validate has already required http(s).
 func appendLinkTarget(dst []byte, u string) []byte {
-	return notify.AppendURL(dst, u, `[]|{}!\"<>`)
+	return text.AppendURL(dst, u, `[]|{}!\"<>`)
 }
 
 // description renders the issue's description in wiki markup: the event's
@@ -396,7 +397,7 @@ func appendDetailsTable(b []byte, details map[string]string) []byte {
 		b = append(b, '|')
 		w := utf16LenBytes(b[row:])
 		if n+w > maxTableUnits-reserve {
-			b = append(b[:row], "\n|"+notify.TruncationMarker+"|"...)
+			b = append(b[:row], "\n|"+text.TruncationMarker+"|"...)
 			b = strconv.AppendInt(b, int64(len(keys)-i), 10)
 			return append(b, " more details not shown|"...)
 		}

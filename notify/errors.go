@@ -164,44 +164,10 @@ func (v *ValidationError) Has(field string) bool {
 	return false
 }
 
-// FieldErrors collects field errors while a Validate walks a config.
-// The zero value is ready to use.
-type FieldErrors []FieldError
+// MaxNameLength is the longest integration name the console accepts.
+const MaxNameLength = 100
 
-// Add records that field is bad.
-func (fe *FieldErrors) Add(field, message string) {
-	*fe = append(*fe, FieldError{Field: field, Message: message})
-}
-
-// Addf records that field is bad, with a formatted message.
-func (fe *FieldErrors) Addf(field, format string, args ...any) {
-	fe.Add(field, fmt.Sprintf(format, args...))
-}
-
-// Merge records every field of err (a *ValidationError) under prefix, or err
-// itself under prefix when it is another error.
-func (fe *FieldErrors) Merge(prefix string, err error) {
-	if err == nil {
-		return
-	}
-	var ve *ValidationError
-	if !errors.As(err, &ve) {
-		fe.Add(prefix, err.Error())
-		return
-	}
-	for _, f := range ve.Fields {
-		name := f.Field
-		if prefix != "" {
-			name = prefix + "." + name
-		}
-		fe.Add(name, f.Message)
-	}
-}
-
-// Err returns nil when nothing was recorded, else a *ValidationError.
-func (fe FieldErrors) Err() error {
-	if len(fe) == 0 {
-		return nil
-	}
-	return &ValidationError{Fields: append([]FieldError(nil), fe...)}
-}
+// ErrBlockedAddress is wrapped by every refusal of the network guard: a
+// connection to a loopback, private, link-local or cloud-metadata address
+// that the options do not allow.
+var ErrBlockedAddress = errors.New("address refused by the network guard")

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/codedefender/integrations/internal/text"
 )
 
 // Notifier is a configured destination. Every destination package returns
@@ -74,12 +76,12 @@ const MaxEventBytes = 1 << 20
 // alias, webhook-id, object names, a Jira label), so it is limited to ASCII
 // letters, digits, '-', '_' and ':', which every one of them takes as is.
 func (e Event) Validate() error {
-	var errs FieldErrors
+	var errs fieldErrors
 	switch {
 	case e.ID == "":
 		errs.Add("id", "is required")
 	case len(e.ID) > MaxEventIDLength:
-		errs.Add("id", fmt.Sprintf("must be at most %d characters", MaxEventIDLength))
+		errs.Addf("id", "must be at most %d characters", MaxEventIDLength)
 	case strings.IndexFunc(e.ID, func(r rune) bool { return !isIDRune(r) }) >= 0:
 		errs.Add("id", "may hold only ASCII letters, digits, '-', '_' and ':'")
 	}
@@ -299,4 +301,22 @@ func joinQuoted[T ~string](vs []T) string {
 
 // truncateForError keeps a caller's bad value short when it is echoed in an
 // error message.
-func truncateForError(s string) string { return Truncate(s, 40) }
+func truncateForError(s string) string { return text.Truncate(s, 40) }
+
+// fieldErrors collects the field errors of an Event while Validate walks it.
+type fieldErrors []FieldError
+
+func (fe *fieldErrors) Add(field, message string) {
+	*fe = append(*fe, FieldError{Field: field, Message: message})
+}
+
+func (fe *fieldErrors) Addf(field, format string, args ...any) {
+	fe.Add(field, fmt.Sprintf(format, args...))
+}
+
+func (fe fieldErrors) Err() error {
+	if len(fe) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: fe}
+}

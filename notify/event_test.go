@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -108,11 +109,11 @@ func TestRiskScales(t *testing.T) {
 }
 
 func TestValidationErrorListsEveryField(t *testing.T) {
-	var fe notify.FieldErrors
+	var fe validate.Errors
 	require.NoError(t, fe.Err())
 	fe.Add("webhook_url", "must be https")
 	fe.Addf("to[1]", "is not an address (%d)", 1)
-	fe.Merge("smtp", (&notify.FieldErrors{{Field: "tls", Message: "unknown"}}).Err())
+	fe.Merge("smtp", (&validate.Errors{{Field: "tls", Message: "unknown"}}).Err())
 	fe.Merge("headers[0]", errors.New("bad"))
 	err := fe.Err()
 	var ve *notify.ValidationError

@@ -7,6 +7,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/strictjson"
 )
 
 // Factory builds a destination's Notifier from its JSON config. Every
@@ -63,7 +66,11 @@ func (r *Registry) Types() []string {
 // or the config) or a bad field is an error that names it.
 func (r *Registry) Build(data []byte, opts ...Option) (Notifier, error) {
 	var in Integration
-	if err := DecodeConfig(data, &in); err != nil {
+	if err := strictjson.Decode(data, &in); err != nil {
+		var se *strictjson.Error
+		if errors.As(err, &se) {
+			return nil, &ValidationError{Fields: []FieldError{{Field: se.Field, Message: se.Message}}}
+		}
 		return nil, err
 	}
 	return r.BuildIntegration(in, opts...)
@@ -81,7 +88,7 @@ func (r *Registry) BuildIntegration(in Integration, opts ...Option) (Notifier, e
 	if len(in.Config) == 0 {
 		return nil, &ValidationError{Fields: []FieldError{{Field: "config", Message: "is required"}}}
 	}
-	if v, ok := Apply(opts...).Extra(forTypeKey{in.Type}); ok {
+	if v, ok := settings.Apply(opts...).Extra(forTypeKey{in.Type}); ok {
 		opts = append(append([]Option(nil), opts...), v.([]Option)...)
 	}
 	n, err := f(in.Config, opts...)
@@ -92,62 +99,24 @@ func (r *Registry) BuildIntegration(in Integration, opts ...Option) (Notifier, e
 		if !errors.As(err, &ve) {
 			return nil, fmt.Errorf("%s: %w", in.Type, err)
 		}
-		fields := make(FieldErrors, len(ve.Fields))
+		fields := make([]FieldError, len(ve.Fields))
 		for i, f := range ve.Fields {
 			fields[i] = f
 			if f.Field != "config" { // DecodeConfig's name for the whole object
 				fields[i].Field = "config." + f.Field
 			}
 		}
-		return nil, fmt.Errorf("%s: %w", in.Type, fields.Err())
+		return nil, fmt.Errorf("%s: %w", in.Type, &ValidationError{Fields: fields})
 	}
 	return n, nil
 }
 
-// Identity names a Notifier: its integration type and the name it has in the
-// console. Destination Notifiers embed it, so that printing one with any fmt
-// verb shows "type(name)" and never the config or a client it holds.
-type Identity struct {
-	typ, name string
-}
-
-// NewIdentity returns the Identity of an integration.
-func NewIdentity(typ, name string) Identity { return Identity{typ: typ, name: name} }
-
-// Type returns the integration type, e.g. "slack".
-func (id Identity) Type() string { return id.typ }
-
-// Name returns the integration's name in the console.
-func (id Identity) Name() string { return id.name }
-
-// String returns "type(name)".
-func (id Identity) String() string { return fmt.Sprintf("%s(%q)", id.typ, id.name) }
-
-// GoString returns the same as String, so %#v shows no field.
-func (id Identity) GoString() string { return id.String() }
-
-// Format prints String for every verb.
-func (id Identity) Format(f fmt.State, _ rune) { fmt.Fprint(f, id.String()) }
-
-// Named is implemented by every destination Notifier (through Identity).
+// Named is implemented by every destination Notifier, and forwarded by
+// Retry and RateLimit: the integration type ("slack") and its name in the
+// console.
 type Named interface {
 	Type() string
 	Name() string
-}
-
-// BuildFromJSON decodes a destination's JSON config strictly (DecodeConfig)
-// and builds its Notifier with newFn. Destination packages implement their
-// FromJSON Factory with it.
-func BuildFromJSON[C any, N Notifier](raw json.RawMessage, newFn func(C, ...Option) (N, error), opts ...Option) (Notifier, error) {
-	var c C
-	if err := DecodeConfig(raw, &c); err != nil {
-		return nil, err
-	}
-	n, err := newFn(c, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return n, nil
 }
 
 type forTypeKey struct{ typ string }
@@ -158,7 +127,7 @@ type forTypeKey struct{ typ string }
 // storage client for "gcs", in one call to Build or BuildAll. Outside a
 // Registry it does nothing.
 func ForType(typ string, opts ...Option) Option {
-	return func(s *Settings) {
+	return func(s *settings.Settings) {
 		prev, _ := s.Extra(forTypeKey{typ})
 		list, _ := prev.([]Option)
 		s.SetExtra(forTypeKey{typ}, append(append([]Option(nil), list...), opts...))

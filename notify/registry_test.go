@@ -9,6 +9,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/codedefender/integrations/internal/identity"
+	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -23,7 +26,7 @@ type fakeConfig struct {
 }
 
 type fakeNotifier struct {
-	notify.Identity
+	identity.Identity
 	cfg fakeConfig
 }
 
@@ -34,17 +37,17 @@ func (f *fakeNotifier) Send(ctx context.Context, e notify.Event) (notify.Receipt
 }
 
 func newFake(c fakeConfig, _ ...notify.Option) (*fakeNotifier, error) {
-	var fe notify.FieldErrors
+	var fe validate.Errors
 	fe.CheckName("name", c.Name)
 	fe.CheckSecret("token", c.Token, true)
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
-	return &fakeNotifier{Identity: notify.NewIdentity("fake", c.Name), cfg: c}, nil
+	return &fakeNotifier{Identity: identity.New("fake", c.Name), cfg: c}, nil
 }
 
 func fakeFactory(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return notify.BuildFromJSON(raw, newFake, opts...)
+	return validate.FromJSON(raw, newFake, opts...)
 }
 
 func TestRegistryBuild(t *testing.T) {
@@ -94,9 +97,9 @@ func TestRegistryBuild(t *testing.T) {
 
 func TestForTypeReachesOnlyItsType(t *testing.T) {
 	var r notify.Registry
-	var got []notify.Settings
+	var got []settings.Settings
 	record := func(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-		got = append(got, notify.Apply(opts...))
+		got = append(got, settings.Apply(opts...))
 		return fakeFactory(raw, opts...)
 	}
 	require.NoError(t, r.Register("a", record))

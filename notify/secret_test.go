@@ -79,15 +79,3 @@ func TestSecretInSlog(t *testing.T) {
 	require.Contains(t, buf.String(), notify.Redacted)
 	notifytest.AssertNoSecret(t, buf.String(), s)
 }
-
-func TestCheckSecret(t *testing.T) {
-	var fe notify.FieldErrors
-	require.False(t, fe.CheckSecret("a", "", true))
-	require.True(t, fe.CheckSecret("b", "", false))
-	require.False(t, fe.CheckSecret("c", notify.Redacted, true))
-	require.False(t, fe.CheckSecret("d", "tok\r\nX-Evil: 1", true))
-	require.True(t, fe.CheckSecret("e", "fine", true))
-	err := fe.Err()
-	require.EqualError(t, err, "invalid: a: is required; c: holds the [REDACTED] mask, not a credential: enter the real value again; d: must not contain line breaks or control characters")
-	notifytest.AssertNoSecret(t, err, "tok\r\nX-Evil: 1")
-}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -45,7 +46,7 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 
 // Validate checks every field offline and reports all bad ones at once.
 func (c Config) Validate() error {
-	var errs notify.FieldErrors
+	var errs validate.Errors
 	errs.CheckName("name", c.Name)
 	checkAlertsURL(&errs, c.URL)
 	if c.TeamID != "" && !uuidPattern.MatchString(c.TeamID) {
@@ -63,7 +64,7 @@ func (c Config) Validate() error {
 	return errs.Err()
 }
 
-func checkAlertsURL(errs *notify.FieldErrors, raw string) {
+func checkAlertsURL(errs *validate.Errors, raw string) {
 	const field = "url"
 	for _, u := range alertURLs {
 		if raw == u {

@@ -23,7 +23,7 @@
 // of that answer (its status is at GET /v2/alerts/requests/{requestId}),
 // and a 202 without one is an error. A 422 is permanent and its message
 // carries Opsgenie's message and its errors by field; 429, 5xx (but 501) and
-// network errors are retryable (notify.ClassifyStatus).
+// network errors are retryable (sender.ClassifyStatus).
 //
 // Test raises no alert. It lists at most one alert (GET <url>?limit=1): a
 // 200 proves the key and the region, not the permission to create alerts.
@@ -50,6 +50,11 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/codedefender/integrations/internal/identity"
+	"github.com/codedefender/integrations/internal/sender"
+	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/text"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -86,10 +91,10 @@ const (
 // Notifier sends events to one Opsgenie (or JSM Operations) API
 // integration. It is safe for concurrent use.
 type Notifier struct {
-	notify.Identity // prints as opsgenie("name"): never the config
-	cfg             Config
-	http            *notify.Sender
-	log             *slog.Logger
+	identity.Identity // prints as opsgenie("name"): never the config
+	cfg               Config
+	http              *sender.Sender
+	log               *slog.Logger
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -99,11 +104,11 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	s := notify.Apply(opts...)
+	s := settings.Apply(opts...)
 	return &Notifier{
-		Identity: notify.NewIdentity(Type, c.Name),
+		Identity: identity.New(Type, c.Name),
 		cfg:      c,
-		http:     notify.NewSender(Type, s, c.APIKey),
+		http:     sender.New(Type, s, c.APIKey),
 		log:      s.Logger,
 	}, nil
 }
@@ -111,7 +116,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 // FromJSON builds a Notifier from the console's JSON config; it is this
 // package's notify.Factory.
 func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return notify.BuildFromJSON(raw, New, opts...)
+	return validate.FromJSON(raw, New, opts...)
 }
 
 // Validate checks the configuration offline (see Config.Validate).
@@ -144,12 +149,12 @@ func (n *Notifier) Test(ctx context.Context) error {
 
 func (n *Notifier) testKey(ctx context.Context) error {
 	const op = "test: GET /v2/alerts"
-	resp, err := n.http.Do(ctx, notify.Request{
-		Op:       op,
-		Method:   http.MethodGet,
-		URL:      n.cfg.URL + "?limit=1",
-		Header:   n.header(),
-		Describe: describe,
+	resp, err := n.http.Do(ctx, sender.Request{
+		Op:      op,
+		Method:  http.MethodGet,
+		URL:     n.cfg.URL + "?limit=1",
+		Header:  n.header(),
+		Explain: sender.Message(describe),
 	})
 	var e *notify.Error
 	if err != nil && resp != nil && errors.As(err, &e) {
@@ -190,12 +195,12 @@ func (n *Notifier) testTeam(ctx context.Context) error {
 				"which an integration key cannot use"}
 	}
 	teamURL := strings.TrimSuffix(n.cfg.URL, "/alerts") + "/teams/" + url.PathEscape(n.cfg.TeamID) + "?identifierType=id"
-	resp, err := n.http.Do(ctx, notify.Request{
-		Op:       op,
-		Method:   http.MethodGet,
-		URL:      teamURL,
-		Header:   n.header(),
-		Describe: describe,
+	resp, err := n.http.Do(ctx, sender.Request{
+		Op:      op,
+		Method:  http.MethodGet,
+		URL:     teamURL,
+		Header:  n.header(),
+		Explain: sender.Message(describe),
 	})
 	var e *notify.Error
 	if err != nil && resp != nil && errors.As(err, &e) {
@@ -241,13 +246,13 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 		return notify.Receipt{}, err
 	}
 	const op = "send"
-	resp, err := n.http.Do(ctx, notify.Request{
-		Op:       op,
-		Method:   http.MethodPost,
-		URL:      n.cfg.URL,
-		Header:   n.header(),
-		JSON:     buildAlert(e, n.cfg.TeamID),
-		Describe: describe,
+	resp, err := n.http.Do(ctx, sender.Request{
+		Op:      op,
+		Method:  http.MethodPost,
+		URL:     n.cfg.URL,
+		Header:  n.header(),
+		JSON:    buildAlert(e, n.cfg.TeamID),
+		Explain: sender.Message(describe),
 	})
 	var ne *notify.Error
 	if err != nil && resp != nil && errors.As(err, &ne) {
@@ -279,13 +284,13 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 
 // describe reads Opsgenie's error answer: its message, then its errors by
 // field, sorted.
-func describe(r *notify.Response) string {
+func describe(r *sender.Response) string {
 	var a struct {
 		Message string                     `json:"message"`
 		Errors  map[string]json.RawMessage `json:"errors"`
 	}
 	if json.Unmarshal(r.Body, &a) != nil || (a.Message == "" && len(a.Errors) == 0) {
-		return notify.DescribeBody(r)
+		return sender.DescribeBody(r)
 	}
 	fields := make([]string, 0, len(a.Errors))
 	for f, v := range a.Errors {
@@ -323,13 +328,13 @@ type responder struct {
 
 func buildAlert(e notify.Event, teamID string) alert {
 	a := alert{
-		Message:     notify.Truncate(notify.StripCRLF(e.Title), maxMessageRunes),
-		Alias:       notify.Truncate(e.ID, maxAliasRunes), // Event.ID is at most 200: never cut
+		Message:     text.Truncate(text.StripCRLF(e.Title), maxMessageRunes),
+		Alias:       text.Truncate(e.ID, maxAliasRunes), // Event.ID is at most 200: never cut
 		Description: description(e),
 		Tags:        tags(e.Tags),
 		Details:     details(e.Details),
-		Entity:      notify.Truncate(notify.StripCRLF(e.Source), maxEntityRunes),
-		Source:      notify.Truncate(sourceName, maxSourceRunes),
+		Entity:      text.Truncate(text.StripCRLF(e.Source), maxEntityRunes),
+		Source:      text.Truncate(sourceName, maxSourceRunes),
 		Priority:    e.Risk.OpsgeniePriority(),
 	}
 	if teamID != "" {
@@ -350,13 +355,13 @@ func description(e notify.Event) string {
 	}
 	switch {
 	case link == "":
-		return notify.Truncate(e.Description, maxDescriptionRunes)
+		return text.Truncate(e.Description, maxDescriptionRunes)
 	case e.Description == "":
 		return link
 	default:
 		const sep = "\n\n"
 		room := maxDescriptionRunes - utf8.RuneCountInString(link) - len(sep)
-		return notify.Truncate(e.Description, room) + sep + link
+		return text.Truncate(e.Description, room) + sep + link
 	}
 }
 
@@ -365,7 +370,7 @@ func tags(in []string) []string {
 	var out []string
 	seen := make(map[string]bool, len(in))
 	for _, t := range in {
-		t = notify.Truncate(strings.TrimSpace(notify.StripCRLF(t)), maxTagRunes)
+		t = text.Truncate(strings.TrimSpace(text.StripCRLF(t)), maxTagRunes)
 		if t == "" || seen[t] {
 			continue
 		}
@@ -414,7 +419,7 @@ func details(in map[string]string) map[string]string {
 	cut := 0
 	for _, k := range rest {
 		if fit := room - utf8.RuneCountInString(k); fit >= minValueRunes {
-			out[k] = notify.Truncate(in[k], fit)
+			out[k] = text.Truncate(in[k], fit)
 			room -= utf8.RuneCountInString(k) + fit
 			cut++
 		}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -41,7 +42,7 @@ type Config struct {
 
 // Validate checks every field offline and reports all bad ones at once.
 func (c Config) Validate() error {
-	var errs notify.FieldErrors
+	var errs validate.Errors
 	errs.CheckName("name", c.Name)
 	checkEventsURL(&errs, c.WebhookURL)
 	if errs.CheckSecret("api_key", c.APIKey, true) {
@@ -52,7 +53,7 @@ func (c Config) Validate() error {
 
 // checkEventsURL accepts only the two Events API v2 URLs and, for a near
 // miss, says which one was meant.
-func checkEventsURL(errs *notify.FieldErrors, raw string) {
+func checkEventsURL(errs *validate.Errors, raw string) {
 	const field = "webhook_url"
 	if raw == EventsURL || raw == EventsURLEU {
 		return
@@ -97,7 +98,7 @@ func suggestEventsURL(raw string) string {
 
 // checkRoutingKey checks the key's length and characters, saying what a
 // wrong key most likely is, without repeating it.
-func checkRoutingKey(errs *notify.FieldErrors, key string) {
+func checkRoutingKey(errs *validate.Errors, key string) {
 	const field = "api_key"
 	const where = "the Integration Key of an Events API v2 integration (the service's Integrations tab)"
 	switch n := utf8.RuneCountInString(key); {

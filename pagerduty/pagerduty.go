@@ -29,7 +29,7 @@
 // integration owns, so the first Send is the proof that the key is live.
 //
 // A 400 "invalid event" is permanent and its message lists PagerDuty's own
-// errors; 429, 5xx and network errors are retryable (notify.ClassifyStatus).
+// errors; 429, 5xx and network errors are retryable (sender.ClassifyStatus).
 // PagerDuty accepts about 120 events a minute per integration key. A
 // Notifier never throttles itself: the caller applies RateLimit and Burst
 // with notify.RateLimit.
@@ -48,6 +48,11 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/codedefender/integrations/internal/identity"
+	"github.com/codedefender/integrations/internal/sender"
+	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/text"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -91,9 +96,9 @@ const (
 // Notifier sends events to one PagerDuty Events API v2 integration. It is
 // safe for concurrent use.
 type Notifier struct {
-	notify.Identity // prints as pagerduty("name"): never the config
-	cfg             Config
-	http            *notify.Sender
+	identity.Identity // prints as pagerduty("name"): never the config
+	cfg               Config
+	http              *sender.Sender
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -103,18 +108,18 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	s := notify.Apply(opts...)
+	s := settings.Apply(opts...)
 	return &Notifier{
-		Identity: notify.NewIdentity(Type, c.Name),
+		Identity: identity.New(Type, c.Name),
 		cfg:      c,
-		http:     notify.NewSender(Type, s, c.APIKey),
+		http:     sender.New(Type, s, c.APIKey),
 	}, nil
 }
 
 // FromJSON builds a Notifier from the console's JSON config; it is this
 // package's notify.Factory.
 func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return notify.BuildFromJSON(raw, New, opts...)
+	return validate.FromJSON(raw, New, opts...)
 }
 
 // Validate checks the configuration offline (see Config.Validate).
@@ -155,13 +160,13 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 // nil error does not prove an alert was open. The Receipt's ID is the dedup
 // key PagerDuty answered.
 func (n *Notifier) Resolve(ctx context.Context, eventID string) (notify.Receipt, error) {
-	var errs notify.FieldErrors
+	var errs validate.Errors
 	switch {
 	case strings.TrimSpace(eventID) == "":
 		errs.Add("id", "is required")
 	case utf8.RuneCountInString(eventID) > maxDedupKeyRunes:
 		errs.Addf("id", "must be at most %d characters (PagerDuty's dedup_key limit)", maxDedupKeyRunes)
-	case notify.HasControl(eventID):
+	case text.HasControl(eventID):
 		errs.Add("id", "must not contain control characters")
 	}
 	if err := errs.Err(); err != nil {
@@ -218,7 +223,7 @@ func (n *Notifier) resolveEvent(dedupKey string) []byte {
 func (n *Notifier) triggerBody(e notify.Event) ([]byte, error) {
 	source := defaultSource
 	if strings.TrimSpace(e.Source) != "" {
-		source = notify.Truncate(notify.StripCRLF(e.Source), maxSourceRunes)
+		source = text.Truncate(text.StripCRLF(e.Source), maxSourceRunes)
 	}
 	ev := event{
 		RoutingKey:  n.cfg.APIKey.Reveal(),
@@ -226,7 +231,7 @@ func (n *Notifier) triggerBody(e notify.Event) ([]byte, error) {
 		DedupKey:    e.ID,
 		Client:      defaultSource,
 		Payload: &payload{
-			Summary:   notify.Truncate(notify.StripCRLF(e.Title), maxSummaryRunes),
+			Summary:   text.Truncate(text.StripCRLF(e.Title), maxSummaryRunes),
 			Source:    source,
 			Severity:  e.Risk.PagerDutySeverity(),
 			Timestamp: e.Time.UTC().Format(time.RFC3339Nano),
@@ -274,13 +279,13 @@ type answer struct {
 }
 
 func (n *Notifier) enqueue(ctx context.Context, op string, body []byte) (notify.Receipt, error) {
-	resp, err := n.http.Do(ctx, notify.Request{
-		Op:       op,
-		Method:   http.MethodPost,
-		URL:      n.cfg.WebhookURL,
-		Header:   http.Header{"Content-Type": {"application/json"}},
-		Body:     body,
-		Describe: describe,
+	resp, err := n.http.Do(ctx, sender.Request{
+		Op:      op,
+		Method:  http.MethodPost,
+		URL:     n.cfg.WebhookURL,
+		Header:  http.Header{"Content-Type": {"application/json"}},
+		Body:    body,
+		Explain: sender.Message(describe),
 	})
 	if err != nil {
 		return notify.Receipt{}, explain(err, resp)
@@ -297,10 +302,10 @@ func (n *Notifier) enqueue(ctx context.Context, op string, body []byte) (notify.
 
 // describe reads PagerDuty's error answer: its message and status, then
 // its own list of errors.
-func describe(r *notify.Response) string {
+func describe(r *sender.Response) string {
 	var a answer
 	if json.Unmarshal(r.Body, &a) != nil || (a.Message == "" && len(a.Errors) == 0) {
-		return notify.DescribeBody(r)
+		return sender.DescribeBody(r)
 	}
 	msg := a.Message
 	if a.Status != "" && a.Status != a.Message {
@@ -313,7 +318,7 @@ func describe(r *notify.Response) string {
 }
 
 // explain gives PagerDuty's errors a hint that says what to fix.
-func explain(err error, resp *notify.Response) error {
+func explain(err error, resp *sender.Response) error {
 	var e *notify.Error
 	if resp == nil || !errors.As(err, &e) {
 		return err

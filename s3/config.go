@@ -5,7 +5,10 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/codedefender/integrations/internal/guard"
 	"github.com/codedefender/integrations/internal/objects"
+	"github.com/codedefender/integrations/internal/text"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -80,7 +83,7 @@ var (
 // then also requires notify.WithAllowPrivateNetworks, and the default client
 // refuses plain http:// to a host name that resolves to a public address.
 func (c Config) Validate() error {
-	var errs notify.FieldErrors
+	var errs validate.Errors
 	errs.CheckName("name", c.Name)
 	aws := c.Endpoint == ""
 	checkAccessKeyID(&errs, c.AccessKeyID, aws)
@@ -109,11 +112,11 @@ func (c Config) Validate() error {
 	return errs.Err()
 }
 
-func checkAccessKeyID(errs *notify.FieldErrors, id string, aws bool) {
+func checkAccessKeyID(errs *validate.Errors, id string, aws bool) {
 	switch n := len(id); {
 	case strings.TrimSpace(id) == "":
 		errs.Add("access_key_id", "is required")
-	case notify.HasControl(id) || strings.ContainsAny(id, " \t"):
+	case text.HasControl(id) || strings.ContainsAny(id, " \t"):
 		errs.Add("access_key_id", "must not contain spaces or control characters")
 	case n > maxAccessKeyIDLength:
 		errs.Addf("access_key_id", "must be at most %d characters", maxAccessKeyIDLength)
@@ -128,7 +131,7 @@ func checkAccessKeyID(errs *notify.FieldErrors, id string, aws bool) {
 	}
 }
 
-func checkRegion(errs *notify.FieldErrors, region string, aws bool) {
+func checkRegion(errs *validate.Errors, region string, aws bool) {
 	switch {
 	case region == "":
 		errs.Add("region", "is required (the bucket's region, such as eu-west-1)")
@@ -169,9 +172,9 @@ func bucketProblem(b string) string {
 
 // endpointProblem returns what is wrong with an S3-compatible endpoint, or
 // "". It allows plain http:// only when allowPrivate is set, and never to a
-// public IP address (notify.CheckURL).
+// public IP address (guard.CheckURL).
 func endpointProblem(raw string, allowPrivate bool) string {
-	u, err := notify.CheckURL(raw, allowPrivate)
+	u, err := guard.CheckURL(raw, allowPrivate)
 	if err != nil {
 		return err.Error()
 	}

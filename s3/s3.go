@@ -57,20 +57,25 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
 
+	"github.com/codedefender/integrations/internal/guard"
+	"github.com/codedefender/integrations/internal/identity"
 	"github.com/codedefender/integrations/internal/objects"
+	"github.com/codedefender/integrations/internal/sender"
+	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
 // Notifier writes events to one S3 bucket.
 type Notifier struct {
-	notify.Identity // prints as s3("name"): never the config or the client
+	identity.Identity // prints as s3("name"): never the config or the client
 
 	cfg        Config
 	gzip       bool
 	client     *awss3.Client
 	httpClient *http.Client
 	ownsHTTP   bool
-	scrub      *notify.Scrubber
+	errs       *sender.Errors
 	logger     *slog.Logger
 	timeout    time.Duration
 	probeWrite bool
@@ -88,7 +93,7 @@ type probeWriteKey struct{}
 // only. When the delete is refused the test still passes (writing works) and
 // the object left behind is named in a warning log line.
 func WithProbeWrite() notify.Option {
-	return func(s *notify.Settings) { s.SetExtra(probeWriteKey{}, true) }
+	return func(s *settings.Settings) { s.SetExtra(probeWriteKey{}, true) }
 }
 
 // New validates c and returns a Notifier. An http:// Endpoint needs
@@ -97,13 +102,13 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	s := notify.Apply(opts...)
+	s := settings.Apply(opts...)
 	if c.Endpoint != "" {
 		if msg := endpointProblem(c.Endpoint, s.AllowPrivateNetworks); msg != "" {
 			return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "endpoint", Message: msg}}}
 		}
 	}
-	hc := notify.NewHTTPClient(s)
+	hc := guard.NewHTTPClient(s)
 	o := awss3.Options{
 		Region:      c.Region,
 		Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey.Reveal(), ""),
@@ -125,13 +130,13 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	o.APIOptions = append(o.APIOptions, awsmiddleware.AddUserAgentKey(s.UserAgent))
 	probe, _ := s.Extra(probeWriteKey{})
 	return &Notifier{
-		Identity:   notify.NewIdentity(Type, c.Name),
+		Identity:   identity.New(Type, c.Name),
 		cfg:        c,
 		gzip:       c.Compression == CompressionGzip,
 		client:     awss3.New(o),
 		httpClient: hc,
 		ownsHTTP:   s.HTTPClient == nil,
-		scrub:      notify.NewScrubber(c.SecretAccessKey),
+		errs:       sender.NewErrors(Type, c.SecretAccessKey),
 		logger:     s.Logger,
 		timeout:    s.Timeout,
 		probeWrite: probe == true,
@@ -141,7 +146,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 // FromJSON builds a Notifier from the console's JSON config; it is this
 // package's notify.Factory.
 func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return notify.BuildFromJSON(raw, New, opts...)
+	return validate.FromJSON(raw, New, opts...)
 }
 
 // Validate checks the configuration offline.
@@ -351,14 +356,14 @@ const headerBucketRegion = "X-Amz-Bucket-Region"
 var expectingRegion = regexp.MustCompile(`expecting '([a-z0-9-]+)'`)
 
 // apiError turns an SDK error into a *notify.Error: the status decides the
-// sentinel and retryability (notify.ClassifyStatus), S3's error code refines
+// sentinel and retryability (sender.ClassifyStatus), S3's error code refines
 // them (CONTRACTS §0, §8), and the hint says what to change. HEAD requests
 // carry no error body, so for them only the status speaks.
 func (n *Notifier) apiError(ctx context.Context, op string, err error) *notify.Error {
 	var re *awshttp.ResponseError
 	// A send failure arrives as a ResponseError too, with status 0.
 	if !errors.As(err, &re) || re.Response == nil || re.Response.Response == nil || re.HTTPStatusCode() == 0 {
-		return notify.NetworkError(Type, op, n.scrub, ctx, err)
+		return n.errs.Network(ctx, op, err)
 	}
 	status := re.HTTPStatusCode()
 	header := re.Response.Header
@@ -367,20 +372,20 @@ func (n *Notifier) apiError(ctx context.Context, op string, err error) *notify.E
 	if errors.As(err, &ae) {
 		code, msg = ae.ErrorCode(), ae.ErrorMessage()
 	}
-	kind, retryable := notify.ClassifyStatus(status)
+	kind, retryable := sender.ClassifyStatus(status)
 	e := &notify.Error{
 		Integration: Type,
 		Op:          op,
 		StatusCode:  status,
 		Kind:        kind,
 		Retryable:   retryable,
-		RetryAfter:  notify.ParseRetryAfter(header, time.Now()),
+		RetryAfter:  sender.ParseRetryAfter(header, time.Now()),
 	}
 	switch {
 	case code != "" && msg != "":
-		e.Message = notify.CleanMessage(n.scrub, code+": "+msg)
+		e.Message = n.errs.Clean(code + ": " + msg)
 	case code != "":
-		e.Message = notify.CleanMessage(n.scrub, code)
+		e.Message = n.errs.Clean(code)
 	default:
 		e.Message = http.StatusText(status)
 	}

@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -42,7 +43,7 @@ const maxChannelRunes = 80
 
 // Validate checks every field offline and reports all bad ones at once.
 func (c Config) Validate() error {
-	var errs notify.FieldErrors
+	var errs validate.Errors
 	errs.CheckName("name", c.Name)
 	if errs.CheckSecret("webhook_url", c.WebhookURL, true) {
 		checkWebhookURL(&errs, c.WebhookURL.Reveal())
@@ -53,7 +54,7 @@ func (c Config) Validate() error {
 
 // checkWebhookURL says what is wrong with a webhook URL without repeating
 // any part of it.
-func checkWebhookURL(errs *notify.FieldErrors, raw string) {
+func checkWebhookURL(errs *validate.Errors, raw string) {
 	if webhookPattern.MatchString(raw) {
 		return
 	}
@@ -82,7 +83,7 @@ func checkWebhookURL(errs *notify.FieldErrors, raw string) {
 // checkChannel applies Slack's channel-name rules: '#', then lower-case
 // letters, digits, '-' and '_', at most 80 characters. Letters without case
 // (as in Japanese) are letters that are not upper case, so they pass.
-func checkChannel(errs *notify.FieldErrors, ch string) {
+func checkChannel(errs *validate.Errors, ch string) {
 	const field = "channel"
 	if ch == "" {
 		return

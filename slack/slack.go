@@ -26,7 +26,7 @@
 //
 // Slack answers 200 "ok" and gives no message id; the Receipt's ID is
 // Slack's own answer (normally "ok") and its URL is empty. An error answer is
-// classified by its status (notify.ClassifyStatus: 429 with Retry-After is
+// classified by its status (sender.ClassifyStatus: 429 with Retry-After is
 // retryable, 4xx are not) and Slack's error string (channel_not_found,
 // no_service, action_prohibited, …) becomes a hint that says what to fix.
 //
@@ -50,6 +50,11 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/codedefender/integrations/internal/identity"
+	"github.com/codedefender/integrations/internal/sender"
+	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/text"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -88,10 +93,10 @@ const (
 // Notifier sends events to one Slack incoming webhook. It is safe for
 // concurrent use.
 type Notifier struct {
-	notify.Identity // prints as slack("name"): never the config
-	cfg             Config
-	http            *notify.Sender
-	now             func() time.Time
+	identity.Identity // prints as slack("name"): never the config
+	cfg               Config
+	http              *sender.Sender
+	now               func() time.Time
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -101,11 +106,11 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	s := notify.Apply(opts...)
+	s := settings.Apply(opts...)
 	return &Notifier{
-		Identity: notify.NewIdentity(Type, c.Name),
+		Identity: identity.New(Type, c.Name),
 		cfg:      c,
-		http:     notify.NewSender(Type, s, c.WebhookURL),
+		http:     sender.New(Type, s, c.WebhookURL),
 		now:      time.Now,
 	}, nil
 }
@@ -113,7 +118,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 // FromJSON builds a Notifier from the console's JSON config; it is this
 // package's notify.Factory.
 func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return notify.BuildFromJSON(raw, New, opts...)
+	return validate.FromJSON(raw, New, opts...)
 }
 
 // Validate checks the configuration offline (see Config.Validate).
@@ -147,7 +152,7 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 
 func (n *Notifier) post(ctx context.Context, op string, e notify.Event) (notify.Receipt, error) {
 	msg := buildMessage(e, n.cfg.Channel)
-	resp, err := n.http.Do(ctx, notify.Request{
+	resp, err := n.http.Do(ctx, sender.Request{
 		Op:     op,
 		Method: http.MethodPost,
 		URL:    n.cfg.WebhookURL.Reveal(),
@@ -162,7 +167,7 @@ func (n *Notifier) post(ctx context.Context, op string, e notify.Event) (notify.
 		e.StatusCode = resp.StatusCode
 		return notify.Receipt{}, e
 	}
-	return notify.Receipt{ID: notify.Truncate(n.http.Clean(string(resp.Body)), maxAnswerRunes)}, nil
+	return notify.Receipt{ID: text.Truncate(n.http.Clean(string(resp.Body)), maxAnswerRunes)}, nil
 }
 
 // testEvent is what Test posts: a real message, clearly marked as a test.
@@ -205,7 +210,7 @@ var slackHints = map[string]string{
 
 // explain replaces the generic hint of a Slack error answer with what Slack's
 // own error string says to fix.
-func explain(err error, resp *notify.Response) error {
+func explain(err error, resp *sender.Response) error {
 	var e *notify.Error
 	if resp == nil || !errors.As(err, &e) {
 		return err
@@ -231,27 +236,27 @@ type attachment struct {
 }
 
 type block struct {
-	Type   string `json:"type"`
-	Text   *text  `json:"text,omitempty"`
-	Fields []text `json:"fields,omitempty"`
+	Type   string       `json:"type"`
+	Text   *textObject  `json:"text,omitempty"`
+	Fields []textObject `json:"fields,omitempty"`
 	// Elements holds buttons in an actions block and text objects in a
 	// context block.
 	Elements []any `json:"elements,omitempty"`
 }
 
-type text struct {
+type textObject struct {
 	Type string `json:"type"` // plain_text or mrkdwn
 	Text string `json:"text"`
 }
 
 type button struct {
-	Type string `json:"type"` // button
-	Text text   `json:"text"`
-	URL  string `json:"url"`
+	Type string     `json:"type"` // button
+	Text textObject `json:"text"`
+	URL  string     `json:"url"`
 }
 
-func plain(s string) *text  { return &text{Type: "plain_text", Text: s} }
-func mrkdwn(s string) *text { return &text{Type: "mrkdwn", Text: s} }
+func plain(s string) *textObject  { return &textObject{Type: "plain_text", Text: s} }
+func mrkdwn(s string) *textObject { return &textObject{Type: "mrkdwn", Text: s} }
 
 // buildMessage maps an event onto a Slack message within Slack's limits.
 func buildMessage(e notify.Event, channel string) message {
@@ -261,7 +266,7 @@ func buildMessage(e notify.Event, channel string) message {
 	b := &blocks{list: make([]block, 0, min(5+detailSections, maxBlocks))}
 
 	headline := prefix(e) + " " + e.Title
-	b.add(block{Type: "header", Text: plain(fit(notify.StripCRLF(headline), maxHeaderRunes))})
+	b.add(block{Type: "header", Text: plain(fit(text.StripCRLF(headline), maxHeaderRunes))})
 	if strings.TrimSpace(e.Description) != "" {
 		b.add(block{Type: "section", Text: mrkdwn(fit(e.Description, maxSectionRunes))})
 	}
@@ -274,7 +279,7 @@ func buildMessage(e notify.Event, channel string) message {
 	if hasButton {
 		actions = block{Type: "actions", Elements: []any{button{
 			Type: "button",
-			Text: text{Type: "plain_text", Text: fit("Open in Code Defender", maxButtonTextRunes)},
+			Text: textObject{Type: "plain_text", Text: fit("Open in Code Defender", maxButtonTextRunes)},
 			URL:  href,
 		}}}
 		b.reserve(actions)
@@ -289,7 +294,7 @@ func buildMessage(e notify.Event, channel string) message {
 		summary = headline + " (" + e.Source + ")"
 	}
 	return message{
-		Text:        fit(notify.StripCRLF(summary), maxTextRunes),
+		Text:        fit(text.StripCRLF(summary), maxTextRunes),
 		Channel:     channel,
 		Attachments: []attachment{{Color: e.Risk.Color(), Blocks: b.list}},
 	}
@@ -312,8 +317,8 @@ var typeLabels = map[notify.EventType]string{
 
 // summaryFields is the section of fixed facts: at most 6 fields, well within
 // the section's 10.
-func summaryFields(e notify.Event) []text {
-	fs := make([]text, 0, 6)
+func summaryFields(e notify.Event) []textObject {
+	fs := make([]textObject, 0, 6)
 	fs = append(fs, field("Risk", e.Risk.Label()), field("Type", typeLabels[e.Type]))
 	if e.Source != "" {
 		fs = append(fs, field("Source", e.Source))
@@ -326,7 +331,7 @@ func summaryFields(e notify.Event) []text {
 	t = append(t, "^{date_short_pretty} {time_secs}|"...)
 	t = e.Time.UTC().AppendFormat(t, time.RFC3339)
 	t = append(t, '>')
-	fs = append(fs, text{Type: "mrkdwn", Text: string(t)})
+	fs = append(fs, textObject{Type: "mrkdwn", Text: string(t)})
 	if len(e.Tags) > 0 {
 		fs = append(fs, field("Tags", strings.Join(e.Tags, ", ")))
 	}
@@ -335,11 +340,11 @@ func summaryFields(e notify.Event) []text {
 
 // field is a mrkdwn field "*label*\nvalue" of at most maxFieldRunes, the
 // label and value escaped.
-func field(label, value string) text {
-	label = fit(notify.StripCRLF(label), maxDetailKeyRunes)
+func field(label, value string) textObject {
+	label = fit(text.StripCRLF(label), maxDetailKeyRunes)
 	// The label's runes, and three for "*", "*" and "\n".
 	value = fit(value, maxFieldRunes-utf8.RuneCountInString(label)-3)
-	return text{Type: "mrkdwn", Text: "*" + label + "*\n" + value}
+	return textObject{Type: "mrkdwn", Text: "*" + label + "*\n" + value}
 }
 
 // addDetails adds the event's details, sorted by name, as sections of at
@@ -354,7 +359,7 @@ func addDetails(b *blocks, details map[string]string) {
 
 	const noteReserve = 100 // runes kept for the closing note
 	// No message holds more fields than maxBlocks sections of them.
-	fields := make([]text, 0, min(len(keys), maxBlocks*maxFieldsPerSection))
+	fields := make([]textObject, 0, min(len(keys), maxBlocks*maxFieldsPerSection))
 	chars, sections := b.chars, 0
 	for i, k := range keys {
 		f := field(k, details[k])
@@ -434,7 +439,7 @@ func (b *blocks) addReserved(bl block) {
 }
 
 // addSections adds fields as sections of at most maxFieldsPerSection.
-func (b *blocks) addSections(fields []text) {
+func (b *blocks) addSections(fields []textObject) {
 	for len(fields) > 0 {
 		n := min(len(fields), maxFieldsPerSection)
 		b.add(block{Type: "section", Fields: fields[:n:n]})
@@ -454,7 +459,7 @@ func blockChars(bl block) int {
 	}
 	for _, el := range bl.Elements {
 		switch el := el.(type) {
-		case text:
+		case textObject:
 			n += utf8.RuneCountInString(el.Text)
 		case button:
 			n += utf8.RuneCountInString(el.Text.Text)
@@ -478,7 +483,7 @@ func fit(s string, max int) string {
 		return ""
 	}
 	var sb strings.Builder
-	room := max - utf8.RuneCountInString(notify.TruncationMarker)
+	room := max - utf8.RuneCountInString(text.TruncationMarker)
 	for _, r := range s {
 		piece := escaper.Replace(string(r))
 		w := utf8.RuneCountInString(piece)
@@ -488,6 +493,6 @@ func fit(s string, max int) string {
 		sb.WriteString(piece)
 		room -= w
 	}
-	sb.WriteString(notify.TruncationMarker)
+	sb.WriteString(text.TruncationMarker)
 	return sb.String()
 }

@@ -112,8 +112,8 @@ func body(t *testing.T, r request) message {
 		for _, raw := range a.Blocks {
 			var bl struct {
 				Type     string            `json:"type"`
-				Text     *text             `json:"text"`
-				Fields   []text            `json:"fields"`
+				Text     *textObject       `json:"text"`
+				Fields   []textObject      `json:"fields"`
 				Elements []json.RawMessage `json:"elements"`
 			}
 			require.NoError(t, json.Unmarshal(raw, &bl))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -30,7 +31,7 @@ const maxReportedInvalid = 10
 // (HEC may have kept the events before it [unverified]), which can
 // duplicate those events on retry but never loses one.
 func (n *Notifier) SendBatch(ctx context.Context, events []notify.Event) ([]notify.Receipt, error) {
-	var errs notify.FieldErrors
+	var errs validate.Errors
 	bad := 0
 	for i, e := range events {
 		if err := e.Validate(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -66,7 +67,7 @@ const (
 )
 
 // parseAnswer reads HEC's JSON answer; ok is false when the body is not one.
-func parseAnswer(r *notify.Response) (hecAnswer, bool) {
+func parseAnswer(r *sender.Response) (hecAnswer, bool) {
 	var a hecAnswer
 	if err := r.DecodeJSON(&a); err != nil || a.Code == nil {
 		return hecAnswer{}, false
@@ -78,7 +79,7 @@ func parseAnswer(r *notify.Response) (hecAnswer, bool) {
 // 0), and otherwise the error for it. doErr is what Sender.Do returned with
 // resp; events are the request's events, in order, to name the one HEC's
 // invalid-event-number points at.
-func (n *Notifier) checkAnswer(op string, resp *notify.Response, doErr error, events []notify.Event) error {
+func (n *Notifier) checkAnswer(op string, resp *sender.Response, doErr error, events []notify.Event) error {
 	a, ok := parseAnswer(resp)
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		switch {
@@ -107,8 +108,8 @@ func (n *Notifier) checkAnswer(op string, resp *notify.Response, doErr error, ev
 // *notify.Error: the code decides the sentinel when it is one HEC
 // documents, else the HTTP status does. What HEC said is scrubbed of the
 // token.
-func (n *Notifier) codeError(op string, resp *notify.Response, a hecAnswer, events []notify.Event) *notify.Error {
-	kind, retryable := notify.ClassifyStatus(resp.StatusCode)
+func (n *Notifier) codeError(op string, resp *sender.Response, a hecAnswer, events []notify.Event) *notify.Error {
+	kind, retryable := sender.ClassifyStatus(resp.StatusCode)
 	if kind == nil { // a 2xx with a code other than 0
 		kind = notify.ErrRejected
 	}
@@ -117,7 +118,7 @@ func (n *Notifier) codeError(op string, resp *notify.Response, a hecAnswer, even
 		Op:          op,
 		StatusCode:  resp.StatusCode,
 		Retryable:   retryable,
-		RetryAfter:  notify.ParseRetryAfter(resp.Header, time.Now()),
+		RetryAfter:  sender.ParseRetryAfter(resp.Header, time.Now()),
 		Kind:        kind,
 		Message:     n.http.Clean(fmt.Sprintf("HEC code %d: %s", *a.Code, a.Text)),
 	}

@@ -3,6 +3,8 @@ package splunk
 import (
 	"strings"
 
+	"github.com/codedefender/integrations/internal/guard"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -36,7 +38,7 @@ const (
 // *notify.ValidationError. Whether plain http:// may be used depends on
 // notify.WithAllowPrivateNetworks, so New checks that.
 func (c Config) Validate() error {
-	var errs notify.FieldErrors
+	var errs validate.Errors
 	errs.CheckName("name", c.Name)
 	if _, msg := parseHECURL(c.URL, true); msg != "" {
 		errs.Add("url", msg)
@@ -84,14 +86,14 @@ const (
 )
 
 // parseHECURL checks raw as a HEC URL. allowPrivate is what
-// notify.CheckURL needs: Validate passes true (the option is not known
+// guard.CheckURL needs: Validate passes true (the option is not known
 // offline), New passes the notifier's setting. It returns a message for the
 // url field when raw is not acceptable; the message never repeats raw.
 func parseHECURL(raw string, allowPrivate bool) (hecURL, string) {
 	if strings.TrimSpace(raw) == "" {
 		return hecURL{}, "is required"
 	}
-	u, err := notify.CheckURL(raw, allowPrivate)
+	u, err := guard.CheckURL(raw, allowPrivate)
 	if err != nil {
 		return hecURL{}, err.Error()
 	}

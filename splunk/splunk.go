@@ -92,6 +92,11 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/codedefender/integrations/internal/guard"
+	"github.com/codedefender/integrations/internal/identity"
+	"github.com/codedefender/integrations/internal/sender"
+	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -117,7 +122,7 @@ const (
 // Notifier sends events to one Splunk HTTP Event Collector. It is safe for
 // concurrent use.
 type Notifier struct {
-	notify.Identity // prints as splunk("name"): never the config
+	identity.Identity // prints as splunk("name"): never the config
 
 	cfg       Config
 	eventURL  string
@@ -125,7 +130,7 @@ type Notifier struct {
 	fixedTail []byte      // the envelope's constant fields, from ",\"source\"" to "\"event\":"
 	maxBytes  int
 	gzip      bool
-	http      *notify.Sender
+	http      *sender.Sender
 	log       *slog.Logger
 }
 
@@ -148,14 +153,14 @@ type (
 // certificate, and when WithHTTPClient is given too (the caller's client
 // then owns TLS).
 func WithCACert(pem []byte) notify.Option {
-	return func(s *notify.Settings) { s.SetExtra(caCertKey{}, bytes.Clone(pem)) }
+	return func(s *settings.Settings) { s.SetExtra(caCertKey{}, bytes.Clone(pem)) }
 }
 
 // WithMaxRequestBytes caps each request's body, before compression, at n
 // bytes (DefaultMaxRequestBytes when not given; n <= 0 keeps it). An event
 // whose envelope alone is larger is not sent: it is an error for that event.
 func WithMaxRequestBytes(n int) notify.Option {
-	return func(s *notify.Settings) {
+	return func(s *settings.Settings) {
 		if n > 0 {
 			s.SetExtra(maxBytesKey{}, n)
 		}
@@ -167,7 +172,7 @@ func WithMaxRequestBytes(n int) notify.Option {
 // Splunk documents it only by practice: turn it off for a HEC-compatible
 // receiver that does not.
 func WithGzip(on bool) notify.Option {
-	return func(s *notify.Settings) { s.SetExtra(gzipKey{}, on) }
+	return func(s *settings.Settings) { s.SetExtra(gzipKey{}, on) }
 }
 
 // New validates c and returns a Notifier. Besides the notify options it
@@ -176,7 +181,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	s := notify.Apply(opts...)
+	s := settings.Apply(opts...)
 	hu, msg := parseHECURL(c.URL, s.AllowPrivateNetworks)
 	if msg != "" {
 		return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "url", Message: msg}}}
@@ -195,7 +200,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 		return nil, fmt.Errorf("splunk: cannot make a request channel id: %w", err)
 	}
 	n := &Notifier{
-		Identity: notify.NewIdentity(Type, c.Name),
+		Identity: identity.New(Type, c.Name),
 		cfg:      c,
 		eventURL: hu.event,
 		header: http.Header{
@@ -206,7 +211,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 		fixedTail: envelopeTail(c.Index),
 		maxBytes:  DefaultMaxRequestBytes,
 		gzip:      true,
-		http:      notify.NewSender(Type, s, c.APIToken),
+		http:      sender.New(Type, s, c.APIToken),
 		log:       s.Logger,
 	}
 	if v, ok := s.Extra(maxBytesKey{}); ok {
@@ -219,7 +224,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 }
 
 // applyCACert turns WithCACert into the default client's transport.
-func applyCACert(s *notify.Settings) error {
+func applyCACert(s *settings.Settings) error {
 	v, ok := s.Extra(caCertKey{})
 	if !ok {
 		return nil
@@ -232,7 +237,7 @@ func applyCACert(s *notify.Settings) error {
 	if !pool.AppendCertsFromPEM(v.([]byte)) {
 		return errors.New("splunk: WithCACert: no PEM certificate found")
 	}
-	s.HTTPClient = &http.Client{Transport: notify.NewTransport(s.AllowPrivateNetworks, &tls.Config{RootCAs: pool})}
+	s.HTTPClient = &http.Client{Transport: guard.NewTransport(s.AllowPrivateNetworks, &tls.Config{RootCAs: pool})}
 	return nil
 }
 
@@ -251,7 +256,7 @@ func newChannel() (string, error) {
 // FromJSON builds a Notifier from the console's JSON config; it is this
 // package's notify.Factory.
 func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return notify.BuildFromJSON(raw, New, opts...)
+	return validate.FromJSON(raw, New, opts...)
 }
 
 // Validate checks the configuration offline; see Config.Validate.
@@ -273,7 +278,7 @@ const testOp = "test: POST " + eventPath + " with an empty body"
 // the package documentation. It returns nil when HEC answers code 5 ("No
 // data"), and otherwise an *notify.Error carrying HEC's code and text.
 func (n *Notifier) Test(ctx context.Context) error {
-	resp, err := n.http.Do(ctx, notify.Request{
+	resp, err := n.http.Do(ctx, sender.Request{
 		Op: testOp, Method: http.MethodPost, URL: n.eventURL, Header: n.header, Body: []byte{},
 	})
 	if resp == nil {
@@ -327,7 +332,7 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 // post sends body (concatenated envelopes) to the event endpoint, gzipped
 // when that pays. It returns the response whenever HEC answered, with the
 // Sender's status error, which the caller replaces by reading HEC's code.
-func (n *Notifier) post(ctx context.Context, op string, body []byte) (*notify.Response, error) {
+func (n *Notifier) post(ctx context.Context, op string, body []byte) (*sender.Response, error) {
 	header := n.header
 	if n.gzip && len(body) >= gzipMinBytes {
 		gz, err := gzipBytes(body)
@@ -338,7 +343,7 @@ func (n *Notifier) post(ctx context.Context, op string, body []byte) (*notify.Re
 		header = n.header.Clone()
 		header.Set("Content-Encoding", "gzip")
 	}
-	return n.http.Do(ctx, notify.Request{Op: op, Method: http.MethodPost, URL: n.eventURL, Header: header, Body: body})
+	return n.http.Do(ctx, sender.Request{Op: op, Method: http.MethodPost, URL: n.eventURL, Header: header, Body: body})
 }
 
 // gzipWriters reuses compressors: each one allocates several hundred KiB of

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/codedefender/integrations/internal/guard"
+	"github.com/codedefender/integrations/internal/text"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -111,16 +114,16 @@ type Header struct {
 // *notify.ValidationError. The rule that depends on options (plain http://
 // only with notify.WithAllowPrivateNetworks) is left to New.
 func (c Config) Validate() error {
-	var errs notify.FieldErrors
+	var errs validate.Errors
 	errs.CheckName("name", c.Name)
 
 	method, methodOK := c.method()
 	if !methodOK {
-		errs.Addf("method", "must be one of %s (got %q)", strings.Join(methods, ", "), notify.Truncate(c.Method, 20))
+		errs.Addf("method", "must be one of %s (got %q)", strings.Join(methods, ", "), text.Truncate(c.Method, 20))
 	}
 	protocol := c.protocol()
 	if protocol != ProtocolTCP && protocol != ProtocolTLS {
-		errs.Addf("protocol", "must be %q or %q (got %q)", ProtocolTCP, ProtocolTLS, notify.Truncate(string(c.Protocol), 20))
+		errs.Addf("protocol", "must be %q or %q (got %q)", ProtocolTCP, ProtocolTLS, text.Truncate(string(c.Protocol), 20))
 	}
 
 	scheme := c.checkURL(&errs, protocol)
@@ -195,7 +198,7 @@ func (c Config) events() []notify.EventType {
 }
 
 // checkURL records URL errors and returns the scheme of a URL that parsed.
-func (c Config) checkURL(errs *notify.FieldErrors, protocol Protocol) string {
+func (c Config) checkURL(errs *validate.Errors, protocol Protocol) string {
 	switch {
 	case strings.TrimSpace(c.URL) == "":
 		errs.Add("url", "is required")
@@ -206,7 +209,7 @@ func (c Config) checkURL(errs *notify.FieldErrors, protocol Protocol) string {
 	}
 	// allowPrivate=true: whether http:// to a private address is allowed
 	// depends on New's options; http:// to a public host never is.
-	u, err := notify.CheckURL(c.URL, true)
+	u, err := guard.CheckURL(c.URL, true)
 	if err != nil {
 		errs.Add("url", err.Error())
 		return ""
@@ -243,7 +246,7 @@ var restrictedHeaders = map[string]string{
 
 // checkHeaders records header errors and returns the headers that would be
 // sent, the last of a repeated name winning.
-func (c Config) checkHeaders(errs *notify.FieldErrors) http.Header {
+func (c Config) checkHeaders(errs *validate.Errors) http.Header {
 	h := make(http.Header, len(c.Headers))
 	if len(c.Headers) > MaxHeaders {
 		errs.Addf("headers", "must hold at most %d headers (it has %d)", MaxHeaders, len(c.Headers))
@@ -260,7 +263,7 @@ func (c Config) checkHeaders(errs *notify.FieldErrors) http.Header {
 			nameOK = false
 		case !isToken(hd.Name):
 			errs.Addf(nameField, "%q is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~ only)",
-				notify.Truncate(strings.ToValidUTF8(hd.Name, "?"), 40))
+				text.Truncate(strings.ToValidUTF8(hd.Name, "?"), 40))
 			nameOK = false
 		default:
 			canon := http.CanonicalHeaderKey(hd.Name)
@@ -310,7 +313,7 @@ func isJSONContentType(ct string) bool {
 // what the renderer refuses, fails on a sample event, or (when the body is
 // sent as JSON) renders invalid JSON for a sample event full of quotes,
 // backslashes and line breaks.
-func (c Config) checkPattern(errs *notify.FieldErrors, method string, methodOK bool, header http.Header) {
+func (c Config) checkPattern(errs *validate.Errors, method string, methodOK bool, header http.Header) {
 	if c.BodyPattern == "" {
 		return
 	}

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/codedefender/integrations/notify"
+	"github.com/codedefender/integrations/internal/text"
 )
 
 // The Standard Webhooks headers (spec v1.0.0). Header names are
@@ -122,7 +122,7 @@ func verifyAt(secret string, headers http.Header, body []byte, now time.Time) er
 	}
 	ts, err := strconv.ParseInt(strings.TrimSpace(rawTS), 10, 64)
 	if err != nil {
-		return fmt.Errorf("%w: %s %q is not a Unix time in seconds", ErrVerification, HeaderTimestamp, notify.Truncate(rawTS, 24))
+		return fmt.Errorf("%w: %s %q is not a Unix time in seconds", ErrVerification, HeaderTimestamp, text.Truncate(rawTS, 24))
 	}
 	sent := time.Unix(ts, 0)
 	if age := now.Sub(sent); age > VerifyTolerance {

@@ -10,6 +10,7 @@ import (
 	"text/template/parse"
 	"time"
 
+	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -154,7 +155,7 @@ func cleanTemplateError(err error) string {
 	msg := err.Error()
 	msg = strings.TrimPrefix(msg, "template: ")
 	msg = strings.TrimPrefix(msg, "body_pattern:")
-	return notify.Truncate(msg, 300)
+	return text.Truncate(msg, 300)
 }
 
 // cappedBuffer is a buffer that refuses to grow past max.

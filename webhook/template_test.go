@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -68,7 +69,7 @@ func TestParsePattern_RefusesUnboundedConstructs(t *testing.T) {
 		{strings.Repeat("x", MaxPatternBytes+1), "at most"},
 	} {
 		_, err := parsePattern(tc.src)
-		require.ErrorContains(t, err, tc.want, notify.Truncate(tc.src, 80))
+		require.ErrorContains(t, err, tc.want, text.Truncate(tc.src, 80))
 	}
 	for _, ok := range []string{
 		`{{range .Tags}}{{.}}{{end}}`, `{{range $k, $v := .Details}}{{$k}}{{end}}`,

@@ -10,6 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/codedefender/integrations/internal/guard"
+	"github.com/codedefender/integrations/internal/scrub"
+	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -20,7 +24,7 @@ const expiryLayout = "2006-01-02 15:04:05 UTC"
 // returns the key pair when both are good: PEM that parses, an unencrypted
 // key that matches the certificate, and a leaf valid at now. Errors never
 // repeat the key.
-func parseClientCert(errs *notify.FieldErrors, certPEM string, key notify.Secret, now time.Time) (tls.Certificate, bool) {
+func parseClientCert(errs *validate.Errors, certPEM string, key notify.Secret, now time.Time) (tls.Certificate, bool) {
 	certOK := checkCertPEM(errs, certPEM, now)
 	keyOK := checkKeyPEM(errs, key)
 	if !certOK || !keyOK {
@@ -32,7 +36,7 @@ func parseClientCert(errs *notify.FieldErrors, certPEM string, key notify.Secret
 		if strings.Contains(msg, "does not match") {
 			msg = "does not match client_cert (it is the private key of another certificate)"
 		} else {
-			msg = "cannot be used with client_cert: " + notify.CleanMessage(notify.NewScrubber(key), msg)
+			msg = "cannot be used with client_cert: " + scrub.New(key).Clean(msg)
 		}
 		errs.Add("client_key", msg)
 		return tls.Certificate{}, false
@@ -42,7 +46,7 @@ func parseClientCert(errs *notify.FieldErrors, certPEM string, key notify.Secret
 
 // checkCertPEM records client_cert errors; it reports whether the field is
 // good.
-func checkCertPEM(errs *notify.FieldErrors, certPEM string, now time.Time) bool {
+func checkCertPEM(errs *validate.Errors, certPEM string, now time.Time) bool {
 	const field = "client_cert"
 	switch {
 	case strings.TrimSpace(certPEM) == "":
@@ -93,7 +97,7 @@ func checkCertPEM(errs *notify.FieldErrors, certPEM string, now time.Time) bool 
 // checkKeyPEM records client_key errors; it reports whether the field is
 // good. An encrypted key is refused: the standard library cannot decrypt
 // PKCS#8, and the legacy PEM encryption is insecure.
-func checkKeyPEM(errs *notify.FieldErrors, key notify.Secret) bool {
+func checkKeyPEM(errs *validate.Errors, key notify.Secret) bool {
 	const field = "client_key"
 	// Not CheckSecret: a PEM key holds line breaks.
 	switch {
@@ -175,7 +179,7 @@ func (c Config) tlsConfig() (*tls.Config, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if c.protocol() == ProtocolTLS {
-		var errs notify.FieldErrors
+		var errs validate.Errors
 		pair, ok := parseClientCert(&errs, c.ClientCert, c.ClientKey, time.Now())
 		if !ok {
 			return nil, errs.Err()
@@ -204,12 +208,12 @@ var errNeedsTransport = errors.New(`webhook: protocol "tls" and ca_cert need TLS
 // guarded default transport carrying them, or a clone of the caller's
 // *http.Transport with them added. The caller's dialer, proxy and other TLS
 // settings are kept: with WithHTTPClient the caller owns network policy.
-func httpClientFor(s notify.Settings, cfg *tls.Config) (*http.Client, error) {
+func httpClientFor(s settings.Settings, cfg *tls.Config) (*http.Client, error) {
 	if cfg == nil {
 		return s.HTTPClient, nil
 	}
 	if s.HTTPClient == nil {
-		return &http.Client{Transport: notify.NewTransport(s.AllowPrivateNetworks, cfg)}, nil
+		return &http.Client{Transport: guard.NewTransport(s.AllowPrivateNetworks, cfg)}, nil
 	}
 	rt := s.HTTPClient.Transport
 	if rt == nil {

@@ -71,12 +71,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/codedefender/integrations/internal/guard"
+	"github.com/codedefender/integrations/internal/identity"
+	"github.com/codedefender/integrations/internal/sender"
+	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
 // Notifier sends events to one HTTP webhook. It is safe for concurrent use.
 type Notifier struct {
-	notify.Identity // prints as webhook("name"): never the config
+	identity.Identity // prints as webhook("name"): never the config
 
 	cfg      Config
 	method   string
@@ -86,7 +91,7 @@ type Notifier struct {
 	jsonBody bool        // the body goes out as JSON, so a rendered pattern must be JSON
 	signer   *signer     // nil when not signing
 	events   []notify.EventType
-	http     *notify.Sender
+	http     *sender.Sender
 	logger   *slog.Logger
 	now      func() time.Time
 	// ownClient is the client New made for TLS settings, which Close
@@ -107,8 +112,8 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	}
 	// The Notifier keeps its own copy: the caller may reuse its slices.
 	c.Headers, c.Events = slices.Clone(c.Headers), slices.Clone(c.Events)
-	s := notify.Apply(opts...)
-	if _, err := notify.CheckURL(c.URL, s.AllowPrivateNetworks); err != nil {
+	s := settings.Apply(opts...)
+	if _, err := guard.CheckURL(c.URL, s.AllowPrivateNetworks); err != nil {
 		return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "url", Message: err.Error()}}}
 	}
 	tlsCfg, err := c.tlsConfig()
@@ -126,18 +131,18 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 		ownClient = s.HTTPClient
 	}
 
-	var discard notify.FieldErrors
+	var discard validate.Errors
 	header := c.checkHeaders(&discard)
 	method, _ := c.method()
 	n := &Notifier{
-		Identity:  notify.NewIdentity(Type, c.Name),
+		Identity:  identity.New(Type, c.Name),
 		cfg:       c,
 		method:    method,
 		url:       c.URL,
 		header:    header,
 		jsonBody:  hasBody(method) && (header.Get("Content-Type") == "" || isJSONContentType(header.Get("Content-Type"))),
 		events:    slices.Clone(c.events()),
-		http:      notify.NewSender(Type, s, c.secrets()...),
+		http:      sender.New(Type, s, c.secrets()...),
 		ownClient: ownClient,
 		logger:    s.Logger,
 		now:       time.Now,
@@ -176,7 +181,7 @@ func (c Config) secrets() []notify.Secret {
 // FromJSON builds a Notifier from the console's JSON config; it is this
 // package's notify.Factory.
 func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return notify.BuildFromJSON(raw, New, opts...)
+	return validate.FromJSON(raw, New, opts...)
 }
 
 // Validate checks the configuration offline (see Config.Validate).
@@ -230,7 +235,7 @@ func (n *Notifier) send(ctx context.Context, op string, e notify.Event) (notify.
 	}
 
 	h := n.requestHeader(e.ID, body)
-	_, err := n.http.Do(ctx, notify.Request{Op: op, Method: n.method, URL: n.url, Header: h, Body: body})
+	_, err := n.http.Do(ctx, sender.Request{Op: op, Method: n.method, URL: n.url, Header: h, Body: body})
 	if err != nil {
 		return notify.Receipt{}, n.explain(err)
 	}

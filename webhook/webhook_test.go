@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/guard"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -587,11 +588,11 @@ func TestGuard_LoopbackIsRefusedByDefault(t *testing.T) {
 func TestGuard_PrivateAndMetadataAddresses(t *testing.T) {
 	// Checked through the guard itself: these addresses are never dialled.
 	for _, ip := range []string{"10.0.0.1", "192.168.1.10", "172.16.0.5", "::1", "fd00::1"} {
-		require.ErrorIs(t, notify.CheckIP(netip.MustParseAddr(ip), false), notify.ErrBlockedAddress, ip)
-		require.NoError(t, notify.CheckIP(netip.MustParseAddr(ip), true), ip)
+		require.ErrorIs(t, guard.CheckIP(netip.MustParseAddr(ip), false), notify.ErrBlockedAddress, ip)
+		require.NoError(t, guard.CheckIP(netip.MustParseAddr(ip), true), ip)
 	}
 	for _, ip := range []string{"169.254.169.254", "fd00:ec2::254", "0.0.0.0"} {
-		require.ErrorIs(t, notify.CheckIP(netip.MustParseAddr(ip), true), notify.ErrBlockedAddress, ip)
+		require.ErrorIs(t, guard.CheckIP(netip.MustParseAddr(ip), true), notify.ErrBlockedAddress, ip)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/codedefender/integrations/internal/text"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -69,7 +71,7 @@ func parseConfig(data []byte) ([]entry, error) {
 	}
 	var (
 		entries []entry
-		errs    notify.FieldErrors
+		errs    validate.Errors
 		seen    = map[string]int{}
 	)
 	for i, raw := range raws {
@@ -133,7 +135,7 @@ func selectEntries(entries []entry, only []string) ([]entry, error) {
 		if !slices.Contains(all, name) {
 			sort.Strings(all)
 			return nil, usageError{fmt.Sprintf("--only %q: no integration has that name (there are: %s)",
-				notify.Truncate(name, 100), quoteAll(all))}
+				text.Truncate(name, 100), quoteAll(all))}
 		}
 	}
 	var out []entry
@@ -159,7 +161,7 @@ func quoteAll(ss []string) string {
 // reported at once, by the field's path and the variable's name; a value
 // never appears in an error.
 func resolve(e entry, lookupEnv func(string) (string, bool)) ([]byte, error) {
-	var errs notify.FieldErrors
+	var errs validate.Errors
 	config := resolveValue(e.config, "", e, lookupEnv, &errs)
 	if err := errs.Err(); err != nil {
 		return nil, err
@@ -167,7 +169,7 @@ func resolve(e entry, lookupEnv func(string) (string, bool)) ([]byte, error) {
 	return json.Marshal(map[string]any{"type": e.typ, "config": config})
 }
 
-func resolveValue(v any, field string, e entry, lookupEnv func(string) (string, bool), errs *notify.FieldErrors) any {
+func resolveValue(v any, field string, e entry, lookupEnv func(string) (string, bool), errs *validate.Errors) any {
 	switch x := v.(type) {
 	case map[string]any:
 		if ref, isRef := x[envKey]; isRef {
@@ -192,7 +194,7 @@ func resolveValue(v any, field string, e entry, lookupEnv func(string) (string, 
 // one, since no config has a field of that name: a malformed one is an
 // error, not a value passed on.
 func resolveRef(obj map[string]any, ref any, field string, e entry, lookupEnv func(string) (string, bool),
-	errs *notify.FieldErrors) any {
+	errs *validate.Errors) any {
 	name, ok := ref.(string)
 	if len(obj) != 1 || !ok || !envName.MatchString(name) {
 		errs.Add(e.path(field), `an environment reference is {"env": "NAME"} alone, NAME being a variable name such as PD_ROUTING_KEY`)

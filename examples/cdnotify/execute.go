@@ -13,6 +13,7 @@ import (
 
 	integrations "github.com/codedefender/integrations"
 	"github.com/codedefender/integrations/examples/internal/sample"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -65,7 +66,7 @@ func execute(ctx context.Context, cmd *command, progress io.Writer, opts []notif
 	// Every reference of the selected integrations, all at once, so that
 	// one run names every missing variable.
 	stored := make([][]byte, len(selected))
-	var missing notify.FieldErrors
+	var missing validate.Errors
 	for i, e := range selected {
 		var err error
 		if stored[i], err = resolve(e, cmd.lookupEnv); err != nil {

@@ -76,6 +76,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -199,7 +200,7 @@ func parse(args []string, stdout, stderr io.Writer) (*command, int) {
 		fmt.Fprint(stdout, usage)
 		return nil, exitOK
 	default:
-		fmt.Fprintf(stderr, "cdnotify: unknown command %q\n\n%s", notify.Truncate(verb, 40), usage)
+		fmt.Fprintf(stderr, "cdnotify: unknown command %q\n\n%s", text.Truncate(verb, 40), usage)
 		return nil, exitUsage
 	}
 
@@ -225,7 +226,7 @@ func parse(args []string, stdout, stderr io.Writer) (*command, int) {
 	var problem string
 	switch {
 	case fs.NArg() > 0:
-		problem = fmt.Sprintf("unexpected argument %q: every option is a flag", notify.Truncate(fs.Arg(0), 40))
+		problem = fmt.Sprintf("unexpected argument %q: every option is a flag", text.Truncate(fs.Arg(0), 40))
 	case cmd.config == "":
 		problem = "--config is required"
 	case cmd.timeout <= 0:

@@ -37,6 +37,7 @@ import (
 	integrations "github.com/codedefender/integrations"
 	"github.com/codedefender/integrations/examples/internal/playground"
 	"github.com/codedefender/integrations/examples/internal/sample"
+	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/pagerduty"
 	"github.com/codedefender/integrations/slack"
@@ -88,7 +89,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", notify.Truncate(fs.Arg(0), 40))
+		return fmt.Errorf("unexpected argument %q", text.Truncate(fs.Arg(0), 40))
 	}
 	level := slog.LevelInfo
 	if *verbose {

@@ -14,7 +14,7 @@
 //
 // and reads its output; with -count N it runs that command N times and
 // reports the median of each figure, each ratio taken within its run. A
-// third column pair shows notify.Sender.Do alone on the same bytes (the
+// third column pair shows sender.Sender.Do alone on the same bytes (the
 // core's share; the rest of the overhead is the destination's own work). The benchmarks talk to loopback servers only, so the numbers
 // include the server's share, which is the same in both columns. Targets
 // (issue 9): Send at most 1.15x the raw post and fewer than 40 extra

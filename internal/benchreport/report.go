@@ -136,7 +136,7 @@ func median(vs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// The benchmark that replays the same bytes through notify.Sender.Do
+// The benchmark that replays the same bytes through sender.Sender.Do
 // alone: the core's share of the overhead.
 const doPrefix = "BenchmarkSenderDo/"
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codedefender/integrations/internal/sender"
+	"github.com/codedefender/integrations/internal/settings"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -139,7 +141,7 @@ func BenchmarkRawPost(b *testing.B) {
 }
 
 // BenchmarkSenderDo replays the same captured requests through the core's
-// plumbing alone, notify.Sender.Do, with a client equivalent to the raw
+// plumbing alone, sender.Sender.Do, with a client equivalent to the raw
 // post's: the difference from BenchmarkRawPost is what notify costs (the
 // per-request timeout, header copy, bounded read, status table), the
 // difference from BenchmarkSend what the destination's own code costs
@@ -151,11 +153,11 @@ func BenchmarkSenderDo(b *testing.B) {
 			d := destinationNamed(b, name)
 			reqs := capture(b, d)
 			srv := startServer(b, serverOptions{cert: testPKI().good}, d.success)
-			sender := notify.NewSender(d.typ, notify.Apply(notify.WithHTTPClient(routedClient(b, srv.addr(), nil))))
+			snd := sender.New(d.typ, settings.Apply(notify.WithHTTPClient(routedClient(b, srv.addr(), nil))))
 			ctx := context.Background()
 			res := measure(b, func() {
 				for _, c := range reqs {
-					if _, err := sender.Do(ctx, notify.Request{Op: "send", Method: c.method, URL: c.url,
+					if _, err := snd.Do(ctx, sender.Request{Op: "send", Method: c.method, URL: c.url,
 						Header: c.header, Body: c.body}); err != nil {
 						b.Fatal(err)
 					}

@@ -22,7 +22,7 @@
 // TestConnectionReuse checks that 1,000 sequential Sends open one TCP
 // connection. BenchmarkRawPost and BenchmarkSend compare each destination's
 // Send with a plain net/http post of the same bytes over an equivalent
-// client, and BenchmarkSenderDo the same bytes through notify.Sender.Do
+// client, and BenchmarkSenderDo the same bytes through sender.Sender.Do
 // alone, which splits the overhead between the core and the destination;
 // BenchmarkFanout compares notify.Fanout to ten destinations with a single
 // Send. `go run ./internal/benchreport` runs them and prints the

@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -52,7 +53,7 @@ const (
 // CheckBatch checks every event of a batch and names the bad ones by index
 // (events[2].title).
 func CheckBatch(events []notify.Event) error {
-	var errs notify.FieldErrors
+	var errs validate.Errors
 	for i, e := range events {
 		if err := e.Validate(); err != nil {
 			errs.Merge(fmt.Sprintf("events[%d]", i), err)

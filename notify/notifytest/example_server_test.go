@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/codedefender/integrations/internal/sender"
+	"github.com/codedefender/integrations/internal/settings"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -64,9 +66,9 @@ func ExampleServer_Inject() {
 	}
 
 	hook := notify.Secret("https://hooks.slack.com/services/T0001ABCD/B0002EFGH/abcdefghijklmnopqrstuvwx")
-	sender := notify.NewSender("slack", notify.Apply(notify.WithHTTPClient(srv.Client())), hook)
+	snd := sender.New("slack", settings.Apply(notify.WithHTTPClient(srv.Client())), hook)
 	send := func() error {
-		_, err := sender.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodPost,
+		_, err := snd.Do(context.Background(), sender.Request{Op: "send", Method: http.MethodPost,
 			URL: hook.Reveal(), JSON: map[string]string{"text": "New script"}})
 		return err
 	}

@@ -7,6 +7,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/codedefender/integrations/internal/sender"
+	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -14,8 +17,8 @@ import (
 func TestMockAPIRecordsWhatItAnswers(t *testing.T) {
 	m := notifytest.NewMockAPI()
 	m.On(http.MethodPost, "https://api.example.com/v1/x", http.StatusAccepted, `{"id":"1"}`, http.Header{"X-Request-Id": {"r1"}})
-	s := notify.NewSender("test", notify.Apply(notify.WithHTTPClient(m.Client())))
-	resp, err := s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodPost,
+	s := sender.New("test", settings.Apply(notify.WithHTTPClient(m.Client())))
+	resp, err := s.Do(context.Background(), sender.Request{Op: "send", Method: http.MethodPost,
 		URL: "https://api.example.com/v1/x?a=b", JSON: map[string]int{"n": 1}})
 	require.NoError(t, err)
 	require.Equal(t, "r1", resp.Header.Get("X-Request-Id"))
@@ -30,12 +33,12 @@ func TestMockAPIRecordsWhatItAnswers(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, reqs[0].Status)
 	require.Equal(t, 1, m.Calls(http.MethodPost, "https://api.example.com/v1/x"))
 
-	_, err = s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodGet, URL: "https://api.example.com/other"})
+	_, err = s.Do(context.Background(), sender.Request{Op: "send", Method: http.MethodGet, URL: "https://api.example.com/other"})
 	require.Error(t, err, "an unregistered endpoint fails")
 }
 
 func TestFieldsOf(t *testing.T) {
-	var fe notify.FieldErrors
+	var fe validate.Errors
 	fe.Add("a", "x")
 	fe.Add("b[1]", "y")
 	require.Equal(t, []string{"a", "b[1]"}, notifytest.FieldsOf(fe.Err()))

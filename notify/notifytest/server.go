@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -149,8 +150,8 @@ const (
 const maxRequestBytes = 32 << 20
 
 // maxRecordedResponse bounds the answer kept in a RecordedRequest; the
-// library itself reads no more than notify.MaxResponseBytes.
-const maxRecordedResponse = notify.MaxResponseBytes
+// library itself reads no more than sender.MaxResponseBytes.
+const maxRecordedResponse = sender.MaxResponseBytes
 
 // Server is a loopback fake of every HTTP destination: one HTTPS listener
 // (and one plain HTTP listener, for webhook and on-premises Splunk URLs

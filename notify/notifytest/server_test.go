@@ -20,6 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/sender"
+	"github.com/codedefender/integrations/internal/settings"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -426,34 +428,34 @@ func TestCoreSenderReadsTheFakes(t *testing.T) {
 		name      string
 		fault     *notifytest.Fault
 		revoke    notify.Secret
-		req       notify.Request
+		req       sender.Request
 		kind      error
 		retryable bool
 		wait      func(time.Duration) bool
 		message   string
 	}{
-		{name: "slack no_text", req: notify.Request{Method: http.MethodPost, URL: slackHook, JSON: map[string]string{"text": ""}},
+		{name: "slack no_text", req: sender.Request{Method: http.MethodPost, URL: slackHook, JSON: map[string]string{"text": ""}},
 			kind: notify.ErrRejected, message: "no_text"},
 		{name: "jira revoked token", revoke: jiraToken,
-			req:  notify.Request{Method: http.MethodGet, URL: "https://acme.atlassian.net/rest/api/2/myself", Header: http.Header{"Authorization": {basicJira}}},
+			req:  sender.Request{Method: http.MethodGet, URL: "https://acme.atlassian.net/rest/api/2/myself", Header: http.Header{"Authorization": {basicJira}}},
 			kind: notify.ErrUnauthorized, message: "Client must be authenticated to access this resource."},
 		{name: "datadog bad key", revoke: ddAppKey,
-			req: notify.Request{Method: http.MethodGet, URL: "https://api.datadoghq.com/api/v2/validate_keys",
+			req: sender.Request{Method: http.MethodGet, URL: "https://api.datadoghq.com/api/v2/validate_keys",
 				Header: http.Header{"Dd-Api-Key": {ddAPIKey}, "Dd-Application-Key": {ddAppKey}}},
 			kind: notify.ErrForbidden, message: "Forbidden"},
 		{name: "datadog 429 with reset seconds",
 			fault: &notifytest.Fault{Destination: notifytest.Datadog, Status: 429, Header: http.Header{"X-Ratelimit-Reset": {"7"}}, Times: 1},
-			req:   notify.Request{Method: http.MethodGet, URL: "https://api.datadoghq.com/api/v1/validate", Header: http.Header{"Dd-Api-Key": {ddAPIKey}}},
+			req:   sender.Request{Method: http.MethodGet, URL: "https://api.datadoghq.com/api/v1/validate", Header: http.Header{"Dd-Api-Key": {ddAPIKey}}},
 			kind:  notify.ErrRateLimited, retryable: true, wait: func(d time.Duration) bool { return d == 7*time.Second },
 			message: "Too Many Requests"},
 		{name: "splunk busy with an HTTP-date Retry-After",
 			fault: &notifytest.Fault{Destination: notifytest.Splunk, Status: 503, RetryAfter: retryAt, Times: 1},
-			req: notify.Request{Method: http.MethodPost, URL: "https://http-inputs-acme.splunkcloud.com/services/collector/event",
+			req: sender.Request{Method: http.MethodPost, URL: "https://http-inputs-acme.splunkcloud.com/services/collector/event",
 				Header: http.Header{"Authorization": {"Splunk " + splunkToken}}, Body: []byte(`{"event":"x"}`)},
 			kind: notify.ErrUnavailable, retryable: true,
 			wait:    func(d time.Duration) bool { return d > 59*time.Minute && d <= time.Hour },
 			message: "Server is busy"},
-		{name: "pagerduty over plain http", req: notify.Request{Method: http.MethodPost, URL: "http://events.pagerduty.com/v2/enqueue", JSON: map[string]string{"routing_key": pdKey}},
+		{name: "pagerduty over plain http", req: sender.Request{Method: http.MethodPost, URL: "http://events.pagerduty.com/v2/enqueue", JSON: map[string]string{"routing_key": pdKey}},
 			kind: notify.ErrRejected, message: "redirect to events.pagerduty.com not followed"},
 	}
 	for _, c := range cases {
@@ -464,7 +466,7 @@ func TestCoreSenderReadsTheFakes(t *testing.T) {
 			if c.revoke != "" {
 				srv.RevokeCredentials(c.revoke)
 			}
-			s := notify.NewSender("fake", notify.Apply(notify.WithHTTPClient(srv.Client()), notify.WithLogger(logger)), secrets...)
+			s := sender.New("fake", settings.Apply(notify.WithHTTPClient(srv.Client()), notify.WithLogger(logger)), secrets...)
 			c.req.Op = "test"
 			_, err := s.Do(t.Context(), c.req)
 			require.ErrorIs(t, err, c.kind)
@@ -476,7 +478,7 @@ func TestCoreSenderReadsTheFakes(t *testing.T) {
 			}
 			var e *notify.Error
 			require.ErrorAs(t, err, &e)
-			// Contains, not Equal: notify.DescribeBody renders Jira's empty
+			// Contains, not Equal: sender.DescribeBody renders Jira's empty
 			// "errors":{} as "{}; …" (reported to the core's owner).
 			require.Contains(t, e.Message, c.message)
 			notifytest.AssertNoSecret(t, err, secrets...)
@@ -485,9 +487,9 @@ func TestCoreSenderReadsTheFakes(t *testing.T) {
 
 	// A delay longer than the notifier's timeout is a retryable timeout.
 	require.NoError(t, srv.Inject(notifytest.Fault{Destination: notifytest.Opsgenie, Status: 202, Delay: time.Hour}))
-	s := notify.NewSender("opsgenie", notify.Apply(notify.WithHTTPClient(srv.Client()), notify.WithTimeout(50*time.Millisecond),
+	s := sender.New("opsgenie", settings.Apply(notify.WithHTTPClient(srv.Client()), notify.WithTimeout(50*time.Millisecond),
 		notify.WithLogger(logger)), ogKey)
-	_, err := s.Do(t.Context(), notify.Request{Op: "send", Method: http.MethodPost, URL: "https://api.opsgenie.com/v2/alerts",
+	_, err := s.Do(t.Context(), sender.Request{Op: "send", Method: http.MethodPost, URL: "https://api.opsgenie.com/v2/alerts",
 		Header: http.Header{"Authorization": {"GenieKey " + ogKey}}, JSON: map[string]string{"message": "m"}})
 	require.ErrorIs(t, err, notify.ErrUnavailable)
 	require.ErrorIs(t, err, context.DeadlineExceeded)

@@ -1,4 +1,4 @@
-package notify_test
+package sender_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,15 +18,17 @@ import (
 	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/require"
 
+	"github.com/codedefender/integrations/internal/sender"
+	"github.com/codedefender/integrations/internal/settings"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
 
 const tokenValue = "tok-0123456789abcdef"
 
-func loopbackSender(opts ...notify.Option) *notify.Sender {
+func loopbackSender(opts ...notify.Option) *sender.Sender {
 	opts = append([]notify.Option{notify.WithAllowPrivateNetworks()}, opts...)
-	return notify.NewSender("test", notify.Apply(opts...), notify.Secret(tokenValue))
+	return sender.New("test", settings.Apply(opts...), notify.Secret(tokenValue))
 }
 
 func TestSenderBuildsTheRequest(t *testing.T) {
@@ -36,8 +39,8 @@ func TestSenderBuildsTheRequest(t *testing.T) {
 			And(httpmock.HeaderIs("X-Token", tokenValue)).
 			And(httpmock.BodyContainsString(`{"a":1,"b":"x"}`)),
 		httpmock.NewStringResponder(202, `{"id":"42"}`))
-	s := notify.NewSender("test", notify.Apply(notify.WithHTTPClient(&http.Client{Transport: mt}), notify.WithUserAgent("cd-test/2")))
-	resp, err := s.Do(context.Background(), notify.Request{
+	s := sender.New("test", settings.Apply(notify.WithHTTPClient(&http.Client{Transport: mt}), notify.WithUserAgent("cd-test/2")))
+	resp, err := s.Do(context.Background(), sender.Request{
 		Op: "send", Method: http.MethodPost, URL: "https://api.example.com/v1/things",
 		Header: http.Header{"X-TOKEN": {tokenValue}}, // not canonical, as a literal may be
 		JSON:   map[string]any{"a": 1, "b": "x"},
@@ -74,8 +77,8 @@ func TestSenderErrorsCarryTheDestinationsWordsScrubbed(t *testing.T) {
 				r.Header.Set("Content-Type", tt.contentType)
 				return r, nil
 			})
-			s := notify.NewSender("test", notify.Apply(notify.WithHTTPClient(&http.Client{Transport: mt})), notify.Secret(tokenValue))
-			resp, err := s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodPost, URL: "https://api.example.com/x"})
+			s := sender.New("test", settings.Apply(notify.WithHTTPClient(&http.Client{Transport: mt})), notify.Secret(tokenValue))
+			resp, err := s.Do(context.Background(), sender.Request{Op: "send", Method: http.MethodPost, URL: "https://api.example.com/x"})
 			require.NotNil(t, resp, "a destination's answer is returned with the error")
 			var e *notify.Error
 			require.ErrorAs(t, err, &e)
@@ -93,8 +96,8 @@ func TestSenderRateLimitCarriesRetryAfter(t *testing.T) {
 	mt := httpmock.NewMockTransport()
 	mt.RegisterResponder(http.MethodGet, "https://api.example.com/x",
 		httpmock.NewStringResponder(429, "slow down").HeaderSet(http.Header{"Retry-After": {"7"}}))
-	s := notify.NewSender("test", notify.Apply(notify.WithHTTPClient(&http.Client{Transport: mt})))
-	_, err := s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodGet, URL: "https://api.example.com/x"})
+	s := sender.New("test", settings.Apply(notify.WithHTTPClient(&http.Client{Transport: mt})))
+	_, err := s.Do(context.Background(), sender.Request{Op: "send", Method: http.MethodGet, URL: "https://api.example.com/x"})
 	require.ErrorIs(t, err, notify.ErrRateLimited)
 	require.True(t, notify.IsRetryable(err))
 	require.Equal(t, 7*time.Second, notify.RetryAfterOf(err))
@@ -110,12 +113,12 @@ func TestRedirectIsNeverFollowed(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, other.URL+"/collect", code)
 		}))
-		for _, s := range []*notify.Sender{
+		for _, s := range []*sender.Sender{
 			loopbackSender(),
 			// A caller's client that would follow redirects: the library uses a copy that does not.
-			notify.NewSender("test", notify.Apply(notify.WithHTTPClient(&http.Client{})), notify.Secret(tokenValue)),
+			sender.New("test", settings.Apply(notify.WithHTTPClient(&http.Client{})), notify.Secret(tokenValue)),
 		} {
-			_, err := s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodPost, URL: srv.URL,
+			_, err := s.Do(context.Background(), sender.Request{Op: "send", Method: http.MethodPost, URL: srv.URL,
 				Header: http.Header{"Authorization": {"Bearer " + tokenValue}, "DD-API-KEY": {tokenValue}}, JSON: map[string]int{"a": 1}})
 			var e *notify.Error
 			require.ErrorAs(t, err, &e)
@@ -131,7 +134,7 @@ func TestRedirectIsNeverFollowed(t *testing.T) {
 
 func TestCallerClientIsNotModified(t *testing.T) {
 	c := &http.Client{}
-	notify.NewSender("test", notify.Apply(notify.WithHTTPClient(c)))
+	sender.New("test", settings.Apply(notify.WithHTTPClient(c)))
 	require.Nil(t, c.CheckRedirect)
 }
 
@@ -149,10 +152,10 @@ func TestLargeBodyIsReadOnlyToTheLimit(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	resp, err := loopbackSender().Do(context.Background(), notify.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
+	resp, err := loopbackSender().Do(context.Background(), sender.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
 	require.ErrorIs(t, err, notify.ErrUnavailable)
 	require.True(t, resp.Truncated)
-	require.Len(t, resp.Body, notify.MaxResponseBytes)
+	require.Len(t, resp.Body, sender.MaxResponseBytes)
 	var e *notify.Error
 	require.ErrorAs(t, err, &e)
 	require.LessOrEqual(t, len([]rune(e.Message)), 512)
@@ -178,7 +181,7 @@ func TestResponseThatNeverEndsRespectsTheTimeout(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	_, err := loopbackSender(notify.WithTimeout(100*time.Millisecond)).Do(context.Background(),
-		notify.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
+		sender.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
 	require.ErrorIs(t, err, notify.ErrUnavailable)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.True(t, notify.IsRetryable(err), "a timeout is retryable")
@@ -199,7 +202,7 @@ func TestServerThatNeverAnswersRespectsTheCallersDeadline(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	_, err = loopbackSender().Do(ctx, notify.Request{Op: "test", Method: http.MethodGet, URL: "http://" + ln.Addr().String()})
+	_, err = loopbackSender().Do(ctx, sender.Request{Op: "test", Method: http.MethodGet, URL: "http://" + ln.Addr().String()})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.True(t, notify.IsRetryable(err))
 	<-done
@@ -208,7 +211,7 @@ func TestServerThatNeverAnswersRespectsTheCallersDeadline(t *testing.T) {
 func TestCancelledContextIsNotRetryable(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := loopbackSender().Do(ctx, notify.Request{Op: "send", Method: http.MethodGet, URL: "http://127.0.0.1:9/"})
+	_, err := loopbackSender().Do(ctx, sender.Request{Op: "send", Method: http.MethodGet, URL: "http://127.0.0.1:9/"})
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorIs(t, err, notify.ErrUnavailable)
 	require.False(t, notify.IsRetryable(err))
@@ -217,10 +220,10 @@ func TestCancelledContextIsNotRetryable(t *testing.T) {
 func TestCancelledContextSendsNothing(t *testing.T) {
 	mt := httpmock.NewMockTransport()
 	mt.RegisterNoResponder(httpmock.NewStringResponder(200, "ok"))
-	s := notify.NewSender("test", notify.Apply(notify.WithHTTPClient(&http.Client{Transport: mt})))
+	s := sender.New("test", settings.Apply(notify.WithHTTPClient(&http.Client{Transport: mt})))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := s.Do(ctx, notify.Request{Op: "send", Method: http.MethodPost, URL: "https://api.example.com/x"})
+	_, err := s.Do(ctx, sender.Request{Op: "send", Method: http.MethodPost, URL: "https://api.example.com/x"})
 	require.ErrorIs(t, err, context.Canceled)
 	require.Zero(t, mt.GetTotalCallCount())
 }
@@ -231,7 +234,7 @@ func TestNetworkFailures(t *testing.T) {
 		require.NoError(t, err)
 		addr := ln.Addr().String()
 		ln.Close()
-		_, err = loopbackSender().Do(context.Background(), notify.Request{Op: "send", Method: http.MethodGet, URL: "http://" + addr + "/" + tokenValue})
+		_, err = loopbackSender().Do(context.Background(), sender.Request{Op: "send", Method: http.MethodGet, URL: "http://" + addr + "/" + tokenValue})
 		require.ErrorIs(t, err, notify.ErrUnavailable)
 		require.True(t, notify.IsRetryable(err))
 		require.Contains(t, err.Error(), "connection refused")
@@ -251,7 +254,7 @@ func TestNetworkFailures(t *testing.T) {
 			}
 		}))
 		defer srv.Close()
-		_, err := loopbackSender().Do(context.Background(), notify.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
+		_, err := loopbackSender().Do(context.Background(), sender.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
 		require.ErrorIs(t, err, notify.ErrUnavailable)
 		require.True(t, notify.IsRetryable(err))
 	})
@@ -259,7 +262,7 @@ func TestNetworkFailures(t *testing.T) {
 		srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 		defer srv.Close()
 		srv.Config.ErrorLog = quietLog()
-		_, err := loopbackSender().Do(context.Background(), notify.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
+		_, err := loopbackSender().Do(context.Background(), sender.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
 		var e *notify.Error
 		require.ErrorAs(t, err, &e)
 		require.ErrorIs(t, err, notify.ErrRejected)
@@ -274,17 +277,17 @@ func TestNetworkFailures(t *testing.T) {
 		defer srv.Close()
 		pool := x509.NewCertPool()
 		pool.AddCert(srv.Certificate())
-		s := notify.NewSender("test", notify.Apply(notify.WithHTTPClient(&http.Client{Transport: &http.Transport{
+		s := sender.New("test", settings.Apply(notify.WithHTTPClient(&http.Client{Transport: &http.Transport{
 			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS13}}})))
-		_, err := s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
+		_, err := s.Do(context.Background(), sender.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
 		require.ErrorIs(t, err, notify.ErrRejected)
 		require.False(t, notify.IsRetryable(err))
 		require.Contains(t, err.Error(), "the server wants a client certificate it trusts")
 	})
 	t.Run("secret in the URL of a failed request", func(t *testing.T) {
 		secretURL := "http://127.0.0.1:1/services/T000/B000/" + tokenValue
-		s := notify.NewSender("slack", notify.Apply(notify.WithAllowPrivateNetworks()), notify.Secret(secretURL))
-		_, err := s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodPost, URL: secretURL})
+		s := sender.New("slack", settings.Apply(notify.WithAllowPrivateNetworks()), notify.Secret(secretURL))
+		_, err := s.Do(context.Background(), sender.Request{Op: "send", Method: http.MethodPost, URL: secretURL})
 		require.Error(t, err)
 		notifytest.AssertNoSecret(t, err, notify.Secret(secretURL), tokenValue)
 	})
@@ -313,7 +316,7 @@ func TestConnectionsAreReused(t *testing.T) {
 		if i%5 == 0 {
 			path = "/fail"
 		}
-		_, _ = s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodPost, URL: srv.URL + path, JSON: map[string]int{"i": i}})
+		_, _ = s.Do(context.Background(), sender.Request{Op: "send", Method: http.MethodPost, URL: srv.URL + path, JSON: map[string]int{"i": i}})
 	}
 	require.EqualValues(t, 1, conns.Load(), "bodies are drained, so one connection serves every request")
 }
@@ -323,8 +326,8 @@ func TestLogsHoldNoSecret(t *testing.T) {
 	secretURL := "https://hooks.example.com/services/T000/B000/" + tokenValue
 	mt := httpmock.NewMockTransport()
 	mt.RegisterResponder(http.MethodPost, secretURL, httpmock.NewStringResponder(403, "invalid_token "+tokenValue))
-	s := notify.NewSender("slack", notify.Apply(notify.WithHTTPClient(&http.Client{Transport: mt}), notify.WithLogger(logger)), notify.Secret(secretURL))
-	_, err := s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodPost, URL: secretURL, JSON: map[string]string{"text": "x"}})
+	s := sender.New("slack", settings.Apply(notify.WithHTTPClient(&http.Client{Transport: mt}), notify.WithLogger(logger)), notify.Secret(secretURL))
+	_, err := s.Do(context.Background(), sender.Request{Op: "send", Method: http.MethodPost, URL: secretURL, JSON: map[string]string{"text": "x"}})
 	require.ErrorIs(t, err, notify.ErrForbidden)
 	require.Contains(t, buf.String(), "status=403")
 	notifytest.AssertNoSecret(t, buf.String(), notify.Secret(secretURL), tokenValue)
@@ -333,7 +336,7 @@ func TestLogsHoldNoSecret(t *testing.T) {
 
 func TestBadAnswer(t *testing.T) {
 	s := loopbackSender()
-	e := s.BadAnswer("send", &notify.Response{StatusCode: 200}, errors.New("unexpected end of JSON input"))
+	e := s.BadAnswer("send", &sender.Response{StatusCode: 200}, errors.New("unexpected end of JSON input"))
 	require.ErrorIs(t, e, notify.ErrRejected)
 	require.Equal(t, 200, e.StatusCode)
 	require.Contains(t, e.Error(), "status 200: the answer is not the expected JSON")
@@ -348,7 +351,7 @@ func (c *countingTransport) CloseIdleConnections() { c.closed.Add(1) }
 
 func TestSenderCloseLeavesACallersClientAlone(t *testing.T) {
 	callers := &countingTransport{}
-	notify.NewSender("test", notify.Apply(notify.WithHTTPClient(&http.Client{Transport: callers}))).Close()
+	sender.New("test", settings.Apply(notify.WithHTTPClient(&http.Client{Transport: callers}))).Close()
 	require.Zero(t, callers.closed.Load())
 
 	var conns atomic.Int32
@@ -362,9 +365,11 @@ func TestSenderCloseLeavesACallersClientAlone(t *testing.T) {
 	defer srv.Close()
 	s := loopbackSender()
 	for range 2 {
-		_, err := s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
+		_, err := s.Do(context.Background(), sender.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
 		require.NoError(t, err)
 		s.Close()
 	}
 	require.EqualValues(t, 2, conns.Load(), "Close dropped the idle connection, so the next request opened another")
 }
+
+func quietLog() *log.Logger { return log.New(io.Discard, "", 0) }

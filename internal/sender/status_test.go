@@ -1,4 +1,4 @@
-package notify_test
+package sender_test
 
 import (
 	"net/http"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -40,7 +41,7 @@ func TestClassifyStatusEveryCode(t *testing.T) {
 		default: // 1xx, 3xx, other 4xx
 			wantKind = notify.ErrRejected
 		}
-		kind, retry := notify.ClassifyStatus(code)
+		kind, retry := sender.ClassifyStatus(code)
 		require.Equal(t, wantKind, kind, "status %d", code)
 		require.Equal(t, wantRetry, retry, "status %d", code)
 	}
@@ -58,7 +59,7 @@ func TestParseRetryAfter(t *testing.T) {
 		{"zero", map[string]string{"Retry-After": "0"}, 0},
 		{"http date", map[string]string{"Retry-After": now.Add(90 * time.Second).Format(http.TimeFormat)}, 90 * time.Second},
 		{"date in the past", map[string]string{"Retry-After": now.Add(-time.Hour).Format(http.TimeFormat)}, 0},
-		{"huge seconds capped", map[string]string{"Retry-After": "999999"}, notify.MaxRetryAfter},
+		{"huge seconds capped", map[string]string{"Retry-After": "999999"}, sender.MaxRetryAfter},
 		{"negative ignored", map[string]string{"Retry-After": "-5"}, 0},
 		{"garbage ignored", map[string]string{"Retry-After": "soon"}, 0},
 		{"datadog reset seconds", map[string]string{"X-RateLimit-Reset": "12"}, 12 * time.Second},
@@ -73,7 +74,7 @@ func TestParseRetryAfter(t *testing.T) {
 			for k, v := range tt.header {
 				h.Set(k, v)
 			}
-			require.Equal(t, tt.want, notify.ParseRetryAfter(h, now))
+			require.Equal(t, tt.want, sender.ParseRetryAfter(h, now))
 		})
 	}
 }

@@ -1,4 +1,4 @@
-package notify_test
+package guard_test
 
 import (
 	"context"
@@ -12,6 +12,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/codedefender/integrations/internal/guard"
+	"github.com/codedefender/integrations/internal/sender"
+	"github.com/codedefender/integrations/internal/settings"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -24,8 +27,8 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // TestGuardControlRefuses calls the dial Control function directly on
 // addresses that must never be dialled from a test.
 func TestGuardControlRefuses(t *testing.T) {
-	guarded := notify.GuardControl(false)
-	private := notify.GuardControl(true)
+	guarded := guard.GuardControl(false)
+	private := guard.GuardControl(true)
 	tests := []struct {
 		addr         string
 		refusedAlso  bool // refused even with WithAllowPrivateNetworks
@@ -81,7 +84,7 @@ func TestCheckIPOddForms(t *testing.T) {
 	// resolver does not read them as IPs, and the dialer hands Control the
 	// canonical form. The canonical forms are what is refused.
 	for _, s := range []string{"127.0.0.1", "::ffff:7f00:1", "0:0:0:0:0:ffff:127.0.0.1"} {
-		require.Error(t, notify.CheckIP(netip.MustParseAddr(s), false), s)
+		require.Error(t, guard.CheckIP(netip.MustParseAddr(s), false), s)
 	}
 	_, err := netip.ParseAddr("2130706433")
 	require.Error(t, err, "a decimal IPv4 is not an IP for Go")
@@ -96,10 +99,10 @@ func TestDefaultClientRefusesLoopback(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
 	defer srv.Close()
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	s := notify.NewSender("test", notify.Apply())
+	s := sender.New("test", settings.Apply[notify.Option]())
 	for _, host := range []string{"127.0.0.1", "localhost", "[::ffff:127.0.0.1]", "127.1"} {
 		t.Run(host, func(t *testing.T) {
-			_, err := s.Do(context.Background(), notify.Request{Op: "send", Method: http.MethodGet, URL: "https://" + host + ":" + port + "/"})
+			_, err := s.Do(context.Background(), sender.Request{Op: "send", Method: http.MethodGet, URL: "https://" + host + ":" + port + "/"})
 			require.Error(t, err)
 			if host != "127.1" { // not an IP for Go, and not a resolvable name: it fails to resolve
 				require.ErrorIs(t, err, notify.ErrRejected)
@@ -112,8 +115,8 @@ func TestDefaultClientRefusesLoopback(t *testing.T) {
 	require.Zero(t, hits.Load())
 
 	// The same server is reachable once private networks are allowed.
-	_, err := notify.NewSender("test", notify.Apply(notify.WithAllowPrivateNetworks())).Do(context.Background(),
-		notify.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
+	_, err := sender.New("test", settings.Apply(notify.WithAllowPrivateNetworks())).Do(context.Background(),
+		sender.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
 	require.NoError(t, err)
 	require.EqualValues(t, 1, hits.Load())
 }
@@ -123,7 +126,7 @@ func TestRedirectToPrivateAddressIsNotFollowed(t *testing.T) {
 		http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/", http.StatusFound)
 	}))
 	defer srv.Close()
-	_, err := loopbackSender().Do(context.Background(), notify.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
+	_, err := loopbackSender().Do(context.Background(), sender.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
 	require.ErrorIs(t, err, notify.ErrRejected)
 	require.Contains(t, err.Error(), "redirect to 169.254.169.254 not followed")
 }
@@ -150,7 +153,7 @@ func TestPlainHTTPOnlyToPrivateAddresses(t *testing.T) {
 		{"::not a url", false, false},
 	}
 	for _, tt := range tests {
-		_, err := notify.CheckURL(tt.url, tt.allowPrivate)
+		_, err := guard.CheckURL(tt.url, tt.allowPrivate)
 		if tt.ok {
 			require.NoError(t, err, tt.url)
 			continue
@@ -158,4 +161,8 @@ func TestPlainHTTPOnlyToPrivateAddresses(t *testing.T) {
 		require.Error(t, err, tt.url)
 		require.NotContains(t, err.Error(), "hunter2", "the error does not repeat the URL")
 	}
+}
+
+func loopbackSender() *sender.Sender {
+	return sender.New("test", settings.Apply(notify.WithAllowPrivateNetworks()))
 }

@@ -1,19 +1,24 @@
-package notify
+// Package guard is the network guard: the dial-time check of every
+// resolved address, and the guarded transport and client the library uses
+// by default.
+package guard
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
 	"syscall"
 	"time"
-)
 
-// ErrBlockedAddress is wrapped by every refusal of the network guard.
-var ErrBlockedAddress = errors.New("address refused by the network guard")
+	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/notify"
+)
 
 // alwaysDenied are refused even with WithAllowPrivateNetworks: nothing a
 // destination lives on, and the cloud metadata services.
@@ -61,16 +66,16 @@ func mustPrefixes(ss ...string) []netip.Prefix {
 }
 
 // CheckIP returns nil when the guard lets a connection to ip through, and an
-// error wrapping ErrBlockedAddress that says why otherwise. IPv4-mapped IPv6
+// error wrapping notify.ErrBlockedAddress that says why otherwise. IPv4-mapped IPv6
 // addresses are checked as the IPv4 address they carry.
 func CheckIP(ip netip.Addr, allowPrivate bool) error {
 	ip = ip.Unmap().WithZone("")
 	if !ip.IsValid() {
-		return fmt.Errorf("%w: not an IP address", ErrBlockedAddress)
+		return fmt.Errorf("%w: not an IP address", notify.ErrBlockedAddress)
 	}
 	for _, p := range alwaysDenied {
 		if p.Contains(ip) {
-			return fmt.Errorf("%w: %s is a %s address", ErrBlockedAddress, ip, describeAddr(ip))
+			return fmt.Errorf("%w: %s is a %s address", notify.ErrBlockedAddress, ip, describeAddr(ip))
 		}
 	}
 	for _, p := range privateNetworks {
@@ -79,11 +84,11 @@ func CheckIP(ip netip.Addr, allowPrivate bool) error {
 				return nil
 			}
 			return fmt.Errorf("%w: %s is a %s address (use notify.WithAllowPrivateNetworks for on-premises targets)",
-				ErrBlockedAddress, ip, describeAddr(ip))
+				notify.ErrBlockedAddress, ip, describeAddr(ip))
 		}
 	}
 	if ip.Is6() && !globalUnicastV6.Contains(ip) {
-		return fmt.Errorf("%w: %s is not a global unicast address", ErrBlockedAddress, ip)
+		return fmt.Errorf("%w: %s is not a global unicast address", notify.ErrBlockedAddress, ip)
 	}
 	return nil
 }
@@ -120,11 +125,11 @@ func GuardControl(allowPrivate bool) func(network, address string, c syscall.Raw
 
 func checkDialAddress(network, address string, allowPrivate bool) error {
 	if !strings.HasPrefix(network, "tcp") && !strings.HasPrefix(network, "udp") {
-		return fmt.Errorf("%w: network %q", ErrBlockedAddress, network)
+		return fmt.Errorf("%w: network %q", notify.ErrBlockedAddress, network)
 	}
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
-		return fmt.Errorf("%w: %q is not an IP address and port", ErrBlockedAddress, address)
+		return fmt.Errorf("%w: %q is not an IP address and port", notify.ErrBlockedAddress, address)
 	}
 	return CheckIP(ap.Addr(), allowPrivate)
 }
@@ -145,7 +150,7 @@ func guardedDialer(allowPrivate bool) *net.Dialer {
 				ap, _ := netip.ParseAddrPort(address)
 				if !isPrivateOrLoopback(ap.Addr()) {
 					return fmt.Errorf("%w: plain http:// only to a private or loopback address, and %s is public",
-						ErrBlockedAddress, ap.Addr())
+						notify.ErrBlockedAddress, ap.Addr())
 				}
 			}
 			return nil
@@ -199,4 +204,64 @@ func CheckURL(raw string, allowPrivate bool) (*url.URL, error) {
 	default:
 		return nil, errors.New("must use https")
 	}
+}
+
+// maxHeaderBytes bounds a response's headers, as bodies are bounded; no
+// destination sends more.
+const maxHeaderBytes = 64 << 10
+
+// NewTransport returns the guarded transport the default client uses: every
+// dialled address goes through the network guard, the proxy is off (behind
+// a proxy the guard would see only the proxy), TLS 1.2 is the minimum, and a
+// plain http:// request may reach only a private or loopback address.
+// tlsConfig may be nil; destinations with client certificates pass their own.
+func NewTransport(allowPrivate bool, tlsConfig *tls.Config) http.RoundTripper {
+	if tlsConfig == nil {
+		tlsConfig = &tls.Config{}
+	} else {
+		tlsConfig = tlsConfig.Clone()
+	}
+	if tlsConfig.MinVersion < tls.VersionTLS12 {
+		tlsConfig.MinVersion = tls.VersionTLS12
+	}
+	t := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           guardedDialer(allowPrivate).DialContext,
+		TLSClientConfig:       tlsConfig,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 0, // each request is bounded by its context
+		ExpectContinueTimeout: time.Second,
+		MaxIdleConns:          32,
+		MaxIdleConnsPerHost:   8,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+		// Headers are bounded like bodies; no destination sends more.
+		MaxResponseHeaderBytes: maxHeaderBytes,
+	}
+	return plaintextMarker{t}
+}
+
+// plaintextMarker tells the guarded dialer which connections carry plain
+// http://, which may go only to private addresses.
+type plaintextMarker struct{ *http.Transport }
+
+func (p plaintextMarker) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme == "http" {
+		r = r.WithContext(context.WithValue(r.Context(), plaintextKey{}, true))
+	}
+	return p.Transport.RoundTrip(r)
+}
+
+// NewHTTPClient returns the client a notifier uses: a copy of the caller's
+// client (WithHTTPClient) or the guarded default, in both cases with
+// redirects refused so no credential travels to another host.
+func NewHTTPClient(s settings.Settings) *http.Client {
+	var c http.Client
+	if s.HTTPClient != nil {
+		c = *s.HTTPClient
+	} else {
+		c.Transport = NewTransport(s.AllowPrivateNetworks, nil)
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
 }

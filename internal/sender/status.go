@@ -1,10 +1,12 @@
-package notify
+package sender
 
 import (
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/codedefender/integrations/notify"
 )
 
 // MaxRetryAfter caps how long a destination can ask us to wait; a longer
@@ -30,21 +32,21 @@ func ClassifyStatus(code int) (kind error, retryable bool) {
 	case code >= 200 && code <= 299:
 		return nil, false
 	case code == http.StatusUnauthorized:
-		return ErrUnauthorized, false
+		return notify.ErrUnauthorized, false
 	case code == http.StatusForbidden:
-		return ErrForbidden, false
+		return notify.ErrForbidden, false
 	case code == http.StatusNotFound, code == http.StatusGone:
-		return ErrNotFound, false
+		return notify.ErrNotFound, false
 	case code == http.StatusRequestTimeout, code == http.StatusTooEarly:
-		return ErrUnavailable, true
+		return notify.ErrUnavailable, true
 	case code == http.StatusTooManyRequests:
-		return ErrRateLimited, true
+		return notify.ErrRateLimited, true
 	case code == http.StatusNotImplemented, code == http.StatusHTTPVersionNotSupported:
-		return ErrRejected, false
+		return notify.ErrRejected, false
 	case code >= 500 && code <= 599:
-		return ErrUnavailable, true
+		return notify.ErrUnavailable, true
 	default:
-		return ErrRejected, false
+		return notify.ErrRejected, false
 	}
 }
 
