@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
@@ -64,14 +65,14 @@ func minimalEvent() notify.Event {
 
 // harness is a Notifier on a MockAPI, with its log captured.
 type harness struct {
-	*notifytest.MockAPI
+	*testkit.MockAPI
 	n    *Notifier
 	logs *notifytest.LogBuffer
 }
 
 func newHarness(t *testing.T, c Config) *harness {
 	t.Helper()
-	api := notifytest.NewMockAPI()
+	api := testkit.NewMockAPI()
 	logger, logs := notifytest.NewLogger()
 	n, err := New(c, notify.WithHTTPClient(api.Client()), notify.WithLogger(logger))
 	require.NoError(t, err)

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -167,4 +168,19 @@ func (b *LogBuffer) String() string {
 func NewLogger() (*slog.Logger, *LogBuffer) {
 	b := &LogBuffer{}
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
+}
+
+// FieldsOf returns the JSON paths a *notify.ValidationError in err names,
+// in order, or nil when err holds none: the assertion every Validate table
+// makes.
+func FieldsOf(err error) []string {
+	var ve *notify.ValidationError
+	if !errors.As(err, &ve) {
+		return nil
+	}
+	fields := make([]string, len(ve.Fields))
+	for i, f := range ve.Fields {
+		fields[i] = f.Field
+	}
+	return fields
 }

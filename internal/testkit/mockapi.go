@@ -1,14 +1,13 @@
-package notifytest
+package testkit
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"sync"
 
 	"github.com/jarcoal/httpmock"
 
-	"github.com/codedefender/integrations/notify"
+	"github.com/codedefender/integrations/notify/notifytest"
 )
 
 // MockAPI is an httpmock transport that records every request it answers,
@@ -18,7 +17,7 @@ type MockAPI struct {
 	*httpmock.MockTransport
 
 	mu   sync.Mutex
-	reqs []RecordedRequest
+	reqs []notifytest.RecordedRequest
 }
 
 // NewMockAPI returns a MockAPI with no responders: an unregistered request
@@ -51,16 +50,16 @@ func (m *MockAPI) On(method, url string, status int, body string, header http.He
 	})
 }
 
-func (m *MockAPI) record(r *http.Request) (RecordedRequest, error) {
+func (m *MockAPI) record(r *http.Request) (notifytest.RecordedRequest, error) {
 	var body []byte
 	if r.Body != nil {
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
-			return RecordedRequest{}, err
+			return notifytest.RecordedRequest{}, err
 		}
 		body = b
 	}
-	return RecordedRequest{
+	return notifytest.RecordedRequest{
 		Method:   r.Method,
 		Scheme:   r.URL.Scheme,
 		Host:     r.URL.Host,
@@ -73,29 +72,14 @@ func (m *MockAPI) record(r *http.Request) (RecordedRequest, error) {
 }
 
 // Requests returns a copy of the requests answered so far, in order.
-func (m *MockAPI) Requests() []RecordedRequest {
+func (m *MockAPI) Requests() []notifytest.RecordedRequest {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]RecordedRequest(nil), m.reqs...)
+	return append([]notifytest.RecordedRequest(nil), m.reqs...)
 }
 
 // Calls returns how many requests method and url were answered, as
 // httpmock counts them.
 func (m *MockAPI) Calls(method, url string) int {
 	return m.GetCallCountInfo()[method+" "+url]
-}
-
-// FieldsOf returns the JSON paths a *notify.ValidationError in err names,
-// in order, or nil when err holds none: the assertion every Validate table
-// makes.
-func FieldsOf(err error) []string {
-	var ve *notify.ValidationError
-	if !errors.As(err, &ve) {
-		return nil
-	}
-	fields := make([]string, len(ve.Fields))
-	for i, f := range ve.Fields {
-		fields[i] = f.Field
-	}
-	return fields
 }

@@ -1,4 +1,4 @@
-package notifytest_test
+package testkit_test
 
 import (
 	"context"
@@ -9,13 +9,13 @@ import (
 
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
-	"github.com/codedefender/integrations/notify/notifytest"
 )
 
 func TestMockAPIRecordsWhatItAnswers(t *testing.T) {
-	m := notifytest.NewMockAPI()
+	m := testkit.NewMockAPI()
 	m.On(http.MethodPost, "https://api.example.com/v1/x", http.StatusAccepted, `{"id":"1"}`, http.Header{"X-Request-Id": {"r1"}})
 	s := sender.New("test", settings.Apply(notify.WithHTTPClient(m.Client())))
 	resp, err := s.Do(context.Background(), sender.Request{Op: "send", Method: http.MethodPost,
@@ -37,11 +37,24 @@ func TestMockAPIRecordsWhatItAnswers(t *testing.T) {
 	require.Error(t, err, "an unregistered endpoint fails")
 }
 
-func TestFieldsOf(t *testing.T) {
-	var fe validate.Errors
-	fe.Add("a", "x")
-	fe.Add("b[1]", "y")
-	require.Equal(t, []string{"a", "b[1]"}, notifytest.FieldsOf(fe.Err()))
-	require.Nil(t, notifytest.FieldsOf(nil))
-	require.Nil(t, notifytest.FieldsOf(context.Canceled))
+func TestRunValidate(t *testing.T) {
+	testkit.RunValidate(t, []testkit.ValidateCase[nameOnly]{
+		{Name: "valid", Config: nameOnly{"Prod"}},
+		{Name: "no name", Config: nameOnly{""}, Fields: []string{"name"}},
+	}, nil)
+}
+
+type nameOnly struct{ Name string }
+
+func (c nameOnly) Validate() error {
+	var errs validate.Errors
+	errs.CheckName("name", c.Name)
+	return errs.Err()
+}
+
+func TestFixturesAreValid(t *testing.T) {
+	for _, e := range []notify.Event{testkit.FullEvent(), testkit.MinimalEvent(), testkit.Resolved(testkit.FullEvent())} {
+		require.NoError(t, e.Validate())
+	}
+	require.True(t, testkit.Resolved(testkit.MinimalEvent()).Status.IsResolved())
 }
