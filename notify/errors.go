@@ -121,14 +121,25 @@ func IsRetryable(err error) bool {
 	return errors.Is(err, ErrUnavailable) || errors.Is(err, ErrRateLimited)
 }
 
+// rateLimitFloor is the shortest wait before retrying a rate-limited error
+// whose destination named none: a 429 retried at once (full jitter starts
+// at zero) only earns another 429.
+const rateLimitFloor = time.Second
+
 // RetryAfterOf returns how long the destination asked the caller to wait
-// before retrying err, or 0 when it did not say.
+// before retrying err, or 0 when it did not say. A rate-limited error
+// (ErrRateLimited) asks for at least one second even when the destination
+// named no wait.
 func RetryAfterOf(err error) time.Duration {
+	var d time.Duration
 	var e *Error
 	if errors.As(err, &e) {
-		return e.RetryAfter
+		d = e.RetryAfter
 	}
-	return 0
+	if d < rateLimitFloor && errors.Is(err, ErrRateLimited) {
+		return rateLimitFloor
+	}
+	return d
 }
 
 // FieldError is one bad field of a configuration or an event.

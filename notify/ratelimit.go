@@ -13,7 +13,7 @@ import (
 // Destinations with a documented rate export it (slack.RateLimit,
 // slack.Burst); a Notifier never throttles itself behind the caller's back.
 func RateLimit(n Notifier, l *rate.Limiter) Notifier {
-	r := &limiter{inner: n, l: l}
+	r := &limiter{wrapped: wrapped{n}, l: l}
 	if b, ok := n.(BatchSender); ok {
 		return &batchLimiter{limiter: r, batch: b}
 	}
@@ -21,21 +21,25 @@ func RateLimit(n Notifier, l *rate.Limiter) Notifier {
 }
 
 type limiter struct {
-	inner Notifier
-	l     *rate.Limiter
+	wrapped
+	l *rate.Limiter
 }
 
-func (r *limiter) Validate() error  { return r.inner.Validate() }
-func (r *limiter) Unwrap() Notifier { return r.inner }
-func (r *limiter) String() string   { return fmt.Sprintf("ratelimit(%v)", r.inner) }
+func (r *limiter) String() string { return fmt.Sprintf("ratelimit(%v)", r.inner) }
+
+// TestReport waits for a token, then returns the wrapped Notifier's report.
+func (r *limiter) TestReport(ctx context.Context) Report {
+	if err := r.wait(ctx, "test"); err != nil {
+		var rep Report
+		rep.Fail("rate limit token", err)
+		return rep
+	}
+	return r.report(ctx, r.inner.Test)
+}
 
 func (r *limiter) wait(ctx context.Context, op string) error {
 	if err := r.l.Wait(ctx); err != nil {
-		typ := "notify"
-		if n, ok := r.inner.(Named); ok {
-			typ = n.Type()
-		}
-		return &Error{Integration: typ, Op: op, Kind: ErrRateLimited, Retryable: ctx.Err() == nil,
+		return &Error{Integration: r.integration(), Op: op, Kind: ErrRateLimited, Retryable: ctx.Err() == nil,
 			Message: "waiting for the rate limit", Err: err}
 	}
 	return nil

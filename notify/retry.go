@@ -115,7 +115,7 @@ func (e *RetryError) Unwrap() error { return e.Err }
 // success the error is a *RetryError carrying the attempt count and the last
 // error.
 func Retry(n Notifier, p RetryPolicy) Notifier {
-	r := &retrier{inner: n, p: p.withDefaults()}
+	r := &retrier{wrapped: wrapped{n}, p: p.withDefaults()}
 	if b, ok := n.(BatchSender); ok {
 		return &batchRetrier{retrier: r, batch: b}
 	}
@@ -123,13 +123,16 @@ func Retry(n Notifier, p RetryPolicy) Notifier {
 }
 
 type retrier struct {
-	inner Notifier
-	p     RetryPolicy
+	wrapped
+	p RetryPolicy
 }
 
-func (r *retrier) Validate() error  { return r.inner.Validate() }
-func (r *retrier) Unwrap() Notifier { return r.inner }
-func (r *retrier) String() string   { return fmt.Sprintf("retry(%v)", r.inner) }
+func (r *retrier) String() string { return fmt.Sprintf("retry(%v)", r.inner) }
+
+// TestReport returns the wrapped Notifier's report. It is not retried: a
+// report is what one look at the destination proved, and a console shows
+// its failed step rather than waiting out a backoff.
+func (r *retrier) TestReport(ctx context.Context) Report { return r.report(ctx, r.inner.Test) }
 
 func (r *retrier) Test(ctx context.Context) error {
 	return r.do(ctx, func() error { return r.inner.Test(ctx) })

@@ -248,3 +248,17 @@ func TestIsRetryableReadsAnyError(t *testing.T) {
 	require.True(t, notify.IsRetryable(errors.New("x: "+notify.ErrUnavailable.Error())) == false)
 	require.Equal(t, time.Duration(0), notify.RetryAfterOf(errors.New("plain")))
 }
+
+// TestRetryRateLimitFloor: a 429 that names no wait is not retried at once,
+// even when the jitter draws zero.
+func TestRetryRateLimitFloor(t *testing.T) {
+	clock := newFakeClock()
+	s := &scripted{errs: []error{rateLimited(0), rateLimited(0)}}
+	n := notify.Retry(s, notify.RetryPolicy{MaxAttempts: 3, Clock: clock, Jitter: func() float64 { return 0 }})
+	_, err := n.Send(context.Background(), validEvent())
+	require.NoError(t, err)
+	require.Equal(t, []time.Duration{time.Second, time.Second}, clock.Sleeps())
+	require.Equal(t, time.Second, notify.RetryAfterOf(rateLimited(0)))
+	require.Equal(t, 3*time.Second, notify.RetryAfterOf(rateLimited(3*time.Second)), "a longer wait the destination names stands")
+	require.Equal(t, time.Duration(0), notify.RetryAfterOf(unavailable()), "the floor is for rate limits only")
+}

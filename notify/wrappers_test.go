@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -132,4 +133,72 @@ func TestRecorder(t *testing.T) {
 	r.FailTest(notify.ErrUnauthorized)
 	require.ErrorIs(t, r.Test(context.Background()), notify.ErrUnauthorized)
 	require.Len(t, r.Events(), 1)
+}
+
+// goexiter ends its goroutine from inside Send, as t.FailNow or a
+// misused log.Fatal-style helper would.
+type goexiter struct{ notifytest.Recorder }
+
+func (*goexiter) Send(context.Context, notify.Event) (notify.Receipt, error) {
+	runtime.Goexit()
+	return notify.Receipt{}, nil
+}
+
+func TestFanoutKeepsTheResultOfAGoexit(t *testing.T) {
+	targets := map[string]notify.Notifier{"a-ok": &slowNotifier{}, "b-goexit": &goexiter{}}
+	results := notify.Fanout(context.Background(), validEvent(), targets)
+	require.Len(t, results, 2)
+	require.NoError(t, results[0].Err)
+	require.Equal(t, "b-goexit", results[1].Name)
+	require.ErrorContains(t, results[1].Err, "runtime.Goexit")
+}
+
+// identified is a Notifier with the shell every destination has: a type, a
+// name, a report of its Test, and a Close.
+type identified struct {
+	notifytest.Recorder
+	closed atomic.Int32
+}
+
+func (*identified) Type() string   { return "slack" }
+func (*identified) Name() string   { return "SOC channel" }
+func (i *identified) Close() error { i.closed.Add(1); return nil }
+func (*identified) TestReport(context.Context) notify.Report {
+	var r notify.Report
+	r.Pass("webhook accepted", "")
+	r.Warn("channel honoured", "only legacy webhooks honour it")
+	return r
+}
+
+func TestWrappersForwardTheShell(t *testing.T) {
+	wrappers := map[string]func(notify.Notifier) notify.Notifier{
+		"retry":     func(n notify.Notifier) notify.Notifier { return notify.Retry(n, notify.RetryPolicy{}) },
+		"ratelimit": func(n notify.Notifier) notify.Notifier { return notify.RateLimit(n, rate.NewLimiter(rate.Inf, 1)) },
+		"both": func(n notify.Notifier) notify.Notifier {
+			return notify.RateLimit(notify.Retry(n, notify.RetryPolicy{}), rate.NewLimiter(rate.Inf, 1))
+		},
+	}
+	for name, wrap := range wrappers {
+		t.Run(name, func(t *testing.T) {
+			inner := &identified{}
+			w := wrap(inner)
+			named, ok := w.(notify.Named)
+			require.True(t, ok)
+			require.Equal(t, "slack", named.Type())
+			require.Equal(t, "SOC channel", named.Name())
+			rep := w.(notify.Reporter).TestReport(context.Background())
+			require.Len(t, rep.Checks, 2)
+			require.Len(t, rep.Warnings(), 1)
+			require.NoError(t, w.(interface{ Close() error }).Close())
+			require.Equal(t, int32(1), inner.closed.Load(), "Close reaches the destination once")
+		})
+	}
+	t.Run("bare notifier", func(t *testing.T) {
+		w := notify.Retry(&notifytest.Recorder{}, notify.RetryPolicy{})
+		require.Equal(t, "", w.(notify.Named).Type())
+		require.NoError(t, w.(interface{ Close() error }).Close())
+		rep := w.(notify.Reporter).TestReport(context.Background())
+		require.Len(t, rep.Checks, 1)
+		require.False(t, rep.Failed())
+	})
 }

@@ -20,27 +20,48 @@ import (
 	"github.com/codedefender/integrations/notify"
 )
 
+// cloudMetadata are the clouds' instance metadata and credential
+// endpoints. They hand out the host's own credentials, so they are refused
+// even with WithAllowPrivateNetworks, which only opens the private ranges
+// an on-premises destination lives in; several are inside those ranges
+// (fd00::/8 is unique-local), so they are checked first.
+var cloudMetadata = mustPrefixes(
+	"169.254.169.254/32", // AWS, GCP, Azure, OCI and most others over IPv4
+	"169.254.170.2/32",   // AWS ECS task credentials
+	"169.254.170.23/32",  // AWS EKS Pod Identity Agent
+	"100.100.100.200/32", // Alibaba Cloud
+	"168.63.129.16/32",   // Azure WireServer (a public address)
+	// AWS serves IMDS (fd00:ec2::254), DNS (::253), NTP (::123) and the
+	// EKS Pod Identity Agent (::23) from this block:
+	// https://docs.aws.amazon.com/whitepapers/latest/ipv6-on-aws/supporting-amazon-vpc-services.html
+	// https://docs.aws.amazon.com/eks/latest/userguide/pod-id-agent-setup.html
+	"fd00:ec2::/32",
+	"fd20:ce::254/128",       // Google Cloud, IPv6-only instances: https://cloud.google.com/compute/docs/metadata/querying-metadata
+	"fd00:c1::a9fe:a9fe/128", // Oracle Cloud IMDS over IPv6: https://docs.oracle.com/en-us/iaas/Content/Compute/Tasks/gettingmetadata.htm
+	"fd00:42::42/128",        // Scaleway
+	"fd00:a9fe:a9fe::1/128",  // Akamai (Linode)
+	"fd00:100::100:200/128",  // Alibaba Cloud over IPv6
+)
+
 // alwaysDenied are refused even with WithAllowPrivateNetworks: nothing a
-// destination lives on, and the cloud metadata services.
+// destination lives on.
 var alwaysDenied = mustPrefixes(
-	"0.0.0.0/8",          // "this network", unspecified
-	"169.254.0.0/16",     // link-local, incl. 169.254.169.254 metadata
-	"100.100.100.200/32", // Alibaba Cloud metadata
-	"192.0.0.0/24",       // IETF protocol assignments
-	"192.0.2.0/24",       // TEST-NET-1
-	"198.18.0.0/15",      // benchmarking
-	"198.51.100.0/24",    // TEST-NET-2
-	"203.0.113.0/24",     // TEST-NET-3
-	"224.0.0.0/4",        // multicast
-	"240.0.0.0/4",        // reserved, broadcast
-	"::/128",             // unspecified
-	"fe80::/10",          // link-local
-	"ff00::/8",           // multicast
-	"fd00:ec2::254/128",  // AWS metadata over IPv6
-	"2001:db8::/32",      // documentation
-	"2002::/16",          // 6to4, can embed any IPv4 address
-	"2001::/32",          // Teredo, can embed any IPv4 address
-	"64:ff9b::/96",       // NAT64, can embed any IPv4 address
+	"0.0.0.0/8",       // "this network", unspecified
+	"169.254.0.0/16",  // link-local
+	"192.0.0.0/24",    // IETF protocol assignments
+	"192.0.2.0/24",    // TEST-NET-1
+	"198.18.0.0/15",   // benchmarking
+	"198.51.100.0/24", // TEST-NET-2
+	"203.0.113.0/24",  // TEST-NET-3
+	"224.0.0.0/4",     // multicast
+	"240.0.0.0/4",     // reserved, broadcast
+	"::/128",          // unspecified
+	"fe80::/10",       // link-local
+	"ff00::/8",        // multicast
+	"2001:db8::/32",   // documentation
+	"2002::/16",       // 6to4, can embed any IPv4 address
+	"2001::/32",       // Teredo, can embed any IPv4 address
+	"64:ff9b::/96",    // NAT64, can embed any IPv4 address
 )
 
 // privateNetworks are refused unless WithAllowPrivateNetworks is given.
@@ -73,6 +94,12 @@ func CheckIP(ip netip.Addr, allowPrivate bool) error {
 	if !ip.IsValid() {
 		return fmt.Errorf("%w: not an IP address", notify.ErrBlockedAddress)
 	}
+	for _, p := range cloudMetadata {
+		if p.Contains(ip) {
+			return fmt.Errorf("%w: %s is a cloud metadata address, refused even with private networks allowed",
+				notify.ErrBlockedAddress, ip)
+		}
+	}
 	for _, p := range alwaysDenied {
 		if p.Contains(ip) {
 			return fmt.Errorf("%w: %s is a %s address", notify.ErrBlockedAddress, ip, describeAddr(ip))
@@ -99,9 +126,6 @@ func describeAddr(ip netip.Addr) string {
 		return "loopback"
 	case ip.IsUnspecified():
 		return "unspecified"
-	case ip == netip.MustParseAddr("169.254.169.254") || ip == netip.MustParseAddr("fd00:ec2::254") ||
-		ip == netip.MustParseAddr("100.100.100.200"):
-		return "cloud metadata"
 	case ip.IsLinkLocalUnicast():
 		return "link-local"
 	case ip.IsMulticast():

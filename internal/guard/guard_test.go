@@ -48,6 +48,17 @@ func TestGuardControlRefuses(t *testing.T) {
 		{"[::ffff:169.254.169.254]:80", true, "cloud metadata"},
 		{"[fd00:ec2::254]:80", true, "cloud metadata"},
 		{"100.100.100.200:80", true, "cloud metadata"},
+		// IPv6 metadata endpoints sit in the unique-local range that
+		// private networks open; they must stay refused.
+		{"[fd00:ec2::23]:80", true, "cloud metadata"},
+		{"[fd00:ec2::253]:53", true, "cloud metadata"},
+		{"[fd20:ce::254]:80", true, "cloud metadata"},
+		{"[fd00:c1::a9fe:a9fe]:80", true, "cloud metadata"},
+		{"[fd00:42::42]:80", true, "cloud metadata"},
+		{"[::ffff:169.254.170.23]:80", true, "cloud metadata"},
+		{"169.254.170.2:80", true, "cloud metadata"},
+		{"168.63.129.16:80", true, "cloud metadata"},
+		{"[fd00:ec3::1]:443", false, "private"},
 		{"169.254.1.1:80", true, "link-local"},
 		{"[fe80::1]:80", true, "link-local"},
 		{"0.0.0.0:443", true, "unspecified"},

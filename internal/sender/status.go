@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -73,11 +74,22 @@ func parseWait(v string, now time.Time, resetHeader bool) (time.Duration, bool) 
 	if v == "" {
 		return 0, false
 	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil {
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil && errors.Is(err, strconv.ErrRange) && n > 0 {
+		// Too many digits for a float64 (+Inf): a wait past any cap, not
+		// "retry now".
+		return MaxRetryAfter, true
+	}
+	if err == nil {
 		if n < 0 || n != n {
 			return 0, false
 		}
 		if resetHeader && n >= unixTimeFloor {
+			// A reset time past what int64 seconds can hold would wrap
+			// to a negative wait; anything beyond the cap is the cap.
+			if n-float64(now.Unix()) >= MaxRetryAfter.Seconds() {
+				return MaxRetryAfter, true
+			}
 			return capWait(time.Unix(int64(n), 0).Sub(now)), true
 		}
 		if n > MaxRetryAfter.Seconds() {

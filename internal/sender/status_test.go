@@ -2,6 +2,7 @@ package sender_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,6 +68,13 @@ func TestParseRetryAfter(t *testing.T) {
 		{"jira iso reset", map[string]string{"X-RateLimit-Reset": "2026-01-01T12:02:00Z"}, 2 * time.Minute},
 		{"retry-after wins", map[string]string{"Retry-After": "3", "X-RateLimit-Reset": "60"}, 3 * time.Second},
 		{"bad retry-after falls back", map[string]string{"Retry-After": "x", "X-RateLimit-Reset": "7"}, 7 * time.Second},
+		// A reset past int64 seconds used to wrap to a negative wait, read
+		// as "retry now".
+		{"reset overflowing int64", map[string]string{"X-RateLimit-Reset": "1e30"}, sender.MaxRetryAfter},
+		{"reset just past int64", map[string]string{"X-RateLimit-Reset": "9223372036854775808"}, sender.MaxRetryAfter},
+		{"reset too long for float64", map[string]string{"X-RateLimit-Reset": "1" + strings.Repeat("0", 400)}, sender.MaxRetryAfter},
+		{"retry-after too long for float64", map[string]string{"Retry-After": "9" + strings.Repeat("9", 400)}, sender.MaxRetryAfter},
+		{"reset far future unix", map[string]string{"X-RateLimit-Reset": "99999999999"}, sender.MaxRetryAfter},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
