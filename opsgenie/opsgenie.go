@@ -25,6 +25,14 @@
 // carries Opsgenie's message and its errors by field; 429, 5xx (but 501) and
 // network errors are retryable (sender.ClassifyStatus).
 //
+// A resolved event (Event.Status = notify.StatusResolved) closes the alert
+// whose alias is Event.ID: POST {url}/{alias}/close?identifierType=alias,
+// the same on JSM Operations. Opsgenie answers 202 and closes the alert
+// later, even when no open alert has the alias (already closed, or never
+// opened), so resolving twice or resolving what was never opened is a
+// success that creates nothing; the Receipt's ID is the request's
+// requestId (empty when Opsgenie answers 404: nothing to close).
+//
 // Test raises no alert. It lists at most one alert (GET <url>?limit=1): a
 // 200 proves the key and the region, not the permission to create alerts.
 // A refused key (401) gives an error saying so and naming the region to
@@ -239,11 +247,15 @@ func (n *Notifier) keyRefusedHint() string {
 		"(EU accounts use " + AlertsURLEU + ", others " + AlertsURL + ")"
 }
 
-// Send creates an Opsgenie alert for e, with Event.ID as its alias. It
-// refuses an invalid event before any network call.
+// Send creates an Opsgenie alert for e, with Event.ID as its alias, or
+// closes that alert when e is resolved. It refuses an invalid event before
+// any network call.
 func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
 	if err := e.Validate(); err != nil {
 		return notify.Receipt{}, err
+	}
+	if e.Status.IsResolved() {
+		return n.close(ctx, e)
 	}
 	const op = "send"
 	resp, err := n.http.Do(ctx, sender.Request{
@@ -252,24 +264,75 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 		URL:     n.cfg.URL,
 		Header:  n.header(),
 		JSON:    buildAlert(e, n.cfg.TeamID),
-		Explain: sender.Message(describe),
+		Explain: n.explain(op),
 	})
-	var ne *notify.Error
-	if err != nil && resp != nil && errors.As(err, &ne) {
-		switch resp.StatusCode {
-		case http.StatusUnauthorized:
-			ne.Hint = n.keyRefusedHint()
-		case http.StatusForbidden:
-			ne.Hint = "the key may not create alerts: use an API integration with Create and Update access (not read-only)"
-		case http.StatusUnprocessableEntity:
-			ne.Hint = "Opsgenie refused the alert as invalid; a retry will not help"
-		case http.StatusTooManyRequests:
-			ne.Hint = "over Opsgenie's rate limit: slow down (Opsgenie does not say for how long)"
-		}
-	}
 	if err != nil {
 		return notify.Receipt{}, err
 	}
+	return n.requestReceipt(op, resp)
+}
+
+// closeRequest is the body of Close Alert: who closed it and why, shown in
+// the alert's activity log.
+type closeRequest struct {
+	Source string `json:"source"`
+	Note   string `json:"note"`
+}
+
+// maxNoteRunes is Opsgenie's limit on an action's note (Alert API, Close
+// Alert: note, 25,000 characters).
+const maxNoteRunes = 25000
+
+// close closes the alert whose alias is e.ID: POST
+// {url}/{alias}/close?identifierType=alias, on Opsgenie's US and EU hosts
+// (https://docs.opsgenie.com/docs/alert-api#close-alert) and on JSM
+// Operations' integration URL alike, which takes the same identifierType
+// (https://jira.atlassian.com/browse/JSDCLOUD-14179; the Integration events
+// "Close alert" request of
+// https://developer.atlassian.com/cloud/jira/service-desk-ops/jira-service-desk-ops.1.postman.json).
+//
+// Opsgenie processes actions asynchronously and answers 202 even for an
+// alias with no open alert (its request status then says "Alert does not
+// exist"), so an alert already closed, or never opened, is closed
+// successfully too, and the Receipt is the requestId. A 404 with Opsgenie's
+// own error body says the same synchronously: a success with an empty
+// Receipt.
+func (n *Notifier) close(ctx context.Context, e notify.Event) (notify.Receipt, error) {
+	const op = "resolve"
+	note := "Resolved in Code Defender."
+	if e.URL != "" {
+		note = text.Truncate("Resolved in Code Defender: "+e.URL, maxNoteRunes)
+	}
+	resp, err := n.http.Do(ctx, sender.Request{
+		Op:      op,
+		Method:  http.MethodPost,
+		URL:     n.cfg.URL + "/" + url.PathEscape(e.ID) + "/close?identifierType=alias",
+		Header:  n.header(),
+		JSON:    closeRequest{Source: sourceName, Note: note},
+		Explain: n.explain(op),
+	})
+	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusNotFound && isOpsgenieError(resp) {
+			return notify.Receipt{}, nil
+		}
+		return notify.Receipt{}, err
+	}
+	return n.requestReceipt(op, resp)
+}
+
+// isOpsgenieError reports whether an error answer is Opsgenie's own JSON
+// ({"message", "took", "requestId"}), not a proxy's page.
+func isOpsgenieError(r *sender.Response) bool {
+	var a struct {
+		Message   string `json:"message"`
+		RequestID string `json:"requestId"`
+	}
+	return json.Unmarshal(r.Body, &a) == nil && a.Message != "" && a.RequestID != ""
+}
+
+// requestReceipt reads the 202 of an asynchronous request: its requestId
+// is the Receipt, and an answer without one is not Opsgenie's.
+func (n *Notifier) requestReceipt(op string, resp *sender.Response) (notify.Receipt, error) {
 	var a struct {
 		RequestID string `json:"requestId"`
 	}
@@ -279,7 +342,26 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 	if a.RequestID == "" {
 		return notify.Receipt{}, n.http.BadAnswer(op, resp, errors.New("no requestId in it"))
 	}
-	return notify.Receipt{ID: a.RequestID}, nil
+	return n.http.Receipt(a.RequestID, ""), nil
+}
+
+// explain reads Opsgenie's error answer for op once: its message, and a
+// hint that says what to fix.
+func (n *Notifier) explain(op string) func(*sender.Response) sender.Explanation {
+	return func(r *sender.Response) sender.Explanation {
+		x := sender.Explanation{Message: describe(r)}
+		switch r.StatusCode {
+		case http.StatusUnauthorized:
+			x.Hint = n.keyRefusedHint()
+		case http.StatusForbidden:
+			x.Hint = "the key may not create or close alerts: use an API integration with Create and Update access (not read-only)"
+		case http.StatusUnprocessableEntity:
+			x.Hint = "Opsgenie refused the request as invalid; a retry will not help"
+		case http.StatusTooManyRequests:
+			x.Hint = "over Opsgenie's rate limit: slow down (Opsgenie does not say for how long)"
+		}
+		return x
+	}
 }
 
 // describe reads Opsgenie's error answer: its message, then its errors by

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -623,4 +624,108 @@ func TestAgainstFake(t *testing.T) {
 	require.Contains(t, err.Error(), "region")
 	notifytest.AssertNoSecret(t, err, secret)
 	notifytest.AssertNoSecret(t, logs.String(), secret)
+}
+
+// TestSendResolved: a resolved event closes the alert by its alias, on the
+// US and EU hosts and on JSM Operations' path alike.
+func TestSendResolved(t *testing.T) {
+	for _, base := range []string{AlertsURL, AlertsURLEU, AlertsURLJSM} {
+		t.Run(base, func(t *testing.T) {
+			closeURL := base + "/evt-123/close?identifierType=alias"
+			m := testkit.NewMockAPI()
+			m.On(http.MethodPost, closeURL, http.StatusAccepted, accepted, nil)
+			c := validConfig()
+			c.URL = base
+			n, err := New(c, notify.WithHTTPClient(m.Client()))
+			require.NoError(t, err)
+
+			rc, err := n.Send(context.Background(), testkit.Resolved(testkit.FullEvent()))
+			require.NoError(t, err)
+			require.Equal(t, notify.Receipt{ID: "43a29c5c-3dbf-4fa4-9c26-f4f71023e120"}, rc)
+			reqs := m.Requests()
+			require.Len(t, reqs, 1)
+			r := reqs[0]
+			require.Equal(t, http.MethodPost, r.Method)
+			require.Equal(t, closeURL, r.URL())
+			require.Equal(t, "GenieKey "+apiKey, r.Header.Get("Authorization"))
+			require.Equal(t, "application/json", r.Header.Get("Content-Type"))
+			require.Equal(t, notify.DefaultUserAgent, r.Header.Get("User-Agent"))
+			testkit.JSONEq(t, `{"source":"Code Defender",
+				"note":"Resolved in Code Defender: https://console.codedefender.example/alerts/evt-123?tab=1&x=2"}`, r.Body)
+		})
+	}
+}
+
+// TestSendResolvedAnswers: a 404 in Opsgenie's own words means there was
+// nothing to close, a success with an empty Receipt; anything else is an
+// error built from the answer.
+func TestSendResolvedAnswers(t *testing.T) {
+	closeURL := AlertsURL + "/evt-1/close?identifierType=alias"
+	cases := []struct {
+		name   string
+		status int
+		body   string
+		kind   error // nil: success with an empty Receipt
+		hint   string
+	}{
+		{name: "404 alert does not exist", status: 404,
+			body: `{"message":"Alert with alias [evt-1] does not exist","took":0.001,"requestId":"r-9"}`},
+		{name: "404 that is not Opsgenie's", status: 404, body: `<html><title>Not Found</title></html>`, kind: notify.ErrNotFound},
+		{name: "401", status: 401, body: `{"message":"Could not authenticate","took":0.0,"requestId":"r"}`,
+			kind: notify.ErrUnauthorized, hint: "Opsgenie refused the API key"},
+		{name: "403 read-only key", status: 403, body: `{"message":"Integration is read only","took":0.0,"requestId":"r"}`,
+			kind: notify.ErrForbidden, hint: "Create and Update access"},
+		{name: "202 without a requestId", status: 202, body: `{"result":"Request will be processed"}`,
+			kind: notify.ErrRejected, hint: "no requestId"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := testkit.NewMockAPI()
+			m.On(http.MethodPost, closeURL, tc.status, tc.body, nil)
+			n, err := New(validConfig(), notify.WithHTTPClient(m.Client()))
+			require.NoError(t, err)
+			rc, err := n.Send(context.Background(), testkit.Resolved(testkit.MinimalEvent()))
+			require.Len(t, m.Requests(), 1)
+			testkit.JSONEq(t, `{"source":"Code Defender","note":"Resolved in Code Defender."}`, m.Requests()[0].Body)
+			if tc.kind == nil {
+				require.NoError(t, err)
+				require.Equal(t, notify.Receipt{}, rc)
+				return
+			}
+			require.ErrorIs(t, err, tc.kind)
+			require.Contains(t, err.Error(), tc.hint)
+			notifytest.AssertNoSecret(t, err, secret)
+		})
+	}
+}
+
+// TestLifecycleAgainstFake opens an alert and closes it, then closes it
+// again and closes an alert never opened: all succeed, nothing is left
+// open and only the first event creates an alert.
+func TestLifecycleAgainstFake(t *testing.T) {
+	srv := notifytest.NewServer(t)
+	for _, base := range []string{AlertsURL, AlertsURLJSM} {
+		c := validConfig()
+		c.URL = base
+		n, err := New(c, notify.WithHTTPClient(srv.Client()))
+		require.NoError(t, err)
+		ctx := context.Background()
+		_, err = n.Send(ctx, testkit.FullEvent())
+		require.NoError(t, err)
+		require.Len(t, srv.OpsgenieOpen(), 1)
+		for _, e := range []notify.Event{testkit.Resolved(testkit.FullEvent()), testkit.Resolved(testkit.FullEvent()),
+			testkit.Resolved(testkit.MinimalEvent())} {
+			_, err := n.Send(ctx, e)
+			require.NoError(t, err, base)
+		}
+		require.Empty(t, srv.OpsgenieOpen(), base)
+	}
+	require.Len(t, srv.OpsgenieAlerts(), 2, "one alert per URL, none from a close")
+	creates := 0
+	for _, r := range srv.RequestsTo(notifytest.Opsgenie) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/v2/alerts") {
+			creates++
+		}
+	}
+	require.Equal(t, 2, creates)
 }

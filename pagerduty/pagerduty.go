@@ -21,7 +21,12 @@
 // PagerDuty answered; a 202 without one is an error (ErrRejected: the URL is
 // not PagerDuty's). A 202 means accepted, not that an incident was opened.
 //
-// Resolve closes the alert that Send opened for an event, by its ID.
+// A resolved event (Event.Status = notify.StatusResolved) is sent as
+// event_action "resolve" with Event.ID as its dedup_key, which resolves the
+// alert the open event triggered. PagerDuty accepts a resolve that matches
+// no open alert (already resolved, or never triggered) and drops it, so
+// resolving twice, or resolving what was never opened, is a success and
+// opens nothing. Resolve(ctx, id) is a shorthand for it.
 //
 // Test sends a resolve for a random dedup key, which opens nothing and pages
 // no one. A 202 proves that the URL reaches PagerDuty and that the key is
@@ -142,11 +147,15 @@ func (n *Notifier) Test(ctx context.Context) error {
 	return err
 }
 
-// Send triggers a PagerDuty alert for e, with Event.ID as its dedup key. It
-// refuses an invalid event before any network call.
+// Send triggers a PagerDuty alert for e, with Event.ID as its dedup key,
+// or resolves that alert when e is resolved. It refuses an invalid event
+// before any network call.
 func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
 	if err := e.Validate(); err != nil {
 		return notify.Receipt{}, err
+	}
+	if e.Status.IsResolved() {
+		return n.enqueue(ctx, "resolve", n.resolveEvent(e.ID))
 	}
 	body, err := n.triggerBody(e)
 	if err != nil {
@@ -155,8 +164,8 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 	return n.enqueue(ctx, "send", body)
 }
 
-// Resolve resolves the alert that Send opened for the event with ID eventID.
-// PagerDuty accepts a resolve that matches no open alert and drops it, so a
+// Resolve resolves the alert that Send opened for the event with ID eventID,
+// as Send of the resolved event does. PagerDuty accepts a resolve that matches no open alert and drops it, so a
 // nil error does not prove an alert was open. The Receipt's ID is the dedup
 // key PagerDuty answered.
 func (n *Notifier) Resolve(ctx context.Context, eventID string) (notify.Receipt, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -531,4 +532,60 @@ func TestAgainstFake(t *testing.T) {
 	require.Contains(t, err.Error(), "check api_key")
 	notifytest.AssertNoSecret(t, err, secret)
 	notifytest.AssertNoSecret(t, logs.String(), secret)
+}
+
+// TestSendResolved: a resolved event resolves the alert by its dedup key,
+// the exact request Resolve sends too.
+func TestSendResolved(t *testing.T) {
+	m := testkit.NewMockAPI()
+	m.On(http.MethodPost, EventsURL, http.StatusAccepted, accepted, nil)
+	n, err := New(validConfig(), notify.WithHTTPClient(m.Client()))
+	require.NoError(t, err)
+
+	rc, err := n.Send(context.Background(), testkit.Resolved(testkit.FullEvent()))
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: "evt-123"}, rc)
+	_, err = n.Resolve(context.Background(), "evt-123")
+	require.NoError(t, err)
+
+	reqs := m.Requests()
+	require.Len(t, reqs, 2)
+	for _, r := range reqs {
+		require.Equal(t, http.MethodPost, r.Method)
+		require.Equal(t, EventsURL, r.URL())
+		require.Equal(t, "application/json", r.Header.Get("Content-Type"))
+		require.Equal(t, notify.DefaultUserAgent, r.Header.Get("User-Agent"))
+		require.Empty(t, r.Header.Get("Authorization"))
+		testkit.JSONEq(t, `{"routing_key":"`+routingKey+`","event_action":"resolve","dedup_key":"evt-123"}`, r.Body)
+	}
+}
+
+// TestLifecycleAgainstFake opens an alert and resolves it, then resolves it
+// again and resolves an event never opened: all succeed, nothing is left
+// open and nothing but the first event triggers.
+func TestLifecycleAgainstFake(t *testing.T) {
+	srv := notifytest.NewServer(t)
+	n, err := New(validConfig(), notify.WithHTTPClient(srv.Client()))
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	_, err = n.Send(ctx, testkit.FullEvent())
+	require.NoError(t, err)
+	require.Len(t, srv.PagerDutyOpen(), 1)
+	for _, e := range []notify.Event{testkit.Resolved(testkit.FullEvent()), testkit.Resolved(testkit.FullEvent()),
+		testkit.Resolved(testkit.MinimalEvent())} {
+		_, err := n.Send(ctx, e)
+		require.NoError(t, err, e.ID)
+	}
+	require.Empty(t, srv.PagerDutyOpen())
+	require.Len(t, srv.PagerDutyAlerts(), 1, "no resolve opened an alert")
+	triggers := 0
+	for _, r := range srv.RequestsTo(notifytest.PagerDuty) {
+		var ev map[string]any
+		require.NoError(t, r.DecodeJSON(&ev))
+		if ev["event_action"] == "trigger" {
+			triggers++
+		}
+	}
+	require.Equal(t, 1, triggers)
 }

@@ -20,6 +20,12 @@
 // 40,000, and a 12,000-character budget for all block text; details that do
 // not fit are counted in a closing note.
 //
+// A resolved event (Event.Status = notify.StatusResolved) posts a short
+// message marked "[RESOLVED]" with a green bar: the title, the facts that
+// identify the alert and the console button, without the description and
+// details of the open message. An incoming webhook cannot edit or find an
+// earlier message, so there is nothing to close: every resolution is posted.
+//
 // Test posts one message clearly marked "[TEST]": Slack has no documented
 // way to check a webhook without posting (the empty-text probe some tools
 // use is undocumented, so it is not relied on).
@@ -141,7 +147,8 @@ func (n *Notifier) Test(ctx context.Context) error {
 	return err
 }
 
-// Send posts e as one Block Kit message. It refuses an invalid event before
+// Send posts e as one Block Kit message; a resolved event posts a message
+// saying that the alert was resolved. It refuses an invalid event before
 // any network call.
 func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
 	if err := e.Validate(); err != nil {
@@ -266,8 +273,15 @@ func buildMessage(e notify.Event, channel string) message {
 	b := &blocks{list: make([]block, 0, min(5+detailSections, maxBlocks))}
 
 	headline := prefix(e) + " " + e.Title
+	color := e.Risk.Color()
 	b.add(block{Type: "header", Text: plain(fit(text.StripCRLF(headline), maxHeaderRunes))})
-	if strings.TrimSpace(e.Description) != "" {
+	switch {
+	case e.Status.IsResolved():
+		// The resolution says so and repeats the facts that identify the
+		// alert; the description and details were in the open message.
+		color = resolvedColor
+		b.add(block{Type: "section", Text: mrkdwn(resolvedText)})
+	case strings.TrimSpace(e.Description) != "":
 		b.add(block{Type: "section", Text: mrkdwn(fit(e.Description, maxSectionRunes))})
 	}
 	b.add(block{Type: "section", Fields: summaryFields(e)})
@@ -284,7 +298,9 @@ func buildMessage(e notify.Event, channel string) message {
 		}}}
 		b.reserve(actions)
 	}
-	addDetails(b, e.Details)
+	if !e.Status.IsResolved() {
+		addDetails(b, e.Details)
+	}
 	if hasButton {
 		b.addReserved(actions)
 	}
@@ -296,17 +312,28 @@ func buildMessage(e notify.Event, channel string) message {
 	return message{
 		Text:        fit(text.StripCRLF(summary), maxTextRunes),
 		Channel:     channel,
-		Attachments: []attachment{{Color: e.Risk.Color(), Blocks: b.list}},
+		Attachments: []attachment{{Color: color, Blocks: b.list}},
 	}
 }
 
-// prefix marks a test message as one, and any other with its risk.
+// prefix marks a test message as one, a resolution as one, and any other
+// message with its risk.
 func prefix(e notify.Event) string {
-	if e.Type == notify.EventTest {
+	switch {
+	case e.Type == notify.EventTest:
 		return "[TEST]"
+	case e.Status.IsResolved():
+		return "[RESOLVED]"
 	}
 	return "[" + e.Risk.Label() + "]"
 }
+
+// The colour bar and the sentence of a resolved event's message: Slack's
+// own green, so that a resolution stands apart from every risk's colour.
+const (
+	resolvedColor = "#2EB67D"
+	resolvedText  = "This alert was resolved in Code Defender."
+)
 
 var typeLabels = map[notify.EventType]string{
 	notify.EventIncident:       "Incident",

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -698,4 +699,46 @@ func TestAgainstFake(t *testing.T) {
 	require.Contains(t, err.Error(), "revoked")
 	notifytest.AssertNoSecret(t, err, secret)
 	notifytest.AssertNoSecret(t, logs.String(), secret)
+}
+
+// TestSendResolved: a resolved event posts a message that says so, with
+// the facts that identify the alert and without its description and
+// details. An incoming webhook keeps no state, so every resolution posts.
+func TestSendResolved(t *testing.T) {
+	m := testkit.NewMockAPI()
+	m.On(http.MethodPost, hookURL, http.StatusOK, "ok", nil)
+	n, err := New(validConfig(), notify.WithHTTPClient(m.Client()))
+	require.NoError(t, err)
+
+	rc, err := n.Send(context.Background(), testkit.Resolved(testkit.FullEvent()))
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: "ok"}, rc)
+	reqs := m.Requests()
+	require.Len(t, reqs, 1)
+	require.Equal(t, http.MethodPost, reqs[0].Method)
+	require.Equal(t, hookURL, reqs[0].URL())
+	require.Equal(t, "application/json", reqs[0].Header.Get("Content-Type"))
+	testkit.JSONEq(t, `{
+		"text": "[RESOLVED] New script on checkout (shop.example.com)",
+		"channel": "#security-alerts",
+		"attachments": [{"color": "#2EB67D", "blocks": [
+			{"type": "header", "text": {"type": "plain_text", "text": "[RESOLVED] New script on checkout"}},
+			{"type": "section", "text": {"type": "mrkdwn", "text": "This alert was resolved in Code Defender."}},
+			{"type": "section", "fields": [
+				{"type": "mrkdwn", "text": "*Risk*\nCRITICAL"},
+				{"type": "mrkdwn", "text": "*Type*\nClient-side risk"},
+				{"type": "mrkdwn", "text": "*Source*\nshop.example.com"},
+				{"type": "mrkdwn", "text": "*Time*\n<!date^1767323045^{date_short_pretty} {time_secs}|2026-01-02T03:04:05Z>"},
+				{"type": "mrkdwn", "text": "*Tags*\npci, checkout"},
+				{"type": "mrkdwn", "text": "*Event ID*\nevt-123"}
+			]},
+			{"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open in Code Defender"},
+				"url": "https://console.codedefender.example/alerts/evt-123?tab=1&x=2"}]}
+		]}]
+	}`, reqs[0].Body)
+
+	// Resolving again, or what was never opened, posts the same notice.
+	_, err = n.Send(context.Background(), testkit.Resolved(testkit.MinimalEvent()))
+	require.NoError(t, err)
+	require.Contains(t, string(m.Requests()[1].Body), `"text":"[RESOLVED] Minimal"`)
 }
