@@ -44,10 +44,9 @@ func Example() {
 	// Output: 43a29c5c-3dbf-4fa4-9c26-f4f71023e120 <nil>
 }
 
-// Test proves the key without raising an alert. What it cannot check with
-// the key it has comes back wrapping ErrNotChecked, which a console can show
-// as a warning rather than a failure.
-func ExampleNotifier_Test() {
+// TestReport proves the key without raising an alert, and says what it
+// could not check with the key it has: a warning, not a failure.
+func ExampleNotifier_TestReport() {
 	mt := httpmock.NewMockTransport()
 	mt.RegisterResponder(http.MethodGet, opsgenie.AlertsURL+"?limit=1",
 		httpmock.NewStringResponder(http.StatusOK, `{"data":[],"took":0.01,"requestId":"r-1"}`))
@@ -60,15 +59,16 @@ func ExampleNotifier_Test() {
 		fmt.Println(err)
 		return
 	}
-	switch err := n.Test(context.Background()); {
-	case errors.Is(err, opsgenie.ErrNotChecked):
-		fmt.Println("warning: key accepted; team not checked")
-	case err != nil:
-		fmt.Println("failed:", err)
-	default:
-		fmt.Println("ok")
+	report := n.TestReport(context.Background())
+	for _, c := range report.Checks {
+		fmt.Printf("%s: %s\n", c.Name, c.Status)
 	}
-	// Output: warning: key accepted; team not checked
+	fmt.Println("Test:", report.Err())
+	// Output:
+	// API key accepted: passed
+	// team visible: warning
+	// key may create alerts: warning
+	// Test: <nil>
 }
 
 // A key refused by Opsgenie gets an error that names the region to check.

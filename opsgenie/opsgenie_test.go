@@ -3,7 +3,6 @@ package opsgenie
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -445,84 +444,110 @@ func TestSendErrors(t *testing.T) {
 	}
 }
 
-func TestTest(t *testing.T) {
+// checks renders a report as "name: status" lines, in order.
+func checks(r notify.Report) []string {
+	var out []string
+	for _, c := range r.Checks {
+		out = append(out, c.Name+": "+string(c.Status))
+	}
+	return out
+}
+
+func TestTestReport(t *testing.T) {
+	const (
+		keyOK      = "API key accepted: passed"
+		keyWarn    = "API key accepted: warning"
+		keyFailed  = "API key accepted: failed"
+		teamOK     = "team visible: passed"
+		teamWarn   = "team visible: warning"
+		teamFailed = "team visible: failed"
+		teamSkip   = "team visible: skipped"
+		createWarn = "key may create alerts: warning"
+		createSkip = "key may create alerts: skipped"
+	)
+	teamFound := `{"data":{"id":"` + teamID + `","name":"SOC"},"took":0.01,"requestId":"r-2"}`
 	tests := []struct {
-		name       string
-		config     func(*Config)
-		routes     map[string]route
-		requests   []string // "METHOD URL" in order
-		kind       error    // nil: Test passes
-		notChecked bool
-		contains   []string
+		name     string
+		config   func(*Config)
+		routes   map[string]route
+		requests []string // "METHOD URL" in order
+		checks   []string
+		kind     error // of the failed check; nil: Test passes
+		contains []string
 	}{
 		{name: "key accepted, no team", config: func(c *Config) { c.TeamID = "" },
 			routes:   map[string]route{"GET " + listURL: {status: 200, body: listed}},
-			requests: []string{"GET " + listURL}},
+			requests: []string{"GET " + listURL}, checks: []string{keyOK, teamSkip, createWarn}},
 		{name: "key accepted, team found",
-			routes:   map[string]route{"GET " + listURL: {status: 200, body: listed}, "GET " + teamURL: {status: 200, body: teamOK}},
-			requests: []string{"GET " + listURL, "GET " + teamURL}},
+			routes:   map[string]route{"GET " + listURL: {status: 200, body: listed}, "GET " + teamURL: {status: 200, body: teamFound}},
+			requests: []string{"GET " + listURL, "GET " + teamURL}, checks: []string{keyOK, teamOK, createWarn}},
 		{name: "EU key accepted, team found", config: func(c *Config) { c.URL = AlertsURLEU },
 			routes: map[string]route{
 				"GET " + AlertsURLEU + "?limit=1":                                           {status: 200, body: listed},
-				"GET https://api.eu.opsgenie.com/v2/teams/" + teamID + "?identifierType=id": {status: 200, body: teamOK},
+				"GET https://api.eu.opsgenie.com/v2/teams/" + teamID + "?identifierType=id": {status: 200, body: teamFound},
 			},
-			requests: []string{"GET " + AlertsURLEU + "?limit=1", "GET https://api.eu.opsgenie.com/v2/teams/" + teamID + "?identifierType=id"}},
+			requests: []string{"GET " + AlertsURLEU + "?limit=1", "GET https://api.eu.opsgenie.com/v2/teams/" + teamID + "?identifierType=id"},
+			checks:   []string{keyOK, teamOK, createWarn}},
 		{name: "key refused: region hint, no team lookup",
 			routes:   map[string]route{"GET " + listURL: {status: 401, body: `{"message":"Could not authenticate","took":0.0}`}},
-			requests: []string{"GET " + listURL}, kind: notify.ErrUnauthorized,
+			requests: []string{"GET " + listURL}, checks: []string{keyFailed, teamSkip, createSkip}, kind: notify.ErrUnauthorized,
 			contains: []string{"test: GET /v2/alerts", "status 401", "Could not authenticate", "Opsgenie refused the API key",
 				"the URL's region matches the account", AlertsURLEU}},
-		{name: "key without read access",
-			routes:   map[string]route{"GET " + listURL: {status: 403, body: `{"message":"Forbidden"}`}},
-			requests: []string{"GET " + listURL}, kind: notify.ErrForbidden,
-			contains: []string{"may not read alerts", "Read access"}},
+		{name: "key without read access is a warning",
+			routes: map[string]route{
+				"GET " + listURL: {status: 403, body: `{"message":"Forbidden"}`},
+				"GET " + teamURL: {status: 200, body: teamFound},
+			},
+			requests: []string{"GET " + listURL, "GET " + teamURL}, checks: []string{keyWarn, teamOK, createWarn}},
 		{name: "429 with Retry-After",
 			routes:   map[string]route{"GET " + listURL: {status: 429, header: http.Header{"Retry-After": {"3"}}}},
-			requests: []string{"GET " + listURL}, kind: notify.ErrRateLimited, contains: []string{"status 429"}},
+			requests: []string{"GET " + listURL}, checks: []string{keyFailed, teamSkip, createSkip}, kind: notify.ErrRateLimited,
+			contains: []string{"status 429"}},
 		{name: "500",
 			routes:   map[string]route{"GET " + listURL: {status: 500, body: `{"message":"boom"}`}},
-			requests: []string{"GET " + listURL}, kind: notify.ErrUnavailable, contains: []string{"status 500", "boom"}},
+			requests: []string{"GET " + listURL}, checks: []string{keyFailed, teamSkip, createSkip}, kind: notify.ErrUnavailable,
+			contains: []string{"status 500", "boom"}},
 		{name: "200 that is not Opsgenie's",
 			routes:   map[string]route{"GET " + listURL: {status: 200, body: `<html>login</html>`}},
-			requests: []string{"GET " + listURL}, kind: notify.ErrRejected, contains: []string{"not the expected JSON"}},
+			requests: []string{"GET " + listURL}, checks: []string{keyFailed, teamSkip, createSkip}, kind: notify.ErrRejected,
+			contains: []string{"not the expected JSON"}},
 		{name: "200 without data",
 			routes:   map[string]route{"GET " + listURL: {status: 200, body: `{"ok":true}`}},
-			requests: []string{"GET " + listURL}, kind: notify.ErrRejected, contains: []string{`no "data"`}},
+			requests: []string{"GET " + listURL}, checks: []string{keyFailed, teamSkip, createSkip}, kind: notify.ErrRejected,
+			contains: []string{`no "data"`}},
 		{name: "unknown team",
 			routes: map[string]route{
 				"GET " + listURL: {status: 200, body: listed},
 				"GET " + teamURL: {status: 404, body: `{"message":"No team exists with id [` + teamID + `]","took":0.0}`},
 			},
-			requests: []string{"GET " + listURL, "GET " + teamURL}, kind: notify.ErrNotFound,
-			contains: []string{"test: GET /v2/teams/{id}", "No team exists with id", "check team_id"}},
-		{name: "team not checkable: no configuration access",
+			requests: []string{"GET " + listURL, "GET " + teamURL}, checks: []string{keyOK, teamFailed, createWarn},
+			kind: notify.ErrNotFound, contains: []string{"test: GET /v2/teams/{id}", "No team exists with id", "check team_id"}},
+		{name: "team an alert-only key may not read is a warning",
 			routes: map[string]route{
 				"GET " + listURL: {status: 200, body: listed},
 				"GET " + teamURL: {status: 403, body: `{"message":"You are not authorized for this operation"}`},
 			},
-			requests: []string{"GET " + listURL, "GET " + teamURL}, kind: notify.ErrForbidden, notChecked: true,
-			contains: []string{"key was accepted for alerts", "team_id was not checked"}},
+			requests: []string{"GET " + listURL, "GET " + teamURL}, checks: []string{keyOK, teamWarn, createWarn}},
 		{name: "team answer names another team",
 			routes: map[string]route{
 				"GET " + listURL: {status: 200, body: listed},
 				"GET " + teamURL: {status: 200, body: `{"data":{"id":"00000000-0000-0000-0000-000000000000"}}`},
 			},
-			requests: []string{"GET " + listURL, "GET " + teamURL}, kind: notify.ErrRejected, contains: []string{"another team"}},
+			requests: []string{"GET " + listURL, "GET " + teamURL}, checks: []string{keyOK, teamFailed, createWarn},
+			kind: notify.ErrRejected, contains: []string{"another team"}},
 		{name: "JSM key accepted, no team", config: func(c *Config) { c.URL, c.TeamID = AlertsURLJSM, "" },
 			routes:   map[string]route{"GET " + AlertsURLJSM + "?limit=1": {status: 200, body: listed}},
-			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}},
+			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}, checks: []string{keyOK, teamSkip, createWarn}},
 		{name: "JSM team cannot be checked", config: func(c *Config) { c.URL = AlertsURLJSM },
 			routes:   map[string]route{"GET " + AlertsURLJSM + "?limit=1": {status: 200, body: listed}},
-			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}, kind: notify.ErrForbidden, notChecked: true,
-			contains: []string{"team_id was not checked", "JSM Operations looks teams up only through its REST API"}},
-		{name: "JSM without a read endpoint", config: func(c *Config) { c.URL = AlertsURLJSM },
+			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}, checks: []string{keyOK, teamWarn, createWarn}},
+		{name: "JSM without a read endpoint", config: func(c *Config) { c.URL, c.TeamID = AlertsURLJSM, "" },
 			routes:   map[string]route{"GET " + AlertsURLJSM + "?limit=1": {status: 405, body: `{"message":"Method Not Allowed"}`}},
-			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}, kind: notify.ErrRejected, notChecked: true,
-			contains: []string{"the key was not checked"}},
+			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}, checks: []string{keyWarn, teamSkip, createWarn}},
 		{name: "JSM key refused", config: func(c *Config) { c.URL = AlertsURLJSM },
 			routes:   map[string]route{"GET " + AlertsURLJSM + "?limit=1": {status: 401, body: `{"message":"Unauthorized"}`}},
-			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}, kind: notify.ErrUnauthorized,
-			contains: []string{"JSM Operations refused the API key"}},
+			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}, checks: []string{keyFailed, teamSkip, createSkip},
+			kind: notify.ErrUnauthorized, contains: []string{"JSM Operations refused the API key"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -532,7 +557,11 @@ func TestTest(t *testing.T) {
 			}
 			mt, seen := mockOpsgenie(t, tc.routes)
 			n, logs := newNotifier(t, c, mt)
-			err := n.Test(context.Background())
+			rep := n.TestReport(context.Background())
+			require.Equal(t, tc.checks, checks(rep))
+			for _, ch := range rep.Checks {
+				require.NotEmpty(t, ch.Detail, "every check says what it proved: %s", ch.Name)
+			}
 
 			var got []string
 			for _, r := range *seen {
@@ -540,13 +569,17 @@ func TestTest(t *testing.T) {
 				requireHeaders(t, r, false)
 			}
 			require.Equal(t, tc.requests, got)
+			require.NotContains(t, logs.String(), "not checked", "what Test could not check is in the report, not in a log line")
 			notifytest.AssertNoSecret(t, logs.String(), secret)
+
+			err := rep.Err()
 			if tc.kind == nil {
 				require.NoError(t, err)
+				require.NoError(t, n.Test(context.Background()))
 				return
 			}
 			require.ErrorIs(t, err, tc.kind)
-			require.Equal(t, tc.notChecked, errors.Is(err, ErrNotChecked))
+			require.ErrorIs(t, n.Test(context.Background()), tc.kind)
 			for _, s := range tc.contains {
 				require.Contains(t, err.Error(), s)
 			}

@@ -28,10 +28,12 @@
 // resolving twice, or resolving what was never opened, is a success and
 // opens nothing. Resolve(ctx, id) is a shorthand for it.
 //
-// Test sends a resolve for a random dedup key, which opens nothing and pages
-// no one. A 202 proves that the URL reaches PagerDuty and that the key is
-// well formed; PagerDuty may accept a resolve for a well-formed key that no
-// integration owns, so the first Send is the proof that the key is live.
+// Test (and TestReport, which says what each step proved) sends a resolve
+// for a random dedup key, which opens nothing and pages no one. A 202
+// proves that the URL reaches PagerDuty and that the key is well formed
+// (check "events API accepted the key"); PagerDuty may accept a resolve for
+// a well-formed key that no integration owns, so "key belongs to a service"
+// is a warning: the first Send is the proof that the key is live.
 //
 // A 400 "invalid event" is permanent and its message lists PagerDuty's own
 // errors; 429, 5xx and network errors are retryable (sender.ClassifyStatus).
@@ -106,7 +108,10 @@ type Notifier struct {
 	http              *sender.Sender
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
+var (
+	_ notify.Notifier = (*Notifier)(nil)
+	_ notify.Reporter = (*Notifier)(nil)
+)
 
 // New validates c and returns a Notifier.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
@@ -139,12 +144,31 @@ func (n *Notifier) Close() error {
 	return nil
 }
 
-// Test sends a resolve for a random dedup key: PagerDuty drops a resolve
-// that matches no open alert, so nothing is opened and no one is paged. A
-// nil error proves the URL and the key's form, not that the key is live.
-func (n *Notifier) Test(ctx context.Context) error {
+// The checks of TestReport.
+const (
+	checkKeyAccepted = "events API accepted the key"
+	checkKeyRoutes   = "key belongs to a service"
+)
+
+// Test runs TestReport and returns the error of its first failed check.
+func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
+
+// TestReport sends a resolve for a random dedup key: PagerDuty drops a
+// resolve that matches no open alert, so nothing is opened and no one is
+// paged. Its 202 proves the URL and the key's form; that the key belongs to
+// a service cannot be proven without opening an alert, so that check is a
+// warning.
+func (n *Notifier) TestReport(ctx context.Context) notify.Report {
+	var r notify.Report
 	_, err := n.enqueue(ctx, "test: resolve", n.resolveEvent(testKeyPrefix+rand.Text()))
-	return err
+	if !r.Check(checkKeyAccepted, err, "PagerDuty's Events API accepted a resolve for a random dedup key: "+
+		"the URL is PagerDuty's and the routing key is well formed. Nothing was opened.") {
+		r.Skip(checkKeyRoutes, "The Events API did not accept the key.")
+		return r
+	}
+	r.Warn(checkKeyRoutes, "PagerDuty accepts a resolve for any well-formed key, so only the first alert proves "+
+		"that the key is the Integration Key of an Events API v2 integration on a service.")
+	return r
 }
 
 // Send triggers a PagerDuty alert for e, with Event.ID as its dedup key,

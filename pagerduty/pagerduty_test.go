@@ -589,3 +589,41 @@ func TestLifecycleAgainstFake(t *testing.T) {
 	}
 	require.Equal(t, 1, triggers)
 }
+
+func TestTestReport(t *testing.T) {
+	t.Run("accepted: the key's owner is a warning", func(t *testing.T) {
+		m := testkit.NewMockAPI()
+		m.On(http.MethodPost, EventsURL, http.StatusAccepted, accepted, nil)
+		n, err := New(validConfig(), notify.WithHTTPClient(m.Client()))
+		require.NoError(t, err)
+		rep := n.TestReport(context.Background())
+		require.Len(t, rep.Checks, 2)
+		require.Equal(t, notify.Check{Name: "events API accepted the key", Status: notify.CheckPassed,
+			Detail: rep.Checks[0].Detail}, rep.Checks[0])
+		require.Contains(t, rep.Checks[0].Detail, "Nothing was opened.")
+		require.Equal(t, "key belongs to a service", rep.Checks[1].Name)
+		require.Equal(t, notify.CheckWarning, rep.Checks[1].Status)
+		require.Contains(t, rep.Checks[1].Detail, "only the first alert proves")
+		require.NoError(t, rep.Err())
+		require.NoError(t, n.Test(context.Background()))
+		for _, r := range m.Requests() {
+			require.Contains(t, string(r.Body), `"event_action":"resolve"`, "Test opens nothing")
+		}
+	})
+	t.Run("refused: failed, then skipped", func(t *testing.T) {
+		m := testkit.NewMockAPI()
+		m.On(http.MethodPost, EventsURL, http.StatusBadRequest,
+			`{"status":"invalid event","message":"Event object is invalid","errors":["Invalid routing key"]}`, nil)
+		n, err := New(validConfig(), notify.WithHTTPClient(m.Client()))
+		require.NoError(t, err)
+		rep := n.TestReport(context.Background())
+		require.Len(t, rep.Checks, 2)
+		require.Equal(t, notify.CheckFailed, rep.Checks[0].Status)
+		require.ErrorIs(t, rep.Checks[0].Err, notify.ErrRejected)
+		require.Contains(t, rep.Checks[0].Detail, "Invalid routing key")
+		require.Equal(t, notify.CheckSkipped, rep.Checks[1].Status)
+		require.Equal(t, rep.Checks[0].Err, rep.Err())
+		require.ErrorIs(t, n.Test(context.Background()), notify.ErrRejected)
+		notifytest.AssertNoSecret(t, rep.Err(), secret)
+	})
+}

@@ -28,7 +28,10 @@
 //
 // Test posts one message clearly marked "[TEST]": Slack has no documented
 // way to check a webhook without posting (the empty-text probe some tools
-// use is undocumented, so it is not relied on).
+// use is undocumented, so it is not relied on). TestReport says what it
+// proved: "webhook posted the message", and, when a channel is set, the
+// warning "channel honoured", since only legacy webhooks honour it and
+// Slack's answer does not say.
 //
 // Slack answers 200 "ok" and gives no message id; the Receipt's ID is
 // Slack's own answer (normally "ok") and its URL is empty. An error answer is
@@ -105,7 +108,10 @@ type Notifier struct {
 	now               func() time.Time
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
+var (
+	_ notify.Notifier = (*Notifier)(nil)
+	_ notify.Reporter = (*Notifier)(nil)
+)
 
 // New validates c and returns a Notifier that posts to its webhook.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
@@ -139,12 +145,34 @@ func (n *Notifier) Close() error {
 	return nil
 }
 
-// Test posts one message marked "[TEST]" to the webhook. Slack has no
+// The checks of TestReport.
+const (
+	checkPosted          = "webhook posted the message"
+	checkChannelHonoured = "channel honoured"
+)
+
+// Test runs TestReport and returns the error of its first failed check.
+func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
+
+// TestReport posts one message marked "[TEST]" to the webhook. Slack has no
 // documented check that posts nothing, so a working webhook shows the
-// message in its channel.
-func (n *Notifier) Test(ctx context.Context) error {
+// message in its channel. Whether Slack honoured Config.Channel cannot be
+// told from its answer, so a set channel is a warning.
+func (n *Notifier) TestReport(ctx context.Context) notify.Report {
+	var r notify.Report
 	_, err := n.post(ctx, "test", n.testEvent())
-	return err
+	if !r.Check(checkPosted, err, "Slack accepted the [TEST] message: the webhook is live and posts to its channel.") {
+		if n.cfg.Channel != "" {
+			r.Skip(checkChannelHonoured, "The webhook did not accept the message.")
+		}
+		return r
+	}
+	if n.cfg.Channel != "" {
+		r.Warn(checkChannelHonoured, "Only legacy webhooks honour channel; a webhook made by a Slack app posts to the channel "+
+			"chosen when it was installed, and Slack's answer does not say which: look for the [TEST] message in "+
+			n.cfg.Channel+".")
+	}
+	return r
 }
 
 // Send posts e as one Block Kit message; a resolved event posts a message

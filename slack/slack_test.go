@@ -742,3 +742,49 @@ func TestSendResolved(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(m.Requests()[1].Body), `"text":"[RESOLVED] Minimal"`)
 }
+
+func TestTestReport(t *testing.T) {
+	cases := []struct {
+		name    string
+		channel string
+		status  int
+		body    string
+		want    []notify.CheckStatus
+	}{
+		{name: "posted, channel a warning", channel: "#security-alerts", status: 200, body: "ok",
+			want: []notify.CheckStatus{notify.CheckPassed, notify.CheckWarning}},
+		{name: "posted, no channel", status: 200, body: "ok", want: []notify.CheckStatus{notify.CheckPassed}},
+		{name: "revoked", channel: "#security-alerts", status: 403, body: "invalid_token",
+			want: []notify.CheckStatus{notify.CheckFailed, notify.CheckSkipped}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := testkit.NewMockAPI()
+			m.On(http.MethodPost, hookURL, tc.status, tc.body, nil)
+			c := validConfig()
+			c.Channel = tc.channel
+			n, err := New(c, notify.WithHTTPClient(m.Client()))
+			require.NoError(t, err)
+			rep := n.TestReport(context.Background())
+			var got []notify.CheckStatus
+			for _, ch := range rep.Checks {
+				got = append(got, ch.Status)
+				require.NotEmpty(t, ch.Detail)
+			}
+			require.Equal(t, tc.want, got)
+			require.Equal(t, "webhook posted the message", rep.Checks[0].Name)
+			if len(rep.Checks) > 1 {
+				require.Equal(t, "channel honoured", rep.Checks[1].Name)
+			}
+			if tc.want[0] == notify.CheckPassed {
+				require.NoError(t, rep.Err())
+				require.Contains(t, string(m.Requests()[0].Body), "[TEST]")
+				return
+			}
+			require.ErrorIs(t, rep.Err(), notify.ErrForbidden)
+			require.Contains(t, rep.Checks[0].Detail, "the webhook URL has been revoked")
+			require.ErrorIs(t, n.Test(context.Background()), notify.ErrForbidden)
+			notifytest.AssertNoSecret(t, rep.Err(), secret)
+		})
+	}
+}
