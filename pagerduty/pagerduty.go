@@ -2,8 +2,9 @@
 // Events API v2 (https://developer.pagerduty.com/docs/events-api-v2/overview).
 //
 // The console's fields are a name, the Events API v2 URL (EventsURL, or
-// EventsURLEU for the EU service region; the misspelling ".../v2/enque" gets
-// a "did you mean" error) and the api_key: the 32-character Integration Key
+// EventsURLEU for the EU service region; the console's documented form
+// ".../v2/enque" is accepted as stored and sends to ".../v2/enqueue", and
+// other near misses get a "did you mean" error) and the api_key: the 32-character Integration Key
 // of an Events API v2 integration on a service, which PagerDuty calls the
 // routing key. It travels only in the request body and is scrubbed from
 // every error and log line.
@@ -315,7 +316,7 @@ func (n *Notifier) enqueue(ctx context.Context, op string, body []byte) (notify.
 	resp, err := n.http.Do(ctx, sender.Request{
 		Op:      op,
 		Method:  http.MethodPost,
-		URL:     n.cfg.WebhookURL,
+		URL:     eventsEndpoint(n.cfg.WebhookURL),
 		Header:  http.Header{"Content-Type": {"application/json"}},
 		Body:    body,
 		Explain: sender.Message(describe),

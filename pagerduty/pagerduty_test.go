@@ -95,77 +95,104 @@ func newNotifier(t *testing.T, c Config, mt *httpmock.MockTransport) (*Notifier,
 }
 
 func TestConfigValidate(t *testing.T) {
-	tests := []struct {
-		name   string
-		change func(*Config)
-		fields []string
-		msg    string
-	}{
-		{name: "valid", change: func(*Config) {}},
-		{name: "valid EU", change: func(c *Config) { c.WebhookURL = EventsURLEU }},
-		{name: "valid key that is not hex", change: func(c *Config) { c.APIKey = "R0zZ3456789abcdefABCDEF012345678" }},
-
-		{name: "name missing", change: func(c *Config) { c.Name = "" }, fields: []string{"name"}, msg: "required"},
-		{name: "name too long", change: func(c *Config) { c.Name = strings.Repeat("n", 101) }, fields: []string{"name"}},
-		{name: "name with a line break", change: func(c *Config) { c.Name = "a\nb" }, fields: []string{"name"}},
-
-		{name: "url missing", change: func(c *Config) { c.WebhookURL = "" }, fields: []string{"webhook_url"}, msg: "required"},
-		{name: "url misspelt enque", change: func(c *Config) { c.WebhookURL = "https://events.pagerduty.com/v2/enque" },
-			fields: []string{"webhook_url"}, msg: "did you mean https://events.pagerduty.com/v2/enqueue?"},
-		{name: "EU url misspelt enque", change: func(c *Config) { c.WebhookURL = "https://events.eu.pagerduty.com/v2/enque" },
-			fields: []string{"webhook_url"}, msg: "did you mean https://events.eu.pagerduty.com/v2/enqueue?"},
-		{name: "url with a trailing slash", change: func(c *Config) { c.WebhookURL = EventsURL + "/" },
-			fields: []string{"webhook_url"}, msg: "did you mean " + EventsURL + "?"},
-		{name: "url over http", change: func(c *Config) { c.WebhookURL = "http://events.pagerduty.com/v2/enqueue" },
-			fields: []string{"webhook_url"}, msg: "did you mean " + EventsURL + "?"},
-		{name: "url in upper case", change: func(c *Config) { c.WebhookURL = "https://EVENTS.PagerDuty.com/V2/Enqueue" },
-			fields: []string{"webhook_url"}, msg: "did you mean " + EventsURL + "?"},
-		{name: "url is the change-events endpoint", change: func(c *Config) { c.WebhookURL = "https://events.pagerduty.com/v2/change/enqueue" },
-			fields: []string{"webhook_url"}, msg: "did you mean " + EventsURL + "?"},
-		{name: "url is Events API v1", change: func(c *Config) {
-			c.WebhookURL = "https://events.pagerduty.com/generic/2010-04-15/create_event.json"
-		}, fields: []string{"webhook_url"}, msg: "did you mean " + EventsURL + "?"},
-		{name: "url is the bare host", change: func(c *Config) { c.WebhookURL = "https://events.pagerduty.com" },
-			fields: []string{"webhook_url"}, msg: "did you mean " + EventsURL + "?"},
-		{name: "url is the REST API", change: func(c *Config) { c.WebhookURL = "https://api.pagerduty.com/incidents" },
-			fields: []string{"webhook_url"}, msg: "must be PagerDuty's Events API v2 URL"},
-		{name: "url elsewhere", change: func(c *Config) { c.WebhookURL = "https://example.com/v2/enqueue" },
-			fields: []string{"webhook_url"}, msg: "must be PagerDuty's Events API v2 URL"},
-
-		{name: "key missing", change: func(c *Config) { c.APIKey = "" }, fields: []string{"api_key"}, msg: "required"},
-		{name: "key is the mask", change: func(c *Config) { c.APIKey = notify.Redacted }, fields: []string{"api_key"}, msg: "mask"},
-		{name: "key of 20 characters (REST key)", change: func(c *Config) { c.APIKey = "u+abcdefghij12345678" },
-			fields: []string{"api_key"}, msg: "REST API key"},
-		{name: "key of 31 characters", change: func(c *Config) { c.APIKey = secret[:31] },
-			fields: []string{"api_key"}, msg: "it has 31 characters"},
-		{name: "key of 33 characters", change: func(c *Config) { c.APIKey = secret + "x" },
-			fields: []string{"api_key"}, msg: "it has 33 characters"},
-		{name: "key with a dash", change: func(c *Config) { c.APIKey = "0123456789abcdef-BCDEF0123456789" },
-			fields: []string{"api_key"}, msg: "only letters and digits"},
-		{name: "key with a space around it", change: func(c *Config) { c.APIKey = " " + secret[1:] },
-			fields: []string{"api_key"}, msg: "spaces"},
-		{name: "key with a line break", change: func(c *Config) { c.APIKey = secret[:31] + "\n" }, fields: []string{"api_key"}},
-
-		{name: "every field bad at once", change: func(c *Config) {
-			c.Name, c.WebhookURL, c.APIKey = "", "https://events.pagerduty.com/v2/enque", "short"
-		}, fields: []string{"name", "webhook_url", "api_key"}},
+	with := func(change func(*Config)) Config {
+		c := validConfig()
+		change(&c)
+		return c
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := validConfig()
-			tc.change(&c)
-			err := c.Validate()
-			secrets := []notify.Secret{secret}
-			if !c.APIKey.IsMasked() {
-				secrets = append(secrets, c.APIKey)
+	url := func(u string) Config { return with(func(c *Config) { c.WebhookURL = u }) }
+	key := func(k notify.Secret) Config { return with(func(c *Config) { c.APIKey = k }) }
+	webhookURL, apiKey, name := []string{"webhook_url"}, []string{"api_key"}, []string{"name"}
+	testkit.RunValidate(t, []testkit.ValidateCase[Config]{
+		{Name: "valid", Config: validConfig()},
+		{Name: "valid EU", Config: url(EventsURLEU)},
+		{Name: "valid: the console's /v2/enque", Config: url("https://events.pagerduty.com/v2/enque")},
+		{Name: "valid: the console's EU /v2/enque", Config: url("https://events.eu.pagerduty.com/v2/enque")},
+		{Name: "valid key that is not hex", Config: key("R0zZ3456789abcdefABCDEF012345678")},
+
+		{Name: "name missing", Config: with(func(c *Config) { c.Name = "" }), Fields: name, Schema: true},
+		{Name: "name too long", Config: with(func(c *Config) { c.Name = strings.Repeat("n", 101) }), Fields: name, Schema: true},
+		{Name: "name with a line break", Config: with(func(c *Config) { c.Name = "a\nb" }), Fields: name},
+
+		{Name: "url missing", Config: url(""), Fields: webhookURL, Schema: true},
+		{Name: "url with a trailing slash", Config: url(EventsURL + "/"), Fields: webhookURL, Schema: true},
+		{Name: "url over http", Config: url("http://events.pagerduty.com/v2/enqueue"), Fields: webhookURL, Schema: true},
+		{Name: "url in upper case", Config: url("https://EVENTS.PagerDuty.com/V2/Enqueue"), Fields: webhookURL, Schema: true},
+		{Name: "url misspelt enqeue", Config: url("https://events.pagerduty.com/v2/enqeue"), Fields: webhookURL, Schema: true},
+		{Name: "url is the change-events endpoint", Config: url("https://events.pagerduty.com/v2/change/enqueue"), Fields: webhookURL, Schema: true},
+		{Name: "url is Events API v1", Config: url("https://events.pagerduty.com/generic/2010-04-15/create_event.json"), Fields: webhookURL, Schema: true},
+		{Name: "url is the bare host", Config: url("https://events.pagerduty.com"), Fields: webhookURL, Schema: true},
+		{Name: "url is the REST API", Config: url("https://api.pagerduty.com/incidents"), Fields: webhookURL, Schema: true},
+		{Name: "url elsewhere", Config: url("https://example.com/v2/enqueue"), Fields: webhookURL, Schema: true},
+
+		{Name: "key missing", Config: key(""), Fields: apiKey, Schema: true},
+		{Name: "key is the mask", Config: key(notify.Redacted), Fields: apiKey},
+		{Name: "key of 20 characters (REST key)", Config: key("u+abcdefghij12345678"), Fields: apiKey, Schema: true},
+		{Name: "key of 31 characters", Config: key(secret[:31]), Fields: apiKey, Schema: true},
+		{Name: "key of 33 characters", Config: key(secret + "x"), Fields: apiKey, Schema: true},
+		{Name: "key with a dash", Config: key("0123456789abcdef-BCDEF0123456789"), Fields: apiKey, Schema: true},
+		{Name: "key with a space around it", Config: key(" " + secret[1:]), Fields: apiKey, Schema: true},
+		{Name: "key with a line break", Config: key(secret[:31] + "\n"), Fields: apiKey, Schema: true},
+
+		{Name: "every field bad at once", Config: Config{Name: "", WebhookURL: "https://events.pagerduty.com/v2/enq", APIKey: "short"},
+			Fields: []string{"name", "webhook_url", "api_key"}, Schema: true},
+	}, func(c Config) []notify.Secret {
+		if c.APIKey.IsMasked() {
+			return []notify.Secret{secret}
+		}
+		return []notify.Secret{secret, c.APIKey}
+	})
+}
+
+// TestConfigValidateSays checks what the field errors say: the URL that
+// was meant, and what a wrong key most likely is.
+func TestConfigValidateSays(t *testing.T) {
+	for raw, want := range map[string]string{
+		"":                                       "is required: " + EventsURL,
+		"https://events.pagerduty.com/v2/enqeue": "did you mean " + EventsURL + "?",
+		"https://events.eu.pagerduty.com/v2/enq": "did you mean " + EventsURLEU + "?",
+		"http://events.pagerduty.com/v2/enqueue": "did you mean " + EventsURL + "?",
+		"https://events.pagerduty.com/v2/change/enqueue": "did you mean " + EventsURL + "?",
+		"https://api.pagerduty.com/incidents":            "must be PagerDuty's Events API v2 URL",
+	} {
+		err := Config{Name: "On-call", WebhookURL: raw, APIKey: secret}.Validate()
+		require.ErrorContains(t, err, want, raw)
+	}
+	for k, want := range map[notify.Secret]string{
+		"u+abcdefghij12345678":             "REST API key",
+		secret[:31]:                        "it has 31 characters",
+		"0123456789abcdef-BCDEF0123456789": "only letters and digits",
+		" " + secret[1:]:                   "spaces",
+		notify.Redacted:                    "mask",
+	} {
+		err := Config{Name: "On-call", WebhookURL: EventsURL, APIKey: k}.Validate()
+		require.ErrorContains(t, err, want)
+		notifytest.AssertNoSecret(t, err, secret)
+	}
+}
+
+// TestConsoleURLSendsToEnqueue: a config stored with the console's
+// ".../v2/enque" posts to ".../v2/enqueue" of the same region.
+func TestConsoleURLSendsToEnqueue(t *testing.T) {
+	for stored, want := range map[string]string{
+		"https://events.pagerduty.com/v2/enque":    "https://events.pagerduty.com/v2/enqueue",
+		"https://events.eu.pagerduty.com/v2/enque": "https://events.eu.pagerduty.com/v2/enqueue",
+	} {
+		t.Run(stored, func(t *testing.T) {
+			m := testkit.NewMockAPI()
+			m.On(http.MethodPost, want, http.StatusAccepted, accepted, nil)
+			raw := `{"name":"On-call","webhook_url":"` + stored + `","api_key":"` + routingKey + `"}`
+			n, err := FromJSON(json.RawMessage(raw), notify.WithHTTPClient(m.Client()))
+			require.NoError(t, err)
+			_, err = n.Send(context.Background(), testkit.FullEvent())
+			require.NoError(t, err)
+			require.NoError(t, n.Test(context.Background()))
+			reqs := m.Requests()
+			require.Len(t, reqs, 2)
+			for _, r := range reqs {
+				require.Equal(t, http.MethodPost, r.Method)
+				require.Equal(t, want, r.URL())
 			}
-			notifytest.AssertNoSecret(t, err, secrets...)
-			if tc.fields == nil {
-				require.NoError(t, err)
-				return
-			}
-			require.Equal(t, tc.fields, notifytest.FieldsOf(err), "%v", err)
-			require.Contains(t, err.Error(), tc.msg)
 		})
 	}
 }
