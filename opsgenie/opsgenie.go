@@ -57,6 +57,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/codedefender/integrations/internal/identity"
@@ -97,6 +98,7 @@ type Notifier struct {
 	identity.Identity // prints as opsgenie("name"): never the config
 	cfg               Config
 	http              *sender.Sender
+	closed            atomic.Bool
 }
 
 var (
@@ -127,12 +129,24 @@ func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, erro
 func (n *Notifier) Validate() error { return n.cfg.Validate() }
 
 // Close releases the notifier's idle connections (those of a client given
-// with notify.WithHTTPClient stay the caller's). Every destination's
-// Notifier has Close, so all are io.Closers; this one keeps working
-// afterwards, opening new connections.
+// with notify.WithHTTPClient stay the caller's). It may be called more than
+// once; afterwards Send and Test return an error.
 func (n *Notifier) Close() error {
-	n.http.Close()
+	if !n.closed.Swap(true) {
+		n.http.Close()
+	}
 	return nil
+}
+
+// errClosed is the message of what a closed Notifier returns.
+const errClosed = "the notifier is closed"
+
+// do sends r, unless the Notifier is closed.
+func (n *Notifier) do(ctx context.Context, r sender.Request) (*sender.Response, error) {
+	if n.closed.Load() {
+		return nil, n.http.Errorf(r.Op, notify.ErrRejected, false, errClosed)
+	}
+	return n.http.Do(ctx, r)
 }
 
 func (n *Notifier) isJSM() bool { return n.cfg.URL == AlertsURLJSM }
@@ -172,7 +186,7 @@ func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 // It returns false when the key was refused.
 func (n *Notifier) checkKey(ctx context.Context, r *notify.Report) bool {
 	const op = "test: GET /v2/alerts"
-	resp, err := n.http.Do(ctx, sender.Request{
+	resp, err := n.do(ctx, sender.Request{
 		Op:      op,
 		Method:  http.MethodGet,
 		URL:     n.cfg.URL + "?limit=1",
@@ -220,7 +234,7 @@ func (n *Notifier) checkTeam(ctx context.Context, r *notify.Report) {
 		return
 	}
 	teamURL := strings.TrimSuffix(n.cfg.URL, "/alerts") + "/teams/" + url.PathEscape(n.cfg.TeamID) + "?identifierType=id"
-	resp, err := n.http.Do(ctx, sender.Request{
+	resp, err := n.do(ctx, sender.Request{
 		Op:      op,
 		Method:  http.MethodGet,
 		URL:     teamURL,
@@ -271,7 +285,7 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 		return n.close(ctx, e)
 	}
 	const op = "send"
-	resp, err := n.http.Do(ctx, sender.Request{
+	resp, err := n.do(ctx, sender.Request{
 		Op:      op,
 		Method:  http.MethodPost,
 		URL:     n.cfg.URL,
@@ -316,7 +330,7 @@ func (n *Notifier) close(ctx context.Context, e notify.Event) (notify.Receipt, e
 	if e.URL != "" {
 		note = text.Truncate("Resolved in Code Defender: "+e.URL, maxNoteRunes)
 	}
-	resp, err := n.http.Do(ctx, sender.Request{
+	resp, err := n.do(ctx, sender.Request{
 		Op:      op,
 		Method:  http.MethodPost,
 		URL:     n.cfg.URL + "/" + url.PathEscape(e.ID) + "/close?identifierType=alias",

@@ -51,6 +51,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -107,6 +108,7 @@ type Notifier struct {
 	identity.Identity // prints as pagerduty("name"): never the config
 	cfg               Config
 	http              *sender.Sender
+	closed            atomic.Bool
 }
 
 var (
@@ -137,13 +139,17 @@ func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, erro
 func (n *Notifier) Validate() error { return n.cfg.Validate() }
 
 // Close releases the notifier's idle connections (those of a client given
-// with notify.WithHTTPClient stay the caller's). Every destination's
-// Notifier has Close, so all are io.Closers; this one keeps working
-// afterwards, opening new connections.
+// with notify.WithHTTPClient stay the caller's). It may be called more than
+// once; afterwards Send, Resolve and Test return an error.
 func (n *Notifier) Close() error {
-	n.http.Close()
+	if !n.closed.Swap(true) {
+		n.http.Close()
+	}
 	return nil
 }
+
+// errClosed is the message of what a closed Notifier returns.
+const errClosed = "the notifier is closed"
 
 // The checks of TestReport.
 const (
@@ -313,16 +319,19 @@ type answer struct {
 }
 
 func (n *Notifier) enqueue(ctx context.Context, op string, body []byte) (notify.Receipt, error) {
+	if n.closed.Load() {
+		return notify.Receipt{}, n.http.Errorf(op, notify.ErrRejected, false, errClosed)
+	}
 	resp, err := n.http.Do(ctx, sender.Request{
 		Op:      op,
 		Method:  http.MethodPost,
 		URL:     eventsEndpoint(n.cfg.WebhookURL),
 		Header:  http.Header{"Content-Type": {"application/json"}},
 		Body:    body,
-		Explain: sender.Message(describe),
+		Explain: explain,
 	})
 	if err != nil {
-		return notify.Receipt{}, explain(err, resp)
+		return notify.Receipt{}, err
 	}
 	var a answer
 	if err := resp.DecodeJSON(&a); err != nil {
@@ -331,7 +340,7 @@ func (n *Notifier) enqueue(ctx context.Context, op string, body []byte) (notify.
 	if a.DedupKey == "" {
 		return notify.Receipt{}, n.http.BadAnswer(op, resp, errors.New("no dedup_key in it"))
 	}
-	return notify.Receipt{ID: a.DedupKey}, nil
+	return n.http.Receipt(a.DedupKey, ""), nil
 }
 
 // describe reads PagerDuty's error answer: its message and status, then
@@ -351,23 +360,21 @@ func describe(r *sender.Response) string {
 	return strings.TrimSpace(msg)
 }
 
-// explain gives PagerDuty's errors a hint that says what to fix.
-func explain(err error, resp *sender.Response) error {
-	var e *notify.Error
-	if resp == nil || !errors.As(err, &e) {
-		return err
-	}
-	switch resp.StatusCode {
+// explain reads PagerDuty's error answer once: its message (describe) and
+// a hint that says what to fix.
+func explain(r *sender.Response) sender.Explanation {
+	x := sender.Explanation{Message: describe(r)}
+	switch r.StatusCode {
 	case http.StatusBadRequest:
-		if strings.Contains(strings.ToLower(string(resp.Body)), "routing") {
-			e.Hint = "check api_key: it must be the Integration Key of an Events API v2 integration on the service"
+		if strings.Contains(strings.ToLower(string(r.Body)), "routing") {
+			x.Hint = "check api_key: it must be the Integration Key of an Events API v2 integration on the service"
 		} else {
-			e.Hint = "PagerDuty refused the event as invalid; a retry will not help"
+			x.Hint = "PagerDuty refused the event as invalid; a retry will not help"
 		}
 	case http.StatusNotFound:
-		e.Hint = "check webhook_url: it must be PagerDuty's Events API v2 URL"
+		x.Hint = "check webhook_url: it must be PagerDuty's Events API v2 URL"
 	case http.StatusTooManyRequests:
-		e.Hint = "over PagerDuty's rate for this key (about 120 events a minute): apply pagerduty.RateLimit with notify.RateLimit"
+		x.Hint = "over PagerDuty's rate for this key (about 120 events a minute): apply pagerduty.RateLimit with notify.RateLimit"
 	}
-	return err
+	return x
 }

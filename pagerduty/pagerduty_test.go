@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -30,68 +29,24 @@ func validConfig() Config {
 	return Config{Name: "On-call", WebhookURL: EventsURL, APIKey: secret}
 }
 
-func fullEvent() notify.Event {
-	return notify.Event{
-		ID:          "evt-123",
-		Type:        notify.EventClientSideRisk,
-		Title:       "New script on checkout",
-		Description: "A script from cdn.example.net appeared on /checkout.",
-		Risk:        notify.RiskCritical,
-		Time:        time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-		URL:         "https://console.codedefender.example/alerts/evt-123",
-		Source:      "shop.example.com",
-		Tags:        []string{"pci", "checkout"},
-		Details:     map[string]string{"script": "https://cdn.example.net/a.js", "page": "/checkout"},
-	}
-}
-
-func minimalEvent() notify.Event {
-	return notify.Event{
-		ID:    "evt-1",
-		Type:  notify.EventIncident,
-		Title: "Minimal",
-		Risk:  notify.RiskInfo,
-		Time:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-	}
-}
-
-type request struct {
-	Method string
-	URL    string
-	Header http.Header
-	Body   []byte
-}
-
 const accepted = `{"status":"success","message":"Event processed","dedup_key":"evt-123"}`
 
-// mockPagerDuty answers every POST to url with status and body, and records
-// what it was sent.
-func mockPagerDuty(t *testing.T, url string, status int, body string, header http.Header) (*httpmock.MockTransport, *[]request) {
+// newNotifier returns a Notifier for c whose Events API answers every POST
+// with status, body and header, and the buffer it logs into.
+func newNotifier(t *testing.T, c Config, status int, body string, header http.Header) (*Notifier, *testkit.MockAPI, *notifytest.LogBuffer) {
 	t.Helper()
-	mt := httpmock.NewMockTransport()
-	var seen []request
-	mt.RegisterResponder(http.MethodPost, url, func(r *http.Request) (*http.Response, error) {
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		seen = append(seen, request{Method: r.Method, URL: r.URL.String(), Header: r.Header.Clone(), Body: b})
-		resp := httpmock.NewStringResponse(status, body)
-		resp.Header.Set("Content-Type", "application/json")
-		for k, v := range header {
-			resp.Header[k] = v
-		}
-		return resp, nil
-	})
-	return mt, &seen
+	m := testkit.NewMockAPI()
+	m.On(http.MethodPost, eventsEndpoint(c.WebhookURL), status, body, header)
+	logger, logs := notifytest.NewLogger()
+	n, err := New(c, notify.WithHTTPClient(m.Client()), notify.WithLogger(logger))
+	require.NoError(t, err)
+	return n, m, logs
 }
 
-func newNotifier(t *testing.T, c Config, mt *httpmock.MockTransport) (*Notifier, *notifytest.LogBuffer) {
-	t.Helper()
-	logger, logs := notifytest.NewLogger()
-	n, err := New(c, notify.WithHTTPClient(&http.Client{Transport: mt}), notify.WithLogger(logger))
-	require.NoError(t, err)
-	return n, logs
+// quoted is s as a JSON string, for expected bodies.
+func quoted(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -136,12 +91,7 @@ func TestConfigValidate(t *testing.T) {
 
 		{Name: "every field bad at once", Config: Config{Name: "", WebhookURL: "https://events.pagerduty.com/v2/enq", APIKey: "short"},
 			Fields: []string{"name", "webhook_url", "api_key"}, Schema: true},
-	}, func(c Config) []notify.Secret {
-		if c.APIKey.IsMasked() {
-			return []notify.Secret{secret}
-		}
-		return []notify.Secret{secret, c.APIKey}
-	})
+	}, func(c Config) []notify.Secret { return testkit.Unmasked(secret, c.APIKey) })
 }
 
 // TestConfigValidateSays checks what the field errors say: the URL that
@@ -198,21 +148,22 @@ func TestConsoleURLSendsToEnqueue(t *testing.T) {
 }
 
 func TestSendFullEvent(t *testing.T) {
-	mt, seen := mockPagerDuty(t, EventsURL, http.StatusAccepted, accepted, nil)
-	n, logs := newNotifier(t, validConfig(), mt)
+	n, m, logs := newNotifier(t, validConfig(), http.StatusAccepted, accepted, nil)
+	e := testkit.FullEvent()
 
-	rc, err := n.Send(context.Background(), fullEvent())
+	rc, err := n.Send(context.Background(), e)
 	require.NoError(t, err)
 	require.Equal(t, notify.Receipt{ID: "evt-123"}, rc)
 
-	require.Len(t, *seen, 1)
-	r := (*seen)[0]
+	reqs := m.Requests()
+	require.Len(t, reqs, 1)
+	r := reqs[0]
 	require.Equal(t, http.MethodPost, r.Method)
-	require.Equal(t, EventsURL, r.URL)
+	require.Equal(t, EventsURL, r.URL())
 	require.Equal(t, "application/json", r.Header.Get("Content-Type"))
 	require.Equal(t, notify.DefaultUserAgent, r.Header.Get("User-Agent"))
 	require.Empty(t, r.Header.Get("Authorization"), "the routing key travels only in the body")
-	require.JSONEq(t, `{
+	testkit.JSONEq(t, `{
 		"routing_key": "`+routingKey+`",
 		"event_action": "trigger",
 		"dedup_key": "evt-123",
@@ -227,27 +178,27 @@ func TestSendFullEvent(t *testing.T) {
 			"class": "client_side_risk",
 			"custom_details": {
 				"risk": "critical",
-				"description": "A script from cdn.example.net appeared on /checkout.",
+				"description": `+quoted(e.Description)+`,
 				"tags": ["pci", "checkout"],
 				"details": {"script": "https://cdn.example.net/a.js", "page": "/checkout"}
 			}
 		},
-		"links": [{"href": "https://console.codedefender.example/alerts/evt-123", "text": "Open in Code Defender"}]
-	}`, string(r.Body))
+		"links": [{"href": "https://console.codedefender.example/alerts/evt-123?tab=1&x=2", "text": "Open in Code Defender"}]
+	}`, r.Body)
 	notifytest.AssertNoSecret(t, logs.String(), secret)
 }
 
 func TestSendMinimalEventEU(t *testing.T) {
-	mt, seen := mockPagerDuty(t, EventsURLEU, http.StatusAccepted, accepted, nil)
 	c := validConfig()
 	c.WebhookURL = EventsURLEU
-	n, _ := newNotifier(t, c, mt)
+	n, m, _ := newNotifier(t, c, http.StatusAccepted, accepted, nil)
 
-	_, err := n.Send(context.Background(), minimalEvent())
+	_, err := n.Send(context.Background(), testkit.MinimalEvent())
 	require.NoError(t, err)
-	require.Len(t, *seen, 1)
-	require.Equal(t, EventsURLEU, (*seen)[0].URL)
-	require.JSONEq(t, `{
+	reqs := m.Requests()
+	require.Len(t, reqs, 1)
+	require.Equal(t, EventsURLEU, reqs[0].URL())
+	testkit.JSONEq(t, `{
 		"routing_key": "`+routingKey+`",
 		"event_action": "trigger",
 		"dedup_key": "evt-1",
@@ -259,9 +210,9 @@ func TestSendMinimalEventEU(t *testing.T) {
 			"timestamp": "2026-01-02T03:04:05Z",
 			"component": "code-defender",
 			"class": "incident",
-			"custom_details": {"risk": "info"}
+			"custom_details": {"risk": "low"}
 		}
-	}`, string((*seen)[0].Body))
+	}`, reqs[0].Body)
 }
 
 func TestSeverityFromRisk(t *testing.T) {
@@ -270,23 +221,21 @@ func TestSeverityFromRisk(t *testing.T) {
 		notify.RiskLow: "info", notify.RiskInfo: "info",
 	}
 	for risk, sev := range want {
-		mt, seen := mockPagerDuty(t, EventsURL, http.StatusAccepted, accepted, nil)
-		n, _ := newNotifier(t, validConfig(), mt)
-		e := minimalEvent()
+		n, m, _ := newNotifier(t, validConfig(), http.StatusAccepted, accepted, nil)
+		e := testkit.MinimalEvent()
 		e.Risk = risk
 		_, err := n.Send(context.Background(), e)
 		require.NoError(t, err)
 		var got event
-		require.NoError(t, json.Unmarshal((*seen)[0].Body, &got))
+		require.NoError(t, m.Requests()[0].DecodeJSON(&got))
 		require.Equal(t, sev, got.Payload.Severity, risk)
 	}
 }
 
 func TestReceiptIsPagerDutysDedupKey(t *testing.T) {
-	mt, _ := mockPagerDuty(t, EventsURL, http.StatusAccepted,
-		`{"status":"success","message":"Event processed","dedup_key":"pd-assigned-9"}`, nil)
-	n, _ := newNotifier(t, validConfig(), mt)
-	rc, err := n.Send(context.Background(), minimalEvent())
+	n, _, _ := newNotifier(t, validConfig(), http.StatusAccepted,
+		`{"status":"success","message":"Event processed","dedup_key":"pd-assigned-9\u0007"}`, nil)
+	rc, err := n.Send(context.Background(), testkit.MinimalEvent())
 	require.NoError(t, err)
 	require.Equal(t, notify.Receipt{ID: "pd-assigned-9"}, rc)
 }
@@ -294,36 +243,36 @@ func TestReceiptIsPagerDutysDedupKey(t *testing.T) {
 func TestSendLimits(t *testing.T) {
 	send := func(t *testing.T, e notify.Event) (event, []byte) {
 		t.Helper()
-		mt, seen := mockPagerDuty(t, EventsURL, http.StatusAccepted, accepted, nil)
-		n, _ := newNotifier(t, validConfig(), mt)
+		n, m, _ := newNotifier(t, validConfig(), http.StatusAccepted, accepted, nil)
 		_, err := n.Send(context.Background(), e)
 		require.NoError(t, err)
-		require.Len(t, *seen, 1)
+		reqs := m.Requests()
+		require.Len(t, reqs, 1)
 		var got event
-		require.NoError(t, json.Unmarshal((*seen)[0].Body, &got))
-		return got, (*seen)[0].Body
+		require.NoError(t, reqs[0].DecodeJSON(&got))
+		return got, reqs[0].Body
 	}
 	t.Run("summary 1,024", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Title = strings.Repeat("é", 2000)
 		got, _ := send(t, e)
 		require.Equal(t, strings.Repeat("é", 1023)+"…", got.Payload.Summary)
 	})
 	t.Run("summary is one line", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Title = "a\r\nb"
 		got, _ := send(t, e)
 		require.Equal(t, "a  b", got.Payload.Summary)
 	})
 	t.Run("source 1,024", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Source = strings.Repeat("s", 1500)
 		got, _ := send(t, e)
 		require.Equal(t, strings.Repeat("s", 1023)+"…", got.Payload.Source)
 		require.Equal(t, got.Payload.Source, got.Payload.Group)
 	})
 	t.Run("512 KB: custom details dropped first, with a note", func(t *testing.T) {
-		e := fullEvent()
+		e := testkit.FullEvent()
 		e.Details = map[string]string{"script_body": strings.Repeat("x", 600_000)}
 		got, raw := send(t, e)
 		require.LessOrEqual(t, len(raw), maxEventBytes)
@@ -333,72 +282,58 @@ func TestSendLimits(t *testing.T) {
 		require.Equal(t, []link{{Href: e.URL, Text: "Open in Code Defender"}}, got.Links)
 	})
 	t.Run("just under 512 KB is sent whole", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Details = map[string]string{"d": strings.Repeat("x", 500_000)}
 		got, raw := send(t, e)
 		require.LessOrEqual(t, len(raw), maxEventBytes)
 		require.Equal(t, strings.Repeat("x", 500_000), got.Payload.CustomDetails.(map[string]any)["details"].(map[string]any)["d"])
 	})
 	t.Run("console link over 8,192 is left out", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.URL = "https://console.example/" + strings.Repeat("p", 9000)
 		got, _ := send(t, e)
 		require.Empty(t, got.Links)
 	})
 }
 
-func TestResolve(t *testing.T) {
-	mt, seen := mockPagerDuty(t, EventsURL, http.StatusAccepted, accepted, nil)
-	n, _ := newNotifier(t, validConfig(), mt)
-
-	rc, err := n.Resolve(context.Background(), "evt-123")
-	require.NoError(t, err)
-	require.Equal(t, notify.Receipt{ID: "evt-123"}, rc)
-	require.Len(t, *seen, 1)
-	require.Equal(t, http.MethodPost, (*seen)[0].Method)
-	require.Equal(t, EventsURL, (*seen)[0].URL)
-	require.Equal(t, "application/json", (*seen)[0].Header.Get("Content-Type"))
-	require.JSONEq(t, `{"routing_key":"`+routingKey+`","event_action":"resolve","dedup_key":"evt-123"}`,
-		string((*seen)[0].Body))
-
+func TestResolveRefusesABadID(t *testing.T) {
+	n, m, _ := newNotifier(t, validConfig(), http.StatusAccepted, accepted, nil)
 	for _, bad := range []string{"", " ", strings.Repeat("k", 256), "a\nb"} {
 		_, err := n.Resolve(context.Background(), bad)
 		var ve *notify.ValidationError
 		require.ErrorAs(t, err, &ve, "%q", bad)
 		require.True(t, ve.Has("id"))
 	}
-	require.Equal(t, 1, mt.GetTotalCallCount(), "a bad id never reaches PagerDuty")
+	require.Empty(t, m.Requests(), "a bad id never reaches PagerDuty")
 }
 
 func TestTestResolvesARandomKey(t *testing.T) {
-	mt, seen := mockPagerDuty(t, EventsURL, http.StatusAccepted,
+	n, m, _ := newNotifier(t, validConfig(), http.StatusAccepted,
 		`{"status":"success","message":"Event processed","dedup_key":"whatever"}`, nil)
-	n, _ := newNotifier(t, validConfig(), mt)
 
 	require.NoError(t, n.Test(context.Background()))
 	require.NoError(t, n.Test(context.Background()))
-	require.Len(t, *seen, 2)
+	reqs := m.Requests()
+	require.Len(t, reqs, 2)
 
 	keyPattern := regexp.MustCompile(`^cd-connection-test-[A-Z2-7]{26}$`)
 	var keys []string
-	for _, r := range *seen {
+	for _, r := range reqs {
 		require.Equal(t, http.MethodPost, r.Method)
-		require.Equal(t, EventsURL, r.URL)
+		require.Equal(t, EventsURL, r.URL())
 		require.Equal(t, "application/json", r.Header.Get("Content-Type"))
 		var got map[string]string
-		require.NoError(t, json.Unmarshal(r.Body, &got))
+		require.NoError(t, r.DecodeJSON(&got))
 		require.Regexp(t, keyPattern, got["dedup_key"])
 		keys = append(keys, got["dedup_key"])
-		require.JSONEq(t, `{"routing_key":"`+routingKey+`","event_action":"resolve","dedup_key":"`+got["dedup_key"]+`"}`,
-			string(r.Body))
+		testkit.JSONEq(t, `{"routing_key":"`+routingKey+`","event_action":"resolve","dedup_key":"`+got["dedup_key"]+`"}`, r.Body)
 	}
 	require.NotEqual(t, keys[0], keys[1], "each Test uses a fresh key")
 }
 
 func TestSendRefusesInvalidEvent(t *testing.T) {
-	mt, _ := mockPagerDuty(t, EventsURL, http.StatusAccepted, accepted, nil)
-	n, _ := newNotifier(t, validConfig(), mt)
-	e := fullEvent()
+	n, m, _ := newNotifier(t, validConfig(), http.StatusAccepted, accepted, nil)
+	e := testkit.FullEvent()
 	e.Risk = "urgent"
 	e.Time = time.Time{}
 	_, err := n.Send(context.Background(), e)
@@ -406,7 +341,7 @@ func TestSendRefusesInvalidEvent(t *testing.T) {
 	require.ErrorAs(t, err, &ve)
 	require.True(t, ve.Has("risk"))
 	require.True(t, ve.Has("time"))
-	require.Zero(t, mt.GetTotalCallCount())
+	require.Empty(t, m.Requests())
 }
 
 // TestErrors classifies recorded PagerDuty answers for Send, Resolve and
@@ -456,10 +391,9 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			mt, _ := mockPagerDuty(t, EventsURL, tc.status, tc.body, tc.header)
-			n, logs := newNotifier(t, validConfig(), mt)
+			n, _, logs := newNotifier(t, validConfig(), tc.status, tc.body, tc.header)
 			calls := map[string]func() error{
-				"send": func() error { _, err := n.Send(context.Background(), fullEvent()); return err },
+				"send": func() error { _, err := n.Send(context.Background(), testkit.FullEvent()); return err },
 				"resolve": func() error {
 					_, err := n.Resolve(context.Background(), "evt-123")
 					return err
@@ -486,11 +420,13 @@ func TestErrors(t *testing.T) {
 }
 
 func TestNetworkError(t *testing.T) {
-	mt := httpmock.NewMockTransport()
-	mt.RegisterResponder(http.MethodPost, EventsURL, httpmock.NewErrorResponder(
+	m := testkit.NewMockAPI()
+	m.RegisterResponder(http.MethodPost, EventsURL, httpmock.NewErrorResponder(
 		fmt.Errorf("connection reset while sending routing_key=%s", routingKey)))
-	n, logs := newNotifier(t, validConfig(), mt)
-	_, err := n.Send(context.Background(), fullEvent())
+	logger, logs := notifytest.NewLogger()
+	n, err := New(validConfig(), notify.WithHTTPClient(m.Client()), notify.WithLogger(logger))
+	require.NoError(t, err)
+	_, err = n.Send(context.Background(), testkit.FullEvent())
 	require.ErrorIs(t, err, notify.ErrUnavailable)
 	require.True(t, notify.IsRetryable(err))
 	notifytest.AssertNoSecret(t, err, secret)
@@ -520,11 +456,6 @@ func TestFromJSONAndPrinting(t *testing.T) {
 	require.True(t, ve.Has("api_key"))
 }
 
-func TestRateLimitKeepsToPagerDutysWindow(t *testing.T) {
-	// Burst plus a minute at RateLimit is PagerDuty's 120 a minute.
-	require.InDelta(t, float64(eventsPerMinute), float64(Burst)+float64(RateLimit)*60, 1e-9)
-}
-
 // TestAgainstFake runs the notifier against notifytest's loopback PagerDuty,
 // which keeps alerts by the Events API's dedup rules.
 func TestAgainstFake(t *testing.T) {
@@ -537,10 +468,10 @@ func TestAgainstFake(t *testing.T) {
 	require.NoError(t, n.Test(ctx))
 	require.Empty(t, srv.PagerDutyAlerts(), "Test opens nothing")
 
-	rc, err := n.Send(ctx, fullEvent())
+	rc, err := n.Send(ctx, testkit.FullEvent())
 	require.NoError(t, err)
 	require.Equal(t, "evt-123", rc.ID)
-	_, err = n.Send(ctx, fullEvent()) // a retry updates, never pages twice
+	_, err = n.Send(ctx, testkit.FullEvent()) // a retry updates, never pages twice
 	require.NoError(t, err)
 	alerts := srv.PagerDutyAlerts()
 	require.Len(t, alerts, 1)
@@ -653,4 +584,15 @@ func TestTestReport(t *testing.T) {
 		require.ErrorIs(t, n.Test(context.Background()), notify.ErrRejected)
 		notifytest.AssertNoSecret(t, rep.Err(), secret)
 	})
+}
+
+// TestClose: Close may be called twice, and afterwards nothing is sent.
+func TestClose(t *testing.T) {
+	n, m, _ := newNotifier(t, validConfig(), http.StatusAccepted, accepted, nil)
+	_, err := n.Send(context.Background(), testkit.FullEvent())
+	require.NoError(t, err)
+	testkit.CloseContract(t, n, testkit.FullEvent(), func() int { return len(m.Requests()) }, secret)
+	_, err = n.Resolve(context.Background(), "evt-123")
+	require.ErrorContains(t, err, "the notifier is closed")
+	require.Len(t, m.Requests(), 1)
 }

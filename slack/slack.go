@@ -47,13 +47,13 @@ package slack
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -106,6 +106,7 @@ type Notifier struct {
 	cfg               Config
 	http              *sender.Sender
 	now               func() time.Time
+	closed            atomic.Bool
 }
 
 var (
@@ -137,13 +138,17 @@ func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, erro
 func (n *Notifier) Validate() error { return n.cfg.Validate() }
 
 // Close releases the notifier's idle connections (those of a client given
-// with notify.WithHTTPClient stay the caller's). Every destination's
-// Notifier has Close, so all are io.Closers; this one keeps working
-// afterwards, opening new connections.
+// with notify.WithHTTPClient stay the caller's). It may be called more than
+// once; afterwards Send and Test return an error.
 func (n *Notifier) Close() error {
-	n.http.Close()
+	if !n.closed.Swap(true) {
+		n.http.Close()
+	}
 	return nil
 }
+
+// errClosed is the message of what a closed Notifier returns.
+const errClosed = "the notifier is closed"
 
 // The checks of TestReport.
 const (
@@ -187,22 +192,25 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 
 func (n *Notifier) post(ctx context.Context, op string, e notify.Event) (notify.Receipt, error) {
 	msg := buildMessage(e, n.cfg.Channel)
+	if n.closed.Load() {
+		return notify.Receipt{}, n.http.Errorf(op, notify.ErrRejected, false, errClosed)
+	}
 	resp, err := n.http.Do(ctx, sender.Request{
-		Op:     op,
-		Method: http.MethodPost,
-		URL:    n.cfg.WebhookURL.Reveal(),
-		JSON:   msg,
+		Op:      op,
+		Method:  http.MethodPost,
+		URL:     n.cfg.WebhookURL.Reveal(),
+		JSON:    msg,
+		Explain: explain,
 	})
 	if err != nil {
-		return notify.Receipt{}, explain(err, resp)
+		return notify.Receipt{}, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		// Slack answers 200; another 2xx means the URL is not Slack's own.
-		e := n.http.Errorf(op, notify.ErrRejected, false, "Slack answers 200 ok; is the URL Slack's own?")
-		e.StatusCode = resp.StatusCode
-		return notify.Receipt{}, e
+		return notify.Receipt{}, n.http.Status(op, resp.StatusCode, resp.Header,
+			sender.Explanation{Message: "Slack answers 200 ok; is the URL Slack's own?", Kind: notify.ErrRejected})
 	}
-	return notify.Receipt{ID: text.Truncate(n.http.Clean(string(resp.Body)), maxAnswerRunes)}, nil
+	return n.http.Receipt(text.Truncate(string(resp.Body), maxAnswerRunes), ""), nil
 }
 
 // testEvent is what Test posts: a real message, clearly marked as a test.
@@ -243,17 +251,11 @@ var slackHints = map[string]string{
 	"rollup_error":                            "Slack had an internal error; a retry may succeed",
 }
 
-// explain replaces the generic hint of a Slack error answer with what Slack's
-// own error string says to fix.
-func explain(err error, resp *sender.Response) error {
-	var e *notify.Error
-	if resp == nil || !errors.As(err, &e) {
-		return err
-	}
-	if hint, ok := slackHints[strings.TrimSpace(string(resp.Body))]; ok {
-		e.Hint = hint
-	}
-	return err
+// explain reads Slack's error answer once: its message is the body (the
+// default reading), and Slack's own error string chooses the hint; the
+// status decides the class.
+func explain(r *sender.Response) sender.Explanation {
+	return sender.Explanation{Hint: slackHints[strings.TrimSpace(string(r.Body))]}
 }
 
 // Wire types: only the parts of Slack's message format this package uses.
