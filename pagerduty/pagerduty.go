@@ -17,8 +17,12 @@
 // type, its component "code-defender" and its group the Source. Custom
 // details carry the risk, the description, the tags and the details, and the
 // console URL is a link. PagerDuty takes at most 512 KB per event: a larger
-// event is sent with its custom details replaced by a note saying so (every
-// other field is bounded, so that always suffices). The Receipt's ID is the dedup_key
+// event is still delivered, its longest texts (description, tags, detail
+// values) cut first to a common length, each with a "…" marker, and a
+// "truncated" custom detail saying so; only when thousands of small
+// details cannot fit even when cut are the tags and details left out, the
+// description then cut alone (every other field is bounded, so that always
+// suffices). The Receipt's ID is the dedup_key
 // PagerDuty answered; a 202 without one is an error (ErrRejected: the URL is
 // not PagerDuty's). A 202 means accepted, not that an incident was opened.
 //
@@ -246,20 +250,37 @@ type customDetails struct {
 	Description string            `json:"description,omitempty"`
 	Tags        []string          `json:"tags,omitempty"`
 	Details     map[string]string `json:"details,omitempty"`
+	// Truncated says what was cut to keep the event within PagerDuty's
+	// 512 KB; it is set only then.
+	Truncated string `json:"truncated,omitempty"`
 }
 
-// noteDetailsDropped replaces the custom details of an event over the size
-// limit.
-const noteDetailsDropped = "custom details dropped: the event was over PagerDuty's 512 KB limit; see the alert in Code Defender"
+// The notes of an event cut to fit PagerDuty's limit.
+const (
+	noteTextsCut = "the event was over PagerDuty's 512 KB limit: its longest texts were cut (marked …); " +
+		"see the alert in Code Defender"
+	noteTagsDetailsDropped = "the event was over PagerDuty's 512 KB limit: its tags and details were left out " +
+		"(and its description cut, where marked …); see the alert in Code Defender"
+)
+
+// minFieldBytes is the shortest a text is cut to before the tags and
+// details are left out instead: an event whose many small fields do not
+// fit even then is better sent with its description alone.
+const minFieldBytes = 64
 
 func (n *Notifier) resolveEvent(dedupKey string) []byte {
 	b, _ := json.Marshal(event{RoutingKey: n.cfg.APIKey.Reveal(), EventAction: "resolve", DedupKey: dedupKey})
 	return b
 }
 
-// triggerBody maps e onto a trigger event of at most maxEventBytes,
-// dropping the custom details when it is larger. The other fields are
-// bounded (summary, source, link), so that is always enough.
+// triggerBody maps e onto a trigger event of at most maxEventBytes. An
+// event over it keeps every field, with its longest texts cut first: each
+// of the description, the tags and the details' values is cut to the
+// largest common length at which the event fits, with a marker and a
+// "truncated" note in the custom details. When even minFieldBytes per text
+// is too much (thousands of small details), the tags and details are left
+// out and the description alone is cut. The other fields are bounded
+// (summary, source, link), so that always fits.
 func (n *Notifier) triggerBody(e notify.Event) ([]byte, error) {
 	source := defaultSource
 	if strings.TrimSpace(e.Source) != "" {
@@ -277,12 +298,6 @@ func (n *Notifier) triggerBody(e notify.Event) ([]byte, error) {
 			Timestamp: e.Time.UTC().Format(time.RFC3339Nano),
 			Component: component,
 			Class:     string(e.Type),
-			CustomDetails: customDetails{
-				Risk:        e.Risk,
-				Description: e.Description,
-				Tags:        e.Tags,
-				Details:     e.Details,
-			},
 		},
 	}
 	if e.Source != "" {
@@ -292,22 +307,92 @@ func (n *Notifier) triggerBody(e notify.Event) ([]byte, error) {
 		ev.Links = []link{{Href: e.URL, Text: linkText}}
 	}
 
-	for attempt := 0; ; attempt++ {
-		b, err := json.Marshal(ev)
-		if err != nil {
-			return nil, n.http.Errorf("send", notify.ErrRejected, false, "cannot encode the event: %v", err)
+	// encode marshals ev with the custom details cut to at most limit bytes
+	// per text (limit < 0: whole).
+	encode := func(limit int, withTagsAndDetails bool) ([]byte, error) {
+		cd := customDetails{Risk: e.Risk, Description: e.Description, Tags: e.Tags, Details: e.Details}
+		if !withTagsAndDetails {
+			cd.Tags, cd.Details, cd.Truncated = nil, nil, noteTagsDetailsDropped
 		}
-		if len(b) <= maxEventBytes {
+		if limit >= 0 {
+			cd = cutDetails(cd, limit)
+			if cd.Truncated == "" {
+				cd.Truncated = noteTextsCut
+			}
+		}
+		ev.Payload.CustomDetails = cd
+		return json.Marshal(ev)
+	}
+	b, err := encode(-1, true)
+	if err != nil {
+		return nil, n.http.Errorf("send", notify.ErrRejected, false, "cannot encode the event: %v", err)
+	}
+	if len(b) <= maxEventBytes {
+		return b, nil
+	}
+	longest := len(e.Description)
+	for _, t := range e.Tags {
+		longest = max(longest, len(t))
+	}
+	for _, v := range e.Details {
+		longest = max(longest, len(v))
+	}
+	for _, withTagsAndDetails := range []bool{true, false} {
+		floor := minFieldBytes
+		if !withTagsAndDetails {
+			floor = 0
+		}
+		if b, ok := largestFit(floor, longest, func(limit int) []byte {
+			b, _ := encode(limit, withTagsAndDetails) // it encoded whole, so it encodes cut
+			return b
+		}); ok {
 			return b, nil
 		}
-		if attempt > 0 {
-			// Unreachable with the bounds above; kept so that a new field
-			// can never send an event PagerDuty will refuse.
-			return nil, n.http.Errorf("send", notify.ErrRejected, false,
-				"the event is over PagerDuty's 512 KB limit even without custom details")
-		}
-		ev.Payload.CustomDetails = map[string]string{"note": noteDetailsDropped}
 	}
+	// Unreachable with the bounds above; kept so that a new field can
+	// never send an event PagerDuty will refuse.
+	return nil, n.http.Errorf("send", notify.ErrRejected, false,
+		"the event is over PagerDuty's 512 KB limit even without its custom details")
+}
+
+// largestFit returns the encoding at the largest limit in [lo, hi] whose
+// encoding is within maxEventBytes, by binary search (a larger limit never
+// encodes smaller), and false when even lo is too large.
+func largestFit(lo, hi int, encode func(limit int) []byte) ([]byte, bool) {
+	best := encode(lo)
+	if len(best) > maxEventBytes {
+		return nil, false
+	}
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		if b := encode(mid); len(b) <= maxEventBytes {
+			lo, best = mid, b
+		} else {
+			hi = mid - 1
+		}
+	}
+	return best, true
+}
+
+// cutDetails cuts the description, each tag and each detail's value to at
+// most limit bytes, marker included; what is shorter stays whole.
+func cutDetails(cd customDetails, limit int) customDetails {
+	cd.Description = text.TruncateBytes(cd.Description, limit)
+	if cd.Tags != nil {
+		tags := make([]string, len(cd.Tags))
+		for i, t := range cd.Tags {
+			tags[i] = text.TruncateBytes(t, limit)
+		}
+		cd.Tags = tags
+	}
+	if cd.Details != nil {
+		details := make(map[string]string, len(cd.Details))
+		for k, v := range cd.Details {
+			details[k] = text.TruncateBytes(v, limit)
+		}
+		cd.Details = details
+	}
+	return cd
 }
 
 // answer is PagerDuty's reply, on success and on error.

@@ -271,15 +271,63 @@ func TestSendLimits(t *testing.T) {
 		require.Equal(t, strings.Repeat("s", 1023)+"…", got.Payload.Source)
 		require.Equal(t, got.Payload.Source, got.Payload.Group)
 	})
-	t.Run("512 KB: custom details dropped first, with a note", func(t *testing.T) {
+	// details decodes the custom details of a sent event.
+	details := func(t *testing.T, got event) customDetails {
+		t.Helper()
+		b, err := json.Marshal(got.Payload.CustomDetails)
+		require.NoError(t, err)
+		var cd customDetails
+		require.NoError(t, json.Unmarshal(b, &cd))
+		return cd
+	}
+	t.Run("over 512 KB: the longest texts cut first, nothing dropped", func(t *testing.T) {
 		e := testkit.FullEvent()
-		e.Details = map[string]string{"script_body": strings.Repeat("x", 600_000)}
+		e.Description = strings.Repeat("d", 300_000)
+		e.Details["script_body"] = strings.Repeat("<", 600_000) // escaped as \u003c: six bytes each
 		got, raw := send(t, e)
 		require.LessOrEqual(t, len(raw), maxEventBytes)
-		require.Equal(t, map[string]any{"note": noteDetailsDropped}, got.Payload.CustomDetails)
-		// Everything else is kept.
+		require.Greater(t, len(raw), maxEventBytes-1000, "cut no more than it must")
+		cd := details(t, got)
+		require.Equal(t, noteTextsCut, cd.Truncated)
+		require.True(t, strings.HasSuffix(cd.Description, "…"))
+		require.True(t, strings.HasSuffix(cd.Details["script_body"], "…"))
+		require.Equal(t, len(cd.Description), len(cd.Details["script_body"]),
+			"the longest texts are cut to one common length, the longer one first")
+		require.Less(t, len(cd.Description), 300_000)
+		// Everything short is kept whole, and every other field as it was.
+		require.Equal(t, []string{"pci", "checkout"}, cd.Tags)
+		require.Equal(t, "/checkout", cd.Details["page"])
+		require.Equal(t, "https://cdn.example.net/a.js", cd.Details["script"])
+		require.Equal(t, notify.RiskCritical, cd.Risk)
 		require.Equal(t, "New script on checkout", got.Payload.Summary)
 		require.Equal(t, []link{{Href: e.URL, Text: "Open in Code Defender"}}, got.Links)
+	})
+	t.Run("over 512 KB in one detail: the description stays whole", func(t *testing.T) {
+		e := testkit.FullEvent()
+		e.Details = map[string]string{"script_body": strings.Repeat("x", 600_000), "page": "/checkout"}
+		got, raw := send(t, e)
+		require.LessOrEqual(t, len(raw), maxEventBytes)
+		cd := details(t, got)
+		require.Equal(t, e.Description, cd.Description)
+		require.Equal(t, "/checkout", cd.Details["page"])
+		require.Equal(t, strings.Repeat("x", len(cd.Details["script_body"])-len("…"))+"…", cd.Details["script_body"])
+		require.Greater(t, len(cd.Details["script_body"]), 500_000)
+	})
+	t.Run("over 512 KB in thousands of details: the description alone", func(t *testing.T) {
+		e := testkit.FullEvent()
+		e.Description = strings.Repeat("d", 300_000)
+		e.Details = map[string]string{}
+		for i := range 15_000 { // 15,000 keys of 40 bytes: more than PagerDuty takes
+			e.Details[fmt.Sprintf("detail-key-%029d", i)] = "v"
+		}
+		require.NoError(t, e.Validate())
+		got, raw := send(t, e)
+		require.LessOrEqual(t, len(raw), maxEventBytes)
+		cd := details(t, got)
+		require.Equal(t, noteTagsDetailsDropped, cd.Truncated)
+		require.Empty(t, cd.Details)
+		require.Empty(t, cd.Tags)
+		require.Equal(t, e.Description, cd.Description, "the description fits alone, whole")
 	})
 	t.Run("just under 512 KB is sent whole", func(t *testing.T) {
 		e := testkit.MinimalEvent()
@@ -595,4 +643,27 @@ func TestClose(t *testing.T) {
 	_, err = n.Resolve(context.Background(), "evt-123")
 	require.ErrorContains(t, err, "the notifier is closed")
 	require.Len(t, m.Requests(), 1)
+}
+
+// TestOversizedEventAgainstFake: an event of nearly Event's own 1 MiB
+// bound is delivered, cut to PagerDuty's 512 KB, and opens its alert.
+func TestOversizedEventAgainstFake(t *testing.T) {
+	srv := notifytest.NewServer(t)
+	n, err := New(validConfig(), notify.WithHTTPClient(srv.Client()))
+	require.NoError(t, err)
+	e := testkit.FullEvent()
+	e.Description = strings.Repeat("é", 400_000) // 800,000 bytes
+	e.Details["dom"] = strings.Repeat("&", 200_000)
+	require.NoError(t, e.Validate())
+
+	_, err = n.Send(context.Background(), e)
+	require.NoError(t, err)
+	require.Len(t, srv.PagerDutyOpen(), 1)
+	r, ok := srv.LastRequest(notifytest.PagerDuty)
+	require.True(t, ok)
+	require.LessOrEqual(t, len(r.Body), maxEventBytes)
+	var got event
+	require.NoError(t, r.DecodeJSON(&got))
+	require.Contains(t, string(r.Body), `"truncated":"the event was over PagerDuty's 512 KB limit: its longest texts were cut`)
+	require.Contains(t, string(r.Body), `"tags":["pci","checkout"]`)
 }
