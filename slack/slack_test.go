@@ -659,9 +659,14 @@ func TestAgainstFake(t *testing.T) {
 	rc, err := n.Send(ctx, e)
 	require.NoError(t, err)
 	require.Equal(t, notify.Receipt{ID: "ok"}, rc)
+	// The fake holds its Block Kit limits against the resolution too.
+	_, err = n.Send(ctx, testkit.Resolved(e))
+	require.NoError(t, err)
 	reqs := srv.RequestsTo(notifytest.Slack)
-	require.Len(t, reqs, 2)
+	require.Len(t, reqs, 3)
 	require.Equal(t, hookURL, reqs[1].URL())
+	require.Equal(t, http.StatusOK, reqs[2].Status)
+	require.Contains(t, string(reqs[2].Body), "[RESOLVED]")
 
 	srv.RevokeCredentials(secret)
 	_, err = n.Send(ctx, e)
