@@ -44,10 +44,34 @@ func Example() {
 	// Output: 43a29c5c-3dbf-4fa4-9c26-f4f71023e120 <nil>
 }
 
-// Test proves the key without raising an alert. What it cannot check with
-// the key it has comes back wrapping ErrNotChecked, which a console can show
-// as a warning rather than a failure.
-func ExampleNotifier_Test() {
+// A resolved event closes the alert that its open event created, by alias.
+func ExampleNotifier_Send_resolved() {
+	mt := httpmock.NewMockTransport()
+	mt.RegisterResponder(http.MethodPost, opsgenie.AlertsURL+"/evt-123/close?identifierType=alias",
+		httpmock.NewStringResponder(http.StatusAccepted,
+			`{"result":"Request will be processed","took":0.01,"requestId":"5d3b1f0e-0c9a-4bde-9f55-7e0c1a2b3c4d"}`))
+
+	n, err := opsgenie.New(opsgenie.Config{Name: "SOC pager", URL: opsgenie.AlertsURL, APIKey: apiKey},
+		notify.WithHTTPClient(&http.Client{Transport: mt}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	rc, err := n.Send(context.Background(), notify.Event{
+		ID:     "evt-123",
+		Type:   notify.EventPCIScopeChange,
+		Title:  "Payment page gained a script",
+		Risk:   notify.RiskCritical,
+		Time:   time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC),
+		Status: notify.StatusResolved,
+	})
+	fmt.Println(rc.ID, err)
+	// Output: 5d3b1f0e-0c9a-4bde-9f55-7e0c1a2b3c4d <nil>
+}
+
+// TestReport proves the key without raising an alert, and says what it
+// could not check with the key it has: a warning, not a failure.
+func ExampleNotifier_TestReport() {
 	mt := httpmock.NewMockTransport()
 	mt.RegisterResponder(http.MethodGet, opsgenie.AlertsURL+"?limit=1",
 		httpmock.NewStringResponder(http.StatusOK, `{"data":[],"took":0.01,"requestId":"r-1"}`))
@@ -60,15 +84,16 @@ func ExampleNotifier_Test() {
 		fmt.Println(err)
 		return
 	}
-	switch err := n.Test(context.Background()); {
-	case errors.Is(err, opsgenie.ErrNotChecked):
-		fmt.Println("warning: key accepted; team not checked")
-	case err != nil:
-		fmt.Println("failed:", err)
-	default:
-		fmt.Println("ok")
+	report := n.TestReport(context.Background())
+	for _, c := range report.Checks {
+		fmt.Printf("%s: %s\n", c.Name, c.Status)
 	}
-	// Output: warning: key accepted; team not checked
+	fmt.Println("Test:", report.Err())
+	// Output:
+	// API key accepted: passed
+	// team visible: warning
+	// key may create alerts: warning
+	// Test: <nil>
 }
 
 // A key refused by Opsgenie gets an error that names the region to check.

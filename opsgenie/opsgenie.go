@@ -25,17 +25,27 @@
 // carries Opsgenie's message and its errors by field; 429, 5xx (but 501) and
 // network errors are retryable (sender.ClassifyStatus).
 //
-// Test raises no alert. It lists at most one alert (GET <url>?limit=1): a
-// 200 proves the key and the region, not the permission to create alerts.
-// A refused key (401) gives an error saying so and naming the region to
-// check (EU accounts must use AlertsURLEU). When team_id is set, Test then
-// looks the team up (GET /v2/teams/{id}?identifierType=id): an unknown team
-// is an error that says so. Looking teams up needs configuration access,
-// which many alert-only keys lack; then, and for JSM Operations (whose
-// integration keys have no read endpoint and whose team API needs a site
-// cloud id and an Atlassian token), Test returns an error that wraps
-// ErrNotChecked and says what it could not check. A console may show such an
-// error as a warning; the first Send is then the proof.
+// A resolved event (Event.Status = notify.StatusResolved) closes the alert
+// whose alias is Event.ID: POST {url}/{alias}/close?identifierType=alias,
+// the same on JSM Operations. Opsgenie answers 202 and closes the alert
+// later, even when no open alert has the alias (already closed, or never
+// opened), so resolving twice or resolving what was never opened is a
+// success that creates nothing; the Receipt's ID is the request's
+// requestId (empty when Opsgenie answers 404: nothing to close).
+//
+// Test raises no alert; TestReport says what each step proved. It lists at
+// most one alert (GET <url>?limit=1, check "API key accepted"): a 200
+// proves the key and the region. A refused key (401) fails, naming the
+// region to check (EU accounts must use AlertsURLEU). When team_id is set,
+// it then looks the team up (GET /v2/teams/{id}?identifierType=id, check
+// "team visible"): an unknown team fails. What the key cannot prove
+// read-only is a warning with a sentence a console can show, not an error:
+// the permission to create alerts (check "key may create alerts", always a
+// warning), a key without Read access (403 on the list), a team that a key
+// without configuration access may not read, and, for JSM Operations
+// (whose integration keys have no read endpoint and whose team API needs a
+// site cloud id and an Atlassian token), the key and the team. The first
+// Send is then the proof.
 package opsgenie
 
 import (
@@ -43,11 +53,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/codedefender/integrations/internal/identity"
@@ -57,12 +67,6 @@ import (
 	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
-
-// ErrNotChecked is wrapped by the error Test returns when a part of the
-// configuration cannot be checked without raising an alert: the team with a
-// key that has no configuration access, or anything a JSM Operations
-// integration key cannot read. What was checked before it passed.
-var ErrNotChecked = errors.New("not checked: no read-only way to check it with this key")
 
 // Opsgenie alert field limits (docs.opsgenie.com, "Alert API" and "Alerts
 // and alert fields"; CONTRACTS.md §9).
@@ -94,10 +98,13 @@ type Notifier struct {
 	identity.Identity // prints as opsgenie("name"): never the config
 	cfg               Config
 	http              *sender.Sender
-	log               *slog.Logger
+	closed            atomic.Bool
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
+var (
+	_ notify.Notifier = (*Notifier)(nil)
+	_ notify.Reporter = (*Notifier)(nil)
+)
 
 // New validates c and returns a Notifier.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
@@ -109,7 +116,6 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 		Identity: identity.New(Type, c.Name),
 		cfg:      c,
 		http:     sender.New(Type, s, c.APIKey),
-		log:      s.Logger,
 	}, nil
 }
 
@@ -123,12 +129,24 @@ func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, erro
 func (n *Notifier) Validate() error { return n.cfg.Validate() }
 
 // Close releases the notifier's idle connections (those of a client given
-// with notify.WithHTTPClient stay the caller's). Every destination's
-// Notifier has Close, so all are io.Closers; this one keeps working
-// afterwards, opening new connections.
+// with notify.WithHTTPClient stay the caller's). It may be called more than
+// once; afterwards Send and Test return an error.
 func (n *Notifier) Close() error {
-	n.http.Close()
+	if !n.closed.Swap(true) {
+		n.http.Close()
+	}
 	return nil
+}
+
+// errClosed is the message of what a closed Notifier returns.
+const errClosed = "the notifier is closed"
+
+// do sends r, unless the Notifier is closed.
+func (n *Notifier) do(ctx context.Context, r sender.Request) (*sender.Response, error) {
+	if n.closed.Load() {
+		return nil, n.http.Errorf(r.Op, notify.ErrRejected, false, errClosed)
+	}
+	return n.http.Do(ctx, r)
 }
 
 func (n *Notifier) isJSM() bool { return n.cfg.URL == AlertsURLJSM }
@@ -137,85 +155,100 @@ func (n *Notifier) header() http.Header {
 	return http.Header{"Authorization": {"GenieKey " + n.cfg.APIKey.Reveal()}}
 }
 
-// Test checks without raising an alert that the key is accepted in the
-// URL's region and, when team_id is set, that the team exists. See the
-// package documentation for what it cannot check (ErrNotChecked).
-func (n *Notifier) Test(ctx context.Context) error {
-	if err := n.testKey(ctx); err != nil {
-		return err
+// The checks of TestReport.
+const (
+	checkKey    = "API key accepted"
+	checkTeam   = "team visible"
+	checkCreate = "key may create alerts"
+)
+
+// Test runs TestReport and returns the error of its first failed check.
+func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
+
+// TestReport checks without raising an alert that the key is accepted in
+// the URL's region and, when team_id is set, that the team exists. What the
+// key cannot prove read-only (see the package documentation) is a warning
+// that says so.
+func (n *Notifier) TestReport(ctx context.Context) notify.Report {
+	var r notify.Report
+	if !n.checkKey(ctx, &r) {
+		r.Skip(checkTeam, "The key was not accepted.")
+		r.Skip(checkCreate, "The key was not accepted.")
+		return r
 	}
-	return n.testTeam(ctx)
+	n.checkTeam(ctx, &r)
+	r.Warn(checkCreate, "Reading alerts proves the key and its region, not that it may create and close them "+
+		"(an API integration with Create and Update access); the first alert proves it.")
+	return r
 }
 
-func (n *Notifier) testKey(ctx context.Context) error {
+// checkKey lists at most one alert, which proves the key and its region.
+// It returns false when the key was refused.
+func (n *Notifier) checkKey(ctx context.Context, r *notify.Report) bool {
 	const op = "test: GET /v2/alerts"
-	resp, err := n.http.Do(ctx, sender.Request{
+	resp, err := n.do(ctx, sender.Request{
 		Op:      op,
 		Method:  http.MethodGet,
 		URL:     n.cfg.URL + "?limit=1",
 		Header:  n.header(),
-		Explain: sender.Message(describe),
+		Explain: n.explain(op),
 	})
-	var e *notify.Error
-	if err != nil && resp != nil && errors.As(err, &e) {
-		switch {
-		case resp.StatusCode == http.StatusUnauthorized:
-			e.Hint = n.keyRefusedHint()
-		case resp.StatusCode == http.StatusForbidden:
-			e.Hint = "the key was accepted but may not read alerts: Test needs an API integration with Read access (Send needs Create and Update access)"
-		case n.isJSM() && (resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed):
-			e.Err = ErrNotChecked
-			e.Hint = "JSM Operations offers integration keys no read-only check here, so the key was not checked; the first Send will prove it"
-		}
-	}
-	if err != nil {
-		return err
+	switch {
+	case err != nil && resp != nil && resp.StatusCode == http.StatusForbidden:
+		// An API integration may create alerts without Read access.
+		r.Warn(checkKey, "The key was accepted, but it may not read alerts (the API integration has no Read access), "+
+			"so Test could not check it further; the first alert proves it may create them.")
+		return true
+	case err != nil && resp != nil && n.isJSM() &&
+		(resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed):
+		r.Warn(checkKey, "JSM Operations offers integration keys no read-only check here, so the key was not checked; "+
+			"the first alert proves it.")
+		return true
+	case err != nil:
+		return r.Fail(checkKey, err)
 	}
 	var list struct {
 		Data json.RawMessage `json:"data"`
 	}
 	if err := resp.DecodeJSON(&list); err != nil {
-		return n.http.BadAnswer(op, resp, err)
+		return r.Fail(checkKey, n.http.BadAnswer(op, resp, err))
 	}
 	if list.Data == nil {
-		return n.http.BadAnswer(op, resp, errors.New(`no "data" in it`))
+		return r.Fail(checkKey, n.http.BadAnswer(op, resp, errors.New(`no "data" in it`)))
 	}
-	return nil
+	r.Pass(checkKey, "Opsgenie listed alerts with the key: it is valid in the URL's region.")
+	return true
 }
 
-func (n *Notifier) testTeam(ctx context.Context) error {
+// checkTeam looks team_id up with the Team API, which needs configuration
+// access that many alert-only keys lack: then the team is a warning.
+func (n *Notifier) checkTeam(ctx context.Context, r *notify.Report) {
 	const op = "test: GET /v2/teams/{id}"
-	if n.cfg.TeamID == "" {
-		return nil
-	}
-	if n.isJSM() {
-		return &notify.Error{Integration: Type, Op: "test: team", Kind: notify.ErrForbidden, Err: ErrNotChecked,
-			Message: "the key was accepted; team_id was not checked",
-			Hint: "JSM Operations looks teams up only through its REST API (a site cloud id and an Atlassian API token), " +
-				"which an integration key cannot use"}
+	switch {
+	case n.cfg.TeamID == "":
+		r.Skip(checkTeam, "No team_id is set: alerts go where the integration routes them.")
+		return
+	case n.isJSM():
+		r.Warn(checkTeam, "JSM Operations looks teams up only through its REST API (a site cloud id and an Atlassian "+
+			"API token), which an integration key cannot use, so team_id was not checked; the first alert proves it.")
+		return
 	}
 	teamURL := strings.TrimSuffix(n.cfg.URL, "/alerts") + "/teams/" + url.PathEscape(n.cfg.TeamID) + "?identifierType=id"
-	resp, err := n.http.Do(ctx, sender.Request{
+	resp, err := n.do(ctx, sender.Request{
 		Op:      op,
 		Method:  http.MethodGet,
 		URL:     teamURL,
 		Header:  n.header(),
-		Explain: sender.Message(describe),
+		Explain: n.explain(op),
 	})
-	var e *notify.Error
-	if err != nil && resp != nil && errors.As(err, &e) {
-		switch resp.StatusCode {
-		case http.StatusNotFound:
-			e.Hint = "check team_id: no team has this id in the account the key belongs to"
-		case http.StatusUnauthorized, http.StatusForbidden:
-			e.Err = ErrNotChecked
-			e.Hint = "the key was accepted for alerts, but it may not read teams (the API integration has no configuration access), so team_id was not checked"
-			n.log.DebugContext(ctx, "opsgenie: team_id not checked", "integration", Type, "name", n.Name(),
-				"status", resp.StatusCode)
-		}
-	}
-	if err != nil {
-		return err
+	switch {
+	case err != nil && resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden):
+		r.Warn(checkTeam, "The key may not read teams (the API integration has no configuration access), "+
+			"so team_id was not checked; the first alert proves it.")
+		return
+	case err != nil:
+		r.Fail(checkTeam, err)
+		return
 	}
 	var team struct {
 		Data struct {
@@ -223,12 +256,14 @@ func (n *Notifier) testTeam(ctx context.Context) error {
 		} `json:"data"`
 	}
 	if err := resp.DecodeJSON(&team); err != nil {
-		return n.http.BadAnswer(op, resp, err)
+		r.Fail(checkTeam, n.http.BadAnswer(op, resp, err))
+		return
 	}
 	if !strings.EqualFold(team.Data.ID, n.cfg.TeamID) {
-		return n.http.BadAnswer(op, resp, errors.New("it names another team"))
+		r.Fail(checkTeam, n.http.BadAnswer(op, resp, errors.New("it names another team")))
+		return
 	}
-	return nil
+	r.Pass(checkTeam, "The team exists in the account the key belongs to.")
 }
 
 func (n *Notifier) keyRefusedHint() string {
@@ -239,37 +274,92 @@ func (n *Notifier) keyRefusedHint() string {
 		"(EU accounts use " + AlertsURLEU + ", others " + AlertsURL + ")"
 }
 
-// Send creates an Opsgenie alert for e, with Event.ID as its alias. It
-// refuses an invalid event before any network call.
+// Send creates an Opsgenie alert for e, with Event.ID as its alias, or
+// closes that alert when e is resolved. It refuses an invalid event before
+// any network call.
 func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
 	if err := e.Validate(); err != nil {
 		return notify.Receipt{}, err
 	}
+	if e.Status.IsResolved() {
+		return n.close(ctx, e)
+	}
 	const op = "send"
-	resp, err := n.http.Do(ctx, sender.Request{
+	resp, err := n.do(ctx, sender.Request{
 		Op:      op,
 		Method:  http.MethodPost,
 		URL:     n.cfg.URL,
 		Header:  n.header(),
 		JSON:    buildAlert(e, n.cfg.TeamID),
-		Explain: sender.Message(describe),
+		Explain: n.explain(op),
 	})
-	var ne *notify.Error
-	if err != nil && resp != nil && errors.As(err, &ne) {
-		switch resp.StatusCode {
-		case http.StatusUnauthorized:
-			ne.Hint = n.keyRefusedHint()
-		case http.StatusForbidden:
-			ne.Hint = "the key may not create alerts: use an API integration with Create and Update access (not read-only)"
-		case http.StatusUnprocessableEntity:
-			ne.Hint = "Opsgenie refused the alert as invalid; a retry will not help"
-		case http.StatusTooManyRequests:
-			ne.Hint = "over Opsgenie's rate limit: slow down (Opsgenie does not say for how long)"
-		}
-	}
 	if err != nil {
 		return notify.Receipt{}, err
 	}
+	return n.requestReceipt(op, resp)
+}
+
+// closeRequest is the body of Close Alert: who closed it and why, shown in
+// the alert's activity log.
+type closeRequest struct {
+	Source string `json:"source"`
+	Note   string `json:"note"`
+}
+
+// maxNoteRunes is Opsgenie's limit on an action's note (Alert API, Close
+// Alert: note, 25,000 characters).
+const maxNoteRunes = 25000
+
+// close closes the alert whose alias is e.ID: POST
+// {url}/{alias}/close?identifierType=alias, on Opsgenie's US and EU hosts
+// (https://docs.opsgenie.com/docs/alert-api#close-alert) and on JSM
+// Operations' integration URL alike, which takes the same identifierType
+// (https://jira.atlassian.com/browse/JSDCLOUD-14179; the Integration events
+// "Close alert" request of
+// https://developer.atlassian.com/cloud/jira/service-desk-ops/jira-service-desk-ops.1.postman.json).
+//
+// Opsgenie processes actions asynchronously and answers 202 even for an
+// alias with no open alert (its request status then says "Alert does not
+// exist"), so an alert already closed, or never opened, is closed
+// successfully too, and the Receipt is the requestId. A 404 with Opsgenie's
+// own error body says the same synchronously: a success with an empty
+// Receipt.
+func (n *Notifier) close(ctx context.Context, e notify.Event) (notify.Receipt, error) {
+	const op = "resolve"
+	note := "Resolved in Code Defender."
+	if e.URL != "" {
+		note = text.Truncate("Resolved in Code Defender: "+e.URL, maxNoteRunes)
+	}
+	resp, err := n.do(ctx, sender.Request{
+		Op:      op,
+		Method:  http.MethodPost,
+		URL:     n.cfg.URL + "/" + url.PathEscape(e.ID) + "/close?identifierType=alias",
+		Header:  n.header(),
+		JSON:    closeRequest{Source: sourceName, Note: note},
+		Explain: n.explain(op),
+	})
+	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusNotFound && isOpsgenieError(resp) {
+			return notify.Receipt{}, nil
+		}
+		return notify.Receipt{}, err
+	}
+	return n.requestReceipt(op, resp)
+}
+
+// isOpsgenieError reports whether an error answer is Opsgenie's own JSON
+// ({"message", "took", "requestId"}), not a proxy's page.
+func isOpsgenieError(r *sender.Response) bool {
+	var a struct {
+		Message   string `json:"message"`
+		RequestID string `json:"requestId"`
+	}
+	return json.Unmarshal(r.Body, &a) == nil && a.Message != "" && a.RequestID != ""
+}
+
+// requestReceipt reads the 202 of an asynchronous request: its requestId
+// is the Receipt, and an answer without one is not Opsgenie's.
+func (n *Notifier) requestReceipt(op string, resp *sender.Response) (notify.Receipt, error) {
 	var a struct {
 		RequestID string `json:"requestId"`
 	}
@@ -279,7 +369,30 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 	if a.RequestID == "" {
 		return notify.Receipt{}, n.http.BadAnswer(op, resp, errors.New("no requestId in it"))
 	}
-	return notify.Receipt{ID: a.RequestID}, nil
+	return n.http.Receipt(a.RequestID, ""), nil
+}
+
+// explain reads Opsgenie's error answer for op once: its message, and a
+// hint that says what to fix.
+func (n *Notifier) explain(op string) func(*sender.Response) sender.Explanation {
+	return func(r *sender.Response) sender.Explanation {
+		x := sender.Explanation{Message: describe(r)}
+		switch r.StatusCode {
+		case http.StatusUnauthorized:
+			x.Hint = n.keyRefusedHint()
+		case http.StatusForbidden:
+			x.Hint = "the key may not create or close alerts: use an API integration with Create and Update access (not read-only)"
+		case http.StatusNotFound:
+			if strings.HasPrefix(op, "test: GET /v2/teams") {
+				x.Hint = "check team_id: no team has this id in the account the key belongs to"
+			}
+		case http.StatusUnprocessableEntity:
+			x.Hint = "Opsgenie refused the request as invalid; a retry will not help"
+		case http.StatusTooManyRequests:
+			x.Hint = "over Opsgenie's rate limit: slow down (Opsgenie does not say for how long)"
+		}
+		return x
+	}
 }
 
 // describe reads Opsgenie's error answer: its message, then its errors by

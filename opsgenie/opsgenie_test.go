@@ -3,9 +3,7 @@ package opsgenie
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -40,83 +39,36 @@ func validConfig() Config {
 	return Config{Name: "SOC pager", URL: AlertsURL, TeamID: teamID, APIKey: secret}
 }
 
-func fullEvent() notify.Event {
-	return notify.Event{
-		ID:          "evt-123",
-		Type:        notify.EventClientSideRisk,
-		Title:       "New script on checkout",
-		Description: "A script from cdn.example.net appeared on /checkout.",
-		Risk:        notify.RiskHigh,
-		Time:        time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-		URL:         "https://console.codedefender.example/alerts/evt-123",
-		Source:      "shop.example.com",
-		Tags:        []string{"pci", "checkout"},
-		Details:     map[string]string{"script": "https://cdn.example.net/a.js", "page": "/checkout"},
-	}
-}
-
-func minimalEvent() notify.Event {
-	return notify.Event{
-		ID:    "evt-1",
-		Type:  notify.EventIncident,
-		Title: "Minimal",
-		Risk:  notify.RiskInfo,
-		Time:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-	}
-}
-
-type request struct {
-	Method string
-	URL    string
-	Header http.Header
-	Body   []byte
-}
-
 type route struct {
 	status int
 	body   string
 	header http.Header
 }
 
-// mockOpsgenie answers "METHOD URL" (the URL with its query) from routes and
-// records every request; a request with no route fails the test.
-func mockOpsgenie(t *testing.T, routes map[string]route) (*httpmock.MockTransport, *[]request) {
-	t.Helper()
-	mt := httpmock.NewMockTransport()
-	var seen []request
-	mt.RegisterNoResponder(func(r *http.Request) (*http.Response, error) {
-		var b []byte
-		if r.Body != nil {
-			var err error
-			if b, err = io.ReadAll(r.Body); err != nil {
-				return nil, err
-			}
+// mockOpsgenie answers "METHOD URL" (the URL with its query) from routes;
+// a request with no route fails, as an unknown endpoint would.
+func mockOpsgenie(routes map[string]route) *testkit.MockAPI {
+	m := testkit.NewMockAPI()
+	for k, rt := range routes {
+		method, u, _ := strings.Cut(k, " ")
+		h := http.Header{"Content-Type": {"application/json"}}
+		for name, v := range rt.header {
+			h[name] = v
 		}
-		seen = append(seen, request{Method: r.Method, URL: r.URL.String(), Header: r.Header.Clone(), Body: b})
-		rt, ok := routes[r.Method+" "+r.URL.String()]
-		if !ok {
-			t.Errorf("unexpected request %s %s", r.Method, r.URL)
-			return httpmock.NewStringResponse(http.StatusTeapot, ""), nil
-		}
-		resp := httpmock.NewStringResponse(rt.status, rt.body)
-		resp.Header.Set("Content-Type", "application/json")
-		for k, v := range rt.header {
-			resp.Header[k] = v
-		}
-		return resp, nil
-	})
-	return mt, &seen
+		m.On(method, u, rt.status, rt.body, h)
+	}
+	return m
 }
 
-func newNotifier(t *testing.T, c Config, mt *httpmock.MockTransport) (*Notifier, *notifytest.LogBuffer) {
+func newNotifier(t *testing.T, c Config, m *testkit.MockAPI) (*Notifier, *notifytest.LogBuffer) {
 	t.Helper()
 	logger, logs := notifytest.NewLogger()
-	n, err := New(c, notify.WithHTTPClient(&http.Client{Transport: mt}), notify.WithLogger(logger))
+	n, err := New(c, notify.WithHTTPClient(m.Client()), notify.WithLogger(logger))
 	require.NoError(t, err)
 	return n, logs
 }
 
-func requireHeaders(t *testing.T, r request, withBody bool) {
+func requireHeaders(t *testing.T, r notifytest.RecordedRequest, withBody bool) {
 	t.Helper()
 	require.Equal(t, "GenieKey "+apiKey, r.Header.Get("Authorization"))
 	require.Equal(t, notify.DefaultUserAgent, r.Header.Get("User-Agent"))
@@ -127,130 +79,137 @@ func requireHeaders(t *testing.T, r request, withBody bool) {
 	}
 }
 
+// quoted is s as a JSON string, for expected bodies.
+func quoted(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
 func TestConfigValidate(t *testing.T) {
-	tests := []struct {
-		name   string
-		change func(*Config)
-		fields []string
-		msg    string
-	}{
-		{name: "valid", change: func(*Config) {}},
-		{name: "valid EU", change: func(c *Config) { c.URL = AlertsURLEU }},
-		{name: "valid JSM", change: func(c *Config) { c.URL = AlertsURLJSM }},
-		{name: "valid without team", change: func(c *Config) { c.TeamID = "" }},
-		{name: "valid team id in upper case", change: func(c *Config) { c.TeamID = strings.ToUpper(teamID) }},
-
-		{name: "name missing", change: func(c *Config) { c.Name = "" }, fields: []string{"name"}, msg: "required"},
-		{name: "name too long", change: func(c *Config) { c.Name = strings.Repeat("n", 101) }, fields: []string{"name"}},
-
-		{name: "url missing", change: func(c *Config) { c.URL = "" }, fields: []string{"url"}, msg: "required"},
-		{name: "url is the bare API host", change: func(c *Config) { c.URL = "https://api.opsgenie.com" },
-			fields: []string{"url"}, msg: "did you mean " + AlertsURL + "?"},
-		{name: "url with a trailing slash", change: func(c *Config) { c.URL = AlertsURL + "/" },
-			fields: []string{"url"}, msg: "did you mean " + AlertsURL + "?"},
-		{name: "url over http", change: func(c *Config) { c.URL = "http://api.eu.opsgenie.com/v2/alerts" },
-			fields: []string{"url"}, msg: "did you mean " + AlertsURLEU + "?"},
-		{name: "url in upper case", change: func(c *Config) { c.URL = "https://API.OPSGENIE.COM/v2/Alerts" },
-			fields: []string{"url"}, msg: "did you mean " + AlertsURL + "?"},
-		{name: "url is the web app", change: func(c *Config) { c.URL = "https://acme.app.opsgenie.com/alert/list" },
-			fields: []string{"url"}, msg: "did you mean " + AlertsURL + "?"},
-		{name: "url is the EU web app", change: func(c *Config) { c.URL = "https://acme.app.eu.opsgenie.com" },
-			fields: []string{"url"}, msg: "did you mean " + AlertsURLEU + "?"},
-		{name: "url is part of the JSM path", change: func(c *Config) { c.URL = "https://api.atlassian.com/jsm/ops/integration/" },
-			fields: []string{"url"}, msg: "did you mean " + AlertsURLJSM + "?"},
-		{name: "url elsewhere", change: func(c *Config) { c.URL = "https://example.com/v2/alerts" },
-			fields: []string{"url"}, msg: "must be " + AlertsURL},
-
-		{name: "team is a name", change: func(c *Config) { c.TeamID = "SOC" }, fields: []string{"team_id"}, msg: "not its name"},
-		{name: "team id cut short", change: func(c *Config) { c.TeamID = teamID[:35] }, fields: []string{"team_id"}},
-
-		{name: "key missing", change: func(c *Config) { c.APIKey = "" }, fields: []string{"api_key"}, msg: "required"},
-		{name: "key is the mask", change: func(c *Config) { c.APIKey = notify.Redacted }, fields: []string{"api_key"}, msg: "mask"},
-		{name: "key with the GenieKey prefix", change: func(c *Config) { c.APIKey = "GenieKey " + secret },
-			fields: []string{"api_key"}, msg: "without the \"GenieKey\" prefix"},
-		{name: "key with a space", change: func(c *Config) { c.APIKey = secret + " x" }, fields: []string{"api_key"}, msg: "spaces"},
-		{name: "key with a line break", change: func(c *Config) { c.APIKey = secret + "\n" }, fields: []string{"api_key"}},
-
-		{name: "every field bad at once", change: func(c *Config) {
-			c.Name, c.URL, c.TeamID, c.APIKey = "", "https://api.opsgenie.com/v1/alerts", "ops", ""
-		}, fields: []string{"name", "url", "team_id", "api_key"}},
+	with := func(change func(*Config)) Config {
+		c := validConfig()
+		change(&c)
+		return c
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := validConfig()
-			tc.change(&c)
-			err := c.Validate()
-			secrets := []notify.Secret{secret}
-			if !c.APIKey.IsMasked() {
-				secrets = append(secrets, c.APIKey)
-			}
-			notifytest.AssertNoSecret(t, err, secrets...)
-			if tc.fields == nil {
-				require.NoError(t, err)
-				return
-			}
-			require.Equal(t, tc.fields, notifytest.FieldsOf(err), "%v", err)
-			require.Contains(t, err.Error(), tc.msg)
-		})
+	url := func(u string) Config { return with(func(c *Config) { c.URL = u }) }
+	key := func(k notify.Secret) Config { return with(func(c *Config) { c.APIKey = k }) }
+	team := func(id string) Config { return with(func(c *Config) { c.TeamID = id }) }
+	urlField, keyField, teamField := []string{"url"}, []string{"api_key"}, []string{"team_id"}
+	testkit.RunValidate(t, []testkit.ValidateCase[Config]{
+		{Name: "valid", Config: validConfig()},
+		{Name: "valid EU", Config: url(AlertsURLEU)},
+		{Name: "valid JSM", Config: url(AlertsURLJSM)},
+		{Name: "valid without team", Config: team("")},
+		{Name: "valid team id in upper case", Config: team(strings.ToUpper(teamID))},
+
+		{Name: "name missing", Config: with(func(c *Config) { c.Name = "" }), Fields: []string{"name"}, Schema: true},
+		{Name: "name too long", Config: with(func(c *Config) { c.Name = strings.Repeat("n", 101) }), Fields: []string{"name"}, Schema: true},
+
+		{Name: "url missing", Config: url(""), Fields: urlField, Schema: true},
+		{Name: "url is the bare API host", Config: url("https://api.opsgenie.com"), Fields: urlField, Schema: true},
+		{Name: "url with a trailing slash", Config: url(AlertsURL + "/"), Fields: urlField, Schema: true},
+		{Name: "url over http", Config: url("http://api.eu.opsgenie.com/v2/alerts"), Fields: urlField, Schema: true},
+		{Name: "url in upper case", Config: url("https://API.OPSGENIE.COM/v2/Alerts"), Fields: urlField, Schema: true},
+		{Name: "url is the web app", Config: url("https://acme.app.opsgenie.com/alert/list"), Fields: urlField, Schema: true},
+		{Name: "url is the EU web app", Config: url("https://acme.app.eu.opsgenie.com"), Fields: urlField, Schema: true},
+		{Name: "url is part of the JSM path", Config: url("https://api.atlassian.com/jsm/ops/integration/"), Fields: urlField, Schema: true},
+		{Name: "url elsewhere", Config: url("https://example.com/v2/alerts"), Fields: urlField, Schema: true},
+
+		{Name: "team is a name", Config: team("SOC"), Fields: teamField, Schema: true},
+		{Name: "team id cut short", Config: team(teamID[:35]), Fields: teamField, Schema: true},
+
+		{Name: "key missing", Config: key(""), Fields: keyField, Schema: true},
+		{Name: "key is the mask", Config: key(notify.Redacted), Fields: keyField},
+		{Name: "key with the GenieKey prefix", Config: key("GenieKey " + secret), Fields: keyField},
+		{Name: "key with a space", Config: key(secret + " x"), Fields: keyField},
+		{Name: "key with a line break", Config: key(secret + "\n"), Fields: keyField},
+
+		{Name: "every field bad at once", Config: Config{URL: "https://api.opsgenie.com/v1/alerts", TeamID: "ops"},
+			Fields: []string{"name", "url", "team_id", "api_key"}, Schema: true},
+	}, func(c Config) []notify.Secret { return testkit.Unmasked(secret, c.APIKey) })
+}
+
+// TestConfigValidateSays checks what the field errors say: the URL that
+// was meant, and what is wrong with a pasted key, never repeating it.
+func TestConfigValidateSays(t *testing.T) {
+	for raw, want := range map[string]string{
+		"":                                     "is required: " + AlertsURL,
+		"https://api.opsgenie.com":             "did you mean " + AlertsURL + "?",
+		"http://api.eu.opsgenie.com/v2/alerts": "did you mean " + AlertsURLEU + "?",
+		"https://acme.app.eu.opsgenie.com":     "did you mean " + AlertsURLEU + "?",
+		"https://api.atlassian.com/jsm/ops/integration/": "did you mean " + AlertsURLJSM + "?",
+		"https://example.com/v2/alerts":                  "must be " + AlertsURL,
+	} {
+		require.ErrorContains(t, Config{Name: "SOC", URL: raw, APIKey: secret}.Validate(), want, raw)
+	}
+	require.ErrorContains(t, Config{Name: "SOC", URL: AlertsURL, TeamID: "SOC", APIKey: secret}.Validate(), "not its name")
+	for k, want := range map[notify.Secret]string{
+		"GenieKey " + secret: `without the "GenieKey" prefix`,
+		secret + " x":        "spaces",
+		notify.Redacted:      "mask",
+	} {
+		err := Config{Name: "SOC", URL: AlertsURL, APIKey: k}.Validate()
+		require.ErrorContains(t, err, want)
+		notifytest.AssertNoSecret(t, err, secret)
 	}
 }
 
 func TestSendFullEvent(t *testing.T) {
-	mt, seen := mockOpsgenie(t, map[string]route{"POST " + AlertsURL: {status: 202, body: accepted}})
-	n, logs := newNotifier(t, validConfig(), mt)
+	m := mockOpsgenie(map[string]route{"POST " + AlertsURL: {status: 202, body: accepted}})
+	n, logs := newNotifier(t, validConfig(), m)
 
-	rc, err := n.Send(context.Background(), fullEvent())
+	rc, err := n.Send(context.Background(), testkit.FullEvent())
 	require.NoError(t, err)
 	require.Equal(t, notify.Receipt{ID: "43a29c5c-3dbf-4fa4-9c26-f4f71023e120"}, rc)
 
-	require.Len(t, *seen, 1)
-	r := (*seen)[0]
+	require.Len(t, m.Requests(), 1)
+	r := m.Requests()[0]
 	require.Equal(t, http.MethodPost, r.Method)
-	require.Equal(t, AlertsURL, r.URL)
+	require.Equal(t, AlertsURL, r.URL())
 	requireHeaders(t, r, true)
 	require.JSONEq(t, `{
 		"message": "New script on checkout",
 		"alias": "evt-123",
-		"description": "A script from cdn.example.net appeared on /checkout.\n\nOpen in Code Defender: https://console.codedefender.example/alerts/evt-123",
+		"description": `+quoted(testkit.FullEvent().Description+"\n\nOpen in Code Defender: "+testkit.FullEvent().URL)+`,
 		"responders": [{"id": "`+teamID+`", "type": "team"}],
 		"tags": ["pci", "checkout"],
 		"details": {"script": "https://cdn.example.net/a.js", "page": "/checkout"},
 		"entity": "shop.example.com",
 		"source": "Code Defender",
-		"priority": "P2"
+		"priority": "P1"
 	}`, string(r.Body))
 	notifytest.AssertNoSecret(t, logs.String(), secret)
 }
 
 func TestSendMinimalEventEUWithoutTeam(t *testing.T) {
-	mt, seen := mockOpsgenie(t, map[string]route{"POST " + AlertsURLEU: {status: 202, body: accepted}})
+	m := mockOpsgenie(map[string]route{"POST " + AlertsURLEU: {status: 202, body: accepted}})
 	c := validConfig()
 	c.URL, c.TeamID = AlertsURLEU, ""
-	n, _ := newNotifier(t, c, mt)
+	n, _ := newNotifier(t, c, m)
 
-	_, err := n.Send(context.Background(), minimalEvent())
+	_, err := n.Send(context.Background(), testkit.MinimalEvent())
 	require.NoError(t, err)
-	require.Len(t, *seen, 1)
-	require.Equal(t, AlertsURLEU, (*seen)[0].URL)
-	requireHeaders(t, (*seen)[0], true)
-	require.JSONEq(t, `{"message":"Minimal","alias":"evt-1","source":"Code Defender","priority":"P5"}`,
-		string((*seen)[0].Body))
+	require.Len(t, m.Requests(), 1)
+	require.Equal(t, AlertsURLEU, m.Requests()[0].URL())
+	requireHeaders(t, m.Requests()[0], true)
+	require.JSONEq(t, `{"message":"Minimal","alias":"evt-1","source":"Code Defender","priority":"P4"}`,
+		string(m.Requests()[0].Body))
 }
 
 func TestSendToJSM(t *testing.T) {
-	mt, seen := mockOpsgenie(t, map[string]route{"POST " + AlertsURLJSM: {status: 202, body: accepted}})
+	m := mockOpsgenie(map[string]route{"POST " + AlertsURLJSM: {status: 202, body: accepted}})
 	c := validConfig()
 	c.URL = AlertsURLJSM
-	n, _ := newNotifier(t, c, mt)
+	n, _ := newNotifier(t, c, m)
 
-	rc, err := n.Send(context.Background(), minimalEvent())
+	rc, err := n.Send(context.Background(), testkit.MinimalEvent())
 	require.NoError(t, err)
 	require.Equal(t, "43a29c5c-3dbf-4fa4-9c26-f4f71023e120", rc.ID)
-	require.Equal(t, http.MethodPost, (*seen)[0].Method)
-	require.Equal(t, AlertsURLJSM, (*seen)[0].URL)
-	requireHeaders(t, (*seen)[0], true)
+	require.Equal(t, http.MethodPost, m.Requests()[0].Method)
+	require.Equal(t, AlertsURLJSM, m.Requests()[0].URL())
+	requireHeaders(t, m.Requests()[0], true)
 	require.JSONEq(t, `{"message":"Minimal","alias":"evt-1","responders":[{"id":"`+teamID+`","type":"team"}],
-		"source":"Code Defender","priority":"P5"}`, string((*seen)[0].Body))
+		"source":"Code Defender","priority":"P4"}`, string(m.Requests()[0].Body))
 }
 
 func TestPriorityFromRisk(t *testing.T) {
@@ -258,14 +217,14 @@ func TestPriorityFromRisk(t *testing.T) {
 		notify.RiskCritical: "P1", notify.RiskHigh: "P2", notify.RiskMedium: "P3", notify.RiskLow: "P4", notify.RiskInfo: "P5",
 	}
 	for risk, p := range want {
-		mt, seen := mockOpsgenie(t, map[string]route{"POST " + AlertsURL: {status: 202, body: accepted}})
-		n, _ := newNotifier(t, validConfig(), mt)
-		e := minimalEvent()
+		m := mockOpsgenie(map[string]route{"POST " + AlertsURL: {status: 202, body: accepted}})
+		n, _ := newNotifier(t, validConfig(), m)
+		e := testkit.MinimalEvent()
 		e.Risk = risk
 		_, err := n.Send(context.Background(), e)
 		require.NoError(t, err)
 		var got alert
-		require.NoError(t, json.Unmarshal((*seen)[0].Body, &got))
+		require.NoError(t, json.Unmarshal(m.Requests()[0].Body, &got))
 		require.Equal(t, p, got.Priority, risk)
 	}
 }
@@ -273,29 +232,29 @@ func TestPriorityFromRisk(t *testing.T) {
 func TestSendLimits(t *testing.T) {
 	send := func(t *testing.T, e notify.Event) alert {
 		t.Helper()
-		mt, seen := mockOpsgenie(t, map[string]route{"POST " + AlertsURL: {status: 202, body: accepted}})
-		n, _ := newNotifier(t, validConfig(), mt)
+		m := mockOpsgenie(map[string]route{"POST " + AlertsURL: {status: 202, body: accepted}})
+		n, _ := newNotifier(t, validConfig(), m)
 		_, err := n.Send(context.Background(), e)
 		require.NoError(t, err)
-		require.Len(t, *seen, 1)
+		require.Len(t, m.Requests(), 1)
 		var got alert
-		require.NoError(t, json.Unmarshal((*seen)[0].Body, &got))
+		require.NoError(t, json.Unmarshal(m.Requests()[0].Body, &got))
 		return got
 	}
 	runes := utf8.RuneCountInString
 
 	t.Run("message 130", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Title = strings.Repeat("ü", 200)
 		require.Equal(t, strings.Repeat("ü", 129)+"…", send(t, e).Message)
 	})
 	t.Run("message is one line", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Title = "a\nb"
 		require.Equal(t, "a b", send(t, e).Message)
 	})
 	t.Run("description 15,000 keeps the link", func(t *testing.T) {
-		e := fullEvent()
+		e := testkit.FullEvent()
 		e.Description = strings.Repeat("d", 20000)
 		got := send(t, e).Description
 		require.Equal(t, 15000, runes(got))
@@ -303,18 +262,18 @@ func TestSendLimits(t *testing.T) {
 		require.True(t, strings.HasSuffix(got, "d…"+link))
 	})
 	t.Run("description 15,000 without a link", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Description = strings.Repeat("d", 20000)
 		require.Equal(t, strings.Repeat("d", 14999)+"…", send(t, e).Description)
 	})
 	t.Run("a huge link does not displace the description", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Description = "text"
 		e.URL = "https://console.example/" + strings.Repeat("p", 8000)
 		require.Equal(t, "text", send(t, e).Description)
 	})
 	t.Run("tags 20 × 50", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Tags = []string{strings.Repeat("x", 60), "dup", "dup", " ", "a\nb"}
 		for i := range 30 {
 			e.Tags = append(e.Tags, fmt.Sprintf("t%02d", i))
@@ -326,7 +285,7 @@ func TestSendLimits(t *testing.T) {
 		require.Equal(t, "t16", got[19])
 	})
 	t.Run("details 8,000 in all", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Details = map[string]string{
 			"a": strings.Repeat("1", 5000), // kept whole
 			"b": strings.Repeat("2", 5000), // cut to what is left
@@ -348,22 +307,22 @@ func TestSendLimits(t *testing.T) {
 			got[noteKey])
 	})
 	t.Run("details that fit are sent as they are", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Details = map[string]string{"a": strings.Repeat("1", 7998)}
 		got := send(t, e).Details
 		require.Equal(t, map[string]string{"a": strings.Repeat("1", 7998)}, got)
 	})
 	t.Run("entity 512", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Source = strings.Repeat("s", 600)
 		require.Equal(t, strings.Repeat("s", 511)+"…", send(t, e).Entity)
 	})
 }
 
 func TestSendRefusesInvalidEvent(t *testing.T) {
-	mt, _ := mockOpsgenie(t, nil)
-	n, _ := newNotifier(t, validConfig(), mt)
-	e := fullEvent()
+	m := mockOpsgenie(nil)
+	n, _ := newNotifier(t, validConfig(), m)
+	e := testkit.FullEvent()
 	e.ID = "has space"
 	e.URL = "javascript:alert(1)"
 	_, err := n.Send(context.Background(), e)
@@ -371,7 +330,7 @@ func TestSendRefusesInvalidEvent(t *testing.T) {
 	require.ErrorAs(t, err, &ve)
 	require.True(t, ve.Has("id"))
 	require.True(t, ve.Has("url"))
-	require.Zero(t, mt.GetTotalCallCount())
+	require.Empty(t, m.Requests())
 }
 
 // TestSendErrors classifies recorded Opsgenie answers to a create, and
@@ -425,9 +384,9 @@ func TestSendErrors(t *testing.T) {
 			if tc.url != "" {
 				c.URL = tc.url
 			}
-			mt, _ := mockOpsgenie(t, map[string]route{"POST " + c.URL: {status: tc.status, body: tc.body, header: tc.header}})
-			n, logs := newNotifier(t, c, mt)
-			_, err := n.Send(context.Background(), fullEvent())
+			m := mockOpsgenie(map[string]route{"POST " + c.URL: {status: tc.status, body: tc.body, header: tc.header}})
+			n, logs := newNotifier(t, c, m)
+			_, err := n.Send(context.Background(), testkit.FullEvent())
 			require.Error(t, err)
 			var e *notify.Error
 			require.ErrorAs(t, err, &e)
@@ -444,84 +403,110 @@ func TestSendErrors(t *testing.T) {
 	}
 }
 
-func TestTest(t *testing.T) {
+// checks renders a report as "name: status" lines, in order.
+func checks(r notify.Report) []string {
+	var out []string
+	for _, c := range r.Checks {
+		out = append(out, c.Name+": "+string(c.Status))
+	}
+	return out
+}
+
+func TestTestReport(t *testing.T) {
+	const (
+		keyOK      = "API key accepted: passed"
+		keyWarn    = "API key accepted: warning"
+		keyFailed  = "API key accepted: failed"
+		teamOK     = "team visible: passed"
+		teamWarn   = "team visible: warning"
+		teamFailed = "team visible: failed"
+		teamSkip   = "team visible: skipped"
+		createWarn = "key may create alerts: warning"
+		createSkip = "key may create alerts: skipped"
+	)
+	teamFound := `{"data":{"id":"` + teamID + `","name":"SOC"},"took":0.01,"requestId":"r-2"}`
 	tests := []struct {
-		name       string
-		config     func(*Config)
-		routes     map[string]route
-		requests   []string // "METHOD URL" in order
-		kind       error    // nil: Test passes
-		notChecked bool
-		contains   []string
+		name     string
+		config   func(*Config)
+		routes   map[string]route
+		requests []string // "METHOD URL" in order
+		checks   []string
+		kind     error // of the failed check; nil: Test passes
+		contains []string
 	}{
 		{name: "key accepted, no team", config: func(c *Config) { c.TeamID = "" },
 			routes:   map[string]route{"GET " + listURL: {status: 200, body: listed}},
-			requests: []string{"GET " + listURL}},
+			requests: []string{"GET " + listURL}, checks: []string{keyOK, teamSkip, createWarn}},
 		{name: "key accepted, team found",
-			routes:   map[string]route{"GET " + listURL: {status: 200, body: listed}, "GET " + teamURL: {status: 200, body: teamOK}},
-			requests: []string{"GET " + listURL, "GET " + teamURL}},
+			routes:   map[string]route{"GET " + listURL: {status: 200, body: listed}, "GET " + teamURL: {status: 200, body: teamFound}},
+			requests: []string{"GET " + listURL, "GET " + teamURL}, checks: []string{keyOK, teamOK, createWarn}},
 		{name: "EU key accepted, team found", config: func(c *Config) { c.URL = AlertsURLEU },
 			routes: map[string]route{
 				"GET " + AlertsURLEU + "?limit=1":                                           {status: 200, body: listed},
-				"GET https://api.eu.opsgenie.com/v2/teams/" + teamID + "?identifierType=id": {status: 200, body: teamOK},
+				"GET https://api.eu.opsgenie.com/v2/teams/" + teamID + "?identifierType=id": {status: 200, body: teamFound},
 			},
-			requests: []string{"GET " + AlertsURLEU + "?limit=1", "GET https://api.eu.opsgenie.com/v2/teams/" + teamID + "?identifierType=id"}},
+			requests: []string{"GET " + AlertsURLEU + "?limit=1", "GET https://api.eu.opsgenie.com/v2/teams/" + teamID + "?identifierType=id"},
+			checks:   []string{keyOK, teamOK, createWarn}},
 		{name: "key refused: region hint, no team lookup",
 			routes:   map[string]route{"GET " + listURL: {status: 401, body: `{"message":"Could not authenticate","took":0.0}`}},
-			requests: []string{"GET " + listURL}, kind: notify.ErrUnauthorized,
+			requests: []string{"GET " + listURL}, checks: []string{keyFailed, teamSkip, createSkip}, kind: notify.ErrUnauthorized,
 			contains: []string{"test: GET /v2/alerts", "status 401", "Could not authenticate", "Opsgenie refused the API key",
 				"the URL's region matches the account", AlertsURLEU}},
-		{name: "key without read access",
-			routes:   map[string]route{"GET " + listURL: {status: 403, body: `{"message":"Forbidden"}`}},
-			requests: []string{"GET " + listURL}, kind: notify.ErrForbidden,
-			contains: []string{"may not read alerts", "Read access"}},
+		{name: "key without read access is a warning",
+			routes: map[string]route{
+				"GET " + listURL: {status: 403, body: `{"message":"Forbidden"}`},
+				"GET " + teamURL: {status: 200, body: teamFound},
+			},
+			requests: []string{"GET " + listURL, "GET " + teamURL}, checks: []string{keyWarn, teamOK, createWarn}},
 		{name: "429 with Retry-After",
 			routes:   map[string]route{"GET " + listURL: {status: 429, header: http.Header{"Retry-After": {"3"}}}},
-			requests: []string{"GET " + listURL}, kind: notify.ErrRateLimited, contains: []string{"status 429"}},
+			requests: []string{"GET " + listURL}, checks: []string{keyFailed, teamSkip, createSkip}, kind: notify.ErrRateLimited,
+			contains: []string{"status 429"}},
 		{name: "500",
 			routes:   map[string]route{"GET " + listURL: {status: 500, body: `{"message":"boom"}`}},
-			requests: []string{"GET " + listURL}, kind: notify.ErrUnavailable, contains: []string{"status 500", "boom"}},
+			requests: []string{"GET " + listURL}, checks: []string{keyFailed, teamSkip, createSkip}, kind: notify.ErrUnavailable,
+			contains: []string{"status 500", "boom"}},
 		{name: "200 that is not Opsgenie's",
 			routes:   map[string]route{"GET " + listURL: {status: 200, body: `<html>login</html>`}},
-			requests: []string{"GET " + listURL}, kind: notify.ErrRejected, contains: []string{"not the expected JSON"}},
+			requests: []string{"GET " + listURL}, checks: []string{keyFailed, teamSkip, createSkip}, kind: notify.ErrRejected,
+			contains: []string{"not the expected JSON"}},
 		{name: "200 without data",
 			routes:   map[string]route{"GET " + listURL: {status: 200, body: `{"ok":true}`}},
-			requests: []string{"GET " + listURL}, kind: notify.ErrRejected, contains: []string{`no "data"`}},
+			requests: []string{"GET " + listURL}, checks: []string{keyFailed, teamSkip, createSkip}, kind: notify.ErrRejected,
+			contains: []string{`no "data"`}},
 		{name: "unknown team",
 			routes: map[string]route{
 				"GET " + listURL: {status: 200, body: listed},
 				"GET " + teamURL: {status: 404, body: `{"message":"No team exists with id [` + teamID + `]","took":0.0}`},
 			},
-			requests: []string{"GET " + listURL, "GET " + teamURL}, kind: notify.ErrNotFound,
-			contains: []string{"test: GET /v2/teams/{id}", "No team exists with id", "check team_id"}},
-		{name: "team not checkable: no configuration access",
+			requests: []string{"GET " + listURL, "GET " + teamURL}, checks: []string{keyOK, teamFailed, createWarn},
+			kind: notify.ErrNotFound, contains: []string{"test: GET /v2/teams/{id}", "No team exists with id", "check team_id"}},
+		{name: "team an alert-only key may not read is a warning",
 			routes: map[string]route{
 				"GET " + listURL: {status: 200, body: listed},
 				"GET " + teamURL: {status: 403, body: `{"message":"You are not authorized for this operation"}`},
 			},
-			requests: []string{"GET " + listURL, "GET " + teamURL}, kind: notify.ErrForbidden, notChecked: true,
-			contains: []string{"key was accepted for alerts", "team_id was not checked"}},
+			requests: []string{"GET " + listURL, "GET " + teamURL}, checks: []string{keyOK, teamWarn, createWarn}},
 		{name: "team answer names another team",
 			routes: map[string]route{
 				"GET " + listURL: {status: 200, body: listed},
 				"GET " + teamURL: {status: 200, body: `{"data":{"id":"00000000-0000-0000-0000-000000000000"}}`},
 			},
-			requests: []string{"GET " + listURL, "GET " + teamURL}, kind: notify.ErrRejected, contains: []string{"another team"}},
+			requests: []string{"GET " + listURL, "GET " + teamURL}, checks: []string{keyOK, teamFailed, createWarn},
+			kind: notify.ErrRejected, contains: []string{"another team"}},
 		{name: "JSM key accepted, no team", config: func(c *Config) { c.URL, c.TeamID = AlertsURLJSM, "" },
 			routes:   map[string]route{"GET " + AlertsURLJSM + "?limit=1": {status: 200, body: listed}},
-			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}},
+			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}, checks: []string{keyOK, teamSkip, createWarn}},
 		{name: "JSM team cannot be checked", config: func(c *Config) { c.URL = AlertsURLJSM },
 			routes:   map[string]route{"GET " + AlertsURLJSM + "?limit=1": {status: 200, body: listed}},
-			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}, kind: notify.ErrForbidden, notChecked: true,
-			contains: []string{"team_id was not checked", "JSM Operations looks teams up only through its REST API"}},
-		{name: "JSM without a read endpoint", config: func(c *Config) { c.URL = AlertsURLJSM },
+			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}, checks: []string{keyOK, teamWarn, createWarn}},
+		{name: "JSM without a read endpoint", config: func(c *Config) { c.URL, c.TeamID = AlertsURLJSM, "" },
 			routes:   map[string]route{"GET " + AlertsURLJSM + "?limit=1": {status: 405, body: `{"message":"Method Not Allowed"}`}},
-			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}, kind: notify.ErrRejected, notChecked: true,
-			contains: []string{"the key was not checked"}},
+			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}, checks: []string{keyWarn, teamSkip, createWarn}},
 		{name: "JSM key refused", config: func(c *Config) { c.URL = AlertsURLJSM },
 			routes:   map[string]route{"GET " + AlertsURLJSM + "?limit=1": {status: 401, body: `{"message":"Unauthorized"}`}},
-			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}, kind: notify.ErrUnauthorized,
-			contains: []string{"JSM Operations refused the API key"}},
+			requests: []string{"GET " + AlertsURLJSM + "?limit=1"}, checks: []string{keyFailed, teamSkip, createSkip},
+			kind: notify.ErrUnauthorized, contains: []string{"JSM Operations refused the API key"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -529,23 +514,31 @@ func TestTest(t *testing.T) {
 			if tc.config != nil {
 				tc.config(&c)
 			}
-			mt, seen := mockOpsgenie(t, tc.routes)
-			n, logs := newNotifier(t, c, mt)
-			err := n.Test(context.Background())
+			m := mockOpsgenie(tc.routes)
+			n, logs := newNotifier(t, c, m)
+			rep := n.TestReport(context.Background())
+			require.Equal(t, tc.checks, checks(rep))
+			for _, ch := range rep.Checks {
+				require.NotEmpty(t, ch.Detail, "every check says what it proved: %s", ch.Name)
+			}
 
 			var got []string
-			for _, r := range *seen {
-				got = append(got, r.Method+" "+r.URL)
+			for _, r := range m.Requests() {
+				got = append(got, r.Method+" "+r.URL())
 				requireHeaders(t, r, false)
 			}
 			require.Equal(t, tc.requests, got)
+			require.NotContains(t, logs.String(), "not checked", "what Test could not check is in the report, not in a log line")
 			notifytest.AssertNoSecret(t, logs.String(), secret)
+
+			err := rep.Err()
 			if tc.kind == nil {
 				require.NoError(t, err)
+				require.NoError(t, n.Test(context.Background()))
 				return
 			}
 			require.ErrorIs(t, err, tc.kind)
-			require.Equal(t, tc.notChecked, errors.Is(err, ErrNotChecked))
+			require.ErrorIs(t, n.Test(context.Background()), tc.kind)
 			for _, s := range tc.contains {
 				require.Contains(t, err.Error(), s)
 			}
@@ -555,11 +548,11 @@ func TestTest(t *testing.T) {
 }
 
 func TestNetworkError(t *testing.T) {
-	mt := httpmock.NewMockTransport()
-	mt.RegisterResponder(http.MethodPost, AlertsURL, httpmock.NewErrorResponder(
+	m := testkit.NewMockAPI()
+	m.RegisterResponder(http.MethodPost, AlertsURL, httpmock.NewErrorResponder(
 		fmt.Errorf("connection reset; Authorization: GenieKey %s", apiKey)))
-	n, logs := newNotifier(t, validConfig(), mt)
-	_, err := n.Send(context.Background(), fullEvent())
+	n, logs := newNotifier(t, validConfig(), m)
+	_, err := n.Send(context.Background(), testkit.FullEvent())
 	require.ErrorIs(t, err, notify.ErrUnavailable)
 	require.True(t, notify.IsRetryable(err))
 	notifytest.AssertNoSecret(t, err, secret)
@@ -605,7 +598,7 @@ func TestAgainstFake(t *testing.T) {
 
 	n, err := New(validConfig(), notify.WithHTTPClient(srv.Client()), notify.WithLogger(logger))
 	require.NoError(t, err)
-	e := fullEvent()
+	e := testkit.FullEvent()
 	e.Title = strings.Repeat("m", 200)
 	rc, err := n.Send(context.Background(), e)
 	require.NoError(t, err)
@@ -613,7 +606,7 @@ func TestAgainstFake(t *testing.T) {
 	require.Len(t, alerts, 1)
 	require.Equal(t, rc.ID, alerts[0].RequestID)
 	require.Equal(t, "evt-123", alerts[0].Alias)
-	require.Equal(t, "P2", alerts[0].Priority)
+	require.Equal(t, "P1", alerts[0].Priority)
 	require.Equal(t, strings.Repeat("m", 129)+"…", alerts[0].Message)
 	require.Equal(t, []map[string]string{{"id": teamID, "type": "team"}}, alerts[0].Responders)
 
@@ -623,4 +616,118 @@ func TestAgainstFake(t *testing.T) {
 	require.Contains(t, err.Error(), "region")
 	notifytest.AssertNoSecret(t, err, secret)
 	notifytest.AssertNoSecret(t, logs.String(), secret)
+}
+
+// TestSendResolved: a resolved event closes the alert by its alias, on the
+// US and EU hosts and on JSM Operations' path alike.
+func TestSendResolved(t *testing.T) {
+	for _, base := range []string{AlertsURL, AlertsURLEU, AlertsURLJSM} {
+		t.Run(base, func(t *testing.T) {
+			closeURL := base + "/evt-123/close?identifierType=alias"
+			m := testkit.NewMockAPI()
+			m.On(http.MethodPost, closeURL, http.StatusAccepted, accepted, nil)
+			c := validConfig()
+			c.URL = base
+			n, err := New(c, notify.WithHTTPClient(m.Client()))
+			require.NoError(t, err)
+
+			rc, err := n.Send(context.Background(), testkit.Resolved(testkit.FullEvent()))
+			require.NoError(t, err)
+			require.Equal(t, notify.Receipt{ID: "43a29c5c-3dbf-4fa4-9c26-f4f71023e120"}, rc)
+			reqs := m.Requests()
+			require.Len(t, reqs, 1)
+			r := reqs[0]
+			require.Equal(t, http.MethodPost, r.Method)
+			require.Equal(t, closeURL, r.URL())
+			require.Equal(t, "GenieKey "+apiKey, r.Header.Get("Authorization"))
+			require.Equal(t, "application/json", r.Header.Get("Content-Type"))
+			require.Equal(t, notify.DefaultUserAgent, r.Header.Get("User-Agent"))
+			testkit.JSONEq(t, `{"source":"Code Defender",
+				"note":"Resolved in Code Defender: https://console.codedefender.example/alerts/evt-123?tab=1&x=2"}`, r.Body)
+		})
+	}
+}
+
+// TestSendResolvedAnswers: a 404 in Opsgenie's own words means there was
+// nothing to close, a success with an empty Receipt; anything else is an
+// error built from the answer.
+func TestSendResolvedAnswers(t *testing.T) {
+	closeURL := AlertsURL + "/evt-1/close?identifierType=alias"
+	cases := []struct {
+		name   string
+		status int
+		body   string
+		kind   error // nil: success with an empty Receipt
+		hint   string
+	}{
+		{name: "404 alert does not exist", status: 404,
+			body: `{"message":"Alert with alias [evt-1] does not exist","took":0.001,"requestId":"r-9"}`},
+		{name: "404 that is not Opsgenie's", status: 404, body: `<html><title>Not Found</title></html>`, kind: notify.ErrNotFound},
+		{name: "401", status: 401, body: `{"message":"Could not authenticate","took":0.0,"requestId":"r"}`,
+			kind: notify.ErrUnauthorized, hint: "Opsgenie refused the API key"},
+		{name: "403 read-only key", status: 403, body: `{"message":"Integration is read only","took":0.0,"requestId":"r"}`,
+			kind: notify.ErrForbidden, hint: "Create and Update access"},
+		{name: "202 without a requestId", status: 202, body: `{"result":"Request will be processed"}`,
+			kind: notify.ErrRejected, hint: "no requestId"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := testkit.NewMockAPI()
+			m.On(http.MethodPost, closeURL, tc.status, tc.body, nil)
+			n, err := New(validConfig(), notify.WithHTTPClient(m.Client()))
+			require.NoError(t, err)
+			rc, err := n.Send(context.Background(), testkit.Resolved(testkit.MinimalEvent()))
+			require.Len(t, m.Requests(), 1)
+			testkit.JSONEq(t, `{"source":"Code Defender","note":"Resolved in Code Defender."}`, m.Requests()[0].Body)
+			if tc.kind == nil {
+				require.NoError(t, err)
+				require.Equal(t, notify.Receipt{}, rc)
+				return
+			}
+			require.ErrorIs(t, err, tc.kind)
+			require.Contains(t, err.Error(), tc.hint)
+			notifytest.AssertNoSecret(t, err, secret)
+		})
+	}
+}
+
+// TestLifecycleAgainstFake opens an alert and closes it, then closes it
+// again and closes an alert never opened: all succeed, nothing is left
+// open and only the first event creates an alert.
+func TestLifecycleAgainstFake(t *testing.T) {
+	srv := notifytest.NewServer(t)
+	for _, base := range []string{AlertsURL, AlertsURLJSM} {
+		c := validConfig()
+		c.URL = base
+		n, err := New(c, notify.WithHTTPClient(srv.Client()))
+		require.NoError(t, err)
+		ctx := context.Background()
+		_, err = n.Send(ctx, testkit.FullEvent())
+		require.NoError(t, err)
+		require.Len(t, srv.OpsgenieOpen(), 1)
+		for _, e := range []notify.Event{testkit.Resolved(testkit.FullEvent()), testkit.Resolved(testkit.FullEvent()),
+			testkit.Resolved(testkit.MinimalEvent())} {
+			_, err := n.Send(ctx, e)
+			require.NoError(t, err, base)
+		}
+		require.Empty(t, srv.OpsgenieOpen(), base)
+	}
+	require.Len(t, srv.OpsgenieAlerts(), 2, "one alert per URL, none from a close")
+	creates := 0
+	for _, r := range srv.RequestsTo(notifytest.Opsgenie) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/v2/alerts") {
+			creates++
+		}
+	}
+	require.Equal(t, 2, creates)
+}
+
+// TestClose: Close may be called twice, and afterwards nothing is sent.
+func TestClose(t *testing.T) {
+	m := mockOpsgenie(map[string]route{"POST " + AlertsURL: {status: 202, body: accepted}})
+	n, _ := newNotifier(t, validConfig(), m)
+	_, err := n.Send(context.Background(), testkit.FullEvent())
+	require.NoError(t, err)
+	testkit.CloseContract(t, n, testkit.Resolved(testkit.FullEvent()), func() int { return len(m.Requests()) }, secret)
+	require.Equal(t, notify.CheckFailed, n.TestReport(context.Background()).Checks[0].Status)
 }

@@ -19,6 +19,14 @@ const (
 	EventsURLEU = "https://events.eu.pagerduty.com/v2/enqueue"
 )
 
+// The console's documentation gives the Events API v2 URL as ".../v2/enque";
+// a config stored with it is accepted as it is and sends to the enqueue
+// URL of the same region.
+const (
+	consoleEventsURL   = "https://events.pagerduty.com/v2/enque"
+	consoleEventsURLEU = "https://events.eu.pagerduty.com/v2/enque"
+)
+
 // routingKeyLength is the length of an Events API v2 integration (routing)
 // key; PagerDuty answers "Length of 'routing_key' is incorrect (should be
 // 32 characters)" otherwise.
@@ -33,7 +41,9 @@ type Config struct {
 	// Name is how the integration appears in the console.
 	Name string `json:"name"`
 	// WebhookURL is the Events API v2 endpoint: EventsURL, or EventsURLEU for
-	// an account in PagerDuty's EU service region.
+	// an account in PagerDuty's EU service region. The console's documented
+	// form, the same URL ending in "/v2/enque", is accepted as stored and
+	// sends to "/v2/enqueue".
 	WebhookURL string `json:"webhook_url"`
 	// APIKey is the 32-character Integration Key of an Events API v2
 	// integration on a PagerDuty service (the routing key).
@@ -51,11 +61,24 @@ func (c Config) Validate() error {
 	return errs.Err()
 }
 
-// checkEventsURL accepts only the two Events API v2 URLs and, for a near
-// miss, says which one was meant.
+// eventsEndpoint returns the URL that events are posted to for a stored
+// webhook_url: the console's ".../v2/enque" is read as ".../v2/enqueue" of
+// the same region. It is "" for anything else.
+func eventsEndpoint(webhookURL string) string {
+	switch webhookURL {
+	case EventsURL, consoleEventsURL:
+		return EventsURL
+	case EventsURLEU, consoleEventsURLEU:
+		return EventsURLEU
+	}
+	return ""
+}
+
+// checkEventsURL accepts only the Events API v2 URLs (with the console's
+// spelling of each) and, for a near miss, says which one was meant.
 func checkEventsURL(errs *validate.Errors, raw string) {
 	const field = "webhook_url"
-	if raw == EventsURL || raw == EventsURLEU {
+	if eventsEndpoint(raw) != "" {
 		return
 	}
 	if strings.TrimSpace(raw) == "" {
@@ -71,8 +94,8 @@ func checkEventsURL(errs *validate.Errors, raw string) {
 
 // suggestEventsURL returns the Events API v2 URL that raw was meant to be,
 // or "" when it is not close to one: another scheme or letter case, a
-// trailing slash or query, the "/v2/enque" misspelling, the change-events
-// or retired v1 endpoint, or a bare host.
+// trailing slash or query, another spelling of "/v2/enqueue", the
+// change-events or retired v1 endpoint, or a bare host.
 func suggestEventsURL(raw string) string {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {

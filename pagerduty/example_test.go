@@ -52,15 +52,22 @@ func Example() {
 	// resolved: evt-123 <nil>
 }
 
-// The common misspelling of the Events API URL gets a "did you mean".
+// The console's ".../v2/enque" is accepted as stored; other near misses
+// of the Events API URL get a "did you mean".
 func ExampleConfig_Validate() {
-	err := pagerduty.Config{
+	fmt.Println(pagerduty.Config{
 		Name:       "On-call",
 		WebhookURL: "https://events.pagerduty.com/v2/enque",
+		APIKey:     routingKey,
+	}.Validate())
+	fmt.Println(pagerduty.Config{
+		Name:       "On-call",
+		WebhookURL: "http://events.pagerduty.com/v2/enqueue",
 		APIKey:     "u+abcdefghij12345678",
-	}.Validate()
-	fmt.Println(err)
-	// Output: invalid: webhook_url: did you mean https://events.pagerduty.com/v2/enqueue?; api_key: has 20 characters, like a REST API key; use the Integration Key of an Events API v2 integration (the service's Integrations tab), which has 32
+	}.Validate())
+	// Output:
+	// <nil>
+	// invalid: webhook_url: did you mean https://events.pagerduty.com/v2/enqueue?; api_key: has 20 characters, like a REST API key; use the Integration Key of an Events API v2 integration (the service's Integrations tab), which has 32
 }
 
 // Test resolves a random dedup key: nothing is opened and no one is paged.

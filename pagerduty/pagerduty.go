@@ -2,8 +2,9 @@
 // Events API v2 (https://developer.pagerduty.com/docs/events-api-v2/overview).
 //
 // The console's fields are a name, the Events API v2 URL (EventsURL, or
-// EventsURLEU for the EU service region; the misspelling ".../v2/enque" gets
-// a "did you mean" error) and the api_key: the 32-character Integration Key
+// EventsURLEU for the EU service region; the console's documented form
+// ".../v2/enque" is accepted as stored and sends to ".../v2/enqueue", and
+// other near misses get a "did you mean" error) and the api_key: the 32-character Integration Key
 // of an Events API v2 integration on a service, which PagerDuty calls the
 // routing key. It travels only in the request body and is scrubbed from
 // every error and log line.
@@ -16,17 +17,28 @@
 // type, its component "code-defender" and its group the Source. Custom
 // details carry the risk, the description, the tags and the details, and the
 // console URL is a link. PagerDuty takes at most 512 KB per event: a larger
-// event is sent with its custom details replaced by a note saying so (every
-// other field is bounded, so that always suffices). The Receipt's ID is the dedup_key
+// event is still delivered, its longest texts (description, tags, detail
+// values) cut first to a common length, each with a "…" marker, and a
+// "truncated" custom detail saying so; only when thousands of small
+// details cannot fit even when cut are the tags and details left out, the
+// description then cut alone (every other field is bounded, so that always
+// suffices). The Receipt's ID is the dedup_key
 // PagerDuty answered; a 202 without one is an error (ErrRejected: the URL is
 // not PagerDuty's). A 202 means accepted, not that an incident was opened.
 //
-// Resolve closes the alert that Send opened for an event, by its ID.
+// A resolved event (Event.Status = notify.StatusResolved) is sent as
+// event_action "resolve" with Event.ID as its dedup_key, which resolves the
+// alert the open event triggered. PagerDuty accepts a resolve that matches
+// no open alert (already resolved, or never triggered) and drops it, so
+// resolving twice, or resolving what was never opened, is a success and
+// opens nothing. Resolve(ctx, id) is a shorthand for it.
 //
-// Test sends a resolve for a random dedup key, which opens nothing and pages
-// no one. A 202 proves that the URL reaches PagerDuty and that the key is
-// well formed; PagerDuty may accept a resolve for a well-formed key that no
-// integration owns, so the first Send is the proof that the key is live.
+// Test (and TestReport, which says what each step proved) sends a resolve
+// for a random dedup key, which opens nothing and pages no one. A 202
+// proves that the URL reaches PagerDuty and that the key is well formed
+// (check "events API accepted the key"); PagerDuty may accept a resolve for
+// a well-formed key that no integration owns, so "key belongs to a service"
+// is a warning: the first Send is the proof that the key is live.
 //
 // A 400 "invalid event" is permanent and its message lists PagerDuty's own
 // errors; 429, 5xx and network errors are retryable (sender.ClassifyStatus).
@@ -43,6 +55,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -99,9 +112,13 @@ type Notifier struct {
 	identity.Identity // prints as pagerduty("name"): never the config
 	cfg               Config
 	http              *sender.Sender
+	closed            atomic.Bool
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
+var (
+	_ notify.Notifier = (*Notifier)(nil)
+	_ notify.Reporter = (*Notifier)(nil)
+)
 
 // New validates c and returns a Notifier.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
@@ -126,27 +143,54 @@ func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, erro
 func (n *Notifier) Validate() error { return n.cfg.Validate() }
 
 // Close releases the notifier's idle connections (those of a client given
-// with notify.WithHTTPClient stay the caller's). Every destination's
-// Notifier has Close, so all are io.Closers; this one keeps working
-// afterwards, opening new connections.
+// with notify.WithHTTPClient stay the caller's). It may be called more than
+// once; afterwards Send, Resolve and Test return an error.
 func (n *Notifier) Close() error {
-	n.http.Close()
+	if !n.closed.Swap(true) {
+		n.http.Close()
+	}
 	return nil
 }
 
-// Test sends a resolve for a random dedup key: PagerDuty drops a resolve
-// that matches no open alert, so nothing is opened and no one is paged. A
-// nil error proves the URL and the key's form, not that the key is live.
-func (n *Notifier) Test(ctx context.Context) error {
+// errClosed is the message of what a closed Notifier returns.
+const errClosed = "the notifier is closed"
+
+// The checks of TestReport.
+const (
+	checkKeyAccepted = "events API accepted the key"
+	checkKeyRoutes   = "key belongs to a service"
+)
+
+// Test runs TestReport and returns the error of its first failed check.
+func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
+
+// TestReport sends a resolve for a random dedup key: PagerDuty drops a
+// resolve that matches no open alert, so nothing is opened and no one is
+// paged. Its 202 proves the URL and the key's form; that the key belongs to
+// a service cannot be proven without opening an alert, so that check is a
+// warning.
+func (n *Notifier) TestReport(ctx context.Context) notify.Report {
+	var r notify.Report
 	_, err := n.enqueue(ctx, "test: resolve", n.resolveEvent(testKeyPrefix+rand.Text()))
-	return err
+	if !r.Check(checkKeyAccepted, err, "PagerDuty's Events API accepted a resolve for a random dedup key: "+
+		"the URL is PagerDuty's and the routing key is well formed. Nothing was opened.") {
+		r.Skip(checkKeyRoutes, "The Events API did not accept the key.")
+		return r
+	}
+	r.Warn(checkKeyRoutes, "PagerDuty accepts a resolve for any well-formed key, so only the first alert proves "+
+		"that the key is the Integration Key of an Events API v2 integration on a service.")
+	return r
 }
 
-// Send triggers a PagerDuty alert for e, with Event.ID as its dedup key. It
-// refuses an invalid event before any network call.
+// Send triggers a PagerDuty alert for e, with Event.ID as its dedup key,
+// or resolves that alert when e is resolved. It refuses an invalid event
+// before any network call.
 func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
 	if err := e.Validate(); err != nil {
 		return notify.Receipt{}, err
+	}
+	if e.Status.IsResolved() {
+		return n.enqueue(ctx, "resolve", n.resolveEvent(e.ID))
 	}
 	body, err := n.triggerBody(e)
 	if err != nil {
@@ -155,8 +199,8 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 	return n.enqueue(ctx, "send", body)
 }
 
-// Resolve resolves the alert that Send opened for the event with ID eventID.
-// PagerDuty accepts a resolve that matches no open alert and drops it, so a
+// Resolve resolves the alert that Send opened for the event with ID eventID,
+// as Send of the resolved event does. PagerDuty accepts a resolve that matches no open alert and drops it, so a
 // nil error does not prove an alert was open. The Receipt's ID is the dedup
 // key PagerDuty answered.
 func (n *Notifier) Resolve(ctx context.Context, eventID string) (notify.Receipt, error) {
@@ -206,20 +250,37 @@ type customDetails struct {
 	Description string            `json:"description,omitempty"`
 	Tags        []string          `json:"tags,omitempty"`
 	Details     map[string]string `json:"details,omitempty"`
+	// Truncated says what was cut to keep the event within PagerDuty's
+	// 512 KB; it is set only then.
+	Truncated string `json:"truncated,omitempty"`
 }
 
-// noteDetailsDropped replaces the custom details of an event over the size
-// limit.
-const noteDetailsDropped = "custom details dropped: the event was over PagerDuty's 512 KB limit; see the alert in Code Defender"
+// The notes of an event cut to fit PagerDuty's limit.
+const (
+	noteTextsCut = "the event was over PagerDuty's 512 KB limit: its longest texts were cut (marked …); " +
+		"see the alert in Code Defender"
+	noteTagsDetailsDropped = "the event was over PagerDuty's 512 KB limit: its tags and details were left out " +
+		"(and its description cut, where marked …); see the alert in Code Defender"
+)
+
+// minFieldBytes is the shortest a text is cut to before the tags and
+// details are left out instead: an event whose many small fields do not
+// fit even then is better sent with its description alone.
+const minFieldBytes = 64
 
 func (n *Notifier) resolveEvent(dedupKey string) []byte {
 	b, _ := json.Marshal(event{RoutingKey: n.cfg.APIKey.Reveal(), EventAction: "resolve", DedupKey: dedupKey})
 	return b
 }
 
-// triggerBody maps e onto a trigger event of at most maxEventBytes,
-// dropping the custom details when it is larger. The other fields are
-// bounded (summary, source, link), so that is always enough.
+// triggerBody maps e onto a trigger event of at most maxEventBytes. An
+// event over it keeps every field, with its longest texts cut first: each
+// of the description, the tags and the details' values is cut to the
+// largest common length at which the event fits, with a marker and a
+// "truncated" note in the custom details. When even minFieldBytes per text
+// is too much (thousands of small details), the tags and details are left
+// out and the description alone is cut. The other fields are bounded
+// (summary, source, link), so that always fits.
 func (n *Notifier) triggerBody(e notify.Event) ([]byte, error) {
 	source := defaultSource
 	if strings.TrimSpace(e.Source) != "" {
@@ -237,12 +298,6 @@ func (n *Notifier) triggerBody(e notify.Event) ([]byte, error) {
 			Timestamp: e.Time.UTC().Format(time.RFC3339Nano),
 			Component: component,
 			Class:     string(e.Type),
-			CustomDetails: customDetails{
-				Risk:        e.Risk,
-				Description: e.Description,
-				Tags:        e.Tags,
-				Details:     e.Details,
-			},
 		},
 	}
 	if e.Source != "" {
@@ -252,22 +307,92 @@ func (n *Notifier) triggerBody(e notify.Event) ([]byte, error) {
 		ev.Links = []link{{Href: e.URL, Text: linkText}}
 	}
 
-	for attempt := 0; ; attempt++ {
-		b, err := json.Marshal(ev)
-		if err != nil {
-			return nil, n.http.Errorf("send", notify.ErrRejected, false, "cannot encode the event: %v", err)
+	// encode marshals ev with the custom details cut to at most limit bytes
+	// per text (limit < 0: whole).
+	encode := func(limit int, withTagsAndDetails bool) ([]byte, error) {
+		cd := customDetails{Risk: e.Risk, Description: e.Description, Tags: e.Tags, Details: e.Details}
+		if !withTagsAndDetails {
+			cd.Tags, cd.Details, cd.Truncated = nil, nil, noteTagsDetailsDropped
 		}
-		if len(b) <= maxEventBytes {
+		if limit >= 0 {
+			cd = cutDetails(cd, limit)
+			if cd.Truncated == "" {
+				cd.Truncated = noteTextsCut
+			}
+		}
+		ev.Payload.CustomDetails = cd
+		return json.Marshal(ev)
+	}
+	b, err := encode(-1, true)
+	if err != nil {
+		return nil, n.http.Errorf("send", notify.ErrRejected, false, "cannot encode the event: %v", err)
+	}
+	if len(b) <= maxEventBytes {
+		return b, nil
+	}
+	longest := len(e.Description)
+	for _, t := range e.Tags {
+		longest = max(longest, len(t))
+	}
+	for _, v := range e.Details {
+		longest = max(longest, len(v))
+	}
+	for _, withTagsAndDetails := range []bool{true, false} {
+		floor := minFieldBytes
+		if !withTagsAndDetails {
+			floor = 0
+		}
+		if b, ok := largestFit(floor, longest, func(limit int) []byte {
+			b, _ := encode(limit, withTagsAndDetails) // it encoded whole, so it encodes cut
+			return b
+		}); ok {
 			return b, nil
 		}
-		if attempt > 0 {
-			// Unreachable with the bounds above; kept so that a new field
-			// can never send an event PagerDuty will refuse.
-			return nil, n.http.Errorf("send", notify.ErrRejected, false,
-				"the event is over PagerDuty's 512 KB limit even without custom details")
-		}
-		ev.Payload.CustomDetails = map[string]string{"note": noteDetailsDropped}
 	}
+	// Unreachable with the bounds above; kept so that a new field can
+	// never send an event PagerDuty will refuse.
+	return nil, n.http.Errorf("send", notify.ErrRejected, false,
+		"the event is over PagerDuty's 512 KB limit even without its custom details")
+}
+
+// largestFit returns the encoding at the largest limit in [lo, hi] whose
+// encoding is within maxEventBytes, by binary search (a larger limit never
+// encodes smaller), and false when even lo is too large.
+func largestFit(lo, hi int, encode func(limit int) []byte) ([]byte, bool) {
+	best := encode(lo)
+	if len(best) > maxEventBytes {
+		return nil, false
+	}
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		if b := encode(mid); len(b) <= maxEventBytes {
+			lo, best = mid, b
+		} else {
+			hi = mid - 1
+		}
+	}
+	return best, true
+}
+
+// cutDetails cuts the description, each tag and each detail's value to at
+// most limit bytes, marker included; what is shorter stays whole.
+func cutDetails(cd customDetails, limit int) customDetails {
+	cd.Description = text.TruncateBytes(cd.Description, limit)
+	if cd.Tags != nil {
+		tags := make([]string, len(cd.Tags))
+		for i, t := range cd.Tags {
+			tags[i] = text.TruncateBytes(t, limit)
+		}
+		cd.Tags = tags
+	}
+	if cd.Details != nil {
+		details := make(map[string]string, len(cd.Details))
+		for k, v := range cd.Details {
+			details[k] = text.TruncateBytes(v, limit)
+		}
+		cd.Details = details
+	}
+	return cd
 }
 
 // answer is PagerDuty's reply, on success and on error.
@@ -279,16 +404,19 @@ type answer struct {
 }
 
 func (n *Notifier) enqueue(ctx context.Context, op string, body []byte) (notify.Receipt, error) {
+	if n.closed.Load() {
+		return notify.Receipt{}, n.http.Errorf(op, notify.ErrRejected, false, errClosed)
+	}
 	resp, err := n.http.Do(ctx, sender.Request{
 		Op:      op,
 		Method:  http.MethodPost,
-		URL:     n.cfg.WebhookURL,
+		URL:     eventsEndpoint(n.cfg.WebhookURL),
 		Header:  http.Header{"Content-Type": {"application/json"}},
 		Body:    body,
-		Explain: sender.Message(describe),
+		Explain: explain,
 	})
 	if err != nil {
-		return notify.Receipt{}, explain(err, resp)
+		return notify.Receipt{}, err
 	}
 	var a answer
 	if err := resp.DecodeJSON(&a); err != nil {
@@ -297,7 +425,7 @@ func (n *Notifier) enqueue(ctx context.Context, op string, body []byte) (notify.
 	if a.DedupKey == "" {
 		return notify.Receipt{}, n.http.BadAnswer(op, resp, errors.New("no dedup_key in it"))
 	}
-	return notify.Receipt{ID: a.DedupKey}, nil
+	return n.http.Receipt(a.DedupKey, ""), nil
 }
 
 // describe reads PagerDuty's error answer: its message and status, then
@@ -317,23 +445,21 @@ func describe(r *sender.Response) string {
 	return strings.TrimSpace(msg)
 }
 
-// explain gives PagerDuty's errors a hint that says what to fix.
-func explain(err error, resp *sender.Response) error {
-	var e *notify.Error
-	if resp == nil || !errors.As(err, &e) {
-		return err
-	}
-	switch resp.StatusCode {
+// explain reads PagerDuty's error answer once: its message (describe) and
+// a hint that says what to fix.
+func explain(r *sender.Response) sender.Explanation {
+	x := sender.Explanation{Message: describe(r)}
+	switch r.StatusCode {
 	case http.StatusBadRequest:
-		if strings.Contains(strings.ToLower(string(resp.Body)), "routing") {
-			e.Hint = "check api_key: it must be the Integration Key of an Events API v2 integration on the service"
+		if strings.Contains(strings.ToLower(string(r.Body)), "routing") {
+			x.Hint = "check api_key: it must be the Integration Key of an Events API v2 integration on the service"
 		} else {
-			e.Hint = "PagerDuty refused the event as invalid; a retry will not help"
+			x.Hint = "PagerDuty refused the event as invalid; a retry will not help"
 		}
 	case http.StatusNotFound:
-		e.Hint = "check webhook_url: it must be PagerDuty's Events API v2 URL"
+		x.Hint = "check webhook_url: it must be PagerDuty's Events API v2 URL"
 	case http.StatusTooManyRequests:
-		e.Hint = "over PagerDuty's rate for this key (about 120 events a minute): apply pagerduty.RateLimit with notify.RateLimit"
+		x.Hint = "over PagerDuty's rate for this key (about 120 events a minute): apply pagerduty.RateLimit with notify.RateLimit"
 	}
-	return err
+	return x
 }

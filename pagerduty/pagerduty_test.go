@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -29,162 +29,141 @@ func validConfig() Config {
 	return Config{Name: "On-call", WebhookURL: EventsURL, APIKey: secret}
 }
 
-func fullEvent() notify.Event {
-	return notify.Event{
-		ID:          "evt-123",
-		Type:        notify.EventClientSideRisk,
-		Title:       "New script on checkout",
-		Description: "A script from cdn.example.net appeared on /checkout.",
-		Risk:        notify.RiskCritical,
-		Time:        time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-		URL:         "https://console.codedefender.example/alerts/evt-123",
-		Source:      "shop.example.com",
-		Tags:        []string{"pci", "checkout"},
-		Details:     map[string]string{"script": "https://cdn.example.net/a.js", "page": "/checkout"},
-	}
-}
-
-func minimalEvent() notify.Event {
-	return notify.Event{
-		ID:    "evt-1",
-		Type:  notify.EventIncident,
-		Title: "Minimal",
-		Risk:  notify.RiskInfo,
-		Time:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-	}
-}
-
-type request struct {
-	Method string
-	URL    string
-	Header http.Header
-	Body   []byte
-}
-
 const accepted = `{"status":"success","message":"Event processed","dedup_key":"evt-123"}`
 
-// mockPagerDuty answers every POST to url with status and body, and records
-// what it was sent.
-func mockPagerDuty(t *testing.T, url string, status int, body string, header http.Header) (*httpmock.MockTransport, *[]request) {
+// newNotifier returns a Notifier for c whose Events API answers every POST
+// with status, body and header, and the buffer it logs into.
+func newNotifier(t *testing.T, c Config, status int, body string, header http.Header) (*Notifier, *testkit.MockAPI, *notifytest.LogBuffer) {
 	t.Helper()
-	mt := httpmock.NewMockTransport()
-	var seen []request
-	mt.RegisterResponder(http.MethodPost, url, func(r *http.Request) (*http.Response, error) {
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		seen = append(seen, request{Method: r.Method, URL: r.URL.String(), Header: r.Header.Clone(), Body: b})
-		resp := httpmock.NewStringResponse(status, body)
-		resp.Header.Set("Content-Type", "application/json")
-		for k, v := range header {
-			resp.Header[k] = v
-		}
-		return resp, nil
-	})
-	return mt, &seen
+	m := testkit.NewMockAPI()
+	m.On(http.MethodPost, eventsEndpoint(c.WebhookURL), status, body, header)
+	logger, logs := notifytest.NewLogger()
+	n, err := New(c, notify.WithHTTPClient(m.Client()), notify.WithLogger(logger))
+	require.NoError(t, err)
+	return n, m, logs
 }
 
-func newNotifier(t *testing.T, c Config, mt *httpmock.MockTransport) (*Notifier, *notifytest.LogBuffer) {
-	t.Helper()
-	logger, logs := notifytest.NewLogger()
-	n, err := New(c, notify.WithHTTPClient(&http.Client{Transport: mt}), notify.WithLogger(logger))
-	require.NoError(t, err)
-	return n, logs
+// quoted is s as a JSON string, for expected bodies.
+func quoted(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 func TestConfigValidate(t *testing.T) {
-	tests := []struct {
-		name   string
-		change func(*Config)
-		fields []string
-		msg    string
-	}{
-		{name: "valid", change: func(*Config) {}},
-		{name: "valid EU", change: func(c *Config) { c.WebhookURL = EventsURLEU }},
-		{name: "valid key that is not hex", change: func(c *Config) { c.APIKey = "R0zZ3456789abcdefABCDEF012345678" }},
-
-		{name: "name missing", change: func(c *Config) { c.Name = "" }, fields: []string{"name"}, msg: "required"},
-		{name: "name too long", change: func(c *Config) { c.Name = strings.Repeat("n", 101) }, fields: []string{"name"}},
-		{name: "name with a line break", change: func(c *Config) { c.Name = "a\nb" }, fields: []string{"name"}},
-
-		{name: "url missing", change: func(c *Config) { c.WebhookURL = "" }, fields: []string{"webhook_url"}, msg: "required"},
-		{name: "url misspelt enque", change: func(c *Config) { c.WebhookURL = "https://events.pagerduty.com/v2/enque" },
-			fields: []string{"webhook_url"}, msg: "did you mean https://events.pagerduty.com/v2/enqueue?"},
-		{name: "EU url misspelt enque", change: func(c *Config) { c.WebhookURL = "https://events.eu.pagerduty.com/v2/enque" },
-			fields: []string{"webhook_url"}, msg: "did you mean https://events.eu.pagerduty.com/v2/enqueue?"},
-		{name: "url with a trailing slash", change: func(c *Config) { c.WebhookURL = EventsURL + "/" },
-			fields: []string{"webhook_url"}, msg: "did you mean " + EventsURL + "?"},
-		{name: "url over http", change: func(c *Config) { c.WebhookURL = "http://events.pagerduty.com/v2/enqueue" },
-			fields: []string{"webhook_url"}, msg: "did you mean " + EventsURL + "?"},
-		{name: "url in upper case", change: func(c *Config) { c.WebhookURL = "https://EVENTS.PagerDuty.com/V2/Enqueue" },
-			fields: []string{"webhook_url"}, msg: "did you mean " + EventsURL + "?"},
-		{name: "url is the change-events endpoint", change: func(c *Config) { c.WebhookURL = "https://events.pagerduty.com/v2/change/enqueue" },
-			fields: []string{"webhook_url"}, msg: "did you mean " + EventsURL + "?"},
-		{name: "url is Events API v1", change: func(c *Config) {
-			c.WebhookURL = "https://events.pagerduty.com/generic/2010-04-15/create_event.json"
-		}, fields: []string{"webhook_url"}, msg: "did you mean " + EventsURL + "?"},
-		{name: "url is the bare host", change: func(c *Config) { c.WebhookURL = "https://events.pagerduty.com" },
-			fields: []string{"webhook_url"}, msg: "did you mean " + EventsURL + "?"},
-		{name: "url is the REST API", change: func(c *Config) { c.WebhookURL = "https://api.pagerduty.com/incidents" },
-			fields: []string{"webhook_url"}, msg: "must be PagerDuty's Events API v2 URL"},
-		{name: "url elsewhere", change: func(c *Config) { c.WebhookURL = "https://example.com/v2/enqueue" },
-			fields: []string{"webhook_url"}, msg: "must be PagerDuty's Events API v2 URL"},
-
-		{name: "key missing", change: func(c *Config) { c.APIKey = "" }, fields: []string{"api_key"}, msg: "required"},
-		{name: "key is the mask", change: func(c *Config) { c.APIKey = notify.Redacted }, fields: []string{"api_key"}, msg: "mask"},
-		{name: "key of 20 characters (REST key)", change: func(c *Config) { c.APIKey = "u+abcdefghij12345678" },
-			fields: []string{"api_key"}, msg: "REST API key"},
-		{name: "key of 31 characters", change: func(c *Config) { c.APIKey = secret[:31] },
-			fields: []string{"api_key"}, msg: "it has 31 characters"},
-		{name: "key of 33 characters", change: func(c *Config) { c.APIKey = secret + "x" },
-			fields: []string{"api_key"}, msg: "it has 33 characters"},
-		{name: "key with a dash", change: func(c *Config) { c.APIKey = "0123456789abcdef-BCDEF0123456789" },
-			fields: []string{"api_key"}, msg: "only letters and digits"},
-		{name: "key with a space around it", change: func(c *Config) { c.APIKey = " " + secret[1:] },
-			fields: []string{"api_key"}, msg: "spaces"},
-		{name: "key with a line break", change: func(c *Config) { c.APIKey = secret[:31] + "\n" }, fields: []string{"api_key"}},
-
-		{name: "every field bad at once", change: func(c *Config) {
-			c.Name, c.WebhookURL, c.APIKey = "", "https://events.pagerduty.com/v2/enque", "short"
-		}, fields: []string{"name", "webhook_url", "api_key"}},
+	with := func(change func(*Config)) Config {
+		c := validConfig()
+		change(&c)
+		return c
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := validConfig()
-			tc.change(&c)
-			err := c.Validate()
-			secrets := []notify.Secret{secret}
-			if !c.APIKey.IsMasked() {
-				secrets = append(secrets, c.APIKey)
+	url := func(u string) Config { return with(func(c *Config) { c.WebhookURL = u }) }
+	key := func(k notify.Secret) Config { return with(func(c *Config) { c.APIKey = k }) }
+	webhookURL, apiKey, name := []string{"webhook_url"}, []string{"api_key"}, []string{"name"}
+	testkit.RunValidate(t, []testkit.ValidateCase[Config]{
+		{Name: "valid", Config: validConfig()},
+		{Name: "valid EU", Config: url(EventsURLEU)},
+		{Name: "valid: the console's /v2/enque", Config: url("https://events.pagerduty.com/v2/enque")},
+		{Name: "valid: the console's EU /v2/enque", Config: url("https://events.eu.pagerduty.com/v2/enque")},
+		{Name: "valid key that is not hex", Config: key("R0zZ3456789abcdefABCDEF012345678")},
+
+		{Name: "name missing", Config: with(func(c *Config) { c.Name = "" }), Fields: name, Schema: true},
+		{Name: "name too long", Config: with(func(c *Config) { c.Name = strings.Repeat("n", 101) }), Fields: name, Schema: true},
+		{Name: "name with a line break", Config: with(func(c *Config) { c.Name = "a\nb" }), Fields: name},
+
+		{Name: "url missing", Config: url(""), Fields: webhookURL, Schema: true},
+		{Name: "url with a trailing slash", Config: url(EventsURL + "/"), Fields: webhookURL, Schema: true},
+		{Name: "url over http", Config: url("http://events.pagerduty.com/v2/enqueue"), Fields: webhookURL, Schema: true},
+		{Name: "url in upper case", Config: url("https://EVENTS.PagerDuty.com/V2/Enqueue"), Fields: webhookURL, Schema: true},
+		{Name: "url misspelt enqeue", Config: url("https://events.pagerduty.com/v2/enqeue"), Fields: webhookURL, Schema: true},
+		{Name: "url is the change-events endpoint", Config: url("https://events.pagerduty.com/v2/change/enqueue"), Fields: webhookURL, Schema: true},
+		{Name: "url is Events API v1", Config: url("https://events.pagerduty.com/generic/2010-04-15/create_event.json"), Fields: webhookURL, Schema: true},
+		{Name: "url is the bare host", Config: url("https://events.pagerduty.com"), Fields: webhookURL, Schema: true},
+		{Name: "url is the REST API", Config: url("https://api.pagerduty.com/incidents"), Fields: webhookURL, Schema: true},
+		{Name: "url elsewhere", Config: url("https://example.com/v2/enqueue"), Fields: webhookURL, Schema: true},
+
+		{Name: "key missing", Config: key(""), Fields: apiKey, Schema: true},
+		{Name: "key is the mask", Config: key(notify.Redacted), Fields: apiKey},
+		{Name: "key of 20 characters (REST key)", Config: key("u+abcdefghij12345678"), Fields: apiKey, Schema: true},
+		{Name: "key of 31 characters", Config: key(secret[:31]), Fields: apiKey, Schema: true},
+		{Name: "key of 33 characters", Config: key(secret + "x"), Fields: apiKey, Schema: true},
+		{Name: "key with a dash", Config: key("0123456789abcdef-BCDEF0123456789"), Fields: apiKey, Schema: true},
+		{Name: "key with a space around it", Config: key(" " + secret[1:]), Fields: apiKey, Schema: true},
+		{Name: "key with a line break", Config: key(secret[:31] + "\n"), Fields: apiKey, Schema: true},
+
+		{Name: "every field bad at once", Config: Config{Name: "", WebhookURL: "https://events.pagerduty.com/v2/enq", APIKey: "short"},
+			Fields: []string{"name", "webhook_url", "api_key"}, Schema: true},
+	}, func(c Config) []notify.Secret { return testkit.Unmasked(secret, c.APIKey) })
+}
+
+// TestConfigValidateSays checks what the field errors say: the URL that
+// was meant, and what a wrong key most likely is.
+func TestConfigValidateSays(t *testing.T) {
+	for raw, want := range map[string]string{
+		"":                                       "is required: " + EventsURL,
+		"https://events.pagerduty.com/v2/enqeue": "did you mean " + EventsURL + "?",
+		"https://events.eu.pagerduty.com/v2/enq": "did you mean " + EventsURLEU + "?",
+		"http://events.pagerduty.com/v2/enqueue": "did you mean " + EventsURL + "?",
+		"https://events.pagerduty.com/v2/change/enqueue": "did you mean " + EventsURL + "?",
+		"https://api.pagerduty.com/incidents":            "must be PagerDuty's Events API v2 URL",
+	} {
+		err := Config{Name: "On-call", WebhookURL: raw, APIKey: secret}.Validate()
+		require.ErrorContains(t, err, want, raw)
+	}
+	for k, want := range map[notify.Secret]string{
+		"u+abcdefghij12345678":             "REST API key",
+		secret[:31]:                        "it has 31 characters",
+		"0123456789abcdef-BCDEF0123456789": "only letters and digits",
+		" " + secret[1:]:                   "spaces",
+		notify.Redacted:                    "mask",
+	} {
+		err := Config{Name: "On-call", WebhookURL: EventsURL, APIKey: k}.Validate()
+		require.ErrorContains(t, err, want)
+		notifytest.AssertNoSecret(t, err, secret)
+	}
+}
+
+// TestConsoleURLSendsToEnqueue: a config stored with the console's
+// ".../v2/enque" posts to ".../v2/enqueue" of the same region.
+func TestConsoleURLSendsToEnqueue(t *testing.T) {
+	for stored, want := range map[string]string{
+		"https://events.pagerduty.com/v2/enque":    "https://events.pagerduty.com/v2/enqueue",
+		"https://events.eu.pagerduty.com/v2/enque": "https://events.eu.pagerduty.com/v2/enqueue",
+	} {
+		t.Run(stored, func(t *testing.T) {
+			m := testkit.NewMockAPI()
+			m.On(http.MethodPost, want, http.StatusAccepted, accepted, nil)
+			raw := `{"name":"On-call","webhook_url":"` + stored + `","api_key":"` + routingKey + `"}`
+			n, err := FromJSON(json.RawMessage(raw), notify.WithHTTPClient(m.Client()))
+			require.NoError(t, err)
+			_, err = n.Send(context.Background(), testkit.FullEvent())
+			require.NoError(t, err)
+			require.NoError(t, n.Test(context.Background()))
+			reqs := m.Requests()
+			require.Len(t, reqs, 2)
+			for _, r := range reqs {
+				require.Equal(t, http.MethodPost, r.Method)
+				require.Equal(t, want, r.URL())
 			}
-			notifytest.AssertNoSecret(t, err, secrets...)
-			if tc.fields == nil {
-				require.NoError(t, err)
-				return
-			}
-			require.Equal(t, tc.fields, notifytest.FieldsOf(err), "%v", err)
-			require.Contains(t, err.Error(), tc.msg)
 		})
 	}
 }
 
 func TestSendFullEvent(t *testing.T) {
-	mt, seen := mockPagerDuty(t, EventsURL, http.StatusAccepted, accepted, nil)
-	n, logs := newNotifier(t, validConfig(), mt)
+	n, m, logs := newNotifier(t, validConfig(), http.StatusAccepted, accepted, nil)
+	e := testkit.FullEvent()
 
-	rc, err := n.Send(context.Background(), fullEvent())
+	rc, err := n.Send(context.Background(), e)
 	require.NoError(t, err)
 	require.Equal(t, notify.Receipt{ID: "evt-123"}, rc)
 
-	require.Len(t, *seen, 1)
-	r := (*seen)[0]
+	reqs := m.Requests()
+	require.Len(t, reqs, 1)
+	r := reqs[0]
 	require.Equal(t, http.MethodPost, r.Method)
-	require.Equal(t, EventsURL, r.URL)
+	require.Equal(t, EventsURL, r.URL())
 	require.Equal(t, "application/json", r.Header.Get("Content-Type"))
 	require.Equal(t, notify.DefaultUserAgent, r.Header.Get("User-Agent"))
 	require.Empty(t, r.Header.Get("Authorization"), "the routing key travels only in the body")
-	require.JSONEq(t, `{
+	testkit.JSONEq(t, `{
 		"routing_key": "`+routingKey+`",
 		"event_action": "trigger",
 		"dedup_key": "evt-123",
@@ -199,27 +178,27 @@ func TestSendFullEvent(t *testing.T) {
 			"class": "client_side_risk",
 			"custom_details": {
 				"risk": "critical",
-				"description": "A script from cdn.example.net appeared on /checkout.",
+				"description": `+quoted(e.Description)+`,
 				"tags": ["pci", "checkout"],
 				"details": {"script": "https://cdn.example.net/a.js", "page": "/checkout"}
 			}
 		},
-		"links": [{"href": "https://console.codedefender.example/alerts/evt-123", "text": "Open in Code Defender"}]
-	}`, string(r.Body))
+		"links": [{"href": "https://console.codedefender.example/alerts/evt-123?tab=1&x=2", "text": "Open in Code Defender"}]
+	}`, r.Body)
 	notifytest.AssertNoSecret(t, logs.String(), secret)
 }
 
 func TestSendMinimalEventEU(t *testing.T) {
-	mt, seen := mockPagerDuty(t, EventsURLEU, http.StatusAccepted, accepted, nil)
 	c := validConfig()
 	c.WebhookURL = EventsURLEU
-	n, _ := newNotifier(t, c, mt)
+	n, m, _ := newNotifier(t, c, http.StatusAccepted, accepted, nil)
 
-	_, err := n.Send(context.Background(), minimalEvent())
+	_, err := n.Send(context.Background(), testkit.MinimalEvent())
 	require.NoError(t, err)
-	require.Len(t, *seen, 1)
-	require.Equal(t, EventsURLEU, (*seen)[0].URL)
-	require.JSONEq(t, `{
+	reqs := m.Requests()
+	require.Len(t, reqs, 1)
+	require.Equal(t, EventsURLEU, reqs[0].URL())
+	testkit.JSONEq(t, `{
 		"routing_key": "`+routingKey+`",
 		"event_action": "trigger",
 		"dedup_key": "evt-1",
@@ -231,9 +210,9 @@ func TestSendMinimalEventEU(t *testing.T) {
 			"timestamp": "2026-01-02T03:04:05Z",
 			"component": "code-defender",
 			"class": "incident",
-			"custom_details": {"risk": "info"}
+			"custom_details": {"risk": "low"}
 		}
-	}`, string((*seen)[0].Body))
+	}`, reqs[0].Body)
 }
 
 func TestSeverityFromRisk(t *testing.T) {
@@ -242,23 +221,21 @@ func TestSeverityFromRisk(t *testing.T) {
 		notify.RiskLow: "info", notify.RiskInfo: "info",
 	}
 	for risk, sev := range want {
-		mt, seen := mockPagerDuty(t, EventsURL, http.StatusAccepted, accepted, nil)
-		n, _ := newNotifier(t, validConfig(), mt)
-		e := minimalEvent()
+		n, m, _ := newNotifier(t, validConfig(), http.StatusAccepted, accepted, nil)
+		e := testkit.MinimalEvent()
 		e.Risk = risk
 		_, err := n.Send(context.Background(), e)
 		require.NoError(t, err)
 		var got event
-		require.NoError(t, json.Unmarshal((*seen)[0].Body, &got))
+		require.NoError(t, m.Requests()[0].DecodeJSON(&got))
 		require.Equal(t, sev, got.Payload.Severity, risk)
 	}
 }
 
 func TestReceiptIsPagerDutysDedupKey(t *testing.T) {
-	mt, _ := mockPagerDuty(t, EventsURL, http.StatusAccepted,
-		`{"status":"success","message":"Event processed","dedup_key":"pd-assigned-9"}`, nil)
-	n, _ := newNotifier(t, validConfig(), mt)
-	rc, err := n.Send(context.Background(), minimalEvent())
+	n, _, _ := newNotifier(t, validConfig(), http.StatusAccepted,
+		`{"status":"success","message":"Event processed","dedup_key":"pd-assigned-9\u0007"}`, nil)
+	rc, err := n.Send(context.Background(), testkit.MinimalEvent())
 	require.NoError(t, err)
 	require.Equal(t, notify.Receipt{ID: "pd-assigned-9"}, rc)
 }
@@ -266,111 +243,145 @@ func TestReceiptIsPagerDutysDedupKey(t *testing.T) {
 func TestSendLimits(t *testing.T) {
 	send := func(t *testing.T, e notify.Event) (event, []byte) {
 		t.Helper()
-		mt, seen := mockPagerDuty(t, EventsURL, http.StatusAccepted, accepted, nil)
-		n, _ := newNotifier(t, validConfig(), mt)
+		n, m, _ := newNotifier(t, validConfig(), http.StatusAccepted, accepted, nil)
 		_, err := n.Send(context.Background(), e)
 		require.NoError(t, err)
-		require.Len(t, *seen, 1)
+		reqs := m.Requests()
+		require.Len(t, reqs, 1)
 		var got event
-		require.NoError(t, json.Unmarshal((*seen)[0].Body, &got))
-		return got, (*seen)[0].Body
+		require.NoError(t, reqs[0].DecodeJSON(&got))
+		return got, reqs[0].Body
 	}
 	t.Run("summary 1,024", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Title = strings.Repeat("é", 2000)
 		got, _ := send(t, e)
 		require.Equal(t, strings.Repeat("é", 1023)+"…", got.Payload.Summary)
 	})
 	t.Run("summary is one line", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Title = "a\r\nb"
 		got, _ := send(t, e)
 		require.Equal(t, "a  b", got.Payload.Summary)
 	})
 	t.Run("source 1,024", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Source = strings.Repeat("s", 1500)
 		got, _ := send(t, e)
 		require.Equal(t, strings.Repeat("s", 1023)+"…", got.Payload.Source)
 		require.Equal(t, got.Payload.Source, got.Payload.Group)
 	})
-	t.Run("512 KB: custom details dropped first, with a note", func(t *testing.T) {
-		e := fullEvent()
-		e.Details = map[string]string{"script_body": strings.Repeat("x", 600_000)}
+	// details decodes the custom details of a sent event.
+	details := func(t *testing.T, got event) customDetails {
+		t.Helper()
+		b, err := json.Marshal(got.Payload.CustomDetails)
+		require.NoError(t, err)
+		var cd customDetails
+		require.NoError(t, json.Unmarshal(b, &cd))
+		return cd
+	}
+	t.Run("over 512 KB: the longest texts cut first, nothing dropped", func(t *testing.T) {
+		e := testkit.FullEvent()
+		e.Description = strings.Repeat("d", 300_000)
+		e.Details["script_body"] = strings.Repeat("<", 600_000) // escaped as \u003c: six bytes each
 		got, raw := send(t, e)
 		require.LessOrEqual(t, len(raw), maxEventBytes)
-		require.Equal(t, map[string]any{"note": noteDetailsDropped}, got.Payload.CustomDetails)
-		// Everything else is kept.
+		require.Greater(t, len(raw), maxEventBytes-1000, "cut no more than it must")
+		cd := details(t, got)
+		require.Equal(t, noteTextsCut, cd.Truncated)
+		require.True(t, strings.HasSuffix(cd.Description, "…"))
+		require.True(t, strings.HasSuffix(cd.Details["script_body"], "…"))
+		require.Equal(t, len(cd.Description), len(cd.Details["script_body"]),
+			"the longest texts are cut to one common length, the longer one first")
+		require.Less(t, len(cd.Description), 300_000)
+		// Everything short is kept whole, and every other field as it was.
+		require.Equal(t, []string{"pci", "checkout"}, cd.Tags)
+		require.Equal(t, "/checkout", cd.Details["page"])
+		require.Equal(t, "https://cdn.example.net/a.js", cd.Details["script"])
+		require.Equal(t, notify.RiskCritical, cd.Risk)
 		require.Equal(t, "New script on checkout", got.Payload.Summary)
 		require.Equal(t, []link{{Href: e.URL, Text: "Open in Code Defender"}}, got.Links)
 	})
+	t.Run("over 512 KB in one detail: the description stays whole", func(t *testing.T) {
+		e := testkit.FullEvent()
+		e.Details = map[string]string{"script_body": strings.Repeat("x", 600_000), "page": "/checkout"}
+		got, raw := send(t, e)
+		require.LessOrEqual(t, len(raw), maxEventBytes)
+		cd := details(t, got)
+		require.Equal(t, e.Description, cd.Description)
+		require.Equal(t, "/checkout", cd.Details["page"])
+		require.Equal(t, strings.Repeat("x", len(cd.Details["script_body"])-len("…"))+"…", cd.Details["script_body"])
+		require.Greater(t, len(cd.Details["script_body"]), 500_000)
+	})
+	t.Run("over 512 KB in thousands of details: the description alone", func(t *testing.T) {
+		e := testkit.FullEvent()
+		e.Description = strings.Repeat("d", 300_000)
+		e.Details = map[string]string{}
+		for i := range 15_000 { // 15,000 keys of 40 bytes: more than PagerDuty takes
+			e.Details[fmt.Sprintf("detail-key-%029d", i)] = "v"
+		}
+		require.NoError(t, e.Validate())
+		got, raw := send(t, e)
+		require.LessOrEqual(t, len(raw), maxEventBytes)
+		cd := details(t, got)
+		require.Equal(t, noteTagsDetailsDropped, cd.Truncated)
+		require.Empty(t, cd.Details)
+		require.Empty(t, cd.Tags)
+		require.Equal(t, e.Description, cd.Description, "the description fits alone, whole")
+	})
 	t.Run("just under 512 KB is sent whole", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Details = map[string]string{"d": strings.Repeat("x", 500_000)}
 		got, raw := send(t, e)
 		require.LessOrEqual(t, len(raw), maxEventBytes)
 		require.Equal(t, strings.Repeat("x", 500_000), got.Payload.CustomDetails.(map[string]any)["details"].(map[string]any)["d"])
 	})
 	t.Run("console link over 8,192 is left out", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.URL = "https://console.example/" + strings.Repeat("p", 9000)
 		got, _ := send(t, e)
 		require.Empty(t, got.Links)
 	})
 }
 
-func TestResolve(t *testing.T) {
-	mt, seen := mockPagerDuty(t, EventsURL, http.StatusAccepted, accepted, nil)
-	n, _ := newNotifier(t, validConfig(), mt)
-
-	rc, err := n.Resolve(context.Background(), "evt-123")
-	require.NoError(t, err)
-	require.Equal(t, notify.Receipt{ID: "evt-123"}, rc)
-	require.Len(t, *seen, 1)
-	require.Equal(t, http.MethodPost, (*seen)[0].Method)
-	require.Equal(t, EventsURL, (*seen)[0].URL)
-	require.Equal(t, "application/json", (*seen)[0].Header.Get("Content-Type"))
-	require.JSONEq(t, `{"routing_key":"`+routingKey+`","event_action":"resolve","dedup_key":"evt-123"}`,
-		string((*seen)[0].Body))
-
+func TestResolveRefusesABadID(t *testing.T) {
+	n, m, _ := newNotifier(t, validConfig(), http.StatusAccepted, accepted, nil)
 	for _, bad := range []string{"", " ", strings.Repeat("k", 256), "a\nb"} {
 		_, err := n.Resolve(context.Background(), bad)
 		var ve *notify.ValidationError
 		require.ErrorAs(t, err, &ve, "%q", bad)
 		require.True(t, ve.Has("id"))
 	}
-	require.Equal(t, 1, mt.GetTotalCallCount(), "a bad id never reaches PagerDuty")
+	require.Empty(t, m.Requests(), "a bad id never reaches PagerDuty")
 }
 
 func TestTestResolvesARandomKey(t *testing.T) {
-	mt, seen := mockPagerDuty(t, EventsURL, http.StatusAccepted,
+	n, m, _ := newNotifier(t, validConfig(), http.StatusAccepted,
 		`{"status":"success","message":"Event processed","dedup_key":"whatever"}`, nil)
-	n, _ := newNotifier(t, validConfig(), mt)
 
 	require.NoError(t, n.Test(context.Background()))
 	require.NoError(t, n.Test(context.Background()))
-	require.Len(t, *seen, 2)
+	reqs := m.Requests()
+	require.Len(t, reqs, 2)
 
 	keyPattern := regexp.MustCompile(`^cd-connection-test-[A-Z2-7]{26}$`)
 	var keys []string
-	for _, r := range *seen {
+	for _, r := range reqs {
 		require.Equal(t, http.MethodPost, r.Method)
-		require.Equal(t, EventsURL, r.URL)
+		require.Equal(t, EventsURL, r.URL())
 		require.Equal(t, "application/json", r.Header.Get("Content-Type"))
 		var got map[string]string
-		require.NoError(t, json.Unmarshal(r.Body, &got))
+		require.NoError(t, r.DecodeJSON(&got))
 		require.Regexp(t, keyPattern, got["dedup_key"])
 		keys = append(keys, got["dedup_key"])
-		require.JSONEq(t, `{"routing_key":"`+routingKey+`","event_action":"resolve","dedup_key":"`+got["dedup_key"]+`"}`,
-			string(r.Body))
+		testkit.JSONEq(t, `{"routing_key":"`+routingKey+`","event_action":"resolve","dedup_key":"`+got["dedup_key"]+`"}`, r.Body)
 	}
 	require.NotEqual(t, keys[0], keys[1], "each Test uses a fresh key")
 }
 
 func TestSendRefusesInvalidEvent(t *testing.T) {
-	mt, _ := mockPagerDuty(t, EventsURL, http.StatusAccepted, accepted, nil)
-	n, _ := newNotifier(t, validConfig(), mt)
-	e := fullEvent()
+	n, m, _ := newNotifier(t, validConfig(), http.StatusAccepted, accepted, nil)
+	e := testkit.FullEvent()
 	e.Risk = "urgent"
 	e.Time = time.Time{}
 	_, err := n.Send(context.Background(), e)
@@ -378,7 +389,7 @@ func TestSendRefusesInvalidEvent(t *testing.T) {
 	require.ErrorAs(t, err, &ve)
 	require.True(t, ve.Has("risk"))
 	require.True(t, ve.Has("time"))
-	require.Zero(t, mt.GetTotalCallCount())
+	require.Empty(t, m.Requests())
 }
 
 // TestErrors classifies recorded PagerDuty answers for Send, Resolve and
@@ -428,10 +439,9 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			mt, _ := mockPagerDuty(t, EventsURL, tc.status, tc.body, tc.header)
-			n, logs := newNotifier(t, validConfig(), mt)
+			n, _, logs := newNotifier(t, validConfig(), tc.status, tc.body, tc.header)
 			calls := map[string]func() error{
-				"send": func() error { _, err := n.Send(context.Background(), fullEvent()); return err },
+				"send": func() error { _, err := n.Send(context.Background(), testkit.FullEvent()); return err },
 				"resolve": func() error {
 					_, err := n.Resolve(context.Background(), "evt-123")
 					return err
@@ -458,11 +468,13 @@ func TestErrors(t *testing.T) {
 }
 
 func TestNetworkError(t *testing.T) {
-	mt := httpmock.NewMockTransport()
-	mt.RegisterResponder(http.MethodPost, EventsURL, httpmock.NewErrorResponder(
+	m := testkit.NewMockAPI()
+	m.RegisterResponder(http.MethodPost, EventsURL, httpmock.NewErrorResponder(
 		fmt.Errorf("connection reset while sending routing_key=%s", routingKey)))
-	n, logs := newNotifier(t, validConfig(), mt)
-	_, err := n.Send(context.Background(), fullEvent())
+	logger, logs := notifytest.NewLogger()
+	n, err := New(validConfig(), notify.WithHTTPClient(m.Client()), notify.WithLogger(logger))
+	require.NoError(t, err)
+	_, err = n.Send(context.Background(), testkit.FullEvent())
 	require.ErrorIs(t, err, notify.ErrUnavailable)
 	require.True(t, notify.IsRetryable(err))
 	notifytest.AssertNoSecret(t, err, secret)
@@ -492,11 +504,6 @@ func TestFromJSONAndPrinting(t *testing.T) {
 	require.True(t, ve.Has("api_key"))
 }
 
-func TestRateLimitKeepsToPagerDutysWindow(t *testing.T) {
-	// Burst plus a minute at RateLimit is PagerDuty's 120 a minute.
-	require.InDelta(t, float64(eventsPerMinute), float64(Burst)+float64(RateLimit)*60, 1e-9)
-}
-
 // TestAgainstFake runs the notifier against notifytest's loopback PagerDuty,
 // which keeps alerts by the Events API's dedup rules.
 func TestAgainstFake(t *testing.T) {
@@ -509,10 +516,10 @@ func TestAgainstFake(t *testing.T) {
 	require.NoError(t, n.Test(ctx))
 	require.Empty(t, srv.PagerDutyAlerts(), "Test opens nothing")
 
-	rc, err := n.Send(ctx, fullEvent())
+	rc, err := n.Send(ctx, testkit.FullEvent())
 	require.NoError(t, err)
 	require.Equal(t, "evt-123", rc.ID)
-	_, err = n.Send(ctx, fullEvent()) // a retry updates, never pages twice
+	_, err = n.Send(ctx, testkit.FullEvent()) // a retry updates, never pages twice
 	require.NoError(t, err)
 	alerts := srv.PagerDutyAlerts()
 	require.Len(t, alerts, 1)
@@ -531,4 +538,132 @@ func TestAgainstFake(t *testing.T) {
 	require.Contains(t, err.Error(), "check api_key")
 	notifytest.AssertNoSecret(t, err, secret)
 	notifytest.AssertNoSecret(t, logs.String(), secret)
+}
+
+// TestSendResolved: a resolved event resolves the alert by its dedup key,
+// the exact request Resolve sends too.
+func TestSendResolved(t *testing.T) {
+	m := testkit.NewMockAPI()
+	m.On(http.MethodPost, EventsURL, http.StatusAccepted, accepted, nil)
+	n, err := New(validConfig(), notify.WithHTTPClient(m.Client()))
+	require.NoError(t, err)
+
+	rc, err := n.Send(context.Background(), testkit.Resolved(testkit.FullEvent()))
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: "evt-123"}, rc)
+	_, err = n.Resolve(context.Background(), "evt-123")
+	require.NoError(t, err)
+
+	reqs := m.Requests()
+	require.Len(t, reqs, 2)
+	for _, r := range reqs {
+		require.Equal(t, http.MethodPost, r.Method)
+		require.Equal(t, EventsURL, r.URL())
+		require.Equal(t, "application/json", r.Header.Get("Content-Type"))
+		require.Equal(t, notify.DefaultUserAgent, r.Header.Get("User-Agent"))
+		require.Empty(t, r.Header.Get("Authorization"))
+		testkit.JSONEq(t, `{"routing_key":"`+routingKey+`","event_action":"resolve","dedup_key":"evt-123"}`, r.Body)
+	}
+}
+
+// TestLifecycleAgainstFake opens an alert and resolves it, then resolves it
+// again and resolves an event never opened: all succeed, nothing is left
+// open and nothing but the first event triggers.
+func TestLifecycleAgainstFake(t *testing.T) {
+	srv := notifytest.NewServer(t)
+	n, err := New(validConfig(), notify.WithHTTPClient(srv.Client()))
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	_, err = n.Send(ctx, testkit.FullEvent())
+	require.NoError(t, err)
+	require.Len(t, srv.PagerDutyOpen(), 1)
+	for _, e := range []notify.Event{testkit.Resolved(testkit.FullEvent()), testkit.Resolved(testkit.FullEvent()),
+		testkit.Resolved(testkit.MinimalEvent())} {
+		_, err := n.Send(ctx, e)
+		require.NoError(t, err, e.ID)
+	}
+	require.Empty(t, srv.PagerDutyOpen())
+	require.Len(t, srv.PagerDutyAlerts(), 1, "no resolve opened an alert")
+	triggers := 0
+	for _, r := range srv.RequestsTo(notifytest.PagerDuty) {
+		var ev map[string]any
+		require.NoError(t, r.DecodeJSON(&ev))
+		if ev["event_action"] == "trigger" {
+			triggers++
+		}
+	}
+	require.Equal(t, 1, triggers)
+}
+
+func TestTestReport(t *testing.T) {
+	t.Run("accepted: the key's owner is a warning", func(t *testing.T) {
+		m := testkit.NewMockAPI()
+		m.On(http.MethodPost, EventsURL, http.StatusAccepted, accepted, nil)
+		n, err := New(validConfig(), notify.WithHTTPClient(m.Client()))
+		require.NoError(t, err)
+		rep := n.TestReport(context.Background())
+		require.Len(t, rep.Checks, 2)
+		require.Equal(t, notify.Check{Name: "events API accepted the key", Status: notify.CheckPassed,
+			Detail: rep.Checks[0].Detail}, rep.Checks[0])
+		require.Contains(t, rep.Checks[0].Detail, "Nothing was opened.")
+		require.Equal(t, "key belongs to a service", rep.Checks[1].Name)
+		require.Equal(t, notify.CheckWarning, rep.Checks[1].Status)
+		require.Contains(t, rep.Checks[1].Detail, "only the first alert proves")
+		require.NoError(t, rep.Err())
+		require.NoError(t, n.Test(context.Background()))
+		for _, r := range m.Requests() {
+			require.Contains(t, string(r.Body), `"event_action":"resolve"`, "Test opens nothing")
+		}
+	})
+	t.Run("refused: failed, then skipped", func(t *testing.T) {
+		m := testkit.NewMockAPI()
+		m.On(http.MethodPost, EventsURL, http.StatusBadRequest,
+			`{"status":"invalid event","message":"Event object is invalid","errors":["Invalid routing key"]}`, nil)
+		n, err := New(validConfig(), notify.WithHTTPClient(m.Client()))
+		require.NoError(t, err)
+		rep := n.TestReport(context.Background())
+		require.Len(t, rep.Checks, 2)
+		require.Equal(t, notify.CheckFailed, rep.Checks[0].Status)
+		require.ErrorIs(t, rep.Checks[0].Err, notify.ErrRejected)
+		require.Contains(t, rep.Checks[0].Detail, "Invalid routing key")
+		require.Equal(t, notify.CheckSkipped, rep.Checks[1].Status)
+		require.Equal(t, rep.Checks[0].Err, rep.Err())
+		require.ErrorIs(t, n.Test(context.Background()), notify.ErrRejected)
+		notifytest.AssertNoSecret(t, rep.Err(), secret)
+	})
+}
+
+// TestClose: Close may be called twice, and afterwards nothing is sent.
+func TestClose(t *testing.T) {
+	n, m, _ := newNotifier(t, validConfig(), http.StatusAccepted, accepted, nil)
+	_, err := n.Send(context.Background(), testkit.FullEvent())
+	require.NoError(t, err)
+	testkit.CloseContract(t, n, testkit.FullEvent(), func() int { return len(m.Requests()) }, secret)
+	_, err = n.Resolve(context.Background(), "evt-123")
+	require.ErrorContains(t, err, "the notifier is closed")
+	require.Len(t, m.Requests(), 1)
+}
+
+// TestOversizedEventAgainstFake: an event of nearly Event's own 1 MiB
+// bound is delivered, cut to PagerDuty's 512 KB, and opens its alert.
+func TestOversizedEventAgainstFake(t *testing.T) {
+	srv := notifytest.NewServer(t)
+	n, err := New(validConfig(), notify.WithHTTPClient(srv.Client()))
+	require.NoError(t, err)
+	e := testkit.FullEvent()
+	e.Description = strings.Repeat("é", 400_000) // 800,000 bytes
+	e.Details["dom"] = strings.Repeat("&", 200_000)
+	require.NoError(t, e.Validate())
+
+	_, err = n.Send(context.Background(), e)
+	require.NoError(t, err)
+	require.Len(t, srv.PagerDutyOpen(), 1)
+	r, ok := srv.LastRequest(notifytest.PagerDuty)
+	require.True(t, ok)
+	require.LessOrEqual(t, len(r.Body), maxEventBytes)
+	var got event
+	require.NoError(t, r.DecodeJSON(&got))
+	require.Contains(t, string(r.Body), `"truncated":"the event was over PagerDuty's 512 KB limit: its longest texts were cut`)
+	require.Contains(t, string(r.Body), `"tags":["pci","checkout"]`)
 }

@@ -20,9 +20,18 @@
 // 40,000, and a 12,000-character budget for all block text; details that do
 // not fit are counted in a closing note.
 //
+// A resolved event (Event.Status = notify.StatusResolved) posts a short
+// message marked "[RESOLVED]" with a green bar: the title, the facts that
+// identify the alert and the console button, without the description and
+// details of the open message. An incoming webhook cannot edit or find an
+// earlier message, so there is nothing to close: every resolution is posted.
+//
 // Test posts one message clearly marked "[TEST]": Slack has no documented
 // way to check a webhook without posting (the empty-text probe some tools
-// use is undocumented, so it is not relied on).
+// use is undocumented, so it is not relied on). TestReport says what it
+// proved: "webhook posted the message", and, when a channel is set, the
+// warning "channel honoured", since only legacy webhooks honour it and
+// Slack's answer does not say.
 //
 // Slack answers 200 "ok" and gives no message id; the Receipt's ID is
 // Slack's own answer (normally "ok") and its URL is empty. An error answer is
@@ -38,13 +47,13 @@ package slack
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -97,9 +106,13 @@ type Notifier struct {
 	cfg               Config
 	http              *sender.Sender
 	now               func() time.Time
+	closed            atomic.Bool
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
+var (
+	_ notify.Notifier = (*Notifier)(nil)
+	_ notify.Reporter = (*Notifier)(nil)
+)
 
 // New validates c and returns a Notifier that posts to its webhook.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
@@ -125,23 +138,50 @@ func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, erro
 func (n *Notifier) Validate() error { return n.cfg.Validate() }
 
 // Close releases the notifier's idle connections (those of a client given
-// with notify.WithHTTPClient stay the caller's). Every destination's
-// Notifier has Close, so all are io.Closers; this one keeps working
-// afterwards, opening new connections.
+// with notify.WithHTTPClient stay the caller's). It may be called more than
+// once; afterwards Send and Test return an error.
 func (n *Notifier) Close() error {
-	n.http.Close()
+	if !n.closed.Swap(true) {
+		n.http.Close()
+	}
 	return nil
 }
 
-// Test posts one message marked "[TEST]" to the webhook. Slack has no
+// errClosed is the message of what a closed Notifier returns.
+const errClosed = "the notifier is closed"
+
+// The checks of TestReport.
+const (
+	checkPosted          = "webhook posted the message"
+	checkChannelHonoured = "channel honoured"
+)
+
+// Test runs TestReport and returns the error of its first failed check.
+func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
+
+// TestReport posts one message marked "[TEST]" to the webhook. Slack has no
 // documented check that posts nothing, so a working webhook shows the
-// message in its channel.
-func (n *Notifier) Test(ctx context.Context) error {
+// message in its channel. Whether Slack honoured Config.Channel cannot be
+// told from its answer, so a set channel is a warning.
+func (n *Notifier) TestReport(ctx context.Context) notify.Report {
+	var r notify.Report
 	_, err := n.post(ctx, "test", n.testEvent())
-	return err
+	if !r.Check(checkPosted, err, "Slack accepted the [TEST] message: the webhook is live and posts to its channel.") {
+		if n.cfg.Channel != "" {
+			r.Skip(checkChannelHonoured, "The webhook did not accept the message.")
+		}
+		return r
+	}
+	if n.cfg.Channel != "" {
+		r.Warn(checkChannelHonoured, "Only legacy webhooks honour channel; a webhook made by a Slack app posts to the channel "+
+			"chosen when it was installed, and Slack's answer does not say which: look for the [TEST] message in "+
+			n.cfg.Channel+".")
+	}
+	return r
 }
 
-// Send posts e as one Block Kit message. It refuses an invalid event before
+// Send posts e as one Block Kit message; a resolved event posts a message
+// saying that the alert was resolved. It refuses an invalid event before
 // any network call.
 func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
 	if err := e.Validate(); err != nil {
@@ -152,22 +192,25 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 
 func (n *Notifier) post(ctx context.Context, op string, e notify.Event) (notify.Receipt, error) {
 	msg := buildMessage(e, n.cfg.Channel)
+	if n.closed.Load() {
+		return notify.Receipt{}, n.http.Errorf(op, notify.ErrRejected, false, errClosed)
+	}
 	resp, err := n.http.Do(ctx, sender.Request{
-		Op:     op,
-		Method: http.MethodPost,
-		URL:    n.cfg.WebhookURL.Reveal(),
-		JSON:   msg,
+		Op:      op,
+		Method:  http.MethodPost,
+		URL:     n.cfg.WebhookURL.Reveal(),
+		JSON:    msg,
+		Explain: explain,
 	})
 	if err != nil {
-		return notify.Receipt{}, explain(err, resp)
+		return notify.Receipt{}, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		// Slack answers 200; another 2xx means the URL is not Slack's own.
-		e := n.http.Errorf(op, notify.ErrRejected, false, "Slack answers 200 ok; is the URL Slack's own?")
-		e.StatusCode = resp.StatusCode
-		return notify.Receipt{}, e
+		return notify.Receipt{}, n.http.Status(op, resp.StatusCode, resp.Header,
+			sender.Explanation{Message: "Slack answers 200 ok; is the URL Slack's own?", Kind: notify.ErrRejected})
 	}
-	return notify.Receipt{ID: text.Truncate(n.http.Clean(string(resp.Body)), maxAnswerRunes)}, nil
+	return n.http.Receipt(text.Truncate(string(resp.Body), maxAnswerRunes), ""), nil
 }
 
 // testEvent is what Test posts: a real message, clearly marked as a test.
@@ -208,17 +251,11 @@ var slackHints = map[string]string{
 	"rollup_error":                            "Slack had an internal error; a retry may succeed",
 }
 
-// explain replaces the generic hint of a Slack error answer with what Slack's
-// own error string says to fix.
-func explain(err error, resp *sender.Response) error {
-	var e *notify.Error
-	if resp == nil || !errors.As(err, &e) {
-		return err
-	}
-	if hint, ok := slackHints[strings.TrimSpace(string(resp.Body))]; ok {
-		e.Hint = hint
-	}
-	return err
+// explain reads Slack's error answer once: its message is the body (the
+// default reading), and Slack's own error string chooses the hint; the
+// status decides the class.
+func explain(r *sender.Response) sender.Explanation {
+	return sender.Explanation{Hint: slackHints[strings.TrimSpace(string(r.Body))]}
 }
 
 // Wire types: only the parts of Slack's message format this package uses.
@@ -266,8 +303,15 @@ func buildMessage(e notify.Event, channel string) message {
 	b := &blocks{list: make([]block, 0, min(5+detailSections, maxBlocks))}
 
 	headline := prefix(e) + " " + e.Title
+	color := e.Risk.Color()
 	b.add(block{Type: "header", Text: plain(fit(text.StripCRLF(headline), maxHeaderRunes))})
-	if strings.TrimSpace(e.Description) != "" {
+	switch {
+	case e.Status.IsResolved():
+		// The resolution says so and repeats the facts that identify the
+		// alert; the description and details were in the open message.
+		color = resolvedColor
+		b.add(block{Type: "section", Text: mrkdwn(resolvedText)})
+	case strings.TrimSpace(e.Description) != "":
 		b.add(block{Type: "section", Text: mrkdwn(fit(e.Description, maxSectionRunes))})
 	}
 	b.add(block{Type: "section", Fields: summaryFields(e)})
@@ -284,7 +328,9 @@ func buildMessage(e notify.Event, channel string) message {
 		}}}
 		b.reserve(actions)
 	}
-	addDetails(b, e.Details)
+	if !e.Status.IsResolved() {
+		addDetails(b, e.Details)
+	}
 	if hasButton {
 		b.addReserved(actions)
 	}
@@ -296,17 +342,28 @@ func buildMessage(e notify.Event, channel string) message {
 	return message{
 		Text:        fit(text.StripCRLF(summary), maxTextRunes),
 		Channel:     channel,
-		Attachments: []attachment{{Color: e.Risk.Color(), Blocks: b.list}},
+		Attachments: []attachment{{Color: color, Blocks: b.list}},
 	}
 }
 
-// prefix marks a test message as one, and any other with its risk.
+// prefix marks a test message as one, a resolution as one, and any other
+// message with its risk.
 func prefix(e notify.Event) string {
-	if e.Type == notify.EventTest {
+	switch {
+	case e.Type == notify.EventTest:
 		return "[TEST]"
+	case e.Status.IsResolved():
+		return "[RESOLVED]"
 	}
 	return "[" + e.Risk.Label() + "]"
 }
+
+// The colour bar and the sentence of a resolved event's message: Slack's
+// own green, so that a resolution stands apart from every risk's colour.
+const (
+	resolvedColor = "#2EB67D"
+	resolvedText  = "This alert was resolved in Code Defender."
+)
 
 var typeLabels = map[notify.EventType]string{
 	notify.EventIncident:       "Incident",

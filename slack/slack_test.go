@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -31,71 +32,31 @@ func validConfig() Config {
 	return Config{Name: "SOC alerts", WebhookURL: secret, Channel: "#security-alerts"}
 }
 
-func fullEvent() notify.Event {
-	return notify.Event{
-		ID:          "evt-123",
-		Type:        notify.EventClientSideRisk,
-		Title:       "New script on checkout",
-		Description: "A script from <cdn.example.net> & friends appeared on /checkout.",
-		Risk:        notify.RiskCritical,
-		Time:        time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-		URL:         "https://console.codedefender.example/alerts/evt-123?tab=1&x=2",
-		Source:      "shop.example.com",
-		Tags:        []string{"pci", "checkout"},
-		Details:     map[string]string{"script": "https://cdn.example.net/a.js", "page": "/checkout"},
-	}
+// mockSlack answers every POST to the webhook with status, body and
+// header.
+func mockSlack(status int, body string, header http.Header) *testkit.MockAPI {
+	m := testkit.NewMockAPI()
+	m.On(http.MethodPost, hookURL, status, body, header)
+	return m
 }
 
-func minimalEvent() notify.Event {
-	return notify.Event{
-		ID:    "evt-1",
-		Type:  notify.EventIncident,
-		Title: "Minimal",
-		Risk:  notify.RiskLow,
-		Time:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-	}
-}
-
-// request is one request the mock transport saw.
-type request struct {
-	Method string
-	URL    string
-	Header http.Header
-	Body   []byte
-}
-
-// mockSlack answers every POST to the webhook with status and body, and
-// records what it was sent.
-func mockSlack(t *testing.T, status int, body string, header http.Header) (*httpmock.MockTransport, *[]request) {
-	t.Helper()
-	mt := httpmock.NewMockTransport()
-	var seen []request
-	mt.RegisterResponder(http.MethodPost, hookURL, func(r *http.Request) (*http.Response, error) {
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		seen = append(seen, request{Method: r.Method, URL: r.URL.String(), Header: r.Header.Clone(), Body: b})
-		resp := httpmock.NewStringResponse(status, body)
-		for k, v := range header {
-			resp.Header[k] = v
-		}
-		return resp, nil
-	})
-	return mt, &seen
-}
-
-// newNotifier returns a Notifier on mt that logs into the returned buffer.
-func newNotifier(t *testing.T, c Config, mt *httpmock.MockTransport) (*Notifier, *notifytest.LogBuffer) {
+// newNotifier returns a Notifier on api that logs into the returned buffer.
+func newNotifier(t *testing.T, c Config, api *testkit.MockAPI) (*Notifier, *notifytest.LogBuffer) {
 	t.Helper()
 	logger, logs := notifytest.NewLogger()
-	n, err := New(c, notify.WithHTTPClient(&http.Client{Transport: mt}), notify.WithLogger(logger))
+	n, err := New(c, notify.WithHTTPClient(api.Client()), notify.WithLogger(logger))
 	require.NoError(t, err)
 	return n, logs
 }
 
+// quoted is s as a JSON string, for expected bodies.
+func quoted(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
 // body decodes a recorded request body into a message.
-func body(t *testing.T, r request) message {
+func body(t *testing.T, r notifytest.RecordedRequest) message {
 	t.Helper()
 	var m struct {
 		Text        string `json:"text"`
@@ -131,86 +92,97 @@ func body(t *testing.T, r request) message {
 }
 
 func TestConfigValidate(t *testing.T) {
-	tests := []struct {
-		name   string
-		change func(*Config)
-		fields []string // the bad fields, in order; nil when valid
-		msg    string   // a part of the message, when it matters
-	}{
-		{name: "valid", change: func(*Config) {}},
-		{name: "valid without channel", change: func(c *Config) { c.Channel = "" }},
-		{name: "valid channel with digits, - and _", change: func(c *Config) { c.Channel = "#sec_ops-2" }},
-		{name: "valid channel of 80 characters", change: func(c *Config) { c.Channel = "#" + strings.Repeat("a", 80) }},
-		{name: "valid channel in a script without case", change: func(c *Config) { c.Channel = "#セキュリティ" }},
-		{name: "valid 23-character token", change: func(c *Config) {
+	testkit.RunValidate(t, validateCases(), func(c Config) []notify.Secret { return testkit.Unmasked(secret, c.WebhookURL) })
+}
+
+func with(change func(*Config)) Config {
+	c := validConfig()
+	change(&c)
+	return c
+}
+
+func validateCases() []testkit.ValidateCase[Config] {
+	return []testkit.ValidateCase[Config]{
+		{Name: "valid", Config: validConfig()},
+		{Name: "valid without channel", Config: with(func(c *Config) { c.Channel = "" })},
+		{Name: "valid channel with digits, - and _", Config: with(func(c *Config) { c.Channel = "#sec_ops-2" })},
+		{Name: "valid channel of 80 characters", Config: with(func(c *Config) { c.Channel = "#" + strings.Repeat("a", 80) })},
+		{Name: "valid channel in a script without case", Config: with(func(c *Config) { c.Channel = "#セキュリティ" })},
+		{Name: "valid 23-character token", Config: with(func(c *Config) {
 			c.WebhookURL = notify.Secret("https://hooks.slack.com/services/T1/B1/" + strings.Repeat("a", 23))
-		}},
-		{name: "valid 25-character token", change: func(c *Config) {
+		})},
+		{Name: "valid 25-character token", Config: with(func(c *Config) {
 			c.WebhookURL = notify.Secret("https://hooks.slack.com/services/T1/B1/" + strings.Repeat("a", 25))
-		}},
-
-		{name: "name missing", change: func(c *Config) { c.Name = " " }, fields: []string{"name"}, msg: "required"},
-		{name: "name too long", change: func(c *Config) { c.Name = strings.Repeat("n", 101) }, fields: []string{"name"}},
-		{name: "name with a control character", change: func(c *Config) { c.Name = "a\tb" }, fields: []string{"name"}},
-
-		{name: "webhook missing", change: func(c *Config) { c.WebhookURL = "" }, fields: []string{"webhook_url"}, msg: "required"},
-		{name: "webhook is the mask", change: func(c *Config) { c.WebhookURL = notify.Redacted }, fields: []string{"webhook_url"}, msg: "mask"},
-		{name: "webhook with a line break", change: func(c *Config) { c.WebhookURL = secret + "\n" }, fields: []string{"webhook_url"}},
-		{name: "webhook with a space", change: func(c *Config) { c.WebhookURL = " " + secret }, fields: []string{"webhook_url"}, msg: "spaces"},
-		{name: "webhook over http", change: func(c *Config) {
-			c.WebhookURL = notify.Secret(strings.Replace(hookURL, "https", "http", 1))
-		}, fields: []string{"webhook_url"}, msg: "https://"},
-		{name: "webhook on another host", change: func(c *Config) {
+		})},
+		{Name: "name missing", Config: with(func(c *Config) { c.Name = " " }), Fields: []string{"name"}},
+		{Name: "name too long", Config: with(func(c *Config) { c.Name = strings.Repeat("n", 101) }), Fields: []string{"name"}, Schema: true},
+		{Name: "name with a control character", Config: with(func(c *Config) { c.Name = "a\tb" }), Fields: []string{"name"}},
+		{Name: "webhook missing", Config: with(func(c *Config) { c.WebhookURL = "" }), Fields: []string{"webhook_url"}, Schema: true},
+		{Name: "webhook is the mask", Config: with(func(c *Config) { c.WebhookURL = notify.Redacted }), Fields: []string{"webhook_url"}},
+		{Name: "webhook with a line break", Config: with(func(c *Config) { c.WebhookURL = secret + "\n" }), Fields: []string{"webhook_url"}},
+		{Name: "webhook with a space", Config: with(func(c *Config) { c.WebhookURL = " " + secret }), Fields: []string{"webhook_url"}},
+		{Name: "webhook over http", Config: with(func(c *Config) { c.WebhookURL = notify.Secret(strings.Replace(hookURL, "https", "http", 1)) }), Fields: []string{"webhook_url"}, Schema: true},
+		{Name: "webhook on another host", Config: with(func(c *Config) {
 			c.WebhookURL = notify.Secret(strings.Replace(hookURL, "hooks.slack.com", "hooks.example.com", 1))
-		}, fields: []string{"webhook_url"}, msg: "hooks.slack.com"},
-		{name: "webhook is a workflow", change: func(c *Config) {
+		}), Fields: []string{"webhook_url"}, Schema: true},
+		{Name: "webhook is a workflow", Config: with(func(c *Config) {
 			c.WebhookURL = "https://hooks.slack.com/workflows/T0123ABCD/A0456/789/abcdEFGH1234ijklMNOP5678"
-		}, fields: []string{"webhook_url"}, msg: "Workflow Builder"},
-		{name: "webhook token too short", change: func(c *Config) {
+		}), Fields: []string{"webhook_url"}},
+		{Name: "webhook token too short", Config: with(func(c *Config) {
 			c.WebhookURL = notify.Secret("https://hooks.slack.com/services/T1/B1/" + strings.Repeat("a", 22))
-		}, fields: []string{"webhook_url"}, msg: "23-25 character token"},
-		{name: "webhook token too long", change: func(c *Config) {
+		}), Fields: []string{"webhook_url"}, Schema: true},
+		{Name: "webhook token too long", Config: with(func(c *Config) {
 			c.WebhookURL = notify.Secret("https://hooks.slack.com/services/T1/B1/" + strings.Repeat("a", 26))
-		}, fields: []string{"webhook_url"}},
-		{name: "webhook workspace id in lower case", change: func(c *Config) {
-			c.WebhookURL = notify.Secret(strings.Replace(hookURL, "T0123ABCD", "T0123abcd", 1))
-		}, fields: []string{"webhook_url"}},
-		{name: "webhook without the webhook id", change: func(c *Config) {
-			c.WebhookURL = "https://hooks.slack.com/services/T0123ABCD/abcdEFGH1234ijklMNOP5678"
-		}, fields: []string{"webhook_url"}},
-		{name: "webhook with a query", change: func(c *Config) { c.WebhookURL = secret + "?x=1" }, fields: []string{"webhook_url"}, msg: "?query"},
-		{name: "webhook not a URL", change: func(c *Config) { c.WebhookURL = "abcdEFGH1234ijklMNOP5678" }, fields: []string{"webhook_url"}, msg: "not a URL"},
-
-		{name: "channel without #", change: func(c *Config) { c.Channel = "security" }, fields: []string{"channel"}, msg: `did you mean "#security"`},
-		{name: "channel in upper case", change: func(c *Config) { c.Channel = "#Security" }, fields: []string{"channel"}, msg: `did you mean "#security"`},
-		{name: "channel with a space", change: func(c *Config) { c.Channel = "#sec alerts" }, fields: []string{"channel"}, msg: "no spaces"},
-		{name: "channel with a period", change: func(c *Config) { c.Channel = "#sec.alerts" }, fields: []string{"channel"}},
-		{name: "channel of 81 characters", change: func(c *Config) { c.Channel = "#" + strings.Repeat("a", 81) }, fields: []string{"channel"}, msg: "at most 80"},
-		{name: "channel only #", change: func(c *Config) { c.Channel = "#" }, fields: []string{"channel"}},
-		{name: "channel is a user", change: func(c *Config) { c.Channel = "@alice" }, fields: []string{"channel"}, msg: "direct messages"},
-		{name: "channel not UTF-8", change: func(c *Config) { c.Channel = "#\xff" }, fields: []string{"channel"}},
-
-		{name: "every field bad at once", change: func(c *Config) {
-			c.Name, c.WebhookURL, c.Channel = "", "https://example.com/services/x", "General"
-		}, fields: []string{"name", "webhook_url", "channel"}},
+		}), Fields: []string{"webhook_url"}, Schema: true},
+		{Name: "webhook workspace id in lower case", Config: with(func(c *Config) { c.WebhookURL = notify.Secret(strings.Replace(hookURL, "T0123ABCD", "T0123abcd", 1)) }), Fields: []string{"webhook_url"}},
+		{Name: "webhook without the webhook id", Config: with(func(c *Config) { c.WebhookURL = "https://hooks.slack.com/services/T0123ABCD/abcdEFGH1234ijklMNOP5678" }), Fields: []string{"webhook_url"}},
+		{Name: "webhook with a query", Config: with(func(c *Config) { c.WebhookURL = secret + "?x=1" }), Fields: []string{"webhook_url"}},
+		{Name: "webhook not a URL", Config: with(func(c *Config) { c.WebhookURL = "abcdEFGH1234ijklMNOP5678" }), Fields: []string{"webhook_url"}},
+		{Name: "channel without #", Config: with(func(c *Config) { c.Channel = "security" }), Fields: []string{"channel"}, Schema: true},
+		{Name: "channel in upper case", Config: with(func(c *Config) { c.Channel = "#Security" }), Fields: []string{"channel"}, Schema: true},
+		{Name: "channel with a space", Config: with(func(c *Config) { c.Channel = "#sec alerts" }), Fields: []string{"channel"}, Schema: true},
+		{Name: "channel with a period", Config: with(func(c *Config) { c.Channel = "#sec.alerts" }), Fields: []string{"channel"}},
+		{Name: "channel of 81 characters", Config: with(func(c *Config) { c.Channel = "#" + strings.Repeat("a", 81) }), Fields: []string{"channel"}, Schema: true},
+		{Name: "channel only #", Config: with(func(c *Config) { c.Channel = "#" }), Fields: []string{"channel"}, Schema: true},
+		{Name: "channel is a user", Config: with(func(c *Config) { c.Channel = "@alice" }), Fields: []string{"channel"}},
+		{Name: "channel not UTF-8", Config: with(func(c *Config) { c.Channel = "#\xff" }), Fields: []string{"channel"}},
+		{Name: "every field bad at once", Config: with(func(c *Config) { c.Name, c.WebhookURL, c.Channel = "", "https://example.com/services/x", "General" }), Fields: []string{"name", "webhook_url", "channel"}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := validConfig()
-			tc.change(&c)
-			err := c.Validate()
-			secrets := []notify.Secret{secret}
-			if !c.WebhookURL.IsMasked() {
-				secrets = append(secrets, c.WebhookURL)
-			}
-			notifytest.AssertNoSecret(t, err, secrets...)
-			if tc.fields == nil {
-				require.NoError(t, err)
-				return
-			}
-			require.Equal(t, tc.fields, notifytest.FieldsOf(err), "%v", err)
-			require.Contains(t, err.Error(), tc.msg)
-		})
+}
+
+// TestConfigValidateSays checks what the field errors say, which never
+// repeats the webhook URL.
+func TestConfigValidateSays(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    Config
+		msg  string
+	}{
+		{"name missing", with(func(c *Config) { c.Name = " " }), "required"},
+		{"webhook missing", with(func(c *Config) { c.WebhookURL = "" }), "required"},
+		{"webhook is the mask", with(func(c *Config) { c.WebhookURL = notify.Redacted }), "mask"},
+		{"webhook with a space", with(func(c *Config) { c.WebhookURL = " " + secret }), "spaces"},
+		{"webhook over http", with(func(c *Config) { c.WebhookURL = notify.Secret(strings.Replace(hookURL, "https", "http", 1)) }), "https://"},
+		{"webhook on another host", with(func(c *Config) {
+			c.WebhookURL = notify.Secret(strings.Replace(hookURL, "hooks.slack.com", "hooks.example.com", 1))
+		}), "hooks.slack.com"},
+		{"webhook is a workflow", with(func(c *Config) {
+			c.WebhookURL = "https://hooks.slack.com/workflows/T0123ABCD/A0456/789/abcdEFGH1234ijklMNOP5678"
+		}), "Workflow Builder"},
+		{"webhook token too short", with(func(c *Config) {
+			c.WebhookURL = notify.Secret("https://hooks.slack.com/services/T1/B1/" + strings.Repeat("a", 22))
+		}), "23-25 character token"},
+		{"webhook with a query", with(func(c *Config) { c.WebhookURL = secret + "?x=1" }), "?query"},
+		{"webhook not a URL", with(func(c *Config) { c.WebhookURL = "abcdEFGH1234ijklMNOP5678" }), "not a URL"},
+		{"channel without #", with(func(c *Config) { c.Channel = "security" }), `did you mean "#security"`},
+		{"channel in upper case", with(func(c *Config) { c.Channel = "#Security" }), `did you mean "#security"`},
+		{"channel with a space", with(func(c *Config) { c.Channel = "#sec alerts" }), "no spaces"},
+		{"channel of 81 characters", with(func(c *Config) { c.Channel = "#" + strings.Repeat("a", 81) }), "at most 80"},
+		{"channel is a user", with(func(c *Config) { c.Channel = "@alice" }), "direct messages"},
+	} {
+		err := tc.c.Validate()
+		require.ErrorContains(t, err, tc.msg, tc.name)
+		notifytest.AssertNoSecret(t, err, secret)
 	}
 }
 
@@ -222,17 +194,17 @@ func TestNewRefusesInvalidConfig(t *testing.T) {
 }
 
 func TestSendFullEvent(t *testing.T) {
-	mt, seen := mockSlack(t, http.StatusOK, "ok", nil)
-	n, logs := newNotifier(t, validConfig(), mt)
+	api := mockSlack(http.StatusOK, "ok", nil)
+	n, logs := newNotifier(t, validConfig(), api)
 
-	rc, err := n.Send(context.Background(), fullEvent())
+	rc, err := n.Send(context.Background(), testkit.FullEvent())
 	require.NoError(t, err)
 	require.Equal(t, notify.Receipt{ID: "ok"}, rc)
 
-	require.Len(t, *seen, 1)
-	r := (*seen)[0]
+	require.Len(t, api.Requests(), 1)
+	r := api.Requests()[0]
 	require.Equal(t, http.MethodPost, r.Method)
-	require.Equal(t, hookURL, r.URL)
+	require.Equal(t, hookURL, r.URL())
 	require.Equal(t, "application/json", r.Header.Get("Content-Type"))
 	require.Equal(t, notify.DefaultUserAgent, r.Header.Get("User-Agent"))
 	require.JSONEq(t, `{
@@ -243,7 +215,7 @@ func TestSendFullEvent(t *testing.T) {
 			"blocks": [
 				{"type": "header", "text": {"type": "plain_text", "text": "[CRITICAL] New script on checkout"}},
 				{"type": "section", "text": {"type": "mrkdwn",
-					"text": "A script from &lt;cdn.example.net&gt; &amp; friends appeared on /checkout."}},
+					"text": `+quoted("A script from &lt;cdn.example.net&gt; &amp; *friends* appeared on /checkout: [a|b] {x} `y` \"z\" é.")+`}},
 				{"type": "section", "fields": [
 					{"type": "mrkdwn", "text": "*Risk*\nCRITICAL"},
 					{"type": "mrkdwn", "text": "*Type*\nClient-side risk"},
@@ -266,14 +238,14 @@ func TestSendFullEvent(t *testing.T) {
 }
 
 func TestSendMinimalEvent(t *testing.T) {
-	mt, seen := mockSlack(t, http.StatusOK, "ok", nil)
+	api := mockSlack(http.StatusOK, "ok", nil)
 	c := validConfig()
 	c.Channel = ""
-	n, _ := newNotifier(t, c, mt)
+	n, _ := newNotifier(t, c, api)
 
-	_, err := n.Send(context.Background(), minimalEvent())
+	_, err := n.Send(context.Background(), testkit.MinimalEvent())
 	require.NoError(t, err)
-	require.Len(t, *seen, 1)
+	require.Len(t, api.Requests(), 1)
 	require.JSONEq(t, `{
 		"text": "[LOW] Minimal",
 		"attachments": [{
@@ -288,13 +260,13 @@ func TestSendMinimalEvent(t *testing.T) {
 				]}
 			]
 		}]
-	}`, string((*seen)[0].Body))
+	}`, string(api.Requests()[0].Body))
 }
 
 func TestSendEscapesUntrustedText(t *testing.T) {
-	mt, seen := mockSlack(t, http.StatusOK, "ok", nil)
-	n, _ := newNotifier(t, validConfig(), mt)
-	e := minimalEvent()
+	api := mockSlack(http.StatusOK, "ok", nil)
+	n, _ := newNotifier(t, validConfig(), api)
+	e := testkit.MinimalEvent()
 	e.Title = "<!channel> & <https://evil.example|click>"
 	e.Description = "*bold* _it_ <@U123> &amp;"
 	e.Source = "<!here>"
@@ -303,7 +275,7 @@ func TestSendEscapesUntrustedText(t *testing.T) {
 
 	_, err := n.Send(context.Background(), e)
 	require.NoError(t, err)
-	m := body(t, (*seen)[0])
+	m := body(t, api.Requests()[0])
 	require.Equal(t, "[LOW] &lt;!channel&gt; &amp; &lt;https://evil.example|click&gt; (&lt;!here&gt;)", m.Text)
 	bl := m.Attachments[0].Blocks
 	require.Equal(t, "[LOW] &lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;", bl[0].Text.Text)
@@ -317,17 +289,17 @@ func TestSendEscapesUntrustedText(t *testing.T) {
 func TestSendLimits(t *testing.T) {
 	send := func(t *testing.T, e notify.Event) message {
 		t.Helper()
-		mt, seen := mockSlack(t, http.StatusOK, "ok", nil)
-		n, _ := newNotifier(t, validConfig(), mt)
+		api := mockSlack(http.StatusOK, "ok", nil)
+		n, _ := newNotifier(t, validConfig(), api)
 		_, err := n.Send(context.Background(), e)
 		require.NoError(t, err)
-		require.Len(t, *seen, 1)
-		return body(t, (*seen)[0])
+		require.Len(t, api.Requests(), 1)
+		return body(t, api.Requests()[0])
 	}
 	runes := utf8.RuneCountInString
 
 	t.Run("header 150", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Title = strings.Repeat("é", 200)
 		m := send(t, e)
 		h := m.Attachments[0].Blocks[0].Text.Text
@@ -337,14 +309,14 @@ func TestSendLimits(t *testing.T) {
 		require.Equal(t, "[LOW] "+e.Title, m.Text)
 	})
 	t.Run("text 40,000", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Title = strings.Repeat("t", 50000)
 		m := send(t, e)
 		require.Equal(t, 40000, runes(m.Text))
 		require.True(t, strings.HasSuffix(m.Text, "t…"))
 	})
 	t.Run("section 3,000, entities not split", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Description = strings.Repeat("a", 2995) + "&&&&&&"
 		m := send(t, e)
 		d := m.Attachments[0].Blocks[1].Text.Text
@@ -352,7 +324,7 @@ func TestSendLimits(t *testing.T) {
 		require.Equal(t, strings.Repeat("a", 2995)+"…", d)
 	})
 	t.Run("field 2,000", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Details = map[string]string{"k": strings.Repeat("v", 2500)}
 		m := send(t, e)
 		f := m.Attachments[0].Blocks[2].Fields[0].Text
@@ -360,7 +332,7 @@ func TestSendLimits(t *testing.T) {
 		require.Equal(t, "*k*\n"+strings.Repeat("v", 2000-4-1)+"…", f)
 	})
 	t.Run("10 fields per section", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Details = map[string]string{}
 		for i := range 25 {
 			e.Details[fmt.Sprintf("d%02d", i)] = "x"
@@ -375,7 +347,7 @@ func TestSendLimits(t *testing.T) {
 		require.Equal(t, "*d24*\nx", bl[4].Fields[4].Text)
 	})
 	t.Run("50 blocks", func(t *testing.T) {
-		e := fullEvent() // header, description, summary and button: 4 blocks
+		e := testkit.FullEvent() // header, description, summary and button: 4 blocks
 		e.Details = map[string]string{}
 		for i := range 600 {
 			e.Details[fmt.Sprintf("d%03d", i)] = "x"
@@ -393,7 +365,7 @@ func TestSendLimits(t *testing.T) {
 		require.Equal(t, "actions", bl[49].Type)
 	})
 	t.Run("block text budget", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.Details = map[string]string{}
 		for i := range 10 {
 			e.Details[fmt.Sprintf("d%d", i)] = strings.Repeat("v", 1900)
@@ -415,7 +387,7 @@ func TestSendLimits(t *testing.T) {
 			bl[len(bl)-1].Elements[0].(map[string]any)["text"])
 	})
 	t.Run("button url over 3,000 is left out", func(t *testing.T) {
-		e := minimalEvent()
+		e := testkit.MinimalEvent()
 		e.URL = "https://console.example/" + strings.Repeat("p", 3000)
 		m := send(t, e)
 		for _, b := range m.Attachments[0].Blocks {
@@ -435,15 +407,15 @@ func TestFit(t *testing.T) {
 }
 
 func TestTestPostsMarkedMessage(t *testing.T) {
-	mt, seen := mockSlack(t, http.StatusOK, "ok", nil)
-	n, _ := newNotifier(t, validConfig(), mt)
+	api := mockSlack(http.StatusOK, "ok", nil)
+	n, _ := newNotifier(t, validConfig(), api)
 	n.now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 999, time.UTC) }
 
 	require.NoError(t, n.Test(context.Background()))
-	require.Len(t, *seen, 1)
-	r := (*seen)[0]
+	require.Len(t, api.Requests(), 1)
+	r := api.Requests()[0]
 	require.Equal(t, http.MethodPost, r.Method)
-	require.Equal(t, hookURL, r.URL)
+	require.Equal(t, hookURL, r.URL())
 	require.Equal(t, "application/json", r.Header.Get("Content-Type"))
 	require.JSONEq(t, `{
 		"text": "[TEST] Code Defender connection test",
@@ -466,16 +438,16 @@ func TestTestPostsMarkedMessage(t *testing.T) {
 }
 
 func TestSendRefusesInvalidEvent(t *testing.T) {
-	mt, _ := mockSlack(t, http.StatusOK, "ok", nil)
-	n, _ := newNotifier(t, validConfig(), mt)
-	e := fullEvent()
+	api := mockSlack(http.StatusOK, "ok", nil)
+	n, _ := newNotifier(t, validConfig(), api)
+	e := testkit.FullEvent()
 	e.ID, e.Title = "", ""
 	_, err := n.Send(context.Background(), e)
 	var ve *notify.ValidationError
 	require.ErrorAs(t, err, &ve)
 	require.True(t, ve.Has("id"))
 	require.True(t, ve.Has("title"))
-	require.Zero(t, mt.GetTotalCallCount())
+	require.Empty(t, api.Requests())
 }
 
 // TestErrors classifies recorded Slack answers and checks that each error
@@ -520,12 +492,12 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			mt, _ := mockSlack(t, tc.status, tc.body, tc.header)
-			n, logs := newNotifier(t, validConfig(), mt)
+			api := mockSlack(tc.status, tc.body, tc.header)
+			n, logs := newNotifier(t, validConfig(), api)
 			for _, op := range []string{"send", "test"} {
 				var err error
 				if op == "send" {
-					_, err = n.Send(context.Background(), fullEvent())
+					_, err = n.Send(context.Background(), testkit.FullEvent())
 				} else {
 					err = n.Test(context.Background())
 				}
@@ -548,11 +520,11 @@ func TestErrors(t *testing.T) {
 
 func TestNetworkErrors(t *testing.T) {
 	t.Run("connection refused is retryable", func(t *testing.T) {
-		mt := httpmock.NewMockTransport()
-		mt.RegisterResponder(http.MethodPost, hookURL, httpmock.NewErrorResponder(
+		api := testkit.NewMockAPI()
+		api.RegisterResponder(http.MethodPost, hookURL, httpmock.NewErrorResponder(
 			fmt.Errorf("dial tcp: connection refused while posting to %s", hookURL)))
-		n, logs := newNotifier(t, validConfig(), mt)
-		_, err := n.Send(context.Background(), fullEvent())
+		n, logs := newNotifier(t, validConfig(), api)
+		_, err := n.Send(context.Background(), testkit.FullEvent())
 		require.ErrorIs(t, err, notify.ErrUnavailable)
 		require.True(t, notify.IsRetryable(err))
 		notifytest.AssertNoSecret(t, err, secret)
@@ -591,7 +563,7 @@ func TestLoopback(t *testing.T) {
 		})
 		n, err := New(validConfig(), notify.WithHTTPClient(c))
 		require.NoError(t, err)
-		rc, err := n.Send(context.Background(), minimalEvent())
+		rc, err := n.Send(context.Background(), testkit.MinimalEvent())
 		require.NoError(t, err)
 		require.Equal(t, notify.Receipt{ID: "ok"}, rc)
 		require.Contains(t, string(got), `"text":"[LOW] Minimal"`)
@@ -602,7 +574,7 @@ func TestLoopback(t *testing.T) {
 		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		_, err = n.Send(ctx, minimalEvent())
+		_, err = n.Send(ctx, testkit.MinimalEvent())
 		require.ErrorIs(t, err, context.Canceled)
 		require.False(t, notify.IsRetryable(err))
 		notifytest.AssertNoSecret(t, err, secret)
@@ -625,7 +597,7 @@ func TestLoopback(t *testing.T) {
 		n, err := New(validConfig(), notify.WithHTTPClient(c), notify.WithTimeout(50*time.Millisecond),
 			notify.WithLogger(logger))
 		require.NoError(t, err)
-		_, err = n.Send(context.Background(), minimalEvent())
+		_, err = n.Send(context.Background(), testkit.MinimalEvent())
 		require.ErrorIs(t, err, notify.ErrUnavailable)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		require.True(t, notify.IsRetryable(err))
@@ -660,9 +632,9 @@ func TestFromJSONAndPrinting(t *testing.T) {
 }
 
 func TestReceiptIsSlacksAnswer(t *testing.T) {
-	mt, _ := mockSlack(t, http.StatusOK, "ok\n", nil)
-	n, _ := newNotifier(t, validConfig(), mt)
-	rc, err := n.Send(context.Background(), minimalEvent())
+	api := mockSlack(http.StatusOK, "ok\n", nil)
+	n, _ := newNotifier(t, validConfig(), api)
+	rc, err := n.Send(context.Background(), testkit.MinimalEvent())
 	require.NoError(t, err)
 	require.Equal(t, notify.Receipt{ID: "ok"}, rc)
 }
@@ -677,7 +649,7 @@ func TestAgainstFake(t *testing.T) {
 	ctx := context.Background()
 
 	require.NoError(t, n.Test(ctx))
-	e := fullEvent()
+	e := testkit.FullEvent()
 	e.Title = strings.Repeat("t", 500)
 	e.Description = strings.Repeat("d", 5000)
 	e.Details = map[string]string{}
@@ -687,9 +659,14 @@ func TestAgainstFake(t *testing.T) {
 	rc, err := n.Send(ctx, e)
 	require.NoError(t, err)
 	require.Equal(t, notify.Receipt{ID: "ok"}, rc)
+	// The fake holds its Block Kit limits against the resolution too.
+	_, err = n.Send(ctx, testkit.Resolved(e))
+	require.NoError(t, err)
 	reqs := srv.RequestsTo(notifytest.Slack)
-	require.Len(t, reqs, 2)
+	require.Len(t, reqs, 3)
 	require.Equal(t, hookURL, reqs[1].URL())
+	require.Equal(t, http.StatusOK, reqs[2].Status)
+	require.Contains(t, string(reqs[2].Body), "[RESOLVED]")
 
 	srv.RevokeCredentials(secret)
 	_, err = n.Send(ctx, e)
@@ -698,4 +675,101 @@ func TestAgainstFake(t *testing.T) {
 	require.Contains(t, err.Error(), "revoked")
 	notifytest.AssertNoSecret(t, err, secret)
 	notifytest.AssertNoSecret(t, logs.String(), secret)
+}
+
+// TestSendResolved: a resolved event posts a message that says so, with
+// the facts that identify the alert and without its description and
+// details. An incoming webhook keeps no state, so every resolution posts.
+func TestSendResolved(t *testing.T) {
+	m := testkit.NewMockAPI()
+	m.On(http.MethodPost, hookURL, http.StatusOK, "ok", nil)
+	n, err := New(validConfig(), notify.WithHTTPClient(m.Client()))
+	require.NoError(t, err)
+
+	rc, err := n.Send(context.Background(), testkit.Resolved(testkit.FullEvent()))
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: "ok"}, rc)
+	reqs := m.Requests()
+	require.Len(t, reqs, 1)
+	require.Equal(t, http.MethodPost, reqs[0].Method)
+	require.Equal(t, hookURL, reqs[0].URL())
+	require.Equal(t, "application/json", reqs[0].Header.Get("Content-Type"))
+	testkit.JSONEq(t, `{
+		"text": "[RESOLVED] New script on checkout (shop.example.com)",
+		"channel": "#security-alerts",
+		"attachments": [{"color": "#2EB67D", "blocks": [
+			{"type": "header", "text": {"type": "plain_text", "text": "[RESOLVED] New script on checkout"}},
+			{"type": "section", "text": {"type": "mrkdwn", "text": "This alert was resolved in Code Defender."}},
+			{"type": "section", "fields": [
+				{"type": "mrkdwn", "text": "*Risk*\nCRITICAL"},
+				{"type": "mrkdwn", "text": "*Type*\nClient-side risk"},
+				{"type": "mrkdwn", "text": "*Source*\nshop.example.com"},
+				{"type": "mrkdwn", "text": "*Time*\n<!date^1767323045^{date_short_pretty} {time_secs}|2026-01-02T03:04:05Z>"},
+				{"type": "mrkdwn", "text": "*Tags*\npci, checkout"},
+				{"type": "mrkdwn", "text": "*Event ID*\nevt-123"}
+			]},
+			{"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open in Code Defender"},
+				"url": "https://console.codedefender.example/alerts/evt-123?tab=1&x=2"}]}
+		]}]
+	}`, reqs[0].Body)
+
+	// Resolving again, or what was never opened, posts the same notice.
+	_, err = n.Send(context.Background(), testkit.Resolved(testkit.MinimalEvent()))
+	require.NoError(t, err)
+	require.Contains(t, string(m.Requests()[1].Body), `"text":"[RESOLVED] Minimal"`)
+}
+
+func TestTestReport(t *testing.T) {
+	cases := []struct {
+		name    string
+		channel string
+		status  int
+		body    string
+		want    []notify.CheckStatus
+	}{
+		{name: "posted, channel a warning", channel: "#security-alerts", status: 200, body: "ok",
+			want: []notify.CheckStatus{notify.CheckPassed, notify.CheckWarning}},
+		{name: "posted, no channel", status: 200, body: "ok", want: []notify.CheckStatus{notify.CheckPassed}},
+		{name: "revoked", channel: "#security-alerts", status: 403, body: "invalid_token",
+			want: []notify.CheckStatus{notify.CheckFailed, notify.CheckSkipped}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := testkit.NewMockAPI()
+			m.On(http.MethodPost, hookURL, tc.status, tc.body, nil)
+			c := validConfig()
+			c.Channel = tc.channel
+			n, err := New(c, notify.WithHTTPClient(m.Client()))
+			require.NoError(t, err)
+			rep := n.TestReport(context.Background())
+			var got []notify.CheckStatus
+			for _, ch := range rep.Checks {
+				got = append(got, ch.Status)
+				require.NotEmpty(t, ch.Detail)
+			}
+			require.Equal(t, tc.want, got)
+			require.Equal(t, "webhook posted the message", rep.Checks[0].Name)
+			if len(rep.Checks) > 1 {
+				require.Equal(t, "channel honoured", rep.Checks[1].Name)
+			}
+			if tc.want[0] == notify.CheckPassed {
+				require.NoError(t, rep.Err())
+				require.Contains(t, string(m.Requests()[0].Body), "[TEST]")
+				return
+			}
+			require.ErrorIs(t, rep.Err(), notify.ErrForbidden)
+			require.Contains(t, rep.Checks[0].Detail, "the webhook URL has been revoked")
+			require.ErrorIs(t, n.Test(context.Background()), notify.ErrForbidden)
+			notifytest.AssertNoSecret(t, rep.Err(), secret)
+		})
+	}
+}
+
+// TestClose: Close may be called twice, and afterwards nothing is sent.
+func TestClose(t *testing.T) {
+	api := mockSlack(http.StatusOK, "ok", nil)
+	n, _ := newNotifier(t, validConfig(), api)
+	_, err := n.Send(context.Background(), testkit.FullEvent())
+	require.NoError(t, err)
+	testkit.CloseContract(t, n, testkit.FullEvent(), func() int { return len(api.Requests()) }, secret)
 }

@@ -52,7 +52,7 @@ import (
 // one; else 400 {"status":"invalid event","message":"Event object is
 // invalid","errors":[…]} listing every problem. A revoked or unexpected key:
 // 400 with "Invalid routing key" (undocumented; what has been reported).
-// Alerts follow the dedup rules (Server.PagerDutyAlerts).
+// Alerts follow the dedup rules (Server.PagerDutyAlerts, PagerDutyOpen).
 //
 // Opsgenie, api.opsgenie.com, api.eu.opsgenie.com and the JSM Ops URL
 // api.atlassian.com/jsm/ops/integration/…: Authorization: GenieKey <uuid>.
@@ -67,7 +67,9 @@ import (
 // GET /v2/alerts?limit=N (1-100): 200 {"data":[…]}, newest first. GET
 // /v2/alerts/requests/{id}: the request's status, or 404 with
 // X-Opsgenie-Errortype: RequestNotProcessed. POST
-// /v2/alerts/{id}/close?identifierType=id|tiny|alias: 202. GET
+// /v2/alerts/{id}/close?identifierType=id|tiny|alias (an alias names the
+// open alert; an optional JSON body of user, source and note): 202, even
+// when no alert matches (Server.OpsgenieOpen lists what is open). GET
 // /v2/teams/{identifier}?identifierType=id|name (not on the JSM URL): the
 // team, or 404 (Server.SetOpsgenieTeams; by default any UUID is a team).
 //

@@ -1,6 +1,7 @@
 package notifytest
 
 import (
+	"bytes"
 	"net/http"
 	"regexp"
 	"slices"
@@ -17,8 +18,10 @@ const (
 	ogMaxDescription = 15000 // description
 	ogMaxTags        = 20    // tags: 20 items of 50
 	ogMaxTagRunes    = 50
-	ogDefaultLimit   = 20  // GET /v2/alerts default page size
-	ogMaxLimit       = 100 // GET /v2/alerts largest page
+	ogDefaultLimit   = 20    // GET /v2/alerts default page size
+	ogMaxLimit       = 100   // GET /v2/alerts largest page
+	ogMaxActor       = 100   // an action's user and source
+	ogMaxNote        = 25000 // an action's note
 	ogTook           = 0.003
 	jsmOpsPrefix     = "/jsm/ops/integration" // Jira Service Management Operations, Opsgenie's successor
 )
@@ -147,7 +150,7 @@ func (s *Server) serveOpsgenie(w http.ResponseWriter, req *fakeRequest) {
 	case len(parts) == 4 && parts[0] == "v2" && parts[1] == "alerts" && parts[2] == "requests" && r.Method == http.MethodGet:
 		s.opsgenieRequestStatus(w, parts[3])
 	case len(parts) == 4 && parts[0] == "v2" && parts[1] == "alerts" && parts[3] == "close" && r.Method == http.MethodPost:
-		s.opsgenieClose(w, r, parts[2])
+		s.opsgenieClose(w, req, parts[2])
 	case len(parts) == 3 && parts[0] == "v2" && parts[1] == "teams" && r.Method == http.MethodGet && req.host != "api.atlassian.com":
 		s.opsgenieTeam(w, r, parts[2])
 	default:
@@ -318,7 +321,15 @@ func (s *Server) opsgenieRequestStatus(w http.ResponseWriter, id string) {
 	})
 }
 
-func (s *Server) opsgenieClose(w http.ResponseWriter, r *http.Request, identifier string) {
+// opsgenieClose is POST /v2/alerts/{identifier}/close?identifierType=
+// id|tiny|alias (https://docs.opsgenie.com/docs/alert-api#close-alert):
+// an optional JSON body of user and source (at most 100 characters each)
+// and note (at most 25,000). Like every Opsgenie action it is asynchronous:
+// 202 for any well-formed request, even for an alert that does not exist or
+// is already closed; the request status says which ("Alert does not
+// exist"). An alias names the open alert that holds it.
+func (s *Server) opsgenieClose(w http.ResponseWriter, req *fakeRequest, identifier string) {
+	r := req.r
 	idType := r.URL.Query().Get("identifierType")
 	if idType == "" {
 		idType = "id"
@@ -327,22 +338,64 @@ func (s *Server) opsgenieClose(w http.ResponseWriter, r *http.Request, identifie
 		writeJSON(w, http.StatusUnprocessableEntity, opsgenieError("identifierType should be one of [id, tiny, alias]", nil))
 		return
 	}
+	if len(bytes.TrimSpace(req.body)) > 0 {
+		if !isJSONContent(r) {
+			writeJSON(w, http.StatusUnsupportedMediaType, opsgenieError("Content-Type must be application/json", nil))
+			return
+		}
+		body, err := decodeObject(req.body)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, opsgenieError("Could not parse the request body: "+err.Error(), nil))
+			return
+		}
+		errs := map[string]string{}
+		for field, max := range map[string]int{"user": ogMaxActor, "source": ogMaxActor, "note": ogMaxNote} {
+			v, present := body[field]
+			if !present {
+				continue
+			}
+			if vs, ok := v.(string); !ok || utf8.RuneCountInString(vs) > max {
+				errs[field] = field + " should be a string of at most " + strconv.Itoa(max) + " characters"
+			}
+		}
+		if len(errs) > 0 {
+			writeJSON(w, http.StatusUnprocessableEntity,
+				opsgenieError("Request body is not processable. Please check the errors.", errs))
+			return
+		}
+	}
 	requestID := newUUID()
 	s.mu.Lock()
 	st := opsgenieRequest{action: "Close", status: "Alert does not exist", processedAt: time.Now().UTC()}
 	for _, a := range s.opsgenie.alerts {
 		match := (idType == "id" && a.ID == identifier) || (idType == "tiny" && a.TinyID == identifier) ||
-			(idType == "alias" && a.Alias == identifier)
-		if match && a.Status == "open" {
+			(idType == "alias" && a.Alias == identifier && a.Status == "open")
+		if !match {
+			continue
+		}
+		st.alertID, st.alias = a.ID, a.Alias
+		if a.Status == "open" {
 			a.Status = "closed"
-			st.status, st.success, st.alertID, st.alias = "Closed alert", true, a.ID, a.Alias
+			st.status, st.success = "Closed alert", true
+		} else {
+			st.status = "Alert is already closed"
 		}
 	}
 	s.opsgenie.requests[requestID] = st
 	s.mu.Unlock()
-	// Like every Opsgenie write, the close is asynchronous: 202 even for an
-	// alert that does not exist; the request status tells.
 	writeJSON(w, http.StatusAccepted, map[string]any{"result": "Request will be processed", "took": ogTook, "requestId": requestID})
+}
+
+// OpsgenieOpen returns the alerts the Opsgenie fake holds open, so that a
+// test can assert that a resolution left nothing open.
+func (s *Server) OpsgenieOpen() []OpsgenieAlert {
+	var out []OpsgenieAlert
+	for _, a := range s.OpsgenieAlerts() {
+		if a.Status == "open" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // opsgenieTeam is GET /v2/teams/{identifier}?identifierType=id|name, the

@@ -183,6 +183,19 @@ func (s *Server) pagerdutyApply(key, action, dedup, summary, source, severity st
 	}
 }
 
+// PagerDutyOpen returns the alerts the PagerDuty fake holds triggered or
+// acknowledged, so that a test can assert that a resolution left nothing
+// open.
+func (s *Server) PagerDutyOpen() []PagerDutyAlert {
+	var out []PagerDutyAlert
+	for _, a := range s.PagerDutyAlerts() {
+		if a.Status != "resolved" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 func removeKey(keys [][2]string, k [2]string) [][2]string {
 	out := keys[:0]
 	for _, x := range keys {
