@@ -57,7 +57,6 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/codedefender/integrations/internal/identity"
@@ -98,7 +97,6 @@ type Notifier struct {
 	identity.Identity // prints as opsgenie("name"): never the config
 	cfg               Config
 	http              *sender.Sender
-	closed            atomic.Bool
 }
 
 var (
@@ -132,21 +130,8 @@ func (n *Notifier) Validate() error { return n.cfg.Validate() }
 // with notify.WithHTTPClient stay the caller's). It may be called more than
 // once; afterwards Send and Test return an error.
 func (n *Notifier) Close() error {
-	if !n.closed.Swap(true) {
-		n.http.Close()
-	}
+	n.http.Close()
 	return nil
-}
-
-// errClosed is the message of what a closed Notifier returns.
-const errClosed = "the notifier is closed"
-
-// do sends r, unless the Notifier is closed.
-func (n *Notifier) do(ctx context.Context, r sender.Request) (*sender.Response, error) {
-	if n.closed.Load() {
-		return nil, n.http.Errorf(r.Op, notify.ErrRejected, false, errClosed)
-	}
-	return n.http.Do(ctx, r)
 }
 
 func (n *Notifier) isJSM() bool { return n.cfg.URL == AlertsURLJSM }
@@ -186,7 +171,7 @@ func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 // It returns false when the key was refused.
 func (n *Notifier) checkKey(ctx context.Context, r *notify.Report) bool {
 	const op = "test: GET /v2/alerts"
-	resp, err := n.do(ctx, sender.Request{
+	resp, err := n.http.Do(ctx, sender.Request{
 		Op:      op,
 		Method:  http.MethodGet,
 		URL:     n.cfg.URL + "?limit=1",
@@ -234,7 +219,7 @@ func (n *Notifier) checkTeam(ctx context.Context, r *notify.Report) {
 		return
 	}
 	teamURL := strings.TrimSuffix(n.cfg.URL, "/alerts") + "/teams/" + url.PathEscape(n.cfg.TeamID) + "?identifierType=id"
-	resp, err := n.do(ctx, sender.Request{
+	resp, err := n.http.Do(ctx, sender.Request{
 		Op:      op,
 		Method:  http.MethodGet,
 		URL:     teamURL,
@@ -285,7 +270,7 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 		return n.close(ctx, e)
 	}
 	const op = "send"
-	resp, err := n.do(ctx, sender.Request{
+	resp, err := n.http.Do(ctx, sender.Request{
 		Op:      op,
 		Method:  http.MethodPost,
 		URL:     n.cfg.URL,
@@ -330,7 +315,7 @@ func (n *Notifier) close(ctx context.Context, e notify.Event) (notify.Receipt, e
 	if e.URL != "" {
 		note = text.Truncate("Resolved in Code Defender: "+e.URL, maxNoteRunes)
 	}
-	resp, err := n.do(ctx, sender.Request{
+	resp, err := n.http.Do(ctx, sender.Request{
 		Op:      op,
 		Method:  http.MethodPost,
 		URL:     n.cfg.URL + "/" + url.PathEscape(e.ID) + "/close?identifierType=alias",

@@ -55,7 +55,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -112,7 +111,6 @@ type Notifier struct {
 	identity.Identity // prints as pagerduty("name"): never the config
 	cfg               Config
 	http              *sender.Sender
-	closed            atomic.Bool
 }
 
 var (
@@ -146,14 +144,9 @@ func (n *Notifier) Validate() error { return n.cfg.Validate() }
 // with notify.WithHTTPClient stay the caller's). It may be called more than
 // once; afterwards Send, Resolve and Test return an error.
 func (n *Notifier) Close() error {
-	if !n.closed.Swap(true) {
-		n.http.Close()
-	}
+	n.http.Close()
 	return nil
 }
-
-// errClosed is the message of what a closed Notifier returns.
-const errClosed = "the notifier is closed"
 
 // The checks of TestReport.
 const (
@@ -404,9 +397,6 @@ type answer struct {
 }
 
 func (n *Notifier) enqueue(ctx context.Context, op string, body []byte) (notify.Receipt, error) {
-	if n.closed.Load() {
-		return notify.Receipt{}, n.http.Errorf(op, notify.ErrRejected, false, errClosed)
-	}
 	resp, err := n.http.Do(ctx, sender.Request{
 		Op:      op,
 		Method:  http.MethodPost,

@@ -408,8 +408,8 @@ func TestErrors(t *testing.T) {
 		{name: "429 with Retry-After", status: 429, body: `{"status":"throttle event","message":"Requests for this service are arriving too quickly."}`,
 			header: http.Header{"Retry-After": {"30"}}, kind: notify.ErrRateLimited, retryable: true, retryAfter: 30 * time.Second,
 			contains: []string{"status 429", "arriving too quickly", "pagerduty.RateLimit"}},
-		{name: "429 without Retry-After", status: 429, body: ``,
-			kind: notify.ErrRateLimited, retryable: true, contains: []string{"status 429"}},
+		{name: "429 without Retry-After", status: 429, body: ``, // the one-second floor, never "retry now"
+			kind: notify.ErrRateLimited, retryable: true, retryAfter: time.Second, contains: []string{"status 429"}},
 		{name: "400 invalid routing key", status: 400,
 			body: `{"status":"invalid event","message":"Event object is invalid","errors":["Length of 'routing_key' is incorrect (should be 32 characters)"]}`,
 			kind: notify.ErrRejected,

@@ -53,7 +53,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -106,7 +105,6 @@ type Notifier struct {
 	cfg               Config
 	http              *sender.Sender
 	now               func() time.Time
-	closed            atomic.Bool
 }
 
 var (
@@ -141,14 +139,9 @@ func (n *Notifier) Validate() error { return n.cfg.Validate() }
 // with notify.WithHTTPClient stay the caller's). It may be called more than
 // once; afterwards Send and Test return an error.
 func (n *Notifier) Close() error {
-	if !n.closed.Swap(true) {
-		n.http.Close()
-	}
+	n.http.Close()
 	return nil
 }
-
-// errClosed is the message of what a closed Notifier returns.
-const errClosed = "the notifier is closed"
 
 // The checks of TestReport.
 const (
@@ -192,9 +185,6 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 
 func (n *Notifier) post(ctx context.Context, op string, e notify.Event) (notify.Receipt, error) {
 	msg := buildMessage(e, n.cfg.Channel)
-	if n.closed.Load() {
-		return notify.Receipt{}, n.http.Errorf(op, notify.ErrRejected, false, errClosed)
-	}
 	resp, err := n.http.Do(ctx, sender.Request{
 		Op:      op,
 		Method:  http.MethodPost,

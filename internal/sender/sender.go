@@ -33,6 +33,7 @@ const maxDrainBytes = 256 << 10
 // *notify.Error values scrubbed of every secret the notifier holds.
 type Sender struct {
 	*Errors
+	closing    Closing
 	client     *http.Client
 	userAgent  string
 	timeout    time.Duration
@@ -54,12 +55,16 @@ func New(integration string, s settings.Settings, secrets ...notify.Secret) *Sen
 }
 
 // Close closes the idle connections of the client the Sender made for
-// itself; a client given with WithHTTPClient stays the caller's to manage.
-// The Sender still works afterwards, opening new connections.
+// itself (a client given with WithHTTPClient stays the caller's to
+// manage) and refuses every later request with a permanent error: the
+// Close contract of every HTTP destination. It may be called more than
+// once.
 func (s *Sender) Close() {
-	if s.ownsClient {
-		s.client.CloseIdleConnections()
-	}
+	s.closing.Close(func() {
+		if s.ownsClient {
+			s.client.CloseIdleConnections()
+		}
+	})
 }
 
 // Client returns the HTTP client the Sender uses (redirects refused).
@@ -106,6 +111,9 @@ func (r *Response) DecodeJSON(v any) error {
 // destination can read what it needs) with the finished *notify.Error; when
 // there was no answer the response is nil.
 func (s *Sender) Do(ctx context.Context, r Request) (*Response, error) {
+	if err := s.closing.Closed(s.Errors, r.Op); err != nil {
+		return nil, err
+	}
 	body := r.Body
 	if r.JSON != nil {
 		b, err := json.Marshal(r.JSON)

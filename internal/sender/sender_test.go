@@ -294,82 +294,41 @@ func TestNetworkFailures(t *testing.T) {
 }
 
 func TestConnectionsAreReused(t *testing.T) {
-	var conns atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/fail" {
-			w.WriteHeader(500)
-			_, _ = w.Write([]byte(strings.Repeat("e", 100<<10))) // longer than the read limit, shorter than the drain
-			return
-		}
-		_, _ = w.Write([]byte(`{"ok":true}`))
-	}))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	defer srv.Close()
-	s := loopbackSender()
-	for i := 0; i < 50; i++ {
-		path := "/ok"
-		if i%5 == 0 {
-			path = "/fail"
-		}
-		_, _ = s.Do(context.Background(), sender.Request{Op: "send", Method: http.MethodPost, URL: srv.URL + path, JSON: map[string]int{"i": i}})
-	}
-	require.EqualValues(t, 1, conns.Load(), "bodies are drained, so one connection serves every request")
-}
-
-func TestLogsHoldNoSecret(t *testing.T) {
-	logger, buf := notifytest.NewLogger()
-	secretURL := "https://hooks.example.com/services/T000/B000/" + tokenValue
-	mt := httpmock.NewMockTransport()
-	mt.RegisterResponder(http.MethodPost, secretURL, httpmock.NewStringResponder(403, "invalid_token "+tokenValue))
-	s := sender.New("slack", settings.Apply(notify.WithHTTPClient(&http.Client{Transport: mt}), notify.WithLogger(logger)), notify.Secret(secretURL))
-	_, err := s.Do(context.Background(), sender.Request{Op: "send", Method: http.MethodPost, URL: secretURL, JSON: map[string]string{"text": "x"}})
-	require.ErrorIs(t, err, notify.ErrForbidden)
-	require.Contains(t, buf.String(), "status=403")
-	notifytest.AssertNoSecret(t, buf.String(), notify.Secret(secretURL), tokenValue)
-	notifytest.AssertNoSecret(t, err, notify.Secret(secretURL), tokenValue)
-}
-
-func TestBadAnswer(t *testing.T) {
-	s := loopbackSender()
-	e := s.BadAnswer("send", &sender.Response{StatusCode: 200}, errors.New("unexpected end of JSON input"))
-	require.ErrorIs(t, e, notify.ErrRejected)
-	require.Equal(t, 200, e.StatusCode)
-	require.Contains(t, e.Error(), "status 200: the answer is not the expected JSON")
-}
-
-type countingTransport struct {
-	http.RoundTripper
-	closed atomic.Int32
-}
-
-func (c *countingTransport) CloseIdleConnections() { c.closed.Add(1) }
-
-func TestSenderCloseLeavesACallersClientAlone(t *testing.T) {
-	callers := &countingTransport{}
-	sender.New("test", settings.Apply(notify.WithHTTPClient(&http.Client{Transport: callers}))).Close()
-	require.Zero(t, callers.closed.Load())
-
-	var conns atomic.Int32
+	closed := make(chan struct{}, 1)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
+		if s == http.StateClosed {
+			closed <- struct{}{}
 		}
 	}
 	srv.Start()
 	defer srv.Close()
 	s := loopbackSender()
-	for range 2 {
-		_, err := s.Do(context.Background(), sender.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
-		require.NoError(t, err)
-		s.Close()
+	_, err := s.Do(context.Background(), sender.Request{Op: "send", Method: http.MethodGet, URL: srv.URL})
+	require.NoError(t, err)
+	s.Close()
+	select {
+	case <-closed: // Close dropped the Sender's own idle connection
+	case <-time.After(time.Minute):
+		t.Fatal("the idle connection stayed open after Close")
 	}
-	require.EqualValues(t, 2, conns.Load(), "Close dropped the idle connection, so the next request opened another")
 }
 
 func quietLog() *log.Logger { return log.New(io.Discard, "", 0) }
+
+func TestSenderClosedRefusesEveryRequest(t *testing.T) {
+	mt := httpmock.NewMockTransport()
+	mt.RegisterResponder(http.MethodPost, "https://api.example.com/x", httpmock.NewStringResponder(200, `{}`))
+	s := sender.New("test", settings.Apply(notify.WithHTTPClient(&http.Client{Transport: mt})), notify.Secret(tokenValue))
+	req := sender.Request{Op: "send", Method: http.MethodPost, URL: "https://api.example.com/x", Body: []byte(tokenValue)}
+	_, err := s.Do(context.Background(), req)
+	require.NoError(t, err)
+	s.Close()
+	s.Close() // a second Close is harmless
+	resp, err := s.Do(context.Background(), req)
+	require.Nil(t, resp)
+	require.ErrorIs(t, err, notify.ErrRejected)
+	require.ErrorContains(t, err, "the notifier is closed")
+	require.False(t, notify.IsRetryable(err))
+	require.Equal(t, 1, mt.GetTotalCallCount(), "nothing is sent after Close")
+}
