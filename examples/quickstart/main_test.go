@@ -26,8 +26,8 @@ func TestMain(m *testing.M) {
 
 // row is one parsed line of the table.
 type row struct {
-	name, typ, validate, test, send, receipt string
-	took                                     time.Duration
+	name, typ, validate, test, checks, send, receipt, resolve, resolved string
+	took                                                                time.Duration
 }
 
 // columns splits a table line: tabwriter pads with two spaces or more, and
@@ -46,7 +46,7 @@ func parseTable(t *testing.T, out string) []row {
 		}
 	}
 	require.GreaterOrEqual(t, start, 0, "no table header in:\n%s", out)
-	require.Equal(t, []string{"INTEGRATION", "TYPE", "VALIDATE", "TEST", "SEND", "RECEIPT", "TIME"},
+	require.Equal(t, []string{"INTEGRATION", "TYPE", "VALIDATE", "TEST", "CHECKS", "SEND", "RECEIPT", "RESOLVE", "RESOLVED RECEIPT", "TIME"},
 		columns.Split(strings.TrimSpace(lines[start]), -1))
 	var rows []row
 	for _, l := range lines[start+1:] {
@@ -54,10 +54,10 @@ func parseTable(t *testing.T, out string) []row {
 			break
 		}
 		cells := columns.Split(strings.TrimSpace(l), -1)
-		require.Len(t, cells, 7, "row %q", l)
-		took, err := time.ParseDuration(cells[6])
+		require.Len(t, cells, 10, "row %q", l)
+		took, err := time.ParseDuration(cells[9])
 		require.NoError(t, err, "row %q", l)
-		rows = append(rows, row{cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], took})
+		rows = append(rows, row{cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7], cells[8], took})
 	}
 	return rows
 }
@@ -73,12 +73,13 @@ func TestRunPassesEveryIntegration(t *testing.T) {
 	var types []string
 	for _, r := range rows {
 		types = append(types, r.typ)
-		require.Equal(t, []string{"ok", "ok", "ok"}, []string{r.validate, r.test, r.send}, "%s (%s)", r.name, r.typ)
+		require.Equal(t, []string{"ok", "ok", "ok", "ok"}, []string{r.validate, r.test, r.send, r.resolve}, "%s (%s)", r.name, r.typ)
 		require.NotEqual(t, "-", r.receipt, r.name)
+		require.Regexp(t, `^[1-9]\d*/\d+ passed, \d+ warn$`, r.checks, r.name)
 		require.Positive(t, r.took, r.name)
 	}
 	require.ElementsMatch(t, integrations.Types(), types)
-	require.Contains(t, out.String(), "All 10 integrations passed Validate, Test and Send.")
+	require.Contains(t, out.String(), "All 10 integrations passed Validate, Test, Send and resolve.")
 }
 
 // A destination that refuses makes its row fail, lists the error under the
@@ -93,18 +94,19 @@ func TestCheckReportsAFailure(t *testing.T) {
 	defer cancel()
 	var out bytes.Buffer
 	err = check(ctx, &out, pg.Integrations, pg.Options()...)
-	require.EqualError(t, err, "2 of 30 checks failed")
+	require.EqualError(t, err, "3 of 40 checks failed")
 	notifytest.AssertNoSecret(t, out.String(), pg.Secrets()...)
 
 	rows := parseTable(t, out.String())
 	require.Len(t, rows, 10)
 	for _, r := range rows {
-		want := []string{"ok", "ok", "ok"}
+		want := []string{"ok", "ok", "ok", "ok"}
 		if r.typ == "slack" {
-			want = []string{"ok", "FAIL", "FAIL"}
+			want = []string{"ok", "FAIL", "FAIL", "FAIL"}
 			require.Equal(t, "-", r.receipt)
+			require.Equal(t, "-", r.resolved)
 		}
-		require.Equal(t, want, []string{r.validate, r.test, r.send}, r.name)
+		require.Equal(t, want, []string{r.validate, r.test, r.send, r.resolve}, r.name)
 	}
 	require.Contains(t, out.String(), "SOC Slack (slack) test: slack: test: status 403: invalid_token")
 	require.Contains(t, out.String(), "SOC Slack (slack) send: slack: send: status 403: invalid_token")
