@@ -90,7 +90,7 @@ func TestRiskAndTypeJSON(t *testing.T) {
 }
 
 func TestRiskScales(t *testing.T) {
-	// The table in DESIGN.md, row by row.
+	// The risk table of the README, row by row.
 	want := map[notify.Risk][4]string{
 		notify.RiskCritical: {"Highest", "critical", "P1", "SEV-1"},
 		notify.RiskHigh:     {"High", "error", "P2", "SEV-2"},

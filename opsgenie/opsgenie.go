@@ -67,8 +67,8 @@ import (
 	"github.com/codedefender/integrations/notify"
 )
 
-// Opsgenie alert field limits (docs.opsgenie.com, "Alert API" and "Alerts
-// and alert fields"; CONTRACTS.md §9).
+// Opsgenie alert field limits (https://docs.opsgenie.com/docs/alert-api and
+// https://support.atlassian.com/opsgenie/docs/alerts-and-alert-fields/).
 const (
 	maxMessageRunes     = 130
 	maxAliasRunes       = 512

@@ -83,7 +83,9 @@ const Burst = 20
 // minute, so that with the burst PagerDuty's 120 a minute is never exceeded.
 const RateLimit rate.Limit = (eventsPerMinute - Burst) / 60.0
 
-// PagerDuty Events API v2 limits (api-schema events-v2, CONTRACTS.md §5).
+// PagerDuty Events API v2 limits
+// (https://developer.pagerduty.com/docs/events-api-v2-overview,
+// https://github.com/PagerDuty/api-schema/blob/main/reference/events-v2/openapiv3.json).
 const (
 	maxSummaryRunes  = 1024 // payload.summary
 	maxDedupKeyRunes = 255  // dedup_key

@@ -30,7 +30,8 @@ type Config struct {
 
 // webhookPattern is the shape of a Slack incoming-webhook URL: a workspace
 // id (T…), a webhook id (B…) and a 23-25 character token (the pattern
-// trufflehog's Slack webhook detector uses, CONTRACTS.md §1).
+// trufflehog's Slack webhook detector uses,
+// https://github.com/trufflesecurity/trufflehog/blob/main/pkg/detectors/slackwebhook/slackwebhook.go).
 var webhookPattern = regexp.MustCompile(`^https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{23,25}$`)
 
 // webhookForm is what a field error shows instead of the value, which is a

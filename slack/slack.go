@@ -76,8 +76,9 @@ const RateLimit rate.Limit = 1
 // disabled, so no burst beyond one message is assumed.
 const Burst = 1
 
-// Slack's Block Kit and message limits (docs.slack.dev/reference/block-kit,
-// CONTRACTS.md §1).
+// Slack's Block Kit and message limits
+// (https://docs.slack.dev/reference/block-kit/blocks,
+// https://api.slack.com/changelog/2018-04-truncating-really-long-messages).
 const (
 	maxTextRunes        = 40000 // message text: truncated by Slack beyond this
 	maxBlocks           = 50    // blocks per message
@@ -217,7 +218,8 @@ func (n *Notifier) testEvent() notify.Event {
 }
 
 // slackHints says what to do about each error string Slack documents for
-// incoming webhooks (changelog 2016-05-17, CONTRACTS.md §1). The status
+// incoming webhooks
+// (https://api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks). The status
 // decides the class; the string only chooses the advice.
 var slackHints = map[string]string{
 	"invalid_payload":       "Slack could not read the message; please report this with the event",

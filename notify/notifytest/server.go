@@ -29,7 +29,7 @@ import (
 // Destination names one of the fakes a Server runs. The values are the
 // destination packages' Type constants, so Destination(slack.Type) is Slack.
 //
-// Each fake checks a request as the vendor does (CONTRACTS.md) and answers
+// Each fake checks a request as the vendor documents it and answers
 // with the vendor's status and body. Credentials below are "any well-formed
 // one" until Server.ExpectCredentials lists the accepted ones.
 //
@@ -168,7 +168,7 @@ const maxRecordedResponse = sender.MaxResponseBytes
 //
 // talks to the Slack fake at https://hooks.slack.com/services/….
 //
-// Each fake checks a request the way the vendor does, as CONTRACTS.md
+// Each fake checks a request the way the vendor does, as its API reference
 // documents it (auth header present and well formed, required fields, JSON
 // shape, length limits) and answers with the vendor's status and body. A
 // request over plain http:// to a vendor host gets the 301 to https:// the

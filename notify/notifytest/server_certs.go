@@ -26,7 +26,7 @@ const certValidity = 7 * 24 * time.Hour
 const maxMintedCerts = 1024
 
 // vendorHosts are the names the default certificate covers: every fixed
-// vendor host CONTRACTS.md lists, and wildcards for the per-tenant ones.
+// vendor host the destinations use, and wildcards for the per-tenant ones.
 // Any other name (a webhook receiver, an http-inputs.<stack> Splunk host)
 // gets its own certificate from the same CA when a client asks for it.
 var vendorHosts = []string{
