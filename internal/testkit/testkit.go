@@ -5,9 +5,11 @@ package testkit
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/require"
 
 	"github.com/codedefender/integrations/notify"
@@ -70,14 +72,29 @@ type validator interface{ Validate() error }
 
 // RunValidate runs a Validate table: each case is a subtest that checks the
 // fields Validate names, and that no secret of the config reaches the error.
+// A case marked Schema must be invalid, and the JSON Schema of the config's
+// type (the last element of C's package path) must reject json.Marshal of
+// its config too.
 func RunValidate[C validator](t *testing.T, cases []ValidateCase[C], secrets func(C) []notify.Secret) {
 	t.Helper()
+	var s *jsonschema.Schema
+	for _, tc := range cases {
+		if tc.Schema {
+			rt := reflect.TypeFor[C]()
+			s = CompileSchema(t, TypeOf(rt), rt)
+			break
+		}
+	}
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {
 			err := tc.Config.Validate()
 			require.Equal(t, tc.Fields, notifytest.FieldsOf(err), "fields named by %v", err)
 			if err != nil && secrets != nil {
 				notifytest.AssertNoSecret(t, err, secrets(tc.Config)...)
+			}
+			if tc.Schema {
+				require.NotEmpty(t, tc.Fields, "a Schema case is a config Validate refuses")
+				checkSchema(t, s, tc.Config)
 			}
 		})
 	}
