@@ -1,6 +1,7 @@
 package integrations_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -60,4 +61,49 @@ func ExampleSchemas() {
 	// slack: Slack
 	// splunk: Splunk
 	// webhook: Webhook
+}
+
+// A console shows the masked form of what it stored, and stores what Merge
+// makes of the form it gets back: the secret the user did not retype is the
+// stored one, the name is the edited one.
+func ExampleMerge() {
+	stored := []byte(`{"type":"opsgenie","config":{"name":"SOC","url":"https://api.opsgenie.com/v2/alerts",
+		"api_key":"eb243592-faa2-4ba2-a551-1afdf565c889"}}`)
+
+	shown, err := integrations.Mask(stored)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(string(shown))
+
+	edited := bytes.Replace(shown, []byte(`"name":"SOC"`), []byte(`"name":"SOC on-call"`), 1)
+	toStore, err := integrations.Merge(stored, edited)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(string(toStore))
+
+	// A secret the console shows masked but nothing stored holds is an
+	// error that names the field.
+	_, err = integrations.Merge(
+		[]byte(`{"type":"opsgenie","config":{"name":"SOC","url":"https://api.opsgenie.com/v2/alerts"}}`), edited)
+	fmt.Println(err)
+	// Output:
+	// {"type":"opsgenie","config":{"name":"SOC","url":"https://api.opsgenie.com/v2/alerts","api_key":"[REDACTED]"}}
+	// {"type":"opsgenie","config":{"name":"SOC on-call","url":"https://api.opsgenie.com/v2/alerts","api_key":"eb243592-faa2-4ba2-a551-1afdf565c889"}}
+	// invalid: config.api_key: holds the [REDACTED] mask, but no value is stored for it: enter the secret
+}
+
+// Mask gives the form a console shows: every secret masked, every other
+// field as stored.
+func ExampleMask() {
+	shown, err := integrations.Mask([]byte(`{"type":"webhook","config":{"name":"SIEM",
+		"url":"https://siem.example.com/hooks/codedefender",
+		"headers":[{"name":"Authorization","value":"Bearer siem-token"}]}}`))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(string(shown))
+	// Output:
+	// {"type":"webhook","config":{"name":"SIEM","url":"https://siem.example.com/hooks/codedefender","headers":[{"name":"Authorization","value":"[REDACTED]"}]}}
 }
