@@ -153,7 +153,7 @@ func TestMaskIsJSONMarshalOfTheConfig(t *testing.T) {
 		var got notify.Integration
 		require.NoError(t, json.Unmarshal(masked, &got))
 		require.Equal(t, e.Type, got.Type)
-		cfg := reflectNew(t, e)
+		cfg := decoded(t, e)
 		want, err := json.Marshal(cfg)
 		require.NoError(t, err)
 		require.Equal(t, string(want), string(got.Config), "the config is json.Marshal's bytes")
@@ -172,8 +172,8 @@ func TestMaskIsJSONMarshalOfTheConfig(t *testing.T) {
 	}
 }
 
-// reflectNew decodes an entry's config into its Config type.
-func reflectNew(t *testing.T, e notify.Integration) any {
+// decoded decodes an entry's config into its Config type.
+func decoded(t *testing.T, e notify.Integration) any {
 	t.Helper()
 	v, err := decodeConfig(e)
 	require.NoError(t, err)

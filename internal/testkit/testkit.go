@@ -63,7 +63,9 @@ type ValidateCase[C any] struct {
 	Fields []string
 	// Schema marks a fault the console's JSON Schema can express (a
 	// missing required field, a pattern, an enum, a length): the schema of
-	// the type must reject the config too.
+	// the type must reject json.Marshal of the config too. A fault in a
+	// secret's value is never one: json.Marshal masks it, and the schema
+	// takes the mask, which the console sends back for Merge.
 	Schema bool
 }
 
