@@ -41,11 +41,12 @@ func ExampleSchema() {
 
 // Schemas gives every form's schema at once, keyed by integration type.
 func ExampleSchemas() {
+	schemas := integrations.Schemas()
 	for _, typ := range integrations.Types() {
 		var s struct {
 			Title string `json:"title"`
 		}
-		if err := json.Unmarshal(integrations.Schemas()[typ], &s); err != nil {
+		if err := json.Unmarshal(schemas[typ], &s); err != nil {
 			panic(err)
 		}
 		fmt.Printf("%s: %s\n", typ, s.Title)
