@@ -11,10 +11,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/codedefender/integrations/email"
+	"github.com/codedefender/integrations/gcs"
 	"github.com/codedefender/integrations/internal/schema"
 	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/internal/validate"
+	"github.com/codedefender/integrations/jira"
 	"github.com/codedefender/integrations/notify"
+	"github.com/codedefender/integrations/s3"
+	"github.com/codedefender/integrations/webhook"
 )
 
 func TestConfigTypesCoverEveryType(t *testing.T) {
@@ -246,4 +250,28 @@ func TestSchemaRejectsWhatItCanSay(t *testing.T) {
 		s := testkit.CompileSchema(t, tc.typ, configTypes[tc.typ])
 		require.Error(t, testkit.SchemaErr(t, s, []byte(tc.config)), "%s %s", tc.typ, tc.config)
 	}
+}
+
+// TestSchemaDefaults: a form shows what an empty field means.
+func TestSchemaDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		typ, path string
+		want      any
+	}{
+		{"webhook", "method", "POST"},
+		{"webhook", "protocol", string(webhook.ProtocolTCP)},
+		{"gcs", "compression", string(gcs.CompressionNone)},
+		{"s3", "compression", string(s3.CompressionNone)},
+		{"s3", "path_style", false},
+		{"jira", "issue_type", jira.DefaultIssueType},
+		{"jira", "priority_from_risk", false},
+	} {
+		b, err := Schema(tc.typ)
+		require.NoError(t, err)
+		var doc map[string]any
+		require.NoError(t, json.Unmarshal(b, &doc))
+		require.Equal(t, tc.want, property(doc, tc.path)["default"], "%s %s", tc.typ, tc.path)
+	}
+	b, _ := Schema("slack")
+	require.NotContains(t, string(b), `"default"`)
 }

@@ -158,12 +158,14 @@ var types = map[string]Type{
 			"issue_type": {
 				Title:       "Issue type",
 				Description: "The name of the issue type to file, such as Task; empty for Task. It must exist in the project.",
+				Default:     "Task",
 				MaxLength:   255,
 				Pattern:     trimmed,
 			},
 			"priority_from_risk": {
 				Title:       "Priority from risk",
 				Description: "Set each issue's priority from the alert's risk (critical → Highest … info → Lowest). Needs Priority on the issue type's create screen.",
+				Default:     false,
 			},
 		},
 	},
@@ -264,6 +266,7 @@ var types = map[string]Type{
 				Title:       "Compression",
 				Description: "none, or gzip to store .json.gz objects.",
 				Enum:        []string{"none", "gzip"},
+				Default:     "none",
 			},
 		},
 	},
@@ -303,6 +306,7 @@ var types = map[string]Type{
 				Title:       "Compression",
 				Description: "none, or gzip to store .json.gz objects.",
 				Enum:        []string{"none", "gzip"},
+				Default:     "none",
 			},
 			"endpoint": {
 				Title:       "Endpoint",
@@ -313,6 +317,7 @@ var types = map[string]Type{
 			"path_style": {
 				Title:       "Path-style addressing",
 				Description: "Address the bucket as https://host/bucket/key instead of https://bucket.host/key; most S3-compatible stores need it.",
+				Default:     false,
 			},
 		},
 	},
@@ -357,11 +362,13 @@ var types = map[string]Type{
 				Title:       "Method",
 				Description: "The HTTP method; POST by default. GET and DELETE send no body.",
 				Enum:        []string{"POST", "PUT", "PATCH", "GET", "DELETE"},
+				Default:     "POST",
 			},
 			"protocol": {
 				Title:       "Protocol",
 				Description: "tcp (the default) presents no client certificate; tls is mutual TLS with the client certificate, over https only.",
 				Enum:        []string{"tcp", "tls"},
+				Default:     "tcp",
 			},
 			"client_cert": {
 				Title:       "Client certificate",

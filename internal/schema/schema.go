@@ -45,6 +45,8 @@ type Field struct {
 	Minimum, Maximum *int
 	// ContentMediaType says what a string holds ("application/json").
 	ContentMediaType string
+	// Default is what an empty or absent value means, for a form to show.
+	Default any
 }
 
 // Type describes one integration type's config as a whole.
@@ -154,6 +156,7 @@ func (f Field) set(s *jsonschema.Schema) {
 	s.UniqueItems = f.UniqueItems
 	s.Minimum, s.Maximum = number(f.Minimum), number(f.Maximum)
 	s.ContentMediaType = f.ContentMediaType
+	s.Default = f.Default
 }
 
 func bound(n int) *uint64 {
