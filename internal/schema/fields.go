@@ -79,8 +79,8 @@ var types = map[string]Type{
 				MinLength:   3,
 				Pattern:     `^[^\p{Cc}]*@[^\p{Cc}]*$`,
 			},
-			// The fields below move to the operator's email.WithRelay option;
-			// drop them with them.
+			// The fields below move to the operator's email.WithRelay option:
+			// delete these entries when the fields go (schema.Check names them).
 			"from": {
 				Title:       "From",
 				Description: `The sender, "alerts@example.com" or "Code Defender <alerts@example.com>".`,
