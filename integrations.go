@@ -7,6 +7,12 @@
 // destinations can import those packages alone and call their New or
 // FromJSON, or fill its own notify.Registry with them: nothing registers
 // itself behind the caller's back.
+//
+// For a console's forms it also offers Schema and Schemas (the JSON Schema
+// of each type's config, with the console's labels and help text), Mask
+// (the display form of a stored integration, every secret masked) and Merge
+// (what to store when the user saves a form that was shown masked: the
+// secrets left masked keep their stored values).
 package integrations
 
 import (

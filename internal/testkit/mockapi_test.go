@@ -12,6 +12,7 @@ import (
 	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
+	"github.com/codedefender/integrations/slack"
 )
 
 func TestMockAPIRecordsWhatItAnswers(t *testing.T) {
@@ -57,4 +58,13 @@ func TestFixturesAreValid(t *testing.T) {
 		require.NoError(t, e.Validate())
 	}
 	require.True(t, testkit.Resolved(testkit.MinimalEvent()).Status.IsResolved())
+}
+
+func TestRunValidateChecksTheSchema(t *testing.T) {
+	const url = "https://hooks.slack.com/services/T0/B0/abcdefghijklmnopqrstuvwx"
+	testkit.RunValidate(t, []testkit.ValidateCase[slack.Config]{
+		{Name: "valid", Config: slack.Config{Name: "SOC", WebhookURL: url}},
+		{Name: "no URL", Config: slack.Config{Name: "SOC"}, Fields: []string{"webhook_url"}, Schema: true},
+		{Name: "upper-case channel", Config: slack.Config{Name: "SOC", WebhookURL: url, Channel: "#SOC"}, Fields: []string{"channel"}, Schema: true},
+	}, func(c slack.Config) []notify.Secret { return []notify.Secret{c.WebhookURL} })
 }

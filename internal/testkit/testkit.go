@@ -5,9 +5,11 @@ package testkit
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/require"
 
 	"github.com/codedefender/integrations/notify"
@@ -61,7 +63,9 @@ type ValidateCase[C any] struct {
 	Fields []string
 	// Schema marks a fault the console's JSON Schema can express (a
 	// missing required field, a pattern, an enum, a length): the schema of
-	// the type must reject the config too.
+	// the type must reject json.Marshal of the config too. A fault in a
+	// secret's value is never one: json.Marshal masks it, and the schema
+	// takes the mask, which the console sends back for Merge.
 	Schema bool
 }
 
@@ -70,14 +74,29 @@ type validator interface{ Validate() error }
 
 // RunValidate runs a Validate table: each case is a subtest that checks the
 // fields Validate names, and that no secret of the config reaches the error.
+// A case marked Schema must be invalid, and the JSON Schema of the config's
+// type (the last element of C's package path) must reject json.Marshal of
+// its config too.
 func RunValidate[C validator](t *testing.T, cases []ValidateCase[C], secrets func(C) []notify.Secret) {
 	t.Helper()
+	var s *jsonschema.Schema
+	for _, tc := range cases {
+		if tc.Schema {
+			rt := reflect.TypeFor[C]()
+			s = CompileSchema(t, TypeOf(rt), rt)
+			break
+		}
+	}
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {
 			err := tc.Config.Validate()
 			require.Equal(t, tc.Fields, notifytest.FieldsOf(err), "fields named by %v", err)
 			if err != nil && secrets != nil {
 				notifytest.AssertNoSecret(t, err, secrets(tc.Config)...)
+			}
+			if tc.Schema {
+				require.NotEmpty(t, tc.Fields, "a Schema case is a config Validate refuses")
+				checkSchema(t, s, tc.Config)
 			}
 		})
 	}
