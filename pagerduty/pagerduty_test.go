@@ -82,12 +82,12 @@ func TestConfigValidate(t *testing.T) {
 
 		{Name: "key missing", Config: key(""), Fields: apiKey, Schema: true},
 		{Name: "key is the mask", Config: key(notify.Redacted), Fields: apiKey},
-		{Name: "key of 20 characters (REST key)", Config: key("u+abcdefghij12345678"), Fields: apiKey, Schema: true},
-		{Name: "key of 31 characters", Config: key(secret[:31]), Fields: apiKey, Schema: true},
-		{Name: "key of 33 characters", Config: key(secret + "x"), Fields: apiKey, Schema: true},
-		{Name: "key with a dash", Config: key("0123456789abcdef-BCDEF0123456789"), Fields: apiKey, Schema: true},
-		{Name: "key with a space around it", Config: key(" " + secret[1:]), Fields: apiKey, Schema: true},
-		{Name: "key with a line break", Config: key(secret[:31] + "\n"), Fields: apiKey, Schema: true},
+		{Name: "key of 20 characters (REST key)", Config: key("u+abcdefghij12345678"), Fields: apiKey},
+		{Name: "key of 31 characters", Config: key(secret[:31]), Fields: apiKey},
+		{Name: "key of 33 characters", Config: key(secret + "x"), Fields: apiKey},
+		{Name: "key with a dash", Config: key("0123456789abcdef-BCDEF0123456789"), Fields: apiKey},
+		{Name: "key with a space around it", Config: key(" " + secret[1:]), Fields: apiKey},
+		{Name: "key with a line break", Config: key(secret[:31] + "\n"), Fields: apiKey},
 
 		{Name: "every field bad at once", Config: Config{Name: "", WebhookURL: "https://events.pagerduty.com/v2/enq", APIKey: "short"},
 			Fields: []string{"name", "webhook_url", "api_key"}, Schema: true},

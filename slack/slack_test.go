@@ -121,19 +121,19 @@ func validateCases() []testkit.ValidateCase[Config] {
 		{Name: "webhook is the mask", Config: with(func(c *Config) { c.WebhookURL = notify.Redacted }), Fields: []string{"webhook_url"}},
 		{Name: "webhook with a line break", Config: with(func(c *Config) { c.WebhookURL = secret + "\n" }), Fields: []string{"webhook_url"}},
 		{Name: "webhook with a space", Config: with(func(c *Config) { c.WebhookURL = " " + secret }), Fields: []string{"webhook_url"}},
-		{Name: "webhook over http", Config: with(func(c *Config) { c.WebhookURL = notify.Secret(strings.Replace(hookURL, "https", "http", 1)) }), Fields: []string{"webhook_url"}, Schema: true},
+		{Name: "webhook over http", Config: with(func(c *Config) { c.WebhookURL = notify.Secret(strings.Replace(hookURL, "https", "http", 1)) }), Fields: []string{"webhook_url"}},
 		{Name: "webhook on another host", Config: with(func(c *Config) {
 			c.WebhookURL = notify.Secret(strings.Replace(hookURL, "hooks.slack.com", "hooks.example.com", 1))
-		}), Fields: []string{"webhook_url"}, Schema: true},
+		}), Fields: []string{"webhook_url"}},
 		{Name: "webhook is a workflow", Config: with(func(c *Config) {
 			c.WebhookURL = "https://hooks.slack.com/workflows/T0123ABCD/A0456/789/abcdEFGH1234ijklMNOP5678"
 		}), Fields: []string{"webhook_url"}},
 		{Name: "webhook token too short", Config: with(func(c *Config) {
 			c.WebhookURL = notify.Secret("https://hooks.slack.com/services/T1/B1/" + strings.Repeat("a", 22))
-		}), Fields: []string{"webhook_url"}, Schema: true},
+		}), Fields: []string{"webhook_url"}},
 		{Name: "webhook token too long", Config: with(func(c *Config) {
 			c.WebhookURL = notify.Secret("https://hooks.slack.com/services/T1/B1/" + strings.Repeat("a", 26))
-		}), Fields: []string{"webhook_url"}, Schema: true},
+		}), Fields: []string{"webhook_url"}},
 		{Name: "webhook workspace id in lower case", Config: with(func(c *Config) { c.WebhookURL = notify.Secret(strings.Replace(hookURL, "T0123ABCD", "T0123abcd", 1)) }), Fields: []string{"webhook_url"}},
 		{Name: "webhook without the webhook id", Config: with(func(c *Config) { c.WebhookURL = "https://hooks.slack.com/services/T0123ABCD/abcdEFGH1234ijklMNOP5678" }), Fields: []string{"webhook_url"}},
 		{Name: "webhook with a query", Config: with(func(c *Config) { c.WebhookURL = secret + "?x=1" }), Fields: []string{"webhook_url"}},
