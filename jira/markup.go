@@ -108,8 +108,8 @@ func summary(e notify.Event) string {
 
 // labels returns the issue's labels: the Event.ID label first (so no cap
 // ever drops it), then the event's tags with white space replaced by '-'
-// (Jira refuses a label with a space), each within the label limit, without
-// duplicates or empties.
+// (Jira refuses a label with a space) and moved out of the dedup namespace
+// (tagLabel), each within the label limit, without duplicates or empties.
 func labels(e notify.Event) []string {
 	out := make([]string, 1, 1+min(len(e.Tags), maxLabels-1))
 	out[0] = eventLabel(e.ID)
@@ -124,7 +124,7 @@ func labels(e notify.Event) []string {
 			}
 			return r
 		}, strings.TrimSpace(t))
-		l = truncateUnits(l, maxLabelUnits)
+		l = truncateUnits(tagLabel(l), maxLabelUnits)
 		if l == "" || seen[l] {
 			continue
 		}
@@ -132,6 +132,20 @@ func labels(e notify.Event) []string {
 		out = append(out, l)
 	}
 	return out
+}
+
+// tagPrefix moves a tag out of the dedup namespace: a tag spelled like a
+// dedup label ("cd-<another event's id>", in any case, since JQL compares
+// labels without case) is kept as "tag-cd-…", so no event's tags can make
+// another event's alert find this issue and never be filed.
+const tagPrefix = "tag-"
+
+// tagLabel returns the label of a tag, outside the dedup namespace.
+func tagLabel(l string) string {
+	if len(l) >= len(labelPrefix) && strings.EqualFold(l[:len(labelPrefix)], labelPrefix) {
+		return tagPrefix + l
+	}
+	return l
 }
 
 // eventLabel is the label that ties an issue to its event: Event.ID holds
