@@ -29,6 +29,8 @@ const (
 	incidentsURL    = "https://api.datadoghq.eu/api/v2/incidents"
 	validateKeysURL = "https://api.datadoghq.eu/api/v2/validate_keys"
 	validateURL     = "https://api.datadoghq.eu/api/v1/validate"
+	searchURL       = "https://api.datadoghq.eu/api/v2/incidents/search"
+	noIncidents     = `{"data":{"type":"incidents_search_results","attributes":{"incidents":[],"total":0}}}`
 	createdBody     = `{"data":{"type":"incidents","id":"00000000-0000-0000-1234-000000000000","attributes":{"public_id":42,"title":"New script on checkout","severity":"SEV-2"}}}`
 )
 
@@ -77,6 +79,9 @@ func newHarness(t *testing.T, c Config) *harness {
 	n, err := New(c, notify.WithHTTPClient(api.Client()), notify.WithLogger(logger))
 	require.NoError(t, err)
 	t.Cleanup(func() { notifytest.AssertNoSecret(t, logs.String(), secrets...) })
+	// By default the site has no incident for any event; a test that
+	// needs one registers its own search answer.
+	api.On(http.MethodGet, c.URL+"/search", 200, noIncidents, nil)
 	return &harness{MockAPI: api, n: n, logs: logs}
 }
 
@@ -208,8 +213,14 @@ func TestSendFullEvent(t *testing.T) {
 	require.Equal(t, notify.Receipt{ID: "42", URL: "https://app.datadoghq.eu/incidents/42"}, r)
 
 	reqs := h.Requests()
-	require.Len(t, reqs, 1)
-	req := reqs[0]
+	require.Len(t, reqs, 2)
+	require.Equal(t, http.MethodGet, reqs[0].Method)
+	require.Equal(t, searchURL+"?page%5Bsize%5D=10&query=cd_event_id%3A%22evt-1%22", reqs[0].URL())
+	require.Equal(t, `cd_event_id:"evt-1"`, reqs[0].Query.Get("query"))
+	require.Equal(t, apiKey.Reveal(), reqs[0].Header.Get("DD-API-KEY"))
+	require.Equal(t, appKey.Reveal(), reqs[0].Header.Get("DD-APPLICATION-KEY"))
+	require.Empty(t, reqs[0].Body)
+	req := reqs[1]
 	require.Equal(t, http.MethodPost, req.Method)
 	require.Equal(t, incidentsURL, req.URL())
 	require.Equal(t, apiKey.Reveal(), req.Header.Get("DD-API-KEY"))
@@ -237,8 +248,11 @@ func TestSendFullEvent(t *testing.T) {
 		"attributes": map[string]any{
 			"title":             "New script on checkout",
 			"customer_impacted": false,
-			"fields":            map[string]any{"severity": map[string]any{"type": "dropdown", "value": "SEV-2"}},
-			"initial_cells":     []any{map[string]any{"cell_type": "markdown", "content": map[string]any{"content": cell}}},
+			"fields": map[string]any{
+				"severity":    map[string]any{"type": "dropdown", "value": "SEV-2"},
+				"cd_event_id": map[string]any{"type": "textarray", "value": []any{"evt-1"}},
+			},
+			"initial_cells": []any{map[string]any{"cell_type": "markdown", "content": map[string]any{"content": cell}}},
 		},
 	}}
 	wantJSON, err := json.Marshal(want)
@@ -257,14 +271,15 @@ func TestSendMinimalEvent(t *testing.T) {
 	require.Equal(t, notify.Receipt{ID: "7", URL: "https://us3.datadoghq.com/incidents/7"}, r)
 
 	reqs := h.Requests()
-	require.Len(t, reqs, 1)
-	require.JSONEq(t, `{"data":{"type":"incidents","attributes":{
+	require.Len(t, reqs, 2)
+	require.Equal(t, "https://api.us3.datadoghq.com/api/v2/incidents/search?page%5Bsize%5D=10&query=cd_event_id%3A%22evt-2%22", reqs[0].URL())
+	testkit.JSONEq(t, `{"data":{"type":"incidents","attributes":{
 		"title":"Test alert",
 		"customer_impacted":false,
-		"fields":{"severity":{"type":"dropdown","value":"SEV-5"}},
+		"fields":{"severity":{"type":"dropdown","value":"SEV-5"},"cd_event_id":{"type":"textarray","value":["evt-2"]}},
 		"initial_cells":[{"cell_type":"markdown","content":{"content":
 			"- **Risk:** INFO (SEV-5)\n- **Type:** test\n- **Time:** 2026-01-02T03:04:05Z\n- **Event ID:** evt\\-2"}}],
-		"is_test":true}}}`, string(reqs[0].Body))
+		"is_test":true}}}`, reqs[1].Body)
 }
 
 func TestSendSeverityFromRisk(t *testing.T) {
@@ -273,7 +288,7 @@ func TestSendSeverityFromRisk(t *testing.T) {
 	for risk, sev := range want {
 		e := minimalEvent()
 		e.Risk = risk
-		require.Equal(t, sev, payload(e).Data.Attributes.Fields["severity"].Value, risk)
+		require.Equal(t, sev, payload(e).Data.Attributes.Fields.Severity.Value, risk)
 	}
 }
 
@@ -393,7 +408,8 @@ func TestSendErrors(t *testing.T) {
 			require.Equal(t, tt.retryAfter, notify.RetryAfterOf(err))
 			require.Contains(t, err.Error(), tt.message)
 			require.Contains(t, ne.Hint, tt.hint)
-			require.Equal(t, 1, h.GetTotalCallCount(), "no redirect followed, no retry behind the caller's back")
+			require.Equal(t, 1, h.Calls(http.MethodPost, incidentsURL), "no redirect followed, no retry behind the caller's back")
+			require.Equal(t, 2, h.GetTotalCallCount(), "the search, then the create")
 		})
 	}
 	t.Run("network failure", func(t *testing.T) {
@@ -432,12 +448,14 @@ func TestTestPasses(t *testing.T) {
 	require.NoError(t, h.n.Test(context.Background()))
 
 	reqs := h.Requests()
-	require.Len(t, reqs, 1)
-	require.Equal(t, http.MethodGet, reqs[0].Method)
-	require.Equal(t, validateKeysURL, reqs[0].URL())
-	require.Equal(t, apiKey.Reveal(), reqs[0].Header.Get("DD-API-KEY"))
-	require.Equal(t, appKey.Reveal(), reqs[0].Header.Get("DD-APPLICATION-KEY"))
-	require.Empty(t, reqs[0].Body)
+	require.Len(t, reqs, 2)
+	for i, u := range []string{validateKeysURL, searchURL + "?page%5Bsize%5D=10&query=cd_event_id%3A%22cd-test-probe%22"} {
+		require.Equal(t, http.MethodGet, reqs[i].Method)
+		require.Equal(t, u, reqs[i].URL())
+		require.Equal(t, apiKey.Reveal(), reqs[i].Header.Get("DD-API-KEY"))
+		require.Equal(t, appKey.Reveal(), reqs[i].Header.Get("DD-APPLICATION-KEY"))
+		require.Empty(t, reqs[i].Body)
+	}
 	require.Zero(t, h.Calls(http.MethodPost, incidentsURL), "Test opens nothing")
 }
 
@@ -478,8 +496,10 @@ func TestTestFallsBackToV1(t *testing.T) {
 		h := newHarness(t, validConfig())
 		h.On(http.MethodGet, validateKeysURL, 404, `{"errors":["Not found"]}`, nil)
 		h.On(http.MethodGet, validateURL, 200, `{"valid":true}`, nil)
-		require.NoError(t, h.n.Test(context.Background()))
-		require.Contains(t, h.logs.String(), "only the API key was checked; the application key and incident_write are checked on first send")
+		r := h.n.TestReport(context.Background())
+		require.NoError(t, r.Err())
+		require.Equal(t, notify.CheckWarning, r.Checks[0].Status)
+		require.Contains(t, r.Checks[0].Detail, "only the API key was checked; the application key is checked on first send")
 	})
 	t.Run("api key refused", func(t *testing.T) {
 		h := newHarness(t, validConfig())

@@ -16,9 +16,11 @@ import (
 
 // This example opens an incident. The HTTP client is a mock of Datadog's
 // EU site, so the example runs offline; in production leave WithHTTPClient
-// out.
+// out. The site has no incident for the event yet, so Send opens one.
 func ExampleNotifier_Send() {
 	site := httpmock.NewMockTransport()
+	site.RegisterResponder(http.MethodGet, "https://api.datadoghq.eu/api/v2/incidents/search",
+		httpmock.NewStringResponder(200, `{"data":{"type":"incidents_search_results","attributes":{"incidents":[],"total":0}}}`))
 	site.RegisterResponder(http.MethodPost, "https://api.datadoghq.eu/api/v2/incidents",
 		httpmock.NewStringResponder(201, `{"data":{"type":"incidents","id":"00000000-0000-0000-1234-000000000000","attributes":{"public_id":42}}}`))
 

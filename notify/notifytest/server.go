@@ -110,7 +110,13 @@ import (
 // even when false), customer_impact_scope when impacted,
 // fields.severity.value among UNKNOWN and SEV-0…SEV-5, notification_handles
 // [{handle}]: 201 {"data":{"type":"incidents","id":…,"attributes":
-// {"public_id":1,…}}}, else 400 {"errors":[…]}. GET /api/v2/incidents/{id}.
+// {"public_id":1,…}}}, else 400 {"errors":[…]}; fields of every documented
+// type are kept (Server.HoldDatadogAnswers answers creates late). GET
+// /api/v2/incidents/{id}. GET /api/v2/incidents/search?query=: facets joined
+// by AND (name:value, name:"value", name:(a OR b)) on state, severity and
+// any property field, else 400; 200 {"data":{"attributes":{"incidents":
+// [{"data":…}],"total"}}}. PATCH /api/v2/incidents/{id} (data.id the same):
+// title and fields, state among them: 200, 404, or 400 {"errors":[…]}.
 //
 // Splunk, the HTTP Event Collector on *.splunkcloud.com and
 // *.splunkcloudgc.com, and under /services/collector on any other host
