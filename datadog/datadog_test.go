@@ -619,3 +619,66 @@ func FuzzEscapeMarkdown(f *testing.F) {
 		}
 	})
 }
+
+func TestTestReport(t *testing.T) {
+	probe := searchURL + "?page%5Bsize%5D=10&query=cd_event_id%3A%22cd-test-probe%22"
+	tests := []struct {
+		name   string
+		setup  func(h *harness)
+		want   []notify.CheckStatus
+		detail []string
+	}{
+		{
+			name:   "everything provable passes; incident_write is a warning",
+			setup:  func(h *harness) { h.On(http.MethodGet, validateKeysURL, 200, `{"status":"ok"}`, nil) },
+			want:   []notify.CheckStatus{notify.CheckPassed, notify.CheckPassed, notify.CheckWarning},
+			detail: []string{"accepted api_key and application_key on datadoghq.eu", "may search incidents", "incident_write"},
+		},
+		{
+			name: "no incident_read is a warning",
+			setup: func(h *harness) {
+				h.On(http.MethodGet, validateKeysURL, 200, `{"status":"ok"}`, nil)
+				h.On(http.MethodGet, probe, 403, `{"errors":["Forbidden"]}`, nil)
+			},
+			want:   []notify.CheckStatus{notify.CheckPassed, notify.CheckWarning, notify.CheckWarning},
+			detail: []string{"", "a retried alert may open a second incident", ""},
+		},
+		{
+			name: "search unavailable fails",
+			setup: func(h *harness) {
+				h.On(http.MethodGet, validateKeysURL, 200, `{"status":"ok"}`, nil)
+				h.On(http.MethodGet, probe, 503, `{"errors":["Service Unavailable"]}`, nil)
+			},
+			want: []notify.CheckStatus{notify.CheckPassed, notify.CheckFailed, notify.CheckWarning},
+		},
+		{
+			name: "a refused key skips the rest",
+			setup: func(h *harness) {
+				h.On(http.MethodGet, validateKeysURL, 403, `{"errors":["Forbidden"]}`, nil)
+				h.On(http.MethodGet, validateURL, 403, `{"errors":["Forbidden"]}`, nil)
+			},
+			want:   []notify.CheckStatus{notify.CheckFailed, notify.CheckSkipped, notify.CheckSkipped},
+			detail: []string{"api_key is not valid on datadoghq.eu"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, validConfig())
+			tt.setup(h)
+			r := h.n.TestReport(context.Background())
+			require.Len(t, r.Checks, len(tt.want))
+			for i, c := range r.Checks {
+				require.Equal(t, []string{checkKeys, checkRead, checkWrite}[i], c.Name)
+				require.Equal(t, tt.want[i], c.Status, c.Name)
+				if i < len(tt.detail) {
+					require.Contains(t, c.Detail, tt.detail[i])
+				}
+				if c.Err != nil {
+					notifytest.AssertNoSecret(t, c.Err, secrets...)
+				}
+			}
+			require.Equal(t, r.Err(), h.n.Test(context.Background()))
+			require.Zero(t, h.Calls(http.MethodPost, incidentsURL), "Test opens nothing")
+		})
+	}
+}

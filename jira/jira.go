@@ -45,13 +45,15 @@
 // (never opened, or resolved already) Send files nothing and returns an
 // empty Receipt.
 //
-// Test files nothing. In order, it checks that
+// Test files nothing; TestReport says what each step proved. In order, it
+// checks that
 //
 //   - the token works and belongs to reporter_email (GET /rest/api/2/myself;
 //     a 200 carrying X-Seraph-LoginReason: AUTHENTICATED_FAILED is a failed
 //     login, as on every call). When Jira hides the account's e-mail
-//     address, Test cannot compare it and logs so; Jira accepted the address
-//     and the token as a pair, which it does only for the token's owner;
+//     address, Test cannot compare it, which is a warning: Jira accepted the
+//     address and the token as a pair, which it does only for the token's
+//     owner;
 //   - the project exists and the account can see it (GET /rest/api/2/project/{id});
 //   - the issue type is in the project's create metadata
 //     (GET /rest/api/2/issue/createmeta/{project}/issuetypes, names compared
@@ -185,22 +187,64 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 	return n.create(ctx, e)
 }
 
+// The checks TestReport runs, in order.
+const (
+	checkMyself   = "token belongs to reporter_email"
+	checkProject  = "project visible"
+	checkType     = "issue type exists"
+	checkLabels   = "Labels on the create screen"
+	checkPriority = "Priority on the create screen"
+	checkRequired = "no unfilled required fields"
+)
+
 // Test checks, filing nothing, that the token is reporter_email's, that the
 // project and issue type exist, and that the create screen has the fields
-// Send sets.
-func (n *Notifier) Test(ctx context.Context) error {
-	if err := n.checkMyself(ctx); err != nil {
-		return err
+// Send sets: it returns TestReport(ctx).Err().
+func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
+
+// TestReport runs Test's steps, filing nothing, and says what each proved.
+// A step that cannot run because an earlier one failed is skipped.
+func (n *Notifier) TestReport(ctx context.Context) notify.Report {
+	var r notify.Report
+	steps := []string{checkMyself, checkProject, checkType, checkLabels, checkPriority, checkRequired}
+	skipRest := func(from int) notify.Report {
+		for _, name := range steps[from:] {
+			r.Skip(name, "skipped: an earlier check failed")
+		}
+		return r
+	}
+	hidden, err := n.checkMyself(ctx)
+	switch {
+	case err != nil:
+		r.Fail(checkMyself, err)
+		return skipRest(1)
+	case hidden:
+		r.Warn(checkMyself, "Jira hides the account's e-mail address, so Test cannot compare it with reporter_email; "+
+			"Jira accepted reporter_email and api_token as a pair, which it does only for the token's owner.")
+	default:
+		r.Pass(checkMyself, "The API token is reporter_email's.")
 	}
 	project, err := n.checkProject(ctx)
-	if err != nil {
-		return err
+	if !r.Check(checkProject, err, "reporter_email's account can see the project.") {
+		return skipRest(2)
 	}
 	typ, err := n.findIssueType(ctx, project)
-	if err != nil {
-		return err
+	if !r.Check(checkType, err, fmt.Sprintf("Issue type %q is in project %s.", typ.Name, project.label())) {
+		return skipRest(3)
 	}
-	return n.checkCreateScreen(ctx, project, typ)
+	screen, err := n.readCreateScreen(ctx, project, typ)
+	if err != nil {
+		r.Fail(checkLabels, err)
+		return skipRest(4)
+	}
+	r.Check(checkLabels, screen.labels(), "Each issue can carry its event's label, so a retried alert finds it.")
+	if n.cfg.PriorityFromRisk {
+		r.Check(checkPriority, screen.priority(), "Each issue's priority can follow the event's risk.")
+	} else {
+		r.Skip(checkPriority, "priority_from_risk is off.")
+	}
+	r.Check(checkRequired, screen.required(), "The issue type requires no field the integration leaves empty.")
+	return r
 }
 
 // issueRequest is the body of POST /rest/api/2/issue.
@@ -500,29 +544,28 @@ func (n *Notifier) getJSONExplained(ctx context.Context, op, u string, v any, ex
 
 const opMyself = "test: GET " + myselfPath
 
-// checkMyself checks that the token works and is reporter_email's.
-func (n *Notifier) checkMyself(ctx context.Context) error {
+// checkMyself checks that the token works and is reporter_email's; hidden
+// is set when Jira hides the account's address, so that it cannot tell.
+func (n *Notifier) checkMyself(ctx context.Context) (hidden bool, err error) {
 	var me struct {
 		AccountID    string `json:"accountId"`
 		EmailAddress string `json:"emailAddress"`
 	}
 	resp, err := n.getJSON(ctx, opMyself, n.base+myselfPath, &me)
 	if err != nil {
-		return err
+		return false, err
 	}
 	switch {
 	case me.AccountID == "":
-		return n.http.Errorf(opMyself, notify.ErrRejected, false, "the answer names no account; is the URL the Jira site's own?")
+		return false, n.refuse(opMyself, resp, notify.ErrRejected, "", "the answer names no account; is the URL the Jira site's own?")
 	case me.EmailAddress == "":
-		n.logger.WarnContext(ctx, "jira: test: Jira hides the account's e-mail address, so Test cannot compare it with reporter_email; "+
-			"Jira accepted reporter_email and api_token as a pair, which it does only for the token's owner",
-			"integration", n.Identity.String())
+		return true, nil
 	case !strings.EqualFold(strings.TrimSpace(me.EmailAddress), n.cfg.ReporterEmail):
-		return n.refuse(opMyself, resp, notify.ErrUnauthorized,
+		return false, n.refuse(opMyself, resp, notify.ErrUnauthorized,
 			"create the token while signed in as reporter_email, or set reporter_email to the token owner's address",
 			"the token is not reporter_email's: Jira says it belongs to %s, not %s", me.EmailAddress, n.cfg.ReporterEmail)
 	}
-	return nil
+	return false, nil
 }
 
 // project is what Test needs of GET /rest/api/2/project/{id}.
@@ -715,64 +758,82 @@ func (n *Notifier) createScreen(ctx context.Context, op, u string) (fields []fie
 	return fields, false, nil
 }
 
-// checkCreateScreen checks that the issue type's create screen has the
-// fields Send sets and requires none it does not.
-func (n *Notifier) checkCreateScreen(ctx context.Context, p project, typ issueTypeMeta) error {
+// screen is what Test read of an issue type's create screen.
+type screen struct {
+	n       *Notifier
+	op      string
+	p       project
+	typ     issueTypeMeta
+	fields  []fieldMeta
+	byID    map[string]fieldMeta
+	partial string // says that only the first fields were read, or ""
+}
+
+// readCreateScreen reads the issue type's create screen.
+func (n *Notifier) readCreateScreen(ctx context.Context, p project, typ issueTypeMeta) (screen, error) {
 	path := createMetaPath + n.cfg.ProjectID + "/issuetypes/" + url.PathEscape(typ.ID)
-	op := "test: GET " + path
-	fields, complete, err := n.createScreen(ctx, op, n.base+path)
+	sc := screen{n: n, op: "test: GET " + path, p: p, typ: typ}
+	fields, complete, err := n.createScreen(ctx, sc.op, n.base+path)
 	if err != nil {
-		return err
+		return sc, err
 	}
-	byID := make(map[string]fieldMeta, len(fields))
+	sc.fields = fields
+	sc.byID = make(map[string]fieldMeta, len(fields))
 	for _, f := range fields {
-		byID[f.id()] = f
+		sc.byID[f.id()] = f
 	}
-	partial := ""
 	if !complete {
-		partial = fmt.Sprintf(" (only its first %d fields were read)", len(fields))
+		sc.partial = fmt.Sprintf(" (only its first %d fields were read)", len(fields))
 	}
-	var problems []string
-	if _, ok := byID["labels"]; !ok {
-		problems = append(problems, fmt.Sprintf("the Labels field is not on the create screen of issue type %q in project %s%s: "+
-			"add it (each issue is labelled with its event id, so that a retried send finds it instead of filing another)",
-			typ.Name, p.label(), partial))
+	return sc, nil
+}
+
+// problem is the error for a create-screen check that failed: the whole
+// sentence is kept (not cut like a destination's message), scrubbed.
+func (sc screen) problem(msg string) error {
+	return &notify.Error{Integration: Type, Op: sc.op, Kind: notify.ErrRejected, Message: sc.n.http.Scrubber().Scrub(msg)}
+}
+
+// labels checks that the Labels field is on the screen.
+func (sc screen) labels() error {
+	if _, ok := sc.byID["labels"]; ok {
+		return nil
 	}
-	if n.cfg.PriorityFromRisk {
-		pf, ok := byID["priority"]
-		switch {
-		case !ok:
-			problems = append(problems, fmt.Sprintf("the Priority field is not on the create screen of issue type %q in project %s%s: "+
-				"add it, or turn priority_from_risk off", typ.Name, p.label(), partial))
-		default:
-			if missing, have := missingPriorities(pf.AllowedValues); len(missing) > 0 {
-				problems = append(problems, fmt.Sprintf("priority_from_risk maps risks to Highest, High, Medium, Low and Lowest, "+
-					"but the project has no priority named %s (it has: %s): rename its priorities, or turn priority_from_risk off",
-					strings.Join(missing, ", "), strings.Join(have, ", ")))
-			}
-		}
+	return sc.problem(fmt.Sprintf("the Labels field is not on the create screen of issue type %q in project %s%s: "+
+		"add it (each issue is labelled with its event id, so that a retried send finds it instead of filing another)",
+		sc.typ.Name, sc.p.label(), sc.partial))
+}
+
+// priority checks that the Priority field is on the screen with the five
+// priorities priority_from_risk sends.
+func (sc screen) priority() error {
+	pf, ok := sc.byID["priority"]
+	if !ok {
+		return sc.problem(fmt.Sprintf("the Priority field is not on the create screen of issue type %q in project %s%s: "+
+			"add it, or turn priority_from_risk off", sc.typ.Name, sc.p.label(), sc.partial))
 	}
+	if missing, have := missingPriorities(pf.AllowedValues); len(missing) > 0 {
+		return sc.problem(fmt.Sprintf("priority_from_risk maps risks to Highest, High, Medium, Low and Lowest, "+
+			"but the project has no priority named %s (it has: %s): rename its priorities, or turn priority_from_risk off",
+			strings.Join(missing, ", "), strings.Join(have, ", ")))
+	}
+	return nil
+}
+
+// required checks that the issue type requires no field Send leaves empty.
+func (sc screen) required() error {
 	var required []string
-	for _, f := range fields {
+	for _, f := range sc.fields {
 		id := f.id()
-		if f.Required && !f.HasDefaultValue && !filledFields[id] && !(id == "priority" && n.cfg.PriorityFromRisk) {
+		if f.Required && !f.HasDefaultValue && !filledFields[id] && !(id == "priority" && sc.n.cfg.PriorityFromRisk) {
 			required = append(required, fmt.Sprintf("%s (%s)", f.Name, id))
 		}
 	}
-	if len(required) > 0 {
-		problems = append(problems, fmt.Sprintf("issue type %q requires fields the integration does not fill: %s; "+
-			"make them optional or give them a default value", typ.Name, strings.Join(required, ", ")))
-	}
-	if len(problems) == 0 {
+	if len(required) == 0 {
 		return nil
 	}
-	return &notify.Error{
-		Integration: Type,
-		Op:          op,
-		Kind:        notify.ErrRejected,
-		// Not truncated like a destination's message: every problem counts.
-		Message: n.http.Scrubber().Scrub(strings.Join(problems, "; ")),
-	}
+	return sc.problem(fmt.Sprintf("issue type %q requires fields the integration does not fill: %s; "+
+		"make them optional or give them a default value", sc.typ.Name, strings.Join(required, ", ")))
 }
 
 // missingPriorities compares the priorities a Priority field allows with

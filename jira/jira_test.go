@@ -781,19 +781,63 @@ func TestTestEveryScreenProblemListed(t *testing.T) {
 	c.PriorityFromRisk = true
 	h := newHarness(t, c)
 	testSite(h, fieldsJSON(`{"fieldId":"customfield_1","name":"Team","required":true}`))
-	err := h.n.Test(context.Background())
-	require.Error(t, err)
-	for _, want := range []string{"Labels field", "Priority field", "Team (customfield_1)"} {
-		require.Contains(t, err.Error(), want)
+	r := h.n.TestReport(context.Background())
+	require.Error(t, r.Err())
+	for i, want := range []struct {
+		name, status, detail string
+	}{
+		{checkMyself, "passed", "reporter_email's"},
+		{checkProject, "passed", "can see the project"},
+		{checkType, "passed", `Issue type "task" is in project SEC`},
+		{checkLabels, "failed", "Labels field"},
+		{checkPriority, "failed", "Priority field"},
+		{checkRequired, "failed", "Team (customfield_1)"},
+	} {
+		require.Equal(t, want.name, r.Checks[i].Name)
+		require.EqualValues(t, want.status, r.Checks[i].Status, want.name)
+		require.Contains(t, r.Checks[i].Detail, want.detail)
+		if want.status == "failed" {
+			notifytest.AssertNoSecret(t, r.Checks[i].Err, secrets...)
+		}
 	}
+	require.Len(t, r.Checks, 6)
+	require.Equal(t, r.Checks[3].Err, r.Err(), "Test returns the first failure")
+}
+
+func TestTestReportSkipsAfterAFailure(t *testing.T) {
+	h := newHarness(t, validConfig())
+	h.On(http.MethodGet, myselfURL, 401, `{"errorMessages":["Client must be authenticated"]}`, nil)
+	r := h.n.TestReport(context.Background())
+	requireKind(t, r.Err(), notify.ErrUnauthorized, false)
+	require.Len(t, r.Checks, 6)
+	require.Equal(t, notify.CheckFailed, r.Checks[0].Status)
+	for _, c := range r.Checks[1:] {
+		require.Equal(t, notify.CheckSkipped, c.Status, c.Name)
+	}
+	require.Equal(t, 1, h.GetTotalCallCount())
+}
+
+func TestTestReportPasses(t *testing.T) {
+	h := newHarness(t, validConfig())
+	testSite(h, fieldsJSON(summaryField, labelsField))
+	r := h.n.TestReport(context.Background())
+	require.NoError(t, r.Err())
+	statuses := make([]notify.CheckStatus, len(r.Checks))
+	for i, c := range r.Checks {
+		statuses[i] = c.Status
+	}
+	require.Equal(t, []notify.CheckStatus{notify.CheckPassed, notify.CheckPassed, notify.CheckPassed, notify.CheckPassed,
+		notify.CheckSkipped, notify.CheckPassed}, statuses, "priority_from_risk is off")
 }
 
 func TestTestHiddenEmail(t *testing.T) {
 	h := newHarness(t, validConfig())
 	testSite(h, fieldsJSON(labelsField))
 	h.On(http.MethodGet, myselfURL, 200, `{"accountId":"5b10ac8d82e05b22cc7d4ef5","displayName":"Sec Ops"}`, nil)
-	require.NoError(t, h.n.Test(context.Background()))
-	require.Contains(t, h.logs.String(), "Jira hides the account's e-mail address, so Test cannot compare it with reporter_email")
+	r := h.n.TestReport(context.Background())
+	require.NoError(t, r.Err())
+	require.Equal(t, notify.CheckWarning, r.Checks[0].Status)
+	require.Contains(t, r.Checks[0].Detail, "Jira hides the account's e-mail address, so Test cannot compare it with reporter_email")
 }
 
 func TestTestReadsOversizedCreateScreen(t *testing.T) {
