@@ -110,10 +110,10 @@ var _ notify.Notifier = (*Notifier)(nil)
 
 // New validates c and returns a Notifier.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	if err := c.Validate(); err != nil {
+	st, err := c.compile()
+	if err != nil {
 		return nil, err
 	}
-	st, _ := parseURL(c.URL)
 	s := settings.Apply(opts...)
 	h := http.Header{}
 	h.Set(apiKeyHeader, c.APIKey.Reveal())

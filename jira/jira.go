@@ -126,10 +126,11 @@ var _ notify.Notifier = (*Notifier)(nil)
 
 // New validates c and returns a Notifier.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	if err := c.Validate(); err != nil {
+	cc, err := c.compile()
+	if err != nil {
 		return nil, err
 	}
-	base, _ := parseSiteURL(c.URL)
+	base := cc.base
 	s := settings.Apply(opts...)
 	basic := notify.Secret(base64.StdEncoding.EncodeToString([]byte(c.ReporterEmail + ":" + c.APIToken.Reveal())))
 	return &Notifier{
