@@ -75,6 +75,7 @@ import (
 	"strings"
 
 	"github.com/codedefender/integrations/internal/identity"
+	"github.com/codedefender/integrations/internal/render"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
 	"github.com/codedefender/integrations/internal/text"
@@ -256,7 +257,7 @@ func payload(e notify.Event) incidentRequest {
 	return incidentRequest{Data: incidentData{
 		Type: "incidents",
 		Attributes: incidentAttributes{
-			Title:            text.Truncate(oneLine(e.Title), maxTitleRunes),
+			Title:            text.Truncate(render.OneLine(e.Title), maxTitleRunes),
 			CustomerImpacted: false,
 			Fields: incidentFields{
 				Severity: fieldValue{Type: "dropdown", Value: e.Risk.DatadogSeverity()},

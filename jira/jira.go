@@ -79,6 +79,7 @@ import (
 	"strings"
 
 	"github.com/codedefender/integrations/internal/identity"
+	"github.com/codedefender/integrations/internal/render"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
 	"github.com/codedefender/integrations/internal/text"
@@ -508,7 +509,7 @@ func fieldNames(errs map[string]string, keep func(field, msg string) bool) []str
 	var names []string
 	for f, msg := range errs {
 		if keep(f, msg) {
-			names = append(names, text.Truncate(oneLine(f), maxHintFieldRunes))
+			names = append(names, text.Truncate(render.OneLine(f), maxHintFieldRunes))
 		}
 	}
 	sort.Strings(names)
