@@ -40,29 +40,27 @@ func validConfig() Config {
 	return Config{Name: "Datadog EU", URL: incidentsURL, ApplicationKey: appKey, APIKey: apiKey}
 }
 
+// fullEvent is testkit's full event with the markdown edge cases this
+// package's exact-request tests pin down.
 func fullEvent() notify.Event {
-	return notify.Event{
-		ID:          "evt-1",
-		Type:        notify.EventClientSideRisk,
-		Title:       "New script on checkout",
-		Description: "Script *evil* loaded from [cdn](https://cdn.evil.example)\n# not a heading\r\nC:\\temp <b>x</b> @oncall",
-		Risk:        notify.RiskHigh,
-		Time:        time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-		URL:         "https://console.codedefender.example/alerts/evt-1",
-		Source:      "shop.example.com",
-		Tags:        []string{"pci", "new script", "pci", " "},
-		Details:     map[string]string{"script": "https://cdn.evil.example/x.js", "page": "/checkout|pay"},
-	}
+	e := testkit.FullEvent()
+	e.ID = "evt-1"
+	e.Description = "Script *evil* loaded from [cdn](https://cdn.evil.example)\n# not a heading\r\nC:\\temp <b>x</b> @oncall"
+	e.Risk = notify.RiskHigh
+	e.URL = "https://console.codedefender.example/alerts/evt-1"
+	e.Tags = []string{"pci", "new script", "pci", " "}
+	e.Details = map[string]string{"script": "https://cdn.evil.example/x.js", "page": "/checkout|pay"}
+	return e
 }
 
+// minimalEvent is testkit's minimal event as a test event.
 func minimalEvent() notify.Event {
-	return notify.Event{
-		ID:    "evt-2",
-		Type:  notify.EventTest,
-		Title: "Test alert",
-		Risk:  notify.RiskInfo,
-		Time:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-	}
+	e := testkit.MinimalEvent()
+	e.ID = "evt-2"
+	e.Type = notify.EventTest
+	e.Title = "Test alert"
+	e.Risk = notify.RiskInfo
+	return e
 }
 
 // harness is a Notifier on a MockAPI, with its log captured.
@@ -99,15 +97,16 @@ func requireKind(t *testing.T, err error, kind error, retryable bool) *notify.Er
 
 func TestConfigValidate(t *testing.T) {
 	tests := []struct {
-		name  string
-		edit  func(*Config)
-		field string // "" when valid
-		want  string // the field's message, or part of it
+		name   string
+		edit   func(*Config)
+		field  string // "" when valid
+		schema bool   // a fault the console's JSON Schema can express
+		want   string // the field's message, or part of it
 	}{
 		{name: "trailing slash", edit: func(c *Config) { c.URL = incidentsURL + "/" }},
 		{name: "host in capitals", edit: func(c *Config) { c.URL = "https://API.datadoghq.eu/api/v2/incidents" }},
-		{name: "no name", edit: func(c *Config) { c.Name = "" }, field: "name", want: "required"},
-		{name: "no url", edit: func(c *Config) { c.URL = "" }, field: "url", want: "is required: https://api.<site>/api/v2/incidents for your Datadog site"},
+		{name: "no name", edit: func(c *Config) { c.Name = "" }, field: "name", want: "required", schema: true},
+		{name: "no url", edit: func(c *Config) { c.URL = "" }, field: "url", want: "is required: https://api.<site>/api/v2/incidents for your Datadog site", schema: true},
 		{name: "web host app.", edit: func(c *Config) { c.URL = "https://app.datadoghq.eu/api/v2/incidents" }, field: "url",
 			want: "is the web address of datadoghq.eu, not its API host; did you mean https://api.datadoghq.eu/api/v2/incidents?"},
 		{name: "web host of US3", edit: func(c *Config) { c.URL = "https://us3.datadoghq.com/incidents" }, field: "url",
@@ -128,30 +127,32 @@ func TestConfigValidate(t *testing.T) {
 		{name: "look-alike", edit: func(c *Config) { c.URL = "https://api.datadoghq.eu.evil.example/api/v2/incidents" }, field: "url", want: "Datadog site's API host"},
 		{name: "spaces", edit: func(c *Config) { c.URL = incidentsURL + " " }, field: "url", want: "spaces"},
 		{name: "not a url", edit: func(c *Config) { c.URL = "datadoghq.eu" }, field: "url", want: "not a URL"},
-		{name: "no application key", edit: func(c *Config) { c.ApplicationKey = "" }, field: "application_key", want: "required"},
+		{name: "no application key", edit: func(c *Config) { c.ApplicationKey = "" }, field: "application_key", want: "required", schema: true},
 		{name: "masked application key", edit: func(c *Config) { c.ApplicationKey = notify.Redacted }, field: "application_key", want: "mask"},
 		{name: "application key with spaces", edit: func(c *Config) { c.ApplicationKey = " " + appKey }, field: "application_key", want: "spaces"},
-		{name: "no api key", edit: func(c *Config) { c.APIKey = "" }, field: "api_key", want: "required"},
+		{name: "no api key", edit: func(c *Config) { c.APIKey = "" }, field: "api_key", want: "required", schema: true},
 		{name: "api key with a line break", edit: func(c *Config) { c.APIKey = apiKey + "\n" }, field: "api_key", want: "line breaks"},
 		{name: "same keys", edit: func(c *Config) { c.APIKey = appKey }, field: "api_key", want: "is the same as application_key"},
 		{name: "swapped keys", edit: func(c *Config) { c.APIKey, c.ApplicationKey = appKey, apiKey }, field: "api_key", want: "are they swapped?"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := validConfig()
-			tt.edit(&c)
-			err := c.Validate()
-			notifytest.AssertNoSecret(t, err, secrets...)
-			if tt.field == "" {
-				require.NoError(t, err)
-				return
-			}
-			var ve *notify.ValidationError
-			require.ErrorAs(t, err, &ve)
-			require.Len(t, ve.Fields, 1, "only the broken field: %v", err)
-			require.Equal(t, tt.field, ve.Fields[0].Field)
-			require.Contains(t, ve.Fields[0].Message, tt.want)
-		})
+	cases := make([]testkit.ValidateCase[Config], len(tests))
+	for i, tt := range tests {
+		c := validConfig()
+		tt.edit(&c)
+		cases[i] = testkit.ValidateCase[Config]{Name: tt.name, Config: c, Schema: tt.schema}
+		if tt.field != "" {
+			cases[i].Fields = []string{tt.field}
+		}
+	}
+	testkit.RunValidate(t, cases, func(Config) []notify.Secret { return secrets })
+	// Each message says what is wrong and how to fix it.
+	for i, tt := range tests {
+		if tt.field == "" {
+			continue
+		}
+		var ve *notify.ValidationError
+		require.ErrorAs(t, cases[i].Config.Validate(), &ve)
+		require.Contains(t, ve.Fields[0].Message, tt.want, tt.name)
 	}
 }
 
