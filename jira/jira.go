@@ -790,10 +790,10 @@ func (n *Notifier) readCreateScreen(ctx context.Context, p project, typ issueTyp
 	return sc, nil
 }
 
-// problem is the error for a create-screen check that failed: the whole
-// sentence is kept (not cut like a destination's message), scrubbed.
+// problem is the error for a create-screen check that failed: Jira
+// answered, but the screen cannot take what Send files.
 func (sc screen) problem(msg string) error {
-	return &notify.Error{Integration: Type, Op: sc.op, Kind: notify.ErrRejected, Message: sc.n.http.Scrubber().Scrub(msg)}
+	return sc.n.http.Status(sc.op, http.StatusOK, nil, sender.Explanation{Message: msg, Kind: notify.ErrRejected})
 }
 
 // labels checks that the Labels field is on the screen.

@@ -3,6 +3,7 @@ package notifytest
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -42,6 +43,8 @@ type DatadogIncident struct {
 	// opened or updated with, besides severity and state: a single-value
 	// field holds one value, a multiple-value one (textarray…) its list.
 	Fields map[string][]string
+
+	fieldTypes map[string]string // each of Fields' type, as sent
 }
 
 type datadogState struct {
@@ -173,7 +176,7 @@ func (s *Server) datadogCreate(w http.ResponseWriter, req *fakeRequest, site str
 		writeJSON(w, http.StatusBadRequest, ddErrors(append(errs, "data.attributes is required")...))
 		return
 	}
-	in := &DatadogIncident{Site: site, Severity: "UNKNOWN", State: "active", Fields: map[string][]string{}}
+	in := &DatadogIncident{Site: site, Severity: "UNKNOWN", State: "active", Fields: map[string][]string{}, fieldTypes: map[string]string{}}
 	in.Title, _ = str(attrs, "title")
 	if strings.TrimSpace(in.Title) == "" {
 		errs = append(errs, "attributes.title is required")
@@ -284,7 +287,11 @@ func ddFieldsJSON(in *DatadogIncident) map[string]any {
 		"state":    map[string]any{"type": "dropdown", "value": in.State},
 	}
 	for k, v := range in.Fields {
-		out[k] = map[string]any{"type": "textarray", "value": v}
+		if slices.Contains(ddSingleTypes, in.fieldTypes[k]) && len(v) == 1 {
+			out[k] = map[string]any{"type": in.fieldTypes[k], "value": v[0]}
+			continue
+		}
+		out[k] = map[string]any{"type": in.fieldTypes[k], "value": v}
 	}
 	return out
 }
@@ -355,6 +362,7 @@ func ddSetFields(in *DatadogIncident, fields map[string]any) []string {
 			in.State = values[0]
 		default:
 			in.Fields[name] = values
+			in.fieldTypes[name] = typ
 		}
 	}
 	return errs
@@ -397,6 +405,7 @@ func (s *Server) datadogUpdate(w http.ResponseWriter, req *fakeRequest, id strin
 	for k, v := range s.datadog.incidents[i].Fields {
 		next.Fields[k] = slices.Clone(v)
 	}
+	next.fieldTypes = maps.Clone(next.fieldTypes)
 	attrs, _ := obj(data, "attributes")
 	if t, ok := attrs["title"]; ok {
 		title, _ := t.(string)
