@@ -62,9 +62,17 @@ const (
 
 // Validate checks every field offline and reports all bad ones at once.
 func (c Config) Validate() error {
+	_, err := c.compile()
+	return err
+}
+
+// compile is the one parse of a Config that Validate and New share: every
+// bad field at once, or the site New builds on.
+func (c Config) compile() (site, error) {
 	var errs validate.Errors
 	errs.CheckName("name", c.Name)
-	if _, msg := parseURL(c.URL); msg != "" {
+	st, msg := parseURL(c.URL)
+	if msg != "" {
 		errs.Add("url", msg)
 	}
 	appOK := errs.CheckSecret("application_key", c.ApplicationKey, true) && checkSpaces(&errs, "application_key", c.ApplicationKey)
@@ -78,7 +86,7 @@ func (c Config) Validate() error {
 			errs.Add("api_key", "looks like an application key (40 characters) and application_key like an API key (32): are they swapped?")
 		}
 	}
-	return errs.Err()
+	return st, errs.Err()
 }
 
 func checkSpaces(errs *validate.Errors, field string, s notify.Secret) bool {

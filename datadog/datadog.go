@@ -34,15 +34,36 @@
 // web host, https://<web host>/incidents/<public_id>: app.<site> for US1,
 // EU1 and US1-FED, the site itself for the others.
 //
-// Datadog offers no idempotency key for incidents, so a Send retried after
-// a timeout can open a second incident.
+// Datadog offers no idempotency key for incidents, so the event's ID is
+// recorded on the incident it opens, in the property field cd_event_id
+// (a Text Array field, which the organisation defines once in Incident
+// Settings → Property Fields): property fields are what Datadog documents
+// for finding incidents again ("Assign values to an incident's properties
+// to enable you to search for a subset of incidents",
+// https://docs.datadoghq.com/service_management/incident_management/incident_details/),
+// and the incident search takes them as facets, name:value
+// (https://docs.datadoghq.com/api/latest/incidents/#search-for-incidents,
+// which needs incident_read). Before opening, Send searches for an
+// unresolved incident of the event and returns it instead, so a Send
+// retried after a timeout (the first create having reached Datadog) opens
+// no second incident. A search Datadog refuses for good (no incident_read,
+// an organisation without the field) is logged and the incident is opened
+// anyway, so that a search problem never blocks an alert.
 //
-// Test opens nothing: GET /api/v2/validate_keys checks both keys on the
-// same API host. On a 401 or 403 it asks GET /api/v1/validate, which checks
-// the API key alone, so the error says which key is wrong; where
-// validate_keys answers 404 it falls back to /api/v1/validate and logs that
-// the application key was not checked. No read-only call proves
-// incident_write, so the write permission is checked on first send.
+// A resolved event (notify.StatusResolved) sets the event's unresolved
+// incident to resolved (PATCH /api/v2/incidents/{id}, fields.state,
+// https://docs.datadoghq.com/api/latest/incidents/#update-an-existing-incident).
+// With none (never opened, or resolved already) Send changes nothing and
+// returns an empty Receipt.
+//
+// Test opens nothing (TestReport says what each step proved): GET
+// /api/v2/validate_keys checks both keys on the same API host. On a 401 or
+// 403 it asks GET /api/v1/validate, which checks the API key alone, so the
+// error says which key is wrong; where validate_keys answers 404 it falls
+// back to /api/v1/validate and warns that the application key was not
+// checked. An incident search proves incident_read, which finding an
+// event's incident again needs. No read-only call proves incident_write:
+// that is a warning, and the first alert checks it.
 package datadog
 
 import (
@@ -54,6 +75,7 @@ import (
 	"strings"
 
 	"github.com/codedefender/integrations/internal/identity"
+	"github.com/codedefender/integrations/internal/render"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
 	"github.com/codedefender/integrations/internal/text"
@@ -89,10 +111,10 @@ var _ notify.Notifier = (*Notifier)(nil)
 
 // New validates c and returns a Notifier.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	if err := c.Validate(); err != nil {
+	st, err := c.compile()
+	if err != nil {
 		return nil, err
 	}
-	st, _ := parseURL(c.URL)
 	s := settings.Apply(opts...)
 	h := http.Header{}
 	h.Set(apiKeyHeader, c.APIKey.Reveal())
@@ -129,11 +151,23 @@ func (n *Notifier) Close() error {
 
 const opSend = "send: POST " + incidentsPath
 
-// Send opens an incident for e and returns its public id and web page. An
-// invalid event is refused before any network call.
+// Send opens an incident for e, or returns the event's unresolved incident
+// when one exists, and returns its public id and web page; a resolved event
+// resolves the event's incident. An invalid event is refused before any
+// network call.
 func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
 	if err := e.Validate(); err != nil {
 		return notify.Receipt{}, err
+	}
+	if e.Status.IsResolved() {
+		return n.resolve(ctx, e)
+	}
+	found, err := n.findOpen(ctx, e.ID, true)
+	if err != nil {
+		return notify.Receipt{}, err
+	}
+	if found != nil {
+		return n.receipt(ctx, *found), nil
 	}
 	resp, err := n.do(ctx, sender.Request{
 		Op:     opSend,
@@ -149,16 +183,21 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 	if err := resp.DecodeJSON(&created); err != nil {
 		return notify.Receipt{}, n.http.BadAnswer(opSend, resp, err)
 	}
-	if id := created.publicID(); id != "" {
-		return notify.Receipt{ID: id, URL: "https://" + n.site.web + "/incidents/" + id}, nil
+	if created.Data.ID == "" {
+		return notify.Receipt{}, n.http.BadAnswer(opSend, resp, errors.New("no incident id"))
 	}
-	if created.Data.ID != "" {
-		// Opened, but without the number people see: the UUID still names it.
-		n.logger.WarnContext(ctx, "datadog: the answer carries no public_id; the receipt holds the incident's UUID",
-			"integration", n.Identity.String())
-		return notify.Receipt{ID: created.Data.ID}, nil
+	return n.receipt(ctx, created.Data), nil
+}
+
+// receipt is the Receipt of an incident: its public id and web page, or,
+// without a public id, its UUID, which still names it.
+func (n *Notifier) receipt(ctx context.Context, in incident) notify.Receipt {
+	if id := in.publicID(); id != "" {
+		return n.http.Receipt(id, "https://"+n.site.web+"/incidents/"+id)
 	}
-	return notify.Receipt{}, n.http.BadAnswer(opSend, resp, errors.New("no incident id"))
+	n.logger.WarnContext(ctx, "datadog: the answer carries no public_id; the receipt holds the incident's UUID",
+		"integration", n.Identity.String())
+	return n.http.Receipt(in.ID, "")
 }
 
 // incidentRequest is the JSON:API body of POST /api/v2/incidents.
@@ -172,11 +211,11 @@ type incidentData struct {
 }
 
 type incidentAttributes struct {
-	Title            string                `json:"title"`
-	CustomerImpacted bool                  `json:"customer_impacted"` // required even when false
-	Fields           map[string]fieldValue `json:"fields"`
-	InitialCells     []timelineCell        `json:"initial_cells"`
-	IsTest           bool                  `json:"is_test,omitempty"`
+	Title            string         `json:"title"`
+	CustomerImpacted bool           `json:"customer_impacted"` // required even when false
+	Fields           incidentFields `json:"fields"`
+	InitialCells     []timelineCell `json:"initial_cells"`
+	IsTest           bool           `json:"is_test,omitempty"`
 }
 
 // fieldValue is a single-value incident field (type dropdown or textbox).
@@ -184,6 +223,24 @@ type fieldValue struct {
 	Type  string `json:"type"`
 	Value string `json:"value"`
 }
+
+// multiValue is a multiple-value incident field (type textarray, the
+// property field type whose values are free text).
+type multiValue struct {
+	Type  string   `json:"type"`
+	Value []string `json:"value"`
+}
+
+// incidentFields are the fields an incident is opened with: the severity,
+// and the event's ID in eventIDField.
+type incidentFields struct {
+	Severity fieldValue `json:"severity"`
+	EventID  multiValue `json:"cd_event_id"`
+}
+
+// eventIDField is the property field that records the event's ID on its
+// incident (see the package documentation).
+const eventIDField = "cd_event_id"
 
 // timelineCell is a markdown cell of the incident's timeline.
 type timelineCell struct {
@@ -200,68 +257,134 @@ func payload(e notify.Event) incidentRequest {
 	return incidentRequest{Data: incidentData{
 		Type: "incidents",
 		Attributes: incidentAttributes{
-			Title:            text.Truncate(oneLine(e.Title), maxTitleRunes),
+			Title:            text.Truncate(render.OneLine(e.Title), maxTitleRunes),
 			CustomerImpacted: false,
-			Fields:           map[string]fieldValue{"severity": {Type: "dropdown", Value: e.Risk.DatadogSeverity()}},
-			InitialCells:     []timelineCell{{CellType: "markdown", Content: cellContent{Content: markdown(e)}}},
-			IsTest:           e.Type == notify.EventTest,
+			Fields: incidentFields{
+				Severity: fieldValue{Type: "dropdown", Value: e.Risk.DatadogSeverity()},
+				EventID:  multiValue{Type: "textarray", Value: []string{e.ID}},
+			},
+			InitialCells: []timelineCell{{CellType: "markdown", Content: cellContent{Content: markdown(e)}}},
+			IsTest:       e.Type == notify.EventTest,
 		},
 	}}
 }
 
 // incidentResponse is what Send reads of Datadog's 201.
 type incidentResponse struct {
-	Data struct {
-		ID         string `json:"id"`
-		Attributes struct {
-			PublicID json.RawMessage `json:"public_id"`
-		} `json:"attributes"`
-	} `json:"data"`
+	Data incident `json:"data"`
+}
+
+// incident is what the library reads of an incident: its UUID, its public
+// id, and its state.
+type incident struct {
+	ID         string `json:"id"`
+	Attributes struct {
+		PublicID json.RawMessage `json:"public_id"`
+		State    string          `json:"state"`
+		Fields   struct {
+			State struct {
+				Value string `json:"value"`
+			} `json:"state"`
+		} `json:"fields"`
+	} `json:"attributes"`
 }
 
 // publicID returns the incident's public id, an integer in Datadog's
 // schema, as digits; "" when the answer has none.
-func (r incidentResponse) publicID() string {
-	id := strings.Trim(string(r.Data.Attributes.PublicID), `"`)
+func (in incident) publicID() string {
+	id := strings.Trim(string(in.Attributes.PublicID), `"`)
 	if id == "" || strings.Trim(id, "0123456789") != "" {
 		return ""
 	}
 	return id
 }
 
-// do sends a request and adds Datadog-specific advice to its errors.
+// resolved reports whether the incident's state is resolved: the state
+// field, or the older state attribute.
+func (in incident) resolved() bool {
+	state := in.Attributes.Fields.State.Value
+	if state == "" {
+		state = in.Attributes.State
+	}
+	return strings.EqualFold(state, stateResolved)
+}
+
+// do sends a request with the notifier's keys; a request without its own
+// Explain reads Datadog's error answer with the advice every call shares.
 func (n *Notifier) do(ctx context.Context, r sender.Request) (*sender.Response, error) {
-	resp, err := n.http.Do(ctx, r)
-	if err == nil {
-		return resp, nil // before ne, which errors.As would move to the heap
+	if r.Header == nil {
+		r.Header = n.header
 	}
-	var ne *notify.Error
-	if errors.As(err, &ne) {
+	if r.Explain == nil {
+		r.Explain = n.explain(r.Op)
+	}
+	return n.http.Do(ctx, r)
+}
+
+// explain returns the Request.Explain of the call op: Datadog's
+// {"errors":[…]} is the message (DescribeBody reads it), and the hint says
+// which setting to check.
+func (n *Notifier) explain(op string) func(*sender.Response) sender.Explanation {
+	return func(r *sender.Response) sender.Explanation {
+		var x sender.Explanation
 		switch {
-		case errors.Is(err, notify.ErrForbidden) && r.Op == opSend:
-			ne.Hint = "the application key lacks the incident_write permission (grant it to the key's owner, or add it to the key's scopes), " +
+		case r.StatusCode == http.StatusForbidden && (op == opSend || op == opResolve):
+			x.Hint = "the application key lacks the incident_write permission (grant it to the key's owner, or add it to the key's scopes), " +
 				"or a key is no longer valid: run Test to tell"
-		case errors.Is(err, notify.ErrUnauthorized) || errors.Is(err, notify.ErrForbidden):
-			ne.Hint = "api_key or application_key is not valid for " + n.site.name + ": run Test to find out which"
-		case errors.Is(err, notify.ErrNotFound):
-			ne.Hint = "Datadog has no such endpoint on " + n.site.name + ": check the site in url"
+		case r.StatusCode == http.StatusForbidden && op == opSearch:
+			x.Hint = "the application key lacks the incident_read permission, which finding the event's incident needs"
+		case r.StatusCode == http.StatusUnauthorized || r.StatusCode == http.StatusForbidden:
+			x.Hint = "api_key or application_key is not valid for " + n.site.name + ": run Test to find out which"
+		case r.StatusCode == http.StatusNotFound && op == opResolve:
+			x.Hint = "the incident is gone (deleted in Datadog)"
+		case r.StatusCode == http.StatusNotFound:
+			x.Hint = "Datadog has no such endpoint on " + n.site.name + ": check the site in url"
 		}
+		return x
 	}
-	return resp, err
 }
 
 const (
 	opValidateKeys = "test: GET " + validateKeysPath
 	opValidate     = "test: GET " + validatePath
+	opReadable     = "test: GET " + searchPath
 )
 
-// Test checks both keys against the site, opening nothing.
-func (n *Notifier) Test(ctx context.Context) error {
+// The checks TestReport runs, in order.
+const (
+	checkKeys  = "keys valid"
+	checkRead  = "incidents readable"
+	checkWrite = "incident_write permission"
+)
+
+// Test checks both keys against the site, opening nothing: it returns
+// TestReport(ctx).Err().
+func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
+
+// TestReport checks, opening nothing, that both keys are valid on the site
+// and that the application key may read incidents (finding an event's
+// incident again needs it); that it may write them cannot be proven without
+// opening one, so that check is a warning.
+func (n *Notifier) TestReport(ctx context.Context) notify.Report {
+	var r notify.Report
+	if !n.checkKeys(ctx, &r) {
+		r.Skip(checkRead, "skipped: the keys were not accepted")
+		r.Skip(checkWrite, "skipped: the keys were not accepted")
+		return r
+	}
+	n.checkReadable(ctx, &r)
+	r.Warn(checkWrite, "No read-only call proves that the application key may open incidents (incident_write): "+
+		"the first alert sent checks it.")
+	return r
+}
+
+// checkKeys records whether Datadog accepts both keys, and returns whether
+// the later checks can run.
+func (n *Notifier) checkKeys(ctx context.Context, r *notify.Report) bool {
 	resp, err := n.do(ctx, sender.Request{
 		Op:     opValidateKeys,
 		Method: http.MethodGet,
 		URL:    "https://" + n.site.api + validateKeysPath,
-		Header: n.header,
 	})
 	switch {
 	case err == nil:
@@ -272,39 +395,55 @@ func (n *Notifier) Test(ctx context.Context) error {
 			if err == nil {
 				err = errors.New(`no "status":"ok"`)
 			}
-			return n.http.BadAnswer(opValidateKeys, resp, err)
+			return r.Fail(checkKeys, n.http.BadAnswer(opValidateKeys, resp, err))
 		}
-		return nil
+		r.Pass(checkKeys, "Datadog accepted api_key and application_key on "+n.site.name+".")
+		return true
 	case resp != nil && resp.StatusCode == http.StatusNotFound:
-		valid, verr := n.apiKeyValid(ctx)
+		valid, vresp, verr := n.apiKeyValid(ctx)
 		if verr != nil {
-			return verr
+			return r.Fail(checkKeys, verr)
 		}
 		if !valid {
-			return n.invalidKey(opValidate, http.StatusForbidden, "api_key")
+			return r.Fail(checkKeys, n.invalidKey(opValidate, vresp, "api_key"))
 		}
-		n.logger.WarnContext(ctx, "datadog: test: "+validateKeysPath+" is not available on "+n.site.name+
-			", so only the API key was checked; the application key and incident_write are checked on first send",
-			"integration", n.Identity.String())
-		return nil
+		r.Warn(checkKeys, validateKeysPath+" is not available on "+n.site.name+
+			", so only the API key was checked; the application key is checked on first send.")
+		return true
 	case resp != nil && (errors.Is(err, notify.ErrUnauthorized) || errors.Is(err, notify.ErrForbidden)):
 		// validate_keys does not say which key it refused; v1 checks the API key alone.
-		valid, verr := n.apiKeyValid(ctx)
+		valid, _, verr := n.apiKeyValid(ctx)
 		if verr != nil {
-			return err
+			return r.Fail(checkKeys, err)
 		}
 		key := "api_key"
 		if valid {
 			key = "application_key"
 		}
-		return n.invalidKey(opValidateKeys, resp.StatusCode, key)
+		return r.Fail(checkKeys, n.invalidKey(opValidateKeys, resp, key))
 	default:
-		return err
+		return r.Fail(checkKeys, err)
+	}
+}
+
+// checkReadable records whether the application key may search incidents
+// (incident_read), with a search for an event id no event has.
+func (n *Notifier) checkReadable(ctx context.Context, r *notify.Report) {
+	_, err := n.do(ctx, sender.Request{Op: opReadable, Method: http.MethodGet, URL: n.searchURL("cd-test-probe")})
+	switch {
+	case err == nil:
+		r.Pass(checkRead, "The application key may search incidents, so a retried alert finds its incident and a resolved one closes it.")
+	case errors.Is(err, notify.ErrForbidden), errors.Is(err, notify.ErrRejected), errors.Is(err, notify.ErrNotFound):
+		r.Warn(checkRead, "The application key may not search incidents (incident_read), or the organisation has no "+
+			eventIDField+" property field: alerts are opened, but a retried alert may open a second incident "+
+			"and a resolved alert cannot close its incident.")
+	default:
+		r.Fail(checkRead, err)
 	}
 }
 
 // apiKeyValid asks GET /api/v1/validate whether the API key is valid.
-func (n *Notifier) apiKeyValid(ctx context.Context) (bool, error) {
+func (n *Notifier) apiKeyValid(ctx context.Context) (bool, *sender.Response, error) {
 	resp, err := n.do(ctx, sender.Request{
 		Op:     opValidate,
 		Method: http.MethodGet,
@@ -317,31 +456,33 @@ func (n *Notifier) apiKeyValid(ctx context.Context) (bool, error) {
 	})
 	if err != nil {
 		if resp != nil && (resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized) {
-			return false, nil
+			return false, resp, nil
 		}
-		return false, err
+		return false, resp, err
 	}
 	var v struct {
 		Valid bool `json:"valid"`
 	}
 	if err := resp.DecodeJSON(&v); err != nil {
-		return false, n.http.BadAnswer(opValidate, resp, err)
+		return false, resp, n.http.BadAnswer(opValidate, resp, err)
 	}
-	return v.Valid, nil
+	return v.Valid, resp, nil
 }
 
-// invalidKey is the error for a key Datadog refused.
-func (n *Notifier) invalidKey(op string, status int, field string) error {
+// invalidKey is the error for a key Datadog refused: ErrUnauthorized
+// whatever the status, since the key itself is refused.
+func (n *Notifier) invalidKey(op string, r *sender.Response, field string) error {
 	where := "Organization settings → API keys"
 	if field == "application_key" {
 		where = "Organization settings → Application keys"
 	}
-	return &notify.Error{
-		Integration: Type,
-		Op:          op,
-		StatusCode:  status,
-		Kind:        notify.ErrUnauthorized, // whatever the status: the key itself is refused
-		Message:     field + " is not valid on " + n.site.name,
-		Hint:        "it is revoked, mistyped, or from another site or organisation: copy it again from " + where,
+	status := http.StatusForbidden
+	if r != nil && r.StatusCode >= 400 {
+		status = r.StatusCode
 	}
+	return n.http.Status(op, status, nil, sender.Explanation{
+		Message: field + " is not valid on " + n.site.name,
+		Hint:    "it is revoked, mistyped, or from another site or organisation: copy it again from " + where,
+		Kind:    notify.ErrUnauthorized,
+	})
 }

@@ -29,6 +29,8 @@ const (
 	incidentsURL    = "https://api.datadoghq.eu/api/v2/incidents"
 	validateKeysURL = "https://api.datadoghq.eu/api/v2/validate_keys"
 	validateURL     = "https://api.datadoghq.eu/api/v1/validate"
+	searchURL       = "https://api.datadoghq.eu/api/v2/incidents/search"
+	noIncidents     = `{"data":{"type":"incidents_search_results","attributes":{"incidents":[],"total":0}}}`
 	createdBody     = `{"data":{"type":"incidents","id":"00000000-0000-0000-1234-000000000000","attributes":{"public_id":42,"title":"New script on checkout","severity":"SEV-2"}}}`
 )
 
@@ -38,29 +40,27 @@ func validConfig() Config {
 	return Config{Name: "Datadog EU", URL: incidentsURL, ApplicationKey: appKey, APIKey: apiKey}
 }
 
+// fullEvent is testkit's full event with the markdown edge cases this
+// package's exact-request tests pin down.
 func fullEvent() notify.Event {
-	return notify.Event{
-		ID:          "evt-1",
-		Type:        notify.EventClientSideRisk,
-		Title:       "New script on checkout",
-		Description: "Script *evil* loaded from [cdn](https://cdn.evil.example)\n# not a heading\r\nC:\\temp <b>x</b> @oncall",
-		Risk:        notify.RiskHigh,
-		Time:        time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-		URL:         "https://console.codedefender.example/alerts/evt-1",
-		Source:      "shop.example.com",
-		Tags:        []string{"pci", "new script", "pci", " "},
-		Details:     map[string]string{"script": "https://cdn.evil.example/x.js", "page": "/checkout|pay"},
-	}
+	e := testkit.FullEvent()
+	e.ID = "evt-1"
+	e.Description = "Script *evil* loaded from [cdn](https://cdn.evil.example)\n# not a heading\r\nC:\\temp <b>x</b> @oncall"
+	e.Risk = notify.RiskHigh
+	e.URL = "https://console.codedefender.example/alerts/evt-1"
+	e.Tags = []string{"pci", "new script", "pci", " "}
+	e.Details = map[string]string{"script": "https://cdn.evil.example/x.js", "page": "/checkout|pay"}
+	return e
 }
 
+// minimalEvent is testkit's minimal event as a test event.
 func minimalEvent() notify.Event {
-	return notify.Event{
-		ID:    "evt-2",
-		Type:  notify.EventTest,
-		Title: "Test alert",
-		Risk:  notify.RiskInfo,
-		Time:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-	}
+	e := testkit.MinimalEvent()
+	e.ID = "evt-2"
+	e.Type = notify.EventTest
+	e.Title = "Test alert"
+	e.Risk = notify.RiskInfo
+	return e
 }
 
 // harness is a Notifier on a MockAPI, with its log captured.
@@ -77,6 +77,9 @@ func newHarness(t *testing.T, c Config) *harness {
 	n, err := New(c, notify.WithHTTPClient(api.Client()), notify.WithLogger(logger))
 	require.NoError(t, err)
 	t.Cleanup(func() { notifytest.AssertNoSecret(t, logs.String(), secrets...) })
+	// By default the site has no incident for any event; a test that
+	// needs one registers its own search answer.
+	api.On(http.MethodGet, c.URL+"/search", 200, noIncidents, nil)
 	return &harness{MockAPI: api, n: n, logs: logs}
 }
 
@@ -94,15 +97,16 @@ func requireKind(t *testing.T, err error, kind error, retryable bool) *notify.Er
 
 func TestConfigValidate(t *testing.T) {
 	tests := []struct {
-		name  string
-		edit  func(*Config)
-		field string // "" when valid
-		want  string // the field's message, or part of it
+		name   string
+		edit   func(*Config)
+		field  string // "" when valid
+		schema bool   // a fault the console's JSON Schema can express
+		want   string // the field's message, or part of it
 	}{
 		{name: "trailing slash", edit: func(c *Config) { c.URL = incidentsURL + "/" }},
 		{name: "host in capitals", edit: func(c *Config) { c.URL = "https://API.datadoghq.eu/api/v2/incidents" }},
-		{name: "no name", edit: func(c *Config) { c.Name = "" }, field: "name", want: "required"},
-		{name: "no url", edit: func(c *Config) { c.URL = "" }, field: "url", want: "is required: https://api.<site>/api/v2/incidents for your Datadog site"},
+		{name: "no name", edit: func(c *Config) { c.Name = "" }, field: "name", want: "required", schema: true},
+		{name: "no url", edit: func(c *Config) { c.URL = "" }, field: "url", want: "is required: https://api.<site>/api/v2/incidents for your Datadog site", schema: true},
 		{name: "web host app.", edit: func(c *Config) { c.URL = "https://app.datadoghq.eu/api/v2/incidents" }, field: "url",
 			want: "is the web address of datadoghq.eu, not its API host; did you mean https://api.datadoghq.eu/api/v2/incidents?"},
 		{name: "web host of US3", edit: func(c *Config) { c.URL = "https://us3.datadoghq.com/incidents" }, field: "url",
@@ -123,30 +127,32 @@ func TestConfigValidate(t *testing.T) {
 		{name: "look-alike", edit: func(c *Config) { c.URL = "https://api.datadoghq.eu.evil.example/api/v2/incidents" }, field: "url", want: "Datadog site's API host"},
 		{name: "spaces", edit: func(c *Config) { c.URL = incidentsURL + " " }, field: "url", want: "spaces"},
 		{name: "not a url", edit: func(c *Config) { c.URL = "datadoghq.eu" }, field: "url", want: "not a URL"},
-		{name: "no application key", edit: func(c *Config) { c.ApplicationKey = "" }, field: "application_key", want: "required"},
+		{name: "no application key", edit: func(c *Config) { c.ApplicationKey = "" }, field: "application_key", want: "required", schema: true},
 		{name: "masked application key", edit: func(c *Config) { c.ApplicationKey = notify.Redacted }, field: "application_key", want: "mask"},
 		{name: "application key with spaces", edit: func(c *Config) { c.ApplicationKey = " " + appKey }, field: "application_key", want: "spaces"},
-		{name: "no api key", edit: func(c *Config) { c.APIKey = "" }, field: "api_key", want: "required"},
+		{name: "no api key", edit: func(c *Config) { c.APIKey = "" }, field: "api_key", want: "required", schema: true},
 		{name: "api key with a line break", edit: func(c *Config) { c.APIKey = apiKey + "\n" }, field: "api_key", want: "line breaks"},
 		{name: "same keys", edit: func(c *Config) { c.APIKey = appKey }, field: "api_key", want: "is the same as application_key"},
 		{name: "swapped keys", edit: func(c *Config) { c.APIKey, c.ApplicationKey = appKey, apiKey }, field: "api_key", want: "are they swapped?"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := validConfig()
-			tt.edit(&c)
-			err := c.Validate()
-			notifytest.AssertNoSecret(t, err, secrets...)
-			if tt.field == "" {
-				require.NoError(t, err)
-				return
-			}
-			var ve *notify.ValidationError
-			require.ErrorAs(t, err, &ve)
-			require.Len(t, ve.Fields, 1, "only the broken field: %v", err)
-			require.Equal(t, tt.field, ve.Fields[0].Field)
-			require.Contains(t, ve.Fields[0].Message, tt.want)
-		})
+	cases := make([]testkit.ValidateCase[Config], len(tests))
+	for i, tt := range tests {
+		c := validConfig()
+		tt.edit(&c)
+		cases[i] = testkit.ValidateCase[Config]{Name: tt.name, Config: c, Schema: tt.schema}
+		if tt.field != "" {
+			cases[i].Fields = []string{tt.field}
+		}
+	}
+	testkit.RunValidate(t, cases, func(Config) []notify.Secret { return secrets })
+	// Each message says what is wrong and how to fix it.
+	for i, tt := range tests {
+		if tt.field == "" {
+			continue
+		}
+		var ve *notify.ValidationError
+		require.ErrorAs(t, cases[i].Config.Validate(), &ve)
+		require.Contains(t, ve.Fields[0].Message, tt.want, tt.name)
 	}
 }
 
@@ -208,8 +214,14 @@ func TestSendFullEvent(t *testing.T) {
 	require.Equal(t, notify.Receipt{ID: "42", URL: "https://app.datadoghq.eu/incidents/42"}, r)
 
 	reqs := h.Requests()
-	require.Len(t, reqs, 1)
-	req := reqs[0]
+	require.Len(t, reqs, 2)
+	require.Equal(t, http.MethodGet, reqs[0].Method)
+	require.Equal(t, searchURL+"?page%5Bsize%5D=10&query=cd_event_id%3A%22evt-1%22", reqs[0].URL())
+	require.Equal(t, `cd_event_id:"evt-1"`, reqs[0].Query.Get("query"))
+	require.Equal(t, apiKey.Reveal(), reqs[0].Header.Get("DD-API-KEY"))
+	require.Equal(t, appKey.Reveal(), reqs[0].Header.Get("DD-APPLICATION-KEY"))
+	require.Empty(t, reqs[0].Body)
+	req := reqs[1]
 	require.Equal(t, http.MethodPost, req.Method)
 	require.Equal(t, incidentsURL, req.URL())
 	require.Equal(t, apiKey.Reveal(), req.Header.Get("DD-API-KEY"))
@@ -237,8 +249,11 @@ func TestSendFullEvent(t *testing.T) {
 		"attributes": map[string]any{
 			"title":             "New script on checkout",
 			"customer_impacted": false,
-			"fields":            map[string]any{"severity": map[string]any{"type": "dropdown", "value": "SEV-2"}},
-			"initial_cells":     []any{map[string]any{"cell_type": "markdown", "content": map[string]any{"content": cell}}},
+			"fields": map[string]any{
+				"severity":    map[string]any{"type": "dropdown", "value": "SEV-2"},
+				"cd_event_id": map[string]any{"type": "textarray", "value": []any{"evt-1"}},
+			},
+			"initial_cells": []any{map[string]any{"cell_type": "markdown", "content": map[string]any{"content": cell}}},
 		},
 	}}
 	wantJSON, err := json.Marshal(want)
@@ -257,14 +272,15 @@ func TestSendMinimalEvent(t *testing.T) {
 	require.Equal(t, notify.Receipt{ID: "7", URL: "https://us3.datadoghq.com/incidents/7"}, r)
 
 	reqs := h.Requests()
-	require.Len(t, reqs, 1)
-	require.JSONEq(t, `{"data":{"type":"incidents","attributes":{
+	require.Len(t, reqs, 2)
+	require.Equal(t, "https://api.us3.datadoghq.com/api/v2/incidents/search?page%5Bsize%5D=10&query=cd_event_id%3A%22evt-2%22", reqs[0].URL())
+	testkit.JSONEq(t, `{"data":{"type":"incidents","attributes":{
 		"title":"Test alert",
 		"customer_impacted":false,
-		"fields":{"severity":{"type":"dropdown","value":"SEV-5"}},
+		"fields":{"severity":{"type":"dropdown","value":"SEV-5"},"cd_event_id":{"type":"textarray","value":["evt-2"]}},
 		"initial_cells":[{"cell_type":"markdown","content":{"content":
 			"- **Risk:** INFO (SEV-5)\n- **Type:** test\n- **Time:** 2026-01-02T03:04:05Z\n- **Event ID:** evt\\-2"}}],
-		"is_test":true}}}`, string(reqs[0].Body))
+		"is_test":true}}}`, reqs[1].Body)
 }
 
 func TestSendSeverityFromRisk(t *testing.T) {
@@ -273,7 +289,7 @@ func TestSendSeverityFromRisk(t *testing.T) {
 	for risk, sev := range want {
 		e := minimalEvent()
 		e.Risk = risk
-		require.Equal(t, sev, payload(e).Data.Attributes.Fields["severity"].Value, risk)
+		require.Equal(t, sev, payload(e).Data.Attributes.Fields.Severity.Value, risk)
 	}
 }
 
@@ -393,7 +409,8 @@ func TestSendErrors(t *testing.T) {
 			require.Equal(t, tt.retryAfter, notify.RetryAfterOf(err))
 			require.Contains(t, err.Error(), tt.message)
 			require.Contains(t, ne.Hint, tt.hint)
-			require.Equal(t, 1, h.GetTotalCallCount(), "no redirect followed, no retry behind the caller's back")
+			require.Equal(t, 1, h.Calls(http.MethodPost, incidentsURL), "no redirect followed, no retry behind the caller's back")
+			require.Equal(t, 2, h.GetTotalCallCount(), "the search, then the create")
 		})
 	}
 	t.Run("network failure", func(t *testing.T) {
@@ -432,12 +449,14 @@ func TestTestPasses(t *testing.T) {
 	require.NoError(t, h.n.Test(context.Background()))
 
 	reqs := h.Requests()
-	require.Len(t, reqs, 1)
-	require.Equal(t, http.MethodGet, reqs[0].Method)
-	require.Equal(t, validateKeysURL, reqs[0].URL())
-	require.Equal(t, apiKey.Reveal(), reqs[0].Header.Get("DD-API-KEY"))
-	require.Equal(t, appKey.Reveal(), reqs[0].Header.Get("DD-APPLICATION-KEY"))
-	require.Empty(t, reqs[0].Body)
+	require.Len(t, reqs, 2)
+	for i, u := range []string{validateKeysURL, searchURL + "?page%5Bsize%5D=10&query=cd_event_id%3A%22cd-test-probe%22"} {
+		require.Equal(t, http.MethodGet, reqs[i].Method)
+		require.Equal(t, u, reqs[i].URL())
+		require.Equal(t, apiKey.Reveal(), reqs[i].Header.Get("DD-API-KEY"))
+		require.Equal(t, appKey.Reveal(), reqs[i].Header.Get("DD-APPLICATION-KEY"))
+		require.Empty(t, reqs[i].Body)
+	}
 	require.Zero(t, h.Calls(http.MethodPost, incidentsURL), "Test opens nothing")
 }
 
@@ -478,8 +497,10 @@ func TestTestFallsBackToV1(t *testing.T) {
 		h := newHarness(t, validConfig())
 		h.On(http.MethodGet, validateKeysURL, 404, `{"errors":["Not found"]}`, nil)
 		h.On(http.MethodGet, validateURL, 200, `{"valid":true}`, nil)
-		require.NoError(t, h.n.Test(context.Background()))
-		require.Contains(t, h.logs.String(), "only the API key was checked; the application key and incident_write are checked on first send")
+		r := h.n.TestReport(context.Background())
+		require.NoError(t, r.Err())
+		require.Equal(t, notify.CheckWarning, r.Checks[0].Status)
+		require.Contains(t, r.Checks[0].Detail, "only the API key was checked; the application key is checked on first send")
 	})
 	t.Run("api key refused", func(t *testing.T) {
 		h := newHarness(t, validConfig())
@@ -598,4 +619,67 @@ func FuzzEscapeMarkdown(f *testing.F) {
 			require.NotContains(t, out, "\n")
 		}
 	})
+}
+
+func TestTestReport(t *testing.T) {
+	probe := searchURL + "?page%5Bsize%5D=10&query=cd_event_id%3A%22cd-test-probe%22"
+	tests := []struct {
+		name   string
+		setup  func(h *harness)
+		want   []notify.CheckStatus
+		detail []string
+	}{
+		{
+			name:   "everything provable passes; incident_write is a warning",
+			setup:  func(h *harness) { h.On(http.MethodGet, validateKeysURL, 200, `{"status":"ok"}`, nil) },
+			want:   []notify.CheckStatus{notify.CheckPassed, notify.CheckPassed, notify.CheckWarning},
+			detail: []string{"accepted api_key and application_key on datadoghq.eu", "may search incidents", "incident_write"},
+		},
+		{
+			name: "no incident_read is a warning",
+			setup: func(h *harness) {
+				h.On(http.MethodGet, validateKeysURL, 200, `{"status":"ok"}`, nil)
+				h.On(http.MethodGet, probe, 403, `{"errors":["Forbidden"]}`, nil)
+			},
+			want:   []notify.CheckStatus{notify.CheckPassed, notify.CheckWarning, notify.CheckWarning},
+			detail: []string{"", "a retried alert may open a second incident", ""},
+		},
+		{
+			name: "search unavailable fails",
+			setup: func(h *harness) {
+				h.On(http.MethodGet, validateKeysURL, 200, `{"status":"ok"}`, nil)
+				h.On(http.MethodGet, probe, 503, `{"errors":["Service Unavailable"]}`, nil)
+			},
+			want: []notify.CheckStatus{notify.CheckPassed, notify.CheckFailed, notify.CheckWarning},
+		},
+		{
+			name: "a refused key skips the rest",
+			setup: func(h *harness) {
+				h.On(http.MethodGet, validateKeysURL, 403, `{"errors":["Forbidden"]}`, nil)
+				h.On(http.MethodGet, validateURL, 403, `{"errors":["Forbidden"]}`, nil)
+			},
+			want:   []notify.CheckStatus{notify.CheckFailed, notify.CheckSkipped, notify.CheckSkipped},
+			detail: []string{"api_key is not valid on datadoghq.eu"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, validConfig())
+			tt.setup(h)
+			r := h.n.TestReport(context.Background())
+			require.Len(t, r.Checks, len(tt.want))
+			for i, c := range r.Checks {
+				require.Equal(t, []string{checkKeys, checkRead, checkWrite}[i], c.Name)
+				require.Equal(t, tt.want[i], c.Status, c.Name)
+				if i < len(tt.detail) {
+					require.Contains(t, c.Detail, tt.detail[i])
+				}
+				if c.Err != nil {
+					notifytest.AssertNoSecret(t, c.Err, secrets...)
+				}
+			}
+			require.Equal(t, r.Err(), h.n.Test(context.Background()))
+			require.Zero(t, h.Calls(http.MethodPost, incidentsURL), "Test opens nothing")
+		})
+	}
 }

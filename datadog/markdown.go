@@ -1,13 +1,12 @@
 package datadog
 
 import (
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/codedefender/integrations/internal/render"
 	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/notify"
 )
@@ -35,21 +34,10 @@ const (
 // character itself.
 const markdownEscapable = "\\`*_{}[]()<>#+-.!|~@&="
 
-// oneLine folds line breaks, tabs and other control characters into
-// spaces, for one-line values (the title, table cells).
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
 // escapeMarkdown returns untrusted text as markdown that shows it
 // literally, within max runes (see appendMarkdown).
 func escapeMarkdown(s string, max int, multiline bool) string {
-	return string(appendMarkdown(make([]byte, 0, len(s)), s, max, multiline))
+	return string(appendMarkdown(nil, s, max, multiline))
 }
 
 // appendMarkdown appends untrusted text to dst as markdown that shows it
@@ -58,42 +46,30 @@ func escapeMarkdown(s string, max int, multiline bool) string {
 // Line breaks are kept as hard breaks when multiline is set and folded
 // into spaces otherwise. A bare URL stays text, which the renderer may
 // still link, showing its real address.
-//
-// It escapes in one pass, stopping as soon as the text is known not to
-// fit: the markdown then ends after the last character that leaves room
-// for the marker.
 func appendMarkdown(dst []byte, s string, max int, multiline bool) []byte {
-	markerRunes := utf8.RuneCountInString(text.TruncationMarker)
-	runes := 0
-	keep := len(dst) // where the markdown ends if it must be cut
-	for i, r := range s {
-		tok := len(dst)
+	return render.AppendEscaped(dst, s, max, markdownEscaper(multiline), utf8.RuneCount)
+}
+
+// markdownEscaper escapes one text rune by rune.
+func markdownEscaper(multiline bool) render.Escaper {
+	return func(dst []byte, s string, i int, r rune) []byte {
 		switch {
 		case multiline && r == '\r' && strings.HasPrefix(s[i:], "\r\n"):
-			continue // the \n that follows breaks the line
+			return dst // the \n that follows breaks the line
 		case multiline && (r == '\n' || r == '\r'):
-			dst = append(dst, "  \n"...) // two trailing spaces: a hard line break
+			return append(dst, "  \n"...) // two trailing spaces: a hard line break
 		case unicode.IsControl(r):
-			dst = append(dst, ' ')
+			return append(dst, ' ')
 		case r < utf8.RuneSelf && strings.ContainsRune(markdownEscapable, r):
-			dst = append(dst, '\\', byte(r))
+			return append(dst, '\\', byte(r))
 		default:
-			dst = utf8.AppendRune(dst, r)
-		}
-		runes += utf8.RuneCount(dst[tok:])
-		if runes <= max-markerRunes {
-			keep = len(dst)
-		}
-		if runes > max {
-			dst = dst[:keep]
-			if max > 0 {
-				dst = append(dst, text.TruncationMarker...)
-			}
-			return dst
+			return utf8.AppendRune(dst, r)
 		}
 	}
-	return dst
 }
+
+// markdownCell appends one table cell: escaped, on one line.
+func markdownCell(dst []byte, s string, max int) []byte { return appendMarkdown(dst, s, max, false) }
 
 // linkDestination makes a URL safe inside [text](<url>) (see
 // appendLinkDestination).
@@ -109,48 +85,24 @@ func appendLinkDestination(dst []byte, u string) []byte {
 	return text.AppendURL(dst, u, `<>\`)
 }
 
+// markdownDocument lays out an incident's timeline cell.
+var markdownDocument = render.Document{
+	Escape:  func() render.Escaper { return markdownEscaper(true) },
+	Count:   utf8.RuneCount,
+	Spacing: paragraphSpacing,
+	Max:     maxCellRunes,
+	Table: render.Table{
+		Header: "| Detail | Value |\n| --- | --- |", RowStart: "\n| ", Sep: " | ", RowEnd: " |",
+		Cell: markdownCell, KeyMax: maxDetailKey, ValueMax: maxDetailValue, Max: maxTableRunes,
+	},
+}
+
 // markdown renders the incident's timeline cell: the event's description,
 // then a list of what the console knows about it, then its details as a
 // table. The list and the table are bounded first; the description gets
 // the rest of maxCellRunes.
 func markdown(e notify.Event) string {
-	// The list and the table are rendered first, the escaped description
-	// after them in the same buffer; the result puts the description first.
-	tail := make([]byte, 0, markdownSizeHint(e))
-	tail = appendMetadata(tail, e)
-	if len(e.Details) > 0 {
-		tail = append(tail, paragraphSpacing...)
-		tail = appendDetailsTable(tail, e.Details)
-	}
-	d := strings.TrimSpace(e.Description)
-	if d == "" {
-		return string(tail)
-	}
-	room := maxCellRunes - utf8.RuneCount(tail) - utf8.RuneCountInString(paragraphSpacing)
-	buf := appendMarkdown(tail, d, room, true)
-	escaped := buf[len(tail):]
-	var out strings.Builder
-	out.Grow(len(escaped) + len(paragraphSpacing) + len(tail))
-	out.Write(escaped)
-	out.WriteString(paragraphSpacing)
-	out.Write(tail)
-	return out.String()
-}
-
-// markdownSizeHint guesses the cell's size in bytes so that its buffer
-// seldom grows: the event's text, the fixed labels, and an eighth more for
-// escapes, capped at what the longest cell can take.
-func markdownSizeHint(e notify.Event) int {
-	const labels = 256 // the list's labels, the time, the table's header
-	n := labels + len(e.Description) + len(e.Type) + len(e.Source) + len(e.URL) + len(e.ID)
-	for _, t := range e.Tags {
-		n += len(t) + len(", ")
-	}
-	for k, v := range e.Details {
-		n += len(k) + len(v) + len("\n|  |  |")
-	}
-	n += n / 8
-	return min(n, utf8.UTFMax*maxCellRunes)
+	return markdownDocument.Render(e.Description, appendMetadata(nil, e), e.Details)
 }
 
 // appendMetadata appends the list of what the console knows about the
@@ -199,7 +151,7 @@ func joinTags(tags []string) string {
 	b.Grow(size)
 	seen := make(map[string]bool, len(tags))
 	for _, t := range tags {
-		t = strings.TrimSpace(oneLine(t))
+		t = strings.TrimSpace(render.OneLine(t))
 		if t == "" || seen[t] {
 			continue
 		}
@@ -210,37 +162,4 @@ func joinTags(tags []string) string {
 		b.WriteString(t)
 	}
 	return b.String()
-}
-
-// appendDetailsTable appends details as a two-column table sorted by key,
-// within maxTableRunes; rows that do not fit are counted in a last row.
-func appendDetailsTable(b []byte, details map[string]string) []byte {
-	if len(details) == 0 {
-		return b
-	}
-	keys := make([]string, 0, len(details))
-	for k := range details {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	const header = "| Detail | Value |\n| --- | --- |"
-	b = append(b, header...)
-	n := utf8.RuneCountInString(header)
-	const reserve = 64 // room for the row that counts what was left out
-	for i, k := range keys {
-		row := len(b)
-		b = append(b, "\n| "...)
-		b = appendMarkdown(b, k, maxDetailKey, false)
-		b = append(b, " | "...)
-		b = appendMarkdown(b, details[k], maxDetailValue, false)
-		b = append(b, " |"...)
-		w := utf8.RuneCount(b[row:])
-		if n+w > maxTableRunes-reserve {
-			b = append(b[:row], "\n| "+text.TruncationMarker+" | "...)
-			b = strconv.AppendInt(b, int64(len(keys)-i), 10)
-			return append(b, " more details not shown |"...)
-		}
-		n += w
-	}
-	return b
 }

@@ -61,9 +61,22 @@ const urlForm = "https://<site>.atlassian.net/rest/api/2/issue/"
 
 // Validate checks every field offline and reports all bad ones at once.
 func (c Config) Validate() error {
+	_, err := c.compile()
+	return err
+}
+
+// compiled is what New needs of a valid Config beyond its fields.
+type compiled struct {
+	base string // https://<site>.atlassian.net
+}
+
+// compile is the one parse of a Config that Validate and New share: every
+// bad field at once, or what New builds on.
+func (c Config) compile() (compiled, error) {
 	var errs validate.Errors
 	errs.CheckName("name", c.Name)
-	if _, msg := parseSiteURL(c.URL); msg != "" {
+	base, msg := parseSiteURL(c.URL)
+	if msg != "" {
 		errs.Add("url", msg)
 	}
 	checkProjectID(&errs, c.ProjectID)
@@ -74,7 +87,7 @@ func (c Config) Validate() error {
 	}
 	checkEmail(&errs, c.ReporterEmail)
 	checkIssueType(&errs, c.IssueType)
-	return errs.Err()
+	return compiled{base: base}, errs.Err()
 }
 
 // issueType returns the configured issue type or the default.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/codedefender/integrations/jira"
 	"github.com/codedefender/integrations/notify"
+	"github.com/codedefender/integrations/notify/notifytest"
 )
 
 // This example files an alert. The HTTP client is a mock of the Jira site,
@@ -113,4 +114,67 @@ func ExampleFromJSON() {
 	}`))
 	fmt.Println(n, err)
 	// Output: jira("Security board") <nil>
+}
+
+// TestReport says what Test proved, step by step. The site here is
+// notifytest's loopback fake of Jira, whose Incident issue type lacks the
+// Labels field on its create screen.
+func ExampleNotifier_TestReport() {
+	srv, err := notifytest.StartServer()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	n, err := jira.New(jira.Config{
+		Name:          "Security board",
+		URL:           "https://acme.atlassian.net/rest/api/2/issue/",
+		ProjectID:     "10000",
+		APIToken:      "ATATT3xFfGF0-example-token",
+		ReporterEmail: "secops@acme.example",
+		IssueType:     "Incident",
+	}, notify.WithHTTPClient(srv.Client()))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, c := range n.TestReport(context.Background()).Checks {
+		fmt.Printf("%s: %s\n", c.Name, c.Status)
+	}
+	// Output:
+	// token belongs to reporter_email: passed
+	// project visible: passed
+	// issue type exists: passed
+	// Labels on the create screen: failed
+	// Priority on the create screen: skipped
+	// no unfilled required fields: passed
+}
+
+// A resolved event comments on the event's open issue and moves it to a
+// Done status of the project's workflow, here the loopback fake's.
+func ExampleNotifier_Send_resolved() {
+	srv, err := notifytest.StartServer()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	n, err := jira.New(jira.Config{
+		Name:          "Security board",
+		URL:           "https://acme.atlassian.net/rest/api/2/issue/",
+		ProjectID:     "10000",
+		APIToken:      "ATATT3xFfGF0-example-token",
+		ReporterEmail: "secops@acme.example",
+	}, notify.WithHTTPClient(srv.Client()))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	e := notify.Event{ID: "evt-1", Type: notify.EventIncident, Title: "New script on checkout",
+		Risk: notify.RiskHigh, Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	opened, _ := n.Send(context.Background(), e)
+	e.Status = notify.StatusResolved
+	closed, err := n.Send(context.Background(), e)
+	fmt.Println(opened.ID, closed.ID, err, srv.JiraIssues()[0].Status)
+	// Output: SEC-1 SEC-1 <nil> Done
 }

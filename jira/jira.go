@@ -16,7 +16,9 @@
 //     within 32,767 units. Untrusted text is escaped, so an alert cannot
 //     inject markup, links, images, macros or mentions;
 //   - labels: "cd-<event id>", then the event's tags with spaces replaced by
-//     '-' (Jira refuses a label with a space);
+//     '-' (Jira refuses a label with a space); a tag that starts with "cd-"
+//     is kept as "tag-cd-…", so that tags can never forge another event's
+//     dedup label;
 //   - priority, only with priority_from_risk: critical → Highest, high →
 //     High, medium → Medium, low → Low, info → Lowest (notify.Risk.JiraPriority).
 //
@@ -33,13 +35,25 @@
 // good (a 400 or 404 other than an auth failure) is logged and the issue is
 // filed anyway, so that a search problem never blocks alerts.
 //
-// Test files nothing. In order, it checks that
+// A resolved event (notify.StatusResolved) closes the event's open issue,
+// found by the same search: Send comments that Code Defender resolved the
+// alert (POST /rest/api/2/issue/{key}/comment), then reads the issue's
+// transitions (GET /rest/api/3/issue/{key}/transitions) and performs the
+// first one whose target status is in the Done category, so the workflow's
+// own transition id is used, never an assumed one. A workflow without such
+// a transition leaves the issue commented and open. With no open issue
+// (never opened, or resolved already) Send files nothing and returns an
+// empty Receipt.
+//
+// Test files nothing; TestReport says what each step proved. In order, it
+// checks that
 //
 //   - the token works and belongs to reporter_email (GET /rest/api/2/myself;
 //     a 200 carrying X-Seraph-LoginReason: AUTHENTICATED_FAILED is a failed
 //     login, as on every call). When Jira hides the account's e-mail
-//     address, Test cannot compare it and logs so; Jira accepted the address
-//     and the token as a pair, which it does only for the token's owner;
+//     address, Test cannot compare it, which is a warning: Jira accepted the
+//     address and the token as a pair, which it does only for the token's
+//     owner;
 //   - the project exists and the account can see it (GET /rest/api/2/project/{id});
 //   - the issue type is in the project's create metadata
 //     (GET /rest/api/2/issue/createmeta/{project}/issuetypes, names compared
@@ -65,8 +79,10 @@ import (
 	"strings"
 
 	"github.com/codedefender/integrations/internal/identity"
+	"github.com/codedefender/integrations/internal/render"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
@@ -111,10 +127,11 @@ var _ notify.Notifier = (*Notifier)(nil)
 
 // New validates c and returns a Notifier.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	if err := c.Validate(); err != nil {
+	cc, err := c.compile()
+	if err != nil {
 		return nil, err
 	}
-	base, _ := parseSiteURL(c.URL)
+	base := cc.base
 	s := settings.Apply(opts...)
 	basic := notify.Secret(base64.StdEncoding.EncodeToString([]byte(c.ReporterEmail + ":" + c.APIToken.Reveal())))
 	return &Notifier{
@@ -157,28 +174,79 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 	if err := e.Validate(); err != nil {
 		return notify.Receipt{}, err
 	}
-	if r, found, err := n.findOpenIssue(ctx, e.ID); err != nil || found {
-		return r, err
+	key, err := n.findOpenIssue(ctx, e.ID)
+	switch {
+	case err != nil:
+		return notify.Receipt{}, err
+	case e.Status.IsResolved():
+		if key == "" {
+			return notify.Receipt{}, nil // nothing open: nothing to close
+		}
+		return n.resolve(ctx, e, key)
+	case key != "":
+		return n.receipt(key), nil
 	}
 	return n.create(ctx, e)
 }
 
+// The checks TestReport runs, in order.
+const (
+	checkMyself   = "token belongs to reporter_email"
+	checkProject  = "project visible"
+	checkType     = "issue type exists"
+	checkLabels   = "Labels on the create screen"
+	checkPriority = "Priority on the create screen"
+	checkRequired = "no unfilled required fields"
+)
+
 // Test checks, filing nothing, that the token is reporter_email's, that the
 // project and issue type exist, and that the create screen has the fields
-// Send sets.
-func (n *Notifier) Test(ctx context.Context) error {
-	if err := n.checkMyself(ctx); err != nil {
-		return err
+// Send sets: it returns TestReport(ctx).Err().
+func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
+
+// TestReport runs Test's steps, filing nothing, and says what each proved.
+// A step that cannot run because an earlier one failed is skipped.
+func (n *Notifier) TestReport(ctx context.Context) notify.Report {
+	var r notify.Report
+	steps := []string{checkMyself, checkProject, checkType, checkLabels, checkPriority, checkRequired}
+	skipRest := func(from int) notify.Report {
+		for _, name := range steps[from:] {
+			r.Skip(name, "skipped: an earlier check failed")
+		}
+		return r
+	}
+	hidden, err := n.checkMyself(ctx)
+	switch {
+	case err != nil:
+		r.Fail(checkMyself, err)
+		return skipRest(1)
+	case hidden:
+		r.Warn(checkMyself, "Jira hides the account's e-mail address, so Test cannot compare it with reporter_email; "+
+			"Jira accepted reporter_email and api_token as a pair, which it does only for the token's owner.")
+	default:
+		r.Pass(checkMyself, "The API token is reporter_email's.")
 	}
 	project, err := n.checkProject(ctx)
-	if err != nil {
-		return err
+	if !r.Check(checkProject, err, "reporter_email's account can see the project.") {
+		return skipRest(2)
 	}
 	typ, err := n.findIssueType(ctx, project)
-	if err != nil {
-		return err
+	if !r.Check(checkType, err, fmt.Sprintf("Issue type %q is in project %s.", typ.Name, project.label())) {
+		return skipRest(3)
 	}
-	return n.checkCreateScreen(ctx, project, typ)
+	screen, err := n.readCreateScreen(ctx, project, typ)
+	if err != nil {
+		r.Fail(checkLabels, err)
+		return skipRest(4)
+	}
+	r.Check(checkLabels, screen.labels(), "Each issue can carry its event's label, so a retried alert finds it.")
+	if n.cfg.PriorityFromRisk {
+		r.Check(checkPriority, screen.priority(), "Each issue's priority can follow the event's risk.")
+	} else {
+		r.Skip(checkPriority, "priority_from_risk is off.")
+	}
+	r.Check(checkRequired, screen.required(), "The issue type requires no field the integration leaves empty.")
+	return r
 }
 
 // issueRequest is the body of POST /rest/api/2/issue.
@@ -224,18 +292,18 @@ type issueKey struct {
 	Key string `json:"key"`
 }
 
+// receipt is the Receipt of an issue: its key and browse URL, scrubbed and
+// bounded like any server data.
 func (n *Notifier) receipt(key string) notify.Receipt {
-	return notify.Receipt{ID: key, URL: n.base + "/browse/" + url.PathEscape(key)}
+	return n.http.Receipt(key, n.base+"/browse/"+url.PathEscape(key))
 }
 
 const opCreate = "send: POST " + createPath
 
 func (n *Notifier) create(ctx context.Context, e notify.Event) (notify.Receipt, error) {
-	resp, err := n.do(ctx, sender.Request{Op: opCreate, Method: http.MethodPost, URL: n.createURL, JSON: n.payload(e)})
+	resp, err := n.do(ctx, sender.Request{Op: opCreate, Method: http.MethodPost, URL: n.createURL, JSON: n.payload(e),
+		Explain: n.explain(n.createHint)})
 	if err != nil {
-		if resp != nil && resp.StatusCode == http.StatusBadRequest {
-			n.addCreateHint(err, resp)
-		}
 		return notify.Receipt{}, err
 	}
 	var created issueKey
@@ -261,83 +329,100 @@ type searchResponse struct {
 
 const opSearch = "send: POST " + searchPath
 
-// findOpenIssue looks for an open issue of the project labelled with the
-// event's id. found is false, with no error, when there is none or when the
-// site refuses the search for good (logged), so that filing goes ahead.
-func (n *Notifier) findOpenIssue(ctx context.Context, eventID string) (r notify.Receipt, found bool, err error) {
+// findOpenIssue returns the key of the open issue of the project labelled
+// with the event's id. The key is "", with no error, when there is none or
+// when the site refuses the search for good (logged), so that filing goes
+// ahead.
+func (n *Notifier) findOpenIssue(ctx context.Context, eventID string) (key string, err error) {
 	req := searchRequest{JQL: duplicateJQL(n.cfg.ProjectID, eventID), MaxResults: 1, Fields: []string{"summary"}}
 	resp, err := n.do(ctx, sender.Request{Op: opSearch, Method: http.MethodPost, URL: n.searchURL, JSON: req})
 	if err != nil {
 		var ne *notify.Error
 		if !errors.As(err, &ne) || resp == nil || !(errors.Is(err, notify.ErrRejected) || errors.Is(err, notify.ErrNotFound)) {
-			return notify.Receipt{}, false, err
+			return "", err
 		}
 		// A label no issue has used yet can make JQL answer 400 ("does not
 		// exist for the field 'labels'"): that only means no issue exists.
 		if !strings.Contains(ne.Message, "does not exist for the field 'labels'") {
-			n.logger.WarnContext(ctx, "jira: the search for the event's open issue failed; filing the issue without it",
+			n.logger.WarnContext(ctx, "jira: the search for the event's open issue failed; going on as if there were none",
 				"integration", n.Identity.String(), "error", err.Error())
 		}
-		return notify.Receipt{}, false, nil
+		return "", nil
 	}
 	var page searchResponse
 	if err := resp.DecodeJSON(&page); err != nil {
-		return notify.Receipt{}, false, n.http.BadAnswer(opSearch, resp, err)
+		return "", n.http.BadAnswer(opSearch, resp, err)
 	}
 	for _, is := range page.Issues {
 		if is.Key != "" {
-			return n.receipt(is.Key), true, nil
+			return is.Key, nil
 		}
 	}
-	return notify.Receipt{}, false, nil
+	return "", nil
 }
 
-// do sends a request with the notifier's credentials, reads Jira's error
-// body, treats a failed login reported in X-Seraph-LoginReason as one
-// whatever the status, and adds Jira-specific advice to auth failures.
+// do sends a request with the notifier's credentials and treats a failed
+// login reported in X-Seraph-LoginReason as one, whatever the status. A
+// request without its own Explain reads Jira's error body with the hints
+// every call shares.
 func (n *Notifier) do(ctx context.Context, r sender.Request) (*sender.Response, error) {
 	r.Header = n.header
-	r.Explain = sender.Message(describeError)
+	if r.Explain == nil {
+		r.Explain = n.explain(nil)
+	}
 	resp, err := n.http.Do(ctx, r)
 	if resp != nil {
 		reason := resp.Header.Get(seraphKey)
 		if strings.Contains(reason, "AUTHENTICATED_FAILED") || strings.Contains(reason, "AUTHENTICATION_DENIED") {
-			return resp, n.loginFailed(r.Op, resp.StatusCode, reason)
-		}
-	}
-	if err == nil {
-		return resp, nil // before ne, which errors.As would move to the heap
-	}
-	var ne *notify.Error
-	if errors.As(err, &ne) {
-		switch ne.Kind {
-		case notify.ErrUnauthorized:
-			ne.Hint = hintUnauthorized
-		case notify.ErrForbidden:
-			ne.Hint = "reporter_email's account lacks a permission in the project (Browse projects, Create issues)"
+			return resp, n.loginFailed(r.Op, resp, reason)
 		}
 	}
 	return resp, err
 }
+
+// explain returns the Request.Explain of a Jira call: Jira's
+// {errorMessages, errors} as the message, and a hint. hint, when not nil,
+// gives the call's own advice from the status and the error body; without
+// one (or when it has none) an auth failure gets the advice every call
+// shares. The sender scrubs, folds and bounds the hint like the message, so
+// whatever it copies from Jira's body reaches no error raw.
+func (n *Notifier) explain(hint func(status int, b errorBody) string) func(*sender.Response) sender.Explanation {
+	return func(r *sender.Response) sender.Explanation {
+		x := sender.Explanation{Message: describeError(r)}
+		if hint != nil {
+			var b errorBody
+			_ = json.Unmarshal(r.Body, &b) // a body that is not Jira's has no fields to advise on
+			x.Hint = hint(r.StatusCode, b)
+		}
+		if x.Hint == "" {
+			switch r.StatusCode {
+			case http.StatusUnauthorized:
+				x.Hint = hintUnauthorized
+			case http.StatusForbidden:
+				x.Hint = hintForbidden
+			}
+		}
+		return x
+	}
+}
+
+const hintForbidden = "reporter_email's account lacks a permission in the project (Browse projects, Create issues)"
 
 const hintUnauthorized = "check reporter_email and api_token: the token must be a classic API token of that account " +
 	"(scoped tokens are not supported, and tokens expire after at most a year)"
 
 // loginFailed is the error for a response whose X-Seraph-LoginReason says
 // the Basic auth was refused.
-func (n *Notifier) loginFailed(op string, status int, reason string) error {
+func (n *Notifier) loginFailed(op string, r *sender.Response, reason string) error {
 	hint := hintUnauthorized
 	if strings.Contains(reason, "AUTHENTICATION_DENIED") {
 		hint = "Jira wants a CAPTCHA after repeated failed logins: sign in to the site in a browser as reporter_email, then check api_token"
 	}
-	return &notify.Error{
-		Integration: Type,
-		Op:          op,
-		StatusCode:  status,
-		Kind:        notify.ErrUnauthorized,
-		Message:     n.http.Clean("Jira did not accept reporter_email and api_token (" + seraphHeader + ": " + reason + ")"),
-		Hint:        hint,
-	}
+	return n.http.Status(op, r.StatusCode, r.Header, sender.Explanation{
+		Message: "Jira did not accept reporter_email and api_token (" + seraphHeader + ": " + reason + ")",
+		Hint:    hint,
+		Kind:    notify.ErrUnauthorized,
+	})
 }
 
 // errorBody is Jira's error answer.
@@ -372,12 +457,18 @@ var filledFields = map[string]bool{
 	"project": true, "issuetype": true, "summary": true, "description": true, "labels": true, "reporter": true,
 }
 
-// addCreateHint says how to fix the console prerequisites Jira's 400 names.
-func (n *Notifier) addCreateHint(err error, resp *sender.Response) {
-	var ne *notify.Error
-	var b errorBody
-	if !errors.As(err, &ne) || json.Unmarshal(resp.Body, &b) != nil {
-		return
+// Bounds on what createHint copies from Jira's 400: the field names of a
+// project's required fields are server data, so only a few short ones are
+// named (the sender then scrubs and bounds the whole hint).
+const (
+	maxHintFields     = 5
+	maxHintFieldRunes = 64
+)
+
+// createHint says how to fix the console prerequisites a create's 400 names.
+func (n *Notifier) createHint(status int, b errorBody) string {
+	if status != http.StatusBadRequest {
+		return ""
 	}
 	typ := n.cfg.issueType()
 	var hints []string
@@ -397,19 +488,35 @@ func (n *Notifier) addCreateHint(err error, resp *sender.Response) {
 	if _, ok := b.Errors["project"]; ok {
 		hints = append(hints, "check project_id: the project does not exist, or reporter_email's account cannot create issues in it")
 	}
-	var others []string
-	for f, msg := range b.Errors {
-		if !filledFields[f] && f != "priority" && strings.Contains(strings.ToLower(msg), "required") {
-			others = append(others, f)
-		}
-	}
-	if len(others) > 0 {
-		sort.Strings(others)
+	if others := requiredOthers(b.Errors); len(others) > 0 {
 		hints = append(hints, "the project requires fields the integration does not fill ("+strings.Join(others, ", ")+"): make them optional or give them a default value")
 	}
-	if len(hints) > 0 {
-		ne.Hint = strings.Join(hints, "; ")
+	return strings.Join(hints, "; ")
+}
+
+// requiredOthers returns the fields a 400 says are required that Send does
+// not fill (see fieldNames).
+func requiredOthers(errs map[string]string) []string {
+	return fieldNames(errs, func(f, msg string) bool {
+		return !filledFields[f] && f != "priority" && strings.Contains(strings.ToLower(msg), "required")
+	})
+}
+
+// fieldNames returns the names of the fields of a Jira 400 that keep
+// selects, sorted, each on one line and short, at most maxHintFields of
+// them: they are server data headed for a hint.
+func fieldNames(errs map[string]string, keep func(field, msg string) bool) []string {
+	var names []string
+	for f, msg := range errs {
+		if keep(f, msg) {
+			names = append(names, text.Truncate(render.OneLine(f), maxHintFieldRunes))
+		}
 	}
+	sort.Strings(names)
+	if len(names) > maxHintFields {
+		names = append(names[:maxHintFields], fmt.Sprintf("and %d more", len(names)-maxHintFields))
+	}
+	return names
 }
 
 // notOnScreen reports whether a field error is Jira's "Field 'x' cannot be
@@ -421,7 +528,13 @@ func notOnScreen(msg string) bool {
 
 // getJSON sends a GET and decodes the answer into v.
 func (n *Notifier) getJSON(ctx context.Context, op, u string, v any) (*sender.Response, error) {
-	resp, err := n.do(ctx, sender.Request{Op: op, Method: http.MethodGet, URL: u})
+	return n.getJSONExplained(ctx, op, u, v, nil)
+}
+
+// getJSONExplained is getJSON with the call's own reading of an error
+// answer (nil: the shared one).
+func (n *Notifier) getJSONExplained(ctx context.Context, op, u string, v any, explain func(*sender.Response) sender.Explanation) (*sender.Response, error) {
+	resp, err := n.do(ctx, sender.Request{Op: op, Method: http.MethodGet, URL: u, Explain: explain})
 	if err != nil {
 		return resp, err
 	}
@@ -433,29 +546,28 @@ func (n *Notifier) getJSON(ctx context.Context, op, u string, v any) (*sender.Re
 
 const opMyself = "test: GET " + myselfPath
 
-// checkMyself checks that the token works and is reporter_email's.
-func (n *Notifier) checkMyself(ctx context.Context) error {
+// checkMyself checks that the token works and is reporter_email's; hidden
+// is set when Jira hides the account's address, so that it cannot tell.
+func (n *Notifier) checkMyself(ctx context.Context) (hidden bool, err error) {
 	var me struct {
 		AccountID    string `json:"accountId"`
 		EmailAddress string `json:"emailAddress"`
 	}
-	if _, err := n.getJSON(ctx, opMyself, n.base+myselfPath, &me); err != nil {
-		return err
+	resp, err := n.getJSON(ctx, opMyself, n.base+myselfPath, &me)
+	if err != nil {
+		return false, err
 	}
 	switch {
 	case me.AccountID == "":
-		return n.http.Errorf(opMyself, notify.ErrRejected, false, "the answer names no account; is the URL the Jira site's own?")
+		return false, n.refuse(opMyself, resp, notify.ErrRejected, "", "the answer names no account; is the URL the Jira site's own?")
 	case me.EmailAddress == "":
-		n.logger.WarnContext(ctx, "jira: test: Jira hides the account's e-mail address, so Test cannot compare it with reporter_email; "+
-			"Jira accepted reporter_email and api_token as a pair, which it does only for the token's owner",
-			"integration", n.Identity.String())
+		return true, nil
 	case !strings.EqualFold(strings.TrimSpace(me.EmailAddress), n.cfg.ReporterEmail):
-		e := n.http.Errorf(opMyself, notify.ErrUnauthorized, false,
+		return false, n.refuse(opMyself, resp, notify.ErrUnauthorized,
+			"create the token while signed in as reporter_email, or set reporter_email to the token owner's address",
 			"the token is not reporter_email's: Jira says it belongs to %s, not %s", me.EmailAddress, n.cfg.ReporterEmail)
-		e.Hint = "create the token while signed in as reporter_email, or set reporter_email to the token owner's address"
-		return e
 	}
-	return nil
+	return false, nil
 }
 
 // project is what Test needs of GET /rest/api/2/project/{id}.
@@ -476,11 +588,12 @@ func (p project) label() string {
 func (n *Notifier) checkProject(ctx context.Context) (project, error) {
 	op := "test: GET " + projectPath + n.cfg.ProjectID
 	var p project
-	_, err := n.getJSON(ctx, op, n.base+projectPath+n.cfg.ProjectID, &p)
-	var ne *notify.Error
-	if errors.As(err, &ne) && errors.Is(err, notify.ErrNotFound) {
-		ne.Hint = "check project_id: no project has that id, or reporter_email's account cannot browse it"
-	}
+	_, err := n.getJSONExplained(ctx, op, n.base+projectPath+n.cfg.ProjectID, &p, n.explain(func(status int, _ errorBody) string {
+		if status == http.StatusNotFound {
+			return "check project_id: no project has that id, or reporter_email's account cannot browse it"
+		}
+		return ""
+	}))
 	if err == nil && p.ID == "" {
 		p.ID = n.cfg.ProjectID
 	}
@@ -526,7 +639,10 @@ func (n *Notifier) findIssueType(ctx context.Context, p project) (issueTypeMeta,
 	path := createMetaPath + n.cfg.ProjectID + "/issuetypes"
 	op := "test: GET " + path
 	want := n.cfg.issueType()
-	var all []issueTypeMeta
+	var (
+		all  []issueTypeMeta
+		last *sender.Response
+	)
 	for start, req := 0, 0; req < maxMetaRequests; req++ {
 		var page struct {
 			metaPage
@@ -534,9 +650,11 @@ func (n *Notifier) findIssueType(ctx context.Context, p project) (issueTypeMeta,
 			// createMetaIssueType is an alias Jira's schema also lists.
 			CreateMetaIssueType []issueTypeMeta `json:"createMetaIssueType"`
 		}
-		if _, err := n.getJSON(ctx, op, pageURL(n.base+path, start, metaPageSize), &page); err != nil {
+		resp, err := n.getJSON(ctx, op, pageURL(n.base+path, start, metaPageSize), &page)
+		if err != nil {
 			return issueTypeMeta{}, err
 		}
+		last = resp
 		items := page.IssueTypes
 		if len(items) == 0 {
 			items = page.CreateMetaIssueType
@@ -553,17 +671,22 @@ func (n *Notifier) findIssueType(ctx context.Context, p project) (issueTypeMeta,
 		}
 	}
 	if len(all) == 0 {
-		e := n.http.Errorf(op, notify.ErrForbidden, false, "Jira lists no issue type reporter_email may create in project %s", p.label())
-		e.Hint = "grant reporter_email's account the Create issues permission in the project"
-		return issueTypeMeta{}, e
+		return issueTypeMeta{}, n.refuse(op, last, notify.ErrForbidden,
+			"grant reporter_email's account the Create issues permission in the project",
+			"Jira lists no issue type reporter_email may create in project %s", p.label())
 	}
 	names := make([]string, len(all))
 	for i, t := range all {
 		names[i] = t.Name
 	}
-	e := n.http.Errorf(op, notify.ErrNotFound, false, "issue type %q is not in project %s (it has: %s)", want, p.label(), strings.Join(names, ", "))
-	e.Hint = "set issue_type to one of the project's issue types"
-	return issueTypeMeta{}, e
+	return issueTypeMeta{}, n.refuse(op, last, notify.ErrNotFound, "set issue_type to one of the project's issue types",
+		"issue type %q is not in project %s (it has: %s)", want, p.label(), strings.Join(names, ", "))
+}
+
+// refuse is the error for an answer Jira gave with a success status that
+// shows the configuration cannot work: built once, hint included.
+func (n *Notifier) refuse(op string, r *sender.Response, kind error, hint, format string, args ...any) error {
+	return n.http.Status(op, r.StatusCode, nil, sender.Explanation{Message: fmt.Sprintf(format, args...), Hint: hint, Kind: kind})
 }
 
 func pageURL(u string, start, size int) string {
@@ -637,64 +760,82 @@ func (n *Notifier) createScreen(ctx context.Context, op, u string) (fields []fie
 	return fields, false, nil
 }
 
-// checkCreateScreen checks that the issue type's create screen has the
-// fields Send sets and requires none it does not.
-func (n *Notifier) checkCreateScreen(ctx context.Context, p project, typ issueTypeMeta) error {
+// screen is what Test read of an issue type's create screen.
+type screen struct {
+	n       *Notifier
+	op      string
+	p       project
+	typ     issueTypeMeta
+	fields  []fieldMeta
+	byID    map[string]fieldMeta
+	partial string // says that only the first fields were read, or ""
+}
+
+// readCreateScreen reads the issue type's create screen.
+func (n *Notifier) readCreateScreen(ctx context.Context, p project, typ issueTypeMeta) (screen, error) {
 	path := createMetaPath + n.cfg.ProjectID + "/issuetypes/" + url.PathEscape(typ.ID)
-	op := "test: GET " + path
-	fields, complete, err := n.createScreen(ctx, op, n.base+path)
+	sc := screen{n: n, op: "test: GET " + path, p: p, typ: typ}
+	fields, complete, err := n.createScreen(ctx, sc.op, n.base+path)
 	if err != nil {
-		return err
+		return sc, err
 	}
-	byID := make(map[string]fieldMeta, len(fields))
+	sc.fields = fields
+	sc.byID = make(map[string]fieldMeta, len(fields))
 	for _, f := range fields {
-		byID[f.id()] = f
+		sc.byID[f.id()] = f
 	}
-	partial := ""
 	if !complete {
-		partial = fmt.Sprintf(" (only its first %d fields were read)", len(fields))
+		sc.partial = fmt.Sprintf(" (only its first %d fields were read)", len(fields))
 	}
-	var problems []string
-	if _, ok := byID["labels"]; !ok {
-		problems = append(problems, fmt.Sprintf("the Labels field is not on the create screen of issue type %q in project %s%s: "+
-			"add it (each issue is labelled with its event id, so that a retried send finds it instead of filing another)",
-			typ.Name, p.label(), partial))
+	return sc, nil
+}
+
+// problem is the error for a create-screen check that failed: Jira
+// answered, but the screen cannot take what Send files.
+func (sc screen) problem(msg string) error {
+	return sc.n.http.Status(sc.op, http.StatusOK, nil, sender.Explanation{Message: msg, Kind: notify.ErrRejected})
+}
+
+// labels checks that the Labels field is on the screen.
+func (sc screen) labels() error {
+	if _, ok := sc.byID["labels"]; ok {
+		return nil
 	}
-	if n.cfg.PriorityFromRisk {
-		pf, ok := byID["priority"]
-		switch {
-		case !ok:
-			problems = append(problems, fmt.Sprintf("the Priority field is not on the create screen of issue type %q in project %s%s: "+
-				"add it, or turn priority_from_risk off", typ.Name, p.label(), partial))
-		default:
-			if missing, have := missingPriorities(pf.AllowedValues); len(missing) > 0 {
-				problems = append(problems, fmt.Sprintf("priority_from_risk maps risks to Highest, High, Medium, Low and Lowest, "+
-					"but the project has no priority named %s (it has: %s): rename its priorities, or turn priority_from_risk off",
-					strings.Join(missing, ", "), strings.Join(have, ", ")))
-			}
-		}
+	return sc.problem(fmt.Sprintf("the Labels field is not on the create screen of issue type %q in project %s%s: "+
+		"add it (each issue is labelled with its event id, so that a retried send finds it instead of filing another)",
+		sc.typ.Name, sc.p.label(), sc.partial))
+}
+
+// priority checks that the Priority field is on the screen with the five
+// priorities priority_from_risk sends.
+func (sc screen) priority() error {
+	pf, ok := sc.byID["priority"]
+	if !ok {
+		return sc.problem(fmt.Sprintf("the Priority field is not on the create screen of issue type %q in project %s%s: "+
+			"add it, or turn priority_from_risk off", sc.typ.Name, sc.p.label(), sc.partial))
 	}
+	if missing, have := missingPriorities(pf.AllowedValues); len(missing) > 0 {
+		return sc.problem(fmt.Sprintf("priority_from_risk maps risks to Highest, High, Medium, Low and Lowest, "+
+			"but the project has no priority named %s (it has: %s): rename its priorities, or turn priority_from_risk off",
+			strings.Join(missing, ", "), strings.Join(have, ", ")))
+	}
+	return nil
+}
+
+// required checks that the issue type requires no field Send leaves empty.
+func (sc screen) required() error {
 	var required []string
-	for _, f := range fields {
+	for _, f := range sc.fields {
 		id := f.id()
-		if f.Required && !f.HasDefaultValue && !filledFields[id] && !(id == "priority" && n.cfg.PriorityFromRisk) {
+		if f.Required && !f.HasDefaultValue && !filledFields[id] && !(id == "priority" && sc.n.cfg.PriorityFromRisk) {
 			required = append(required, fmt.Sprintf("%s (%s)", f.Name, id))
 		}
 	}
-	if len(required) > 0 {
-		problems = append(problems, fmt.Sprintf("issue type %q requires fields the integration does not fill: %s; "+
-			"make them optional or give them a default value", typ.Name, strings.Join(required, ", ")))
-	}
-	if len(problems) == 0 {
+	if len(required) == 0 {
 		return nil
 	}
-	return &notify.Error{
-		Integration: Type,
-		Op:          op,
-		Kind:        notify.ErrRejected,
-		// Not truncated like a destination's message: every problem counts.
-		Message: n.http.Scrubber().Scrub(strings.Join(problems, "; ")),
-	}
+	return sc.problem(fmt.Sprintf("issue type %q requires fields the integration does not fill: %s; "+
+		"make them optional or give them a default value", sc.typ.Name, strings.Join(required, ", ")))
 }
 
 // missingPriorities compares the priorities a Priority field allows with

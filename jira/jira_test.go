@@ -56,29 +56,27 @@ func validConfig() Config {
 	}
 }
 
+// fullEvent is testkit's full event with the wiki markup edge cases this
+// package's exact-request tests pin down.
 func fullEvent() notify.Event {
-	return notify.Event{
-		ID:          "evt-1",
-		Type:        notify.EventClientSideRisk,
-		Title:       "New script on checkout",
-		Description: "Script *evil* loaded from [cdn|https://cdn.evil.example]\nh1. not a heading\r\nC:\\temp {noformat}",
-		Risk:        notify.RiskHigh,
-		Time:        time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-		URL:         "https://console.codedefender.example/alerts/evt-1",
-		Source:      "shop.example.com",
-		Tags:        []string{"pci", "new script", "pci", " "},
-		Details:     map[string]string{"script": "https://cdn.evil.example/x.js", "page": "/checkout|pay"},
-	}
+	e := testkit.FullEvent()
+	e.ID = "evt-1"
+	e.Description = "Script *evil* loaded from [cdn|https://cdn.evil.example]\nh1. not a heading\r\nC:\\temp {noformat}"
+	e.Risk = notify.RiskHigh
+	e.URL = "https://console.codedefender.example/alerts/evt-1"
+	e.Tags = []string{"pci", "new script", "pci", " "}
+	e.Details = map[string]string{"script": "https://cdn.evil.example/x.js", "page": "/checkout|pay"}
+	return e
 }
 
+// minimalEvent is testkit's minimal event as a test event.
 func minimalEvent() notify.Event {
-	return notify.Event{
-		ID:    "evt-2",
-		Type:  notify.EventTest,
-		Title: "Test alert",
-		Risk:  notify.RiskInfo,
-		Time:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-	}
+	e := testkit.MinimalEvent()
+	e.ID = "evt-2"
+	e.Type = notify.EventTest
+	e.Title = "Test alert"
+	e.Risk = notify.RiskInfo
+	return e
 }
 
 // harness is a Notifier on a MockAPI, with its log captured.
@@ -123,22 +121,23 @@ func requireKind(t *testing.T, err error, kind error, retryable bool) *notify.Er
 
 func TestConfigValidate(t *testing.T) {
 	tests := []struct {
-		name  string
-		edit  func(*Config)
-		field string // "" when valid
-		want  string // part of the field's message
+		name   string
+		edit   func(*Config)
+		field  string // "" when valid
+		schema bool   // a fault the console's JSON Schema can express
+		want   string // part of the field's message
 	}{
 		{name: "full", edit: func(c *Config) { c.IssueType = "Bug"; c.PriorityFromRisk = true }},
 		{name: "minimal, no trailing slash", edit: func(c *Config) { c.URL = site + "/rest/api/2/issue" }},
 		{name: "site host in capitals", edit: func(c *Config) { c.URL = "https://ACME.atlassian.net/rest/api/2/issue/" }},
-		{name: "no name", edit: func(c *Config) { c.Name = "" }, field: "name", want: "required"},
-		{name: "name too long", edit: func(c *Config) { c.Name = strings.Repeat("n", 101) }, field: "name", want: "at most 100"},
-		{name: "no url", edit: func(c *Config) { c.URL = "" }, field: "url", want: "required"},
+		{name: "no name", edit: func(c *Config) { c.Name = "" }, field: "name", want: "required", schema: true},
+		{name: "name too long", edit: func(c *Config) { c.Name = strings.Repeat("n", 101) }, field: "name", want: "at most 100", schema: true},
+		{name: "no url", edit: func(c *Config) { c.URL = "" }, field: "url", want: "required", schema: true},
 		{name: "v3 url", edit: func(c *Config) { c.URL = site + "/rest/api/3/issue/" }, field: "url",
 			want: "must be the v2 address https://acme.atlassian.net/rest/api/2/issue/: v3 wants descriptions in the Atlassian Document Format"},
 		{name: "latest url", edit: func(c *Config) { c.URL = site + "/rest/api/latest/issue" }, field: "url", want: "v2 address"},
 		{name: "site only", edit: func(c *Config) { c.URL = site }, field: "url", want: "did you mean https://acme.atlassian.net/rest/api/2/issue/?"},
-		{name: "http", edit: func(c *Config) { c.URL = "http://acme.atlassian.net/rest/api/2/issue/" }, field: "url", want: "https://"},
+		{name: "http", edit: func(c *Config) { c.URL = "http://acme.atlassian.net/rest/api/2/issue/" }, field: "url", want: "https://", schema: true},
 		{name: "other host", edit: func(c *Config) { c.URL = "https://jira.example.com/rest/api/2/issue/" }, field: "url", want: "Jira Cloud site"},
 		{name: "look-alike host", edit: func(c *Config) { c.URL = "https://acme.atlassian.net.evil.example/rest/api/2/issue/" }, field: "url", want: "Jira Cloud site"},
 		{name: "port", edit: func(c *Config) { c.URL = "https://acme.atlassian.net:8443/rest/api/2/issue/" }, field: "url", want: "Jira Cloud site"},
@@ -147,38 +146,40 @@ func TestConfigValidate(t *testing.T) {
 		{name: "userinfo", edit: func(c *Config) { c.URL = "https://u:p@acme.atlassian.net/rest/api/2/issue/" }, field: "url", want: "user name or password"},
 		{name: "spaces around url", edit: func(c *Config) { c.URL = " " + site + "/rest/api/2/issue/" }, field: "url", want: "spaces"},
 		{name: "not a url", edit: func(c *Config) { c.URL = "acme" }, field: "url", want: "not a URL"},
-		{name: "no project", edit: func(c *Config) { c.ProjectID = "" }, field: "project_id", want: "required"},
-		{name: "project key", edit: func(c *Config) { c.ProjectID = "SEC" }, field: "project_id", want: "numeric id"},
+		{name: "no project", edit: func(c *Config) { c.ProjectID = "" }, field: "project_id", want: "required", schema: true},
+		{name: "project key", edit: func(c *Config) { c.ProjectID = "SEC" }, field: "project_id", want: "numeric id", schema: true},
 		{name: "project zero", edit: func(c *Config) { c.ProjectID = "000" }, field: "project_id", want: "positive"},
-		{name: "project too long", edit: func(c *Config) { c.ProjectID = strings.Repeat("1", 19) }, field: "project_id", want: "at most 18"},
-		{name: "no token", edit: func(c *Config) { c.APIToken = "" }, field: "api_token", want: "required"},
+		{name: "project too long", edit: func(c *Config) { c.ProjectID = strings.Repeat("1", 19) }, field: "project_id", want: "at most 18", schema: true},
+		{name: "no token", edit: func(c *Config) { c.APIToken = "" }, field: "api_token", want: "required", schema: true},
 		{name: "masked token", edit: func(c *Config) { c.APIToken = notify.Redacted }, field: "api_token", want: "mask"},
 		{name: "token with spaces", edit: func(c *Config) { c.APIToken = token + " " }, field: "api_token", want: "spaces"},
 		{name: "token with newline", edit: func(c *Config) { c.APIToken = token + "\n" }, field: "api_token", want: "line breaks"},
-		{name: "no email", edit: func(c *Config) { c.ReporterEmail = "" }, field: "reporter_email", want: "required"},
+		{name: "no email", edit: func(c *Config) { c.ReporterEmail = "" }, field: "reporter_email", want: "required", schema: true},
 		{name: "bad email", edit: func(c *Config) { c.ReporterEmail = "secops" }, field: "reporter_email", want: "plain e-mail address"},
 		{name: "email with name", edit: func(c *Config) { c.ReporterEmail = "Sec <" + email + ">" }, field: "reporter_email", want: "plain e-mail address"},
 		{name: "email with CRLF", edit: func(c *Config) { c.ReporterEmail = email + "\r\nBcc: x@y.z" }, field: "reporter_email", want: "line breaks"},
 		{name: "issue type spaces", edit: func(c *Config) { c.IssueType = " Task" }, field: "issue_type", want: "spaces"},
 		{name: "issue type control", edit: func(c *Config) { c.IssueType = "Ta\x01sk" }, field: "issue_type", want: "control"},
-		{name: "issue type too long", edit: func(c *Config) { c.IssueType = strings.Repeat("t", 256) }, field: "issue_type", want: "at most 255"},
+		{name: "issue type too long", edit: func(c *Config) { c.IssueType = strings.Repeat("t", 256) }, field: "issue_type", want: "at most 255", schema: true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := validConfig()
-			tt.edit(&c)
-			err := c.Validate()
-			notifytest.AssertNoSecret(t, err, secrets...)
-			if tt.field == "" {
-				require.NoError(t, err)
-				return
-			}
-			var ve *notify.ValidationError
-			require.ErrorAs(t, err, &ve)
-			require.Len(t, ve.Fields, 1, "only the broken field: %v", err)
-			require.Equal(t, tt.field, ve.Fields[0].Field)
-			require.Contains(t, ve.Fields[0].Message, tt.want)
-		})
+	cases := make([]testkit.ValidateCase[Config], len(tests))
+	for i, tt := range tests {
+		c := validConfig()
+		tt.edit(&c)
+		cases[i] = testkit.ValidateCase[Config]{Name: tt.name, Config: c, Schema: tt.schema}
+		if tt.field != "" {
+			cases[i].Fields = []string{tt.field}
+		}
+	}
+	testkit.RunValidate(t, cases, func(Config) []notify.Secret { return secrets })
+	// Each message says what is wrong and how to fix it.
+	for i, tt := range tests {
+		if tt.field == "" {
+			continue
+		}
+		var ve *notify.ValidationError
+		require.ErrorAs(t, cases[i].Config.Validate(), &ve)
+		require.Contains(t, ve.Fields[0].Message, tt.want, tt.name)
 	}
 }
 
@@ -781,19 +782,63 @@ func TestTestEveryScreenProblemListed(t *testing.T) {
 	c.PriorityFromRisk = true
 	h := newHarness(t, c)
 	testSite(h, fieldsJSON(`{"fieldId":"customfield_1","name":"Team","required":true}`))
-	err := h.n.Test(context.Background())
-	require.Error(t, err)
-	for _, want := range []string{"Labels field", "Priority field", "Team (customfield_1)"} {
-		require.Contains(t, err.Error(), want)
+	r := h.n.TestReport(context.Background())
+	require.Error(t, r.Err())
+	for i, want := range []struct {
+		name, status, detail string
+	}{
+		{checkMyself, "passed", "reporter_email's"},
+		{checkProject, "passed", "can see the project"},
+		{checkType, "passed", `Issue type "task" is in project SEC`},
+		{checkLabels, "failed", "Labels field"},
+		{checkPriority, "failed", "Priority field"},
+		{checkRequired, "failed", "Team (customfield_1)"},
+	} {
+		require.Equal(t, want.name, r.Checks[i].Name)
+		require.EqualValues(t, want.status, r.Checks[i].Status, want.name)
+		require.Contains(t, r.Checks[i].Detail, want.detail)
+		if want.status == "failed" {
+			notifytest.AssertNoSecret(t, r.Checks[i].Err, secrets...)
+		}
 	}
+	require.Len(t, r.Checks, 6)
+	require.Equal(t, r.Checks[3].Err, r.Err(), "Test returns the first failure")
+}
+
+func TestTestReportSkipsAfterAFailure(t *testing.T) {
+	h := newHarness(t, validConfig())
+	h.On(http.MethodGet, myselfURL, 401, `{"errorMessages":["Client must be authenticated"]}`, nil)
+	r := h.n.TestReport(context.Background())
+	requireKind(t, r.Err(), notify.ErrUnauthorized, false)
+	require.Len(t, r.Checks, 6)
+	require.Equal(t, notify.CheckFailed, r.Checks[0].Status)
+	for _, c := range r.Checks[1:] {
+		require.Equal(t, notify.CheckSkipped, c.Status, c.Name)
+	}
+	require.Equal(t, 1, h.GetTotalCallCount())
+}
+
+func TestTestReportPasses(t *testing.T) {
+	h := newHarness(t, validConfig())
+	testSite(h, fieldsJSON(summaryField, labelsField))
+	r := h.n.TestReport(context.Background())
+	require.NoError(t, r.Err())
+	statuses := make([]notify.CheckStatus, len(r.Checks))
+	for i, c := range r.Checks {
+		statuses[i] = c.Status
+	}
+	require.Equal(t, []notify.CheckStatus{notify.CheckPassed, notify.CheckPassed, notify.CheckPassed, notify.CheckPassed,
+		notify.CheckSkipped, notify.CheckPassed}, statuses, "priority_from_risk is off")
 }
 
 func TestTestHiddenEmail(t *testing.T) {
 	h := newHarness(t, validConfig())
 	testSite(h, fieldsJSON(labelsField))
 	h.On(http.MethodGet, myselfURL, 200, `{"accountId":"5b10ac8d82e05b22cc7d4ef5","displayName":"Sec Ops"}`, nil)
-	require.NoError(t, h.n.Test(context.Background()))
-	require.Contains(t, h.logs.String(), "Jira hides the account's e-mail address, so Test cannot compare it with reporter_email")
+	r := h.n.TestReport(context.Background())
+	require.NoError(t, r.Err())
+	require.Equal(t, notify.CheckWarning, r.Checks[0].Status)
+	require.Contains(t, r.Checks[0].Detail, "Jira hides the account's e-mail address, so Test cannot compare it with reporter_email")
 }
 
 func TestTestReadsOversizedCreateScreen(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -60,5 +61,47 @@ func TestLoopbackFake(t *testing.T) {
 		_, err := n.Send(ctx, e)
 		requireKind(t, err, notify.ErrUnauthorized, false)
 		require.Len(t, srv.JiraIssues(), 1, "nothing filed")
+	})
+}
+
+// TestLoopbackLifecycle opens an event's issue on the fake and resolves it:
+// the issue is commented and moved to Done, and resolving again, or
+// resolving an event never opened, touches nothing.
+func TestLoopbackLifecycle(t *testing.T) {
+	ctx := context.Background()
+	srv := notifytest.NewServer(t)
+	n, err := New(validConfig(), notify.WithHTTPClient(srv.Client()))
+	require.NoError(t, err)
+
+	open, err := n.Send(ctx, testkit.FullEvent())
+	require.NoError(t, err)
+	closed, err := n.Send(ctx, testkit.Resolved(testkit.FullEvent()))
+	require.NoError(t, err)
+	require.Equal(t, open, closed)
+	is := srv.JiraIssues()
+	require.Len(t, is, 1)
+	require.Equal(t, "done", is[0].StatusCategory)
+	require.Equal(t, []string{"Code Defender resolved this alert at 2026-01-02T03:04:05Z."}, is[0].Comments)
+
+	again, err := n.Send(ctx, testkit.Resolved(testkit.FullEvent()))
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{}, again, "resolved already")
+	never, err := n.Send(ctx, testkit.Resolved(testkit.MinimalEvent()))
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{}, never, "never opened")
+	is = srv.JiraIssues()
+	require.Len(t, is, 1, "resolving files nothing")
+	require.Len(t, is[0].Comments, 1)
+
+	t.Run("a workflow without a Done status", func(t *testing.T) {
+		srv.SetJiraWorkflow(notifytest.JiraTransition{ID: "21", Name: "Start", To: "In Progress", Category: "indeterminate"})
+		e := testkit.MinimalEvent()
+		_, err := n.Send(ctx, e)
+		require.NoError(t, err)
+		_, err = n.Send(ctx, testkit.Resolved(e))
+		require.NoError(t, err)
+		is := srv.JiraIssues()[1]
+		require.Equal(t, "To Do", is.Status, "no transition is guessed")
+		require.Len(t, is.Comments, 1)
 	})
 }

@@ -2,13 +2,13 @@ package jira
 
 import (
 	"bytes"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/codedefender/integrations/internal/render"
 	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/notify"
 )
@@ -88,28 +88,17 @@ func truncateUnits(s string, max int) string {
 	return s
 }
 
-// oneLine folds line breaks, tabs and other control characters into
-// spaces, for fields that are a single line (the summary, table cells).
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
 // summary is the issue's summary: the risk label and the title, on one
 // line, within Jira's limit. The summary is plain text in Jira (it is not
 // rendered as wiki markup), so it is not escaped.
 func summary(e notify.Event) string {
-	return truncateUnits(oneLine("["+e.Risk.Label()+"] "+e.Title), maxSummaryUnits)
+	return truncateUnits(render.OneLine("["+e.Risk.Label()+"] "+e.Title), maxSummaryUnits)
 }
 
 // labels returns the issue's labels: the Event.ID label first (so no cap
 // ever drops it), then the event's tags with white space replaced by '-'
-// (Jira refuses a label with a space), each within the label limit, without
-// duplicates or empties.
+// (Jira refuses a label with a space) and moved out of the dedup namespace
+// (tagLabel), each within the label limit, without duplicates or empties.
 func labels(e notify.Event) []string {
 	out := make([]string, 1, 1+min(len(e.Tags), maxLabels-1))
 	out[0] = eventLabel(e.ID)
@@ -124,7 +113,7 @@ func labels(e notify.Event) []string {
 			}
 			return r
 		}, strings.TrimSpace(t))
-		l = truncateUnits(l, maxLabelUnits)
+		l = truncateUnits(tagLabel(l), maxLabelUnits)
 		if l == "" || seen[l] {
 			continue
 		}
@@ -132,6 +121,20 @@ func labels(e notify.Event) []string {
 		out = append(out, l)
 	}
 	return out
+}
+
+// tagPrefix moves a tag out of the dedup namespace: a tag spelled like a
+// dedup label ("cd-<another event's id>", in any case, since JQL compares
+// labels without case) is kept as "tag-cd-…", so no event's tags can make
+// another event's alert find this issue and never be filed.
+const tagPrefix = "tag-"
+
+// tagLabel returns the label of a tag, outside the dedup namespace.
+func tagLabel(l string) string {
+	if len(l) >= len(labelPrefix) && strings.EqualFold(l[:len(labelPrefix)], labelPrefix) {
+		return tagPrefix + l
+	}
+	return l
 }
 
 // eventLabel is the label that ties an issue to its event: Event.ID holds
@@ -222,7 +225,7 @@ var blockMarkers = []string{"h1.", "h2.", "h3.", "h4.", "h5.", "h6.", "bq."}
 // escapeWiki returns untrusted text as wiki markup that shows it literally,
 // within max UTF-16 units (see appendWiki).
 func escapeWiki(s string, max int, multiline bool) string {
-	return string(appendWiki(make([]byte, 0, len(s)), s, max, multiline))
+	return string(appendWiki(nil, s, max, multiline))
 }
 
 // appendWiki appends untrusted text to dst as wiki markup that shows it
@@ -232,50 +235,39 @@ func escapeWiki(s string, max int, multiline bool) string {
 // into spaces otherwise. Bare URLs stay as text, which Jira may still turn
 // into links that show their real address; no link text, image, macro or
 // mention can be injected.
-//
-// It escapes in one pass, stopping as soon as the text is known not to
-// fit: the markup then ends after the last character that leaves room for
-// the marker.
 func appendWiki(dst []byte, s string, max int, multiline bool) []byte {
-	units := 0
-	keep := len(dst) // where the markup ends if it must be cut
+	return render.AppendEscaped(dst, s, max, wikiEscaper(multiline), utf16LenBytes)
+}
+
+// wikiEscaper escapes one text rune by rune: it knows where a line starts,
+// so that a heading or quote marker there stays text.
+func wikiEscaper(multiline bool) render.Escaper {
 	lineStart := multiline
-	for i, r := range s {
+	return func(dst []byte, s string, i int, r rune) []byte {
 		if r == '\r' && multiline {
 			if strings.HasPrefix(s[i:], "\r\n") {
-				continue // the \n that follows breaks the line
+				return dst // the \n that follows breaks the line
 			}
 			r = '\n'
 		}
-		tok := len(dst)
 		switch {
 		case r == '\n' && multiline:
-			dst, lineStart = append(dst, '\n'), true
+			lineStart = true
+			return append(dst, '\n')
 		case lineStart && startsBlock(s[i:]):
+			lineStart = false
 			dst = append(dst, "&#"...)
 			dst = strconv.AppendInt(dst, int64(r), 10)
-			dst, lineStart = append(dst, ';'), false
+			return append(dst, ';')
 		default:
-			dst = appendWikiRune(dst, r)
 			// White space (and control characters, shown as spaces)
 			// leaves a marker after it at the start of the line.
 			if !unicode.IsSpace(r) && !unicode.IsControl(r) {
 				lineStart = false
 			}
-		}
-		units += utf16LenBytes(dst[tok:])
-		if units <= max-markerUnits {
-			keep = len(dst)
-		}
-		if units > max {
-			dst = dst[:keep]
-			if max >= markerUnits {
-				dst = append(dst, text.TruncationMarker...)
-			}
-			return dst
+			return appendWikiRune(dst, r)
 		}
 	}
-	return dst
 }
 
 // startsBlock reports whether s opens with a heading or quote marker.
@@ -300,48 +292,26 @@ func appendLinkTarget(dst []byte, u string) []byte {
 	return text.AppendURL(dst, u, `[]|{}!\"<>`)
 }
 
+// wikiDocument lays out an issue's description in wiki markup, within
+// Jira's limit.
+var wikiDocument = render.Document{
+	Escape:  func() render.Escaper { return wikiEscaper(true) },
+	Count:   utf16LenBytes,
+	Spacing: descriptionSpacing,
+	Max:     maxDescriptionUnits,
+	Table: render.Table{
+		Header: "||Detail||Value||", RowStart: "\n|", Sep: "|", RowEnd: "|",
+		Cell: appendCell, KeyMax: maxDetailKeyUnits, ValueMax: maxDetailValUnits, Max: maxTableUnits,
+	},
+}
+
 // description renders the issue's description in wiki markup: the event's
 // own description, then what the console knows about it (risk, type,
 // source, time, console link, event id), then its details as a table. The
 // metadata and the table are bounded first; the event's description gets
 // the rest of Jira's limit, so the whole stays within maxDescriptionUnits.
 func description(e notify.Event) string {
-	// The metadata and the table are rendered first, the escaped
-	// description after them in the same buffer; the result puts the
-	// description first.
-	tail := make([]byte, 0, descriptionSizeHint(e))
-	tail = appendMetadata(tail, e)
-	if len(e.Details) > 0 {
-		tail = append(tail, descriptionSpacing...)
-		tail = appendDetailsTable(tail, e.Details)
-	}
-	desc := strings.TrimSpace(e.Description)
-	if desc == "" {
-		return string(tail)
-	}
-	room := maxDescriptionUnits - utf16LenBytes(tail) - utf16Len(descriptionSpacing)
-	buf := appendWiki(tail, desc, room, true)
-	escaped := buf[len(tail):]
-	var out strings.Builder
-	out.Grow(len(escaped) + len(descriptionSpacing) + len(tail))
-	out.Write(escaped)
-	out.WriteString(descriptionSpacing)
-	out.Write(tail)
-	return out.String()
-}
-
-// descriptionSizeHint guesses the description's size in bytes so that its
-// buffer seldom grows: the event's text, the fixed labels, and an eighth
-// more for escapes, capped at what the longest description can take.
-func descriptionSizeHint(e notify.Event) int {
-	const labels = 192 // the metadata's labels, the time, the table's header
-	n := labels + len(e.Description) + len(e.Type) + len(e.Source) + len(e.URL) + len(e.ID)
-	for k, v := range e.Details {
-		n += len(k) + len(v) + len("\n|||")
-	}
-	n += n / 8
-	// A UTF-16 unit takes at most 3 bytes of UTF-8.
-	return min(n, 3*maxDescriptionUnits)
+	return wikiDocument.Render(e.Description, appendMetadata(nil, e), e.Details)
 }
 
 // appendMetadata appends what the console knows about the event, one
@@ -372,45 +342,11 @@ func appendMetadata(b []byte, e notify.Event) []byte {
 	return appendWiki(b, e.ID, maxInlineUnits, false)
 }
 
-// appendDetailsTable appends details as a two-column table sorted by key,
-// within maxTableUnits; rows that do not fit are counted in a last row.
-func appendDetailsTable(b []byte, details map[string]string) []byte {
-	if len(details) == 0 {
-		return b
-	}
-	keys := make([]string, 0, len(details))
-	for k := range details {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	const header = "||Detail||Value||"
-	b = append(b, header...)
-	n := utf16Len(header)
-	// Room for the last row that counts what was left out.
-	const reserve = 64
-	for i, k := range keys {
-		row := len(b)
-		b = append(b, "\n|"...)
-		b = appendCell(b, k, maxDetailKeyUnits)
-		b = append(b, '|')
-		b = appendCell(b, details[k], maxDetailValUnits)
-		b = append(b, '|')
-		w := utf16LenBytes(b[row:])
-		if n+w > maxTableUnits-reserve {
-			b = append(b[:row], "\n|"+text.TruncationMarker+"|"...)
-			b = strconv.AppendInt(b, int64(len(keys)-i), 10)
-			return append(b, " more details not shown|"...)
-		}
-		n += w
-	}
-	return b
-}
-
 // appendCell appends one table cell: escaped, on one line, and never empty
 // (an empty cell would merge with its neighbour).
 func appendCell(b []byte, s string, max int) []byte {
 	start := len(b)
-	b = appendWiki(b, oneLine(s), max, false)
+	b = appendWiki(b, render.OneLine(s), max, false)
 	if len(bytes.TrimSpace(b[start:])) == 0 {
 		b = append(b[:start], ' ')
 	}

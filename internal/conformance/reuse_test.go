@@ -22,8 +22,8 @@ const reuseSends = 1000
 // TestConnectionReuse sends 1,000 events in a row to each HTTP destination
 // and counts the TCP connections the loopback server accepts: one. Every
 // answer is read to its end (and a long one drained), so the connection
-// goes back to the pool; a Jira Send searches before it creates, over the
-// same connection.
+// goes back to the pool; a Jira or Datadog Send searches before it creates,
+// over the same connection.
 func TestConnectionReuse(t *testing.T) {
 	for _, d := range destinations() {
 		t.Run(d.name, func(t *testing.T) {
@@ -50,8 +50,8 @@ func TestConnectionReuse(t *testing.T) {
 			require.Equal(t, d.receipt, first, "the receipt comes from the answer")
 			require.EqualValues(t, 1, srv.conns.Load(), "connections opened for %d sends", reuseSends)
 			perSend := int64(1)
-			if d.name == "jira" {
-				perSend = 2 // the duplicate search, then the create
+			if d.name == "jira" || d.name == "datadog" {
+				perSend = 2 // the search for the event's issue or incident, then the create
 			}
 			require.EqualValues(t, reuseSends*perSend, srv.requests.Load())
 			notifytest.AssertNoSecret(t, logs.String(), d.secrets...)
@@ -137,8 +137,8 @@ func TestConcurrentSends(t *testing.T) {
 				t.Error(err)
 			}
 			perSend := int64(1)
-			if d.name == "jira" {
-				perSend = 2 // the duplicate search, then the create
+			if d.name == "jira" || d.name == "datadog" {
+				perSend = 2 // the search for the event's issue or incident, then the create
 			}
 			require.EqualValues(t, workers*perWorker*perSend, srv.requests.Load())
 		})

@@ -88,7 +88,13 @@ import (
 // labels without spaces, priority from the scheme, no field off the create
 // screen, the issue type's required fields: 201 {"id","key":"SEC-1","self"},
 // else 400 {"errorMessages":[],"errors":{field: message}}. GET
-// /rest/api/2/issue/{idOrKey}. POST or GET /rest/api/3/search/jql: a JQL
+// /rest/api/2/issue/{idOrKey}. POST …/issue/{idOrKey}/comment {"body"} (v2
+// a string, v3 an Atlassian document; empty: 400 errors.comment): 201. GET
+// …/issue/{idOrKey}/transitions: the workflow's transitions but the one to
+// the issue's own status, each with to.statusCategory.key (new,
+// indeterminate, done); POST …/transitions {"transition":{"id"}}: 204, 400
+// for an id not available or a field the transition's screen requires
+// (Server.SetJiraWorkflow). POST or GET /rest/api/3/search/jql: a JQL
 // subset (clauses joined by AND on project, labels, key, issuetype, status,
 // statusCategory, resolution, and ORDER BY created|updated|key|id; anything
 // else is a 400 that lists the subset); /rest/api/2/search: 410. GET
@@ -106,7 +112,13 @@ import (
 // even when false), customer_impact_scope when impacted,
 // fields.severity.value among UNKNOWN and SEV-0…SEV-5, notification_handles
 // [{handle}]: 201 {"data":{"type":"incidents","id":…,"attributes":
-// {"public_id":1,…}}}, else 400 {"errors":[…]}. GET /api/v2/incidents/{id}.
+// {"public_id":1,…}}}, else 400 {"errors":[…]}; fields of every documented
+// type are kept (Server.HoldDatadogAnswers answers creates late). GET
+// /api/v2/incidents/{id}. GET /api/v2/incidents/search?query=: facets joined
+// by AND (name:value, name:"value", name:(a OR b)) on state, severity and
+// any property field, else 400; 200 {"data":{"attributes":{"incidents":
+// [{"data":…}],"total"}}}. PATCH /api/v2/incidents/{id} (data.id the same):
+// title and fields, state among them: 200, 404, or 400 {"errors":[…]}.
 //
 // Splunk, the HTTP Event Collector on *.splunkcloud.com and
 // *.splunkcloudgc.com, and under /services/collector on any other host

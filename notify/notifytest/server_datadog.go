@@ -1,9 +1,13 @@
 package notifytest
 
 import (
+	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -33,10 +37,57 @@ type DatadogIncident struct {
 	IsTest              bool
 	Handles             []string // notification_handles[].handle
 	Created             time.Time
+	// State is active when opened, and what an update set since.
+	State string
+	// Fields are the values of the property fields the incident was
+	// opened or updated with, besides severity and state: a single-value
+	// field holds one value, a multiple-value one (textarray…) its list.
+	Fields map[string][]string
+
+	fieldTypes map[string]string // each of Fields' type, as sent
 }
 
 type datadogState struct {
 	incidents []*DatadogIncident
+	hold      int           // creates still to answer late
+	holdFor   time.Duration // how late
+}
+
+// HoldDatadogAnswers makes the Datadog fake open the next n incidents as
+// usual but hold each create's answer back for d, or until the client
+// gives up (the answer is then lost, the incident kept): what a client
+// whose deadline passes while Datadog is answering sees. Unlike a Fault's
+// Delay, which holds a request before the fake sees it, the work is done.
+func (s *Server) HoldDatadogAnswers(n int, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.datadog.hold, s.datadog.holdFor = n, d
+}
+
+// datadogHoldAnswer waits out a held answer; it returns false when the
+// answer must not be written (the client is gone, or the server closing).
+func (s *Server) datadogHoldAnswer(w http.ResponseWriter, r *http.Request) bool {
+	s.mu.Lock()
+	d := time.Duration(0)
+	if s.datadog.hold > 0 {
+		s.datadog.hold--
+		d = s.datadog.holdFor
+	}
+	s.mu.Unlock()
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		abort(w)
+	case <-s.closing:
+		http.Error(w, "notifytest: server closing", http.StatusServiceUnavailable)
+	}
+	return false
 }
 
 // DatadogIncidents returns a copy of the incidents the Datadog fake
@@ -48,6 +99,10 @@ func (s *Server) DatadogIncidents() []DatadogIncident {
 	for _, in := range s.datadog.incidents {
 		c := *in
 		c.Handles = slices.Clone(in.Handles)
+		c.Fields = make(map[string][]string, len(in.Fields))
+		for k, v := range in.Fields {
+			c.Fields[k] = slices.Clone(v)
+		}
 		out = append(out, c)
 	}
 	return out
@@ -86,8 +141,12 @@ func (s *Server) serveDatadog(w http.ResponseWriter, req *fakeRequest) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	case r.URL.Path == "/api/v2/incidents" && r.Method == http.MethodPost:
 		s.datadogCreate(w, req, site)
+	case r.URL.Path == "/api/v2/incidents/search" && r.Method == http.MethodGet:
+		s.datadogSearch(w, req)
 	case strings.HasPrefix(r.URL.Path, "/api/v2/incidents/") && r.Method == http.MethodGet:
 		s.datadogGet(w, strings.TrimPrefix(r.URL.Path, "/api/v2/incidents/"))
+	case strings.HasPrefix(r.URL.Path, "/api/v2/incidents/") && r.Method == http.MethodPatch:
+		s.datadogUpdate(w, req, strings.TrimPrefix(r.URL.Path, "/api/v2/incidents/"))
 	default:
 		writeJSON(w, http.StatusNotFound, ddErrors("Not found"))
 	}
@@ -117,7 +176,7 @@ func (s *Server) datadogCreate(w http.ResponseWriter, req *fakeRequest, site str
 		writeJSON(w, http.StatusBadRequest, ddErrors(append(errs, "data.attributes is required")...))
 		return
 	}
-	in := &DatadogIncident{Site: site, Severity: "UNKNOWN"}
+	in := &DatadogIncident{Site: site, Severity: "UNKNOWN", State: "active", Fields: map[string][]string{}, fieldTypes: map[string]string{}}
 	in.Title, _ = str(attrs, "title")
 	if strings.TrimSpace(in.Title) == "" {
 		errs = append(errs, "attributes.title is required")
@@ -143,25 +202,7 @@ func (s *Server) datadogCreate(w http.ResponseWriter, req *fakeRequest, site str
 		if !isObj {
 			errs = append(errs, "attributes.fields must be an object")
 		}
-		for name, v := range fields {
-			field, ok := v.(map[string]any)
-			if !ok {
-				errs = append(errs, "attributes.fields."+name+" must be an object with type and value")
-				continue
-			}
-			value, _ := str(field, "value")
-			switch name {
-			case "severity":
-				if !slices.Contains(ddSeverities, value) {
-					errs = append(errs, "attributes.fields.severity.value must be one of "+strings.Join(ddSeverities, ", "))
-				}
-				in.Severity = value
-			case "state":
-				if !slices.Contains(ddStates, value) {
-					errs = append(errs, "attributes.fields.state.value must be one of "+strings.Join(ddStates, ", "))
-				}
-			}
-		}
+		errs = append(errs, ddSetFields(in, fields)...)
 	}
 	if h, ok := attrs["notification_handles"]; ok {
 		list, isList := h.([]any)
@@ -186,8 +227,12 @@ func (s *Server) datadogCreate(w http.ResponseWriter, req *fakeRequest, site str
 	s.mu.Lock()
 	in.PublicID = int64(len(s.datadog.incidents) + 1)
 	s.datadog.incidents = append(s.datadog.incidents, in)
+	answer := ddIncidentJSON(in) // under the lock: an update may follow at once
 	s.mu.Unlock()
-	writeJSON(w, http.StatusCreated, ddIncidentJSON(in))
+	if !s.datadogHoldAnswer(w, req.r) {
+		return
+	}
+	writeJSON(w, http.StatusCreated, answer)
 }
 
 func (s *Server) datadogGet(w http.ResponseWriter, id string) {
@@ -226,20 +271,278 @@ func ddIncidentJSON(in *DatadogIncident) map[string]any {
 			"customer_impacted":     in.CustomerImpacted,
 			"customer_impact_scope": scope,
 			"severity":              in.Severity,
-			"state":                 "active",
+			"state":                 in.State,
 			"is_test":               in.IsTest,
 			"created":               created,
 			"modified":              created,
 			"notification_handles":  handles,
-			"fields": map[string]any{
-				"severity": map[string]any{"type": "dropdown", "value": in.Severity},
-				"state":    map[string]any{"type": "dropdown", "value": "active"},
-			},
+			"fields":                ddFieldsJSON(in),
 		},
 	}}
+}
+
+func ddFieldsJSON(in *DatadogIncident) map[string]any {
+	out := map[string]any{
+		"severity": map[string]any{"type": "dropdown", "value": in.Severity},
+		"state":    map[string]any{"type": "dropdown", "value": in.State},
+	}
+	for k, v := range in.Fields {
+		if slices.Contains(ddSingleTypes, in.fieldTypes[k]) && len(v) == 1 {
+			out[k] = map[string]any{"type": in.fieldTypes[k], "value": v[0]}
+			continue
+		}
+		out[k] = map[string]any{"type": in.fieldTypes[k], "value": v}
+	}
+	return out
 }
 
 func asObject(v any) map[string]any {
 	m, _ := v.(map[string]any)
 	return m
+}
+
+// ddSingleTypes and ddMultiTypes are the incident field types: a single
+// value (dropdown, textbox) or a list (multiselect, textarray, metrictag,
+// autocomplete), as Datadog's IncidentFieldAttributes documents them.
+var (
+	ddSingleTypes = []string{"dropdown", "textbox"}
+	ddMultiTypes  = []string{"multiselect", "textarray", "metrictag", "autocomplete"}
+)
+
+// ddSetFields reads attributes.fields of a create or an update into the
+// incident, and returns Datadog's messages for the bad ones.
+func ddSetFields(in *DatadogIncident, fields map[string]any) []string {
+	var errs []string
+	for name, v := range fields {
+		field, ok := v.(map[string]any)
+		if !ok {
+			errs = append(errs, "attributes.fields."+name+" must be an object with type and value")
+			continue
+		}
+		typ, _ := str(field, "type")
+		var values []string
+		switch {
+		case slices.Contains(ddSingleTypes, typ):
+			value, ok := field["value"].(string)
+			if !ok {
+				errs = append(errs, "attributes.fields."+name+".value must be a string for type "+typ)
+				continue
+			}
+			values = []string{value}
+		case slices.Contains(ddMultiTypes, typ):
+			list, ok := field["value"].([]any)
+			if !ok {
+				errs = append(errs, "attributes.fields."+name+".value must be a list of strings for type "+typ)
+				continue
+			}
+			for _, item := range list {
+				s, ok := item.(string)
+				if !ok {
+					errs = append(errs, "attributes.fields."+name+".value must be a list of strings for type "+typ)
+					break
+				}
+				values = append(values, s)
+			}
+		default:
+			errs = append(errs, "attributes.fields."+name+".type must be one of "+strings.Join(append(slices.Clone(ddSingleTypes), ddMultiTypes...), ", "))
+			continue
+		}
+		switch name {
+		case "severity":
+			if len(values) != 1 || !slices.Contains(ddSeverities, values[0]) {
+				errs = append(errs, "attributes.fields.severity.value must be one of "+strings.Join(ddSeverities, ", "))
+				continue
+			}
+			in.Severity = values[0]
+		case "state":
+			if len(values) != 1 || !slices.Contains(ddStates, values[0]) {
+				errs = append(errs, "attributes.fields.state.value must be one of "+strings.Join(ddStates, ", "))
+				continue
+			}
+			in.State = values[0]
+		default:
+			in.Fields[name] = values
+			in.fieldTypes[name] = typ
+		}
+	}
+	return errs
+}
+
+// datadogUpdate is PATCH /api/v2/incidents/{id}: a partial update of the
+// title and fields (state among them), data.id naming the same incident.
+// 200 with the incident, 404 for an unknown one, 400 {"errors"} otherwise.
+func (s *Server) datadogUpdate(w http.ResponseWriter, req *fakeRequest, id string) {
+	if !isJSONContent(req.r) {
+		writeJSON(w, http.StatusUnsupportedMediaType, ddErrors("Unsupported Media Type: Content-Type must be application/json"))
+		return
+	}
+	body, err := decodeObject(req.body)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, ddErrors("Bad Request: "+err.Error()))
+		return
+	}
+	data, ok := obj(body, "data")
+	if !ok {
+		writeJSON(w, http.StatusBadRequest, ddErrors("Bad Request: data is required"))
+		return
+	}
+	var errs []string
+	if typ, _ := str(data, "type"); typ != "incidents" {
+		errs = append(errs, `data.type must be "incidents"`)
+	}
+	if did, _ := str(data, "id"); did != id {
+		errs = append(errs, "data.id must be the incident's id in the path")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.datadog.incidents, func(in *DatadogIncident) bool { return in.ID == id })
+	if i < 0 {
+		writeJSON(w, http.StatusNotFound, ddErrors("Not found"))
+		return
+	}
+	next := *s.datadog.incidents[i]
+	next.Fields = make(map[string][]string, len(next.Fields))
+	for k, v := range s.datadog.incidents[i].Fields {
+		next.Fields[k] = slices.Clone(v)
+	}
+	next.fieldTypes = maps.Clone(next.fieldTypes)
+	attrs, _ := obj(data, "attributes")
+	if t, ok := attrs["title"]; ok {
+		title, _ := t.(string)
+		if strings.TrimSpace(title) == "" {
+			errs = append(errs, "attributes.title must be a non-empty string")
+		}
+		next.Title = title
+	}
+	if f, ok := attrs["fields"]; ok {
+		fields, isObj := f.(map[string]any)
+		if !isObj {
+			errs = append(errs, "attributes.fields must be an object")
+		}
+		errs = append(errs, ddSetFields(&next, fields)...)
+	}
+	if len(errs) > 0 {
+		writeJSON(w, http.StatusBadRequest, ddErrors(errs...))
+		return
+	}
+	*s.datadog.incidents[i] = next
+	writeJSON(w, http.StatusOK, ddIncidentJSON(&next))
+}
+
+// datadogSearch is GET /api/v2/incidents/search?query=…: facets joined by
+// AND, each name:value, name:"value" or name:(a OR b), on state, severity
+// and any property field. Anything else, or no query, is a 400, so a query
+// the fake cannot honour never silently matches nothing. 200
+// {"data":{"type":"incidents_search_results","attributes":{"incidents":
+// [{"data":…}],"total"}}}, page[size] (at most 100) results, oldest first.
+func (s *Server) datadogSearch(w http.ResponseWriter, req *fakeRequest) {
+	q := req.r.URL.Query()
+	clauses, err := parseDDQuery(q.Get("query"))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, ddErrors(err.Error()))
+		return
+	}
+	size := 10
+	if v := q.Get("page[size]"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			writeJSON(w, http.StatusBadRequest, ddErrors("page[size] must be a number from 1 to 100"))
+			return
+		}
+		size = n
+	}
+	s.mu.Lock()
+	hits := []map[string]any{}
+	total := 0
+	for _, in := range s.datadog.incidents {
+		if !ddMatches(in, clauses) {
+			continue
+		}
+		total++
+		if len(hits) < size {
+			hits = append(hits, ddIncidentJSON(in))
+		}
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"data": map[string]any{"type": "incidents_search_results",
+			"attributes": map[string]any{"incidents": hits, "total": total, "facets": map[string]any{}}},
+		"meta": map[string]any{"pagination": map[string]any{"offset": 0, "size": len(hits)}},
+	})
+}
+
+type ddClause struct {
+	name   string
+	values []string
+}
+
+// parseDDQuery parses the facet subset datadogSearch takes.
+func parseDDQuery(query string) ([]ddClause, error) {
+	const help = " (the fake takes facets joined by AND: name:value, name:\"value\" or name:(a OR b))"
+	if strings.TrimSpace(query) == "" {
+		return nil, errors.New("query is required" + help)
+	}
+	var out []ddClause
+	for _, part := range splitDDAnd(query) {
+		name, value, ok := strings.Cut(strings.TrimSpace(part), ":")
+		if !ok || name == "" || value == "" || strings.ContainsAny(name, " ()\"") {
+			return nil, fmt.Errorf("cannot parse %q%s", part, help)
+		}
+		c := ddClause{name: name}
+		if inner, ok := strings.CutPrefix(value, "("); ok {
+			inner, ok = strings.CutSuffix(inner, ")")
+			if !ok {
+				return nil, fmt.Errorf("unbalanced parentheses in %q%s", part, help)
+			}
+			for _, v := range strings.Split(inner, " OR ") {
+				c.values = append(c.values, ddUnquote(strings.TrimSpace(v)))
+			}
+		} else {
+			c.values = []string{ddUnquote(value)}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// splitDDAnd splits a query at the ANDs outside quotes.
+func splitDDAnd(q string) []string {
+	var parts []string
+	quoted, start := false, 0
+	for i := 0; i < len(q); i++ {
+		switch {
+		case q[i] == '"':
+			quoted = !quoted
+		case !quoted && strings.HasPrefix(q[i:], " AND "):
+			parts = append(parts, q[start:i])
+			start = i + len(" AND ")
+			i = start - 1
+		}
+	}
+	return append(parts, q[start:])
+}
+
+func ddUnquote(v string) string {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		return v[1 : len(v)-1]
+	}
+	return v
+}
+
+func ddMatches(in *DatadogIncident, clauses []ddClause) bool {
+	for _, c := range clauses {
+		var have []string
+		switch c.name {
+		case "state":
+			have = []string{in.State}
+		case "severity":
+			have = []string{in.Severity}
+		default:
+			have = in.Fields[c.name]
+		}
+		if !slices.ContainsFunc(c.values, func(v string) bool { return slices.Contains(have, v) }) {
+			return false
+		}
+	}
+	return true
 }

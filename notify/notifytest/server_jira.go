@@ -92,10 +92,46 @@ type JiraIssue struct {
 	Fields     map[string]json.RawMessage
 	APIVersion int // 2 or 3: the REST version the issue was created with
 	Created    time.Time
+	// Status and StatusCategory are where the issue is in the workflow:
+	// "To Do" and "new" when created; transitions move it.
+	Status         string
+	StatusCategory string // new, indeterminate or done, as Jira's statusCategory.key
+	// Comments are the bodies of the comments added to the issue, in order
+	// (a v3 comment's Atlassian document as JSON).
+	Comments []string
 }
+
+// JiraTransition is a transition of the Jira fake's workflow. Every
+// transition is available from every status but its own target, as in a
+// simplified Jira workflow with global transitions.
+type JiraTransition struct {
+	ID       string
+	Name     string
+	To       string // the target status's name
+	Category string // the target status's category: new, indeterminate or done
+	// Required are fields the transition's screen requires (resolution…):
+	// performing it without them is a 400, as in Jira.
+	Required []string
+}
+
+// DefaultJiraWorkflow is the workflow the Jira fake starts with: Jira's
+// simplified To Do (11), In Progress (21), Done (31).
+func DefaultJiraWorkflow() []JiraTransition {
+	return []JiraTransition{
+		{ID: "11", Name: "To Do", To: "To Do", Category: "new"},
+		{ID: "21", Name: "In Progress", To: "In Progress", Category: "indeterminate"},
+		{ID: "31", Name: "Done", To: "Done", Category: "done"},
+	}
+}
+
+// jiraCategoryNames are the names Jira gives its status categories.
+var jiraCategoryNames = map[string]string{"new": "To Do", "indeterminate": "In Progress", "done": "Done"}
+
+var jiraCategoryIDs = map[string]int{"new": 2, "indeterminate": 4, "done": 3}
 
 type jiraState struct {
 	projects  []JiraProject
+	workflow  []JiraTransition
 	anonymous bool
 	nextID    int
 	counters  map[string]int // issues per project key
@@ -103,7 +139,21 @@ type jiraState struct {
 }
 
 func newJiraState() jiraState {
-	return jiraState{projects: []JiraProject{DefaultJiraProject()}, nextID: jiraFirstIssueID, counters: map[string]int{}}
+	return jiraState{projects: []JiraProject{DefaultJiraProject()}, workflow: DefaultJiraWorkflow(),
+		nextID: jiraFirstIssueID, counters: map[string]int{}}
+}
+
+// SetJiraWorkflow replaces the transitions of every issue's workflow
+// (initially DefaultJiraWorkflow); none at all makes a workflow whose
+// issues cannot move.
+func (s *Server) SetJiraWorkflow(ts ...JiraTransition) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.jira.workflow = nil
+	for _, t := range ts {
+		t.Required = slices.Clone(t.Required)
+		s.jira.workflow = append(s.jira.workflow, t)
+	}
 }
 
 // SetJiraProjects replaces the projects the Jira fake knows (initially
@@ -137,6 +187,7 @@ func (s *Server) JiraIssues() []JiraIssue {
 	for _, is := range s.jira.issues {
 		c := *is
 		c.Labels = slices.Clone(is.Labels)
+		c.Comments = slices.Clone(is.Comments)
 		c.Fields = make(map[string]json.RawMessage, len(is.Fields))
 		for k, v := range is.Fields {
 			c.Fields[k] = slices.Clone(v)
@@ -214,6 +265,12 @@ func (s *Server) serveJira(w http.ResponseWriter, req *fakeRequest) {
 		s.jiraCreate(w, c)
 	case get && len(parts) == 2 && parts[0] == "issue":
 		s.jiraGetIssue(w, c, parts[1])
+	case get && len(parts) == 3 && parts[0] == "issue" && parts[2] == "transitions":
+		s.jiraTransitions(w, c, parts[1])
+	case post && len(parts) == 3 && parts[0] == "issue" && parts[2] == "transitions":
+		s.jiraTransition(w, c, parts[1])
+	case post && len(parts) == 3 && parts[0] == "issue" && parts[2] == "comment":
+		s.jiraComment(w, c, parts[1])
 	case rest == "search":
 		writeJSON(w, http.StatusGone, jiraErrors([]string{
 			"The requested API has been removed. Please migrate to the /rest/api/3/search/jql API."}, nil))
@@ -520,6 +577,7 @@ func (s *Server) jiraCreate(w http.ResponseWriter, c *jiraCall) {
 	issue.ProjectID, issue.ProjectKey = p.ID, p.Key
 	issue.IssueTypeID, issue.IssueTypeName = it.ID, it.Name
 	issue.Created = time.Now().UTC()
+	issue.Status, issue.StatusCategory = "To Do", "new"
 	s.jira.issues = append(s.jira.issues, issue)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, map[string]any{"id": issue.ID, "key": issue.Key, "self": c.api() + "/issue/" + issue.ID})
@@ -612,10 +670,13 @@ func (c *jiraCall) issueJSON(is *JiraIssue, want []string) map[string]any {
 		"labels":    nonNil(is.Labels),
 		"issuetype": map[string]any{"id": is.IssueTypeID, "name": is.IssueTypeName},
 		"project":   map[string]any{"id": is.ProjectID, "key": is.ProjectKey},
-		"status": map[string]any{"name": "To Do",
-			"statusCategory": map[string]any{"key": "new", "name": "To Do"}},
+		"status": map[string]any{"name": is.Status,
+			"statusCategory": map[string]any{"key": is.StatusCategory, "name": jiraCategoryNames[is.StatusCategory]}},
 		"created":    is.Created.Format("2006-01-02T15:04:05.000-0700"),
 		"resolution": nil,
+	}
+	if is.StatusCategory == "done" {
+		all["resolution"] = map[string]any{"name": "Done"}
 	}
 	if is.Priority != "" {
 		for _, p := range jiraPriorities {
@@ -727,4 +788,147 @@ func (s *Server) jiraSearch(w http.ResponseWriter, c *jiraCall) {
 		out["nextPageToken"] = strconv.Itoa(end)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// jiraIssueLocked finds an issue by id or key; the caller holds s.mu.
+func (s *Server) jiraIssueLocked(idOrKey string) *JiraIssue {
+	for _, is := range s.jira.issues {
+		if is.ID == idOrKey || strings.EqualFold(is.Key, idOrKey) {
+			return is
+		}
+	}
+	return nil
+}
+
+func jiraNoIssue(w http.ResponseWriter) {
+	writeJSON(w, http.StatusNotFound, jiraErrors([]string{"Issue does not exist or you do not have permission to see it."}, nil))
+}
+
+// jiraTransitions is GET /rest/api/{2,3}/issue/{idOrKey}/transitions: the
+// transitions available from the issue's status, each with its target
+// status and that status's category.
+func (s *Server) jiraTransitions(w http.ResponseWriter, c *jiraCall, idOrKey string) {
+	s.mu.Lock()
+	is := s.jiraIssueLocked(idOrKey)
+	var status string
+	if is != nil {
+		status = is.Status
+	}
+	workflow := slices.Clone(s.jira.workflow)
+	s.mu.Unlock()
+	if is == nil {
+		jiraNoIssue(w)
+		return
+	}
+	out := []map[string]any{}
+	if c.email != "" { // an anonymous user may transition nothing
+		for _, t := range workflow {
+			if t.To == status {
+				continue
+			}
+			out = append(out, map[string]any{"id": t.ID, "name": t.Name, "hasScreen": len(t.Required) > 0,
+				"isGlobal": true, "isInitial": false, "isAvailable": true, "isConditional": false, "isLooped": false,
+				"to": map[string]any{"self": c.api() + "/status/" + t.ID, "name": t.To, "id": t.ID,
+					"statusCategory": map[string]any{"self": c.api() + "/statuscategory/" + strconv.Itoa(jiraCategoryIDs[t.Category]),
+						"id": jiraCategoryIDs[t.Category], "key": t.Category, "name": jiraCategoryNames[t.Category]}}})
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"expand": "transitions", "transitions": out})
+}
+
+// jiraTransition is POST /rest/api/{2,3}/issue/{idOrKey}/transitions
+// {"transition":{"id"},"fields"?}: 204, or 400 for a transition that is not
+// available from the issue's status or lacks a field its screen requires.
+func (s *Server) jiraTransition(w http.ResponseWriter, c *jiraCall, idOrKey string) {
+	if !isJSONContent(c.r) {
+		writeJSON(w, http.StatusUnsupportedMediaType, jiraErrors([]string{"Content-Type must be application/json"}, nil))
+		return
+	}
+	body, err := decodeObject(c.body)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, jiraErrors([]string{"Invalid request payload. Refer to the REST API documentation and try again."}, nil))
+		return
+	}
+	ref, _ := obj(body, "transition")
+	id, _ := str(ref, "id")
+	fields, _ := obj(body, "fields")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is := s.jiraIssueLocked(idOrKey)
+	if is == nil {
+		jiraNoIssue(w)
+		return
+	}
+	i := slices.IndexFunc(s.jira.workflow, func(t JiraTransition) bool { return t.ID == id && t.To != is.Status })
+	if id == "" || i < 0 {
+		writeJSON(w, http.StatusBadRequest, jiraErrors([]string{fmt.Sprintf("Transition id '%s' is not valid for this issue.", id)}, nil))
+		return
+	}
+	t := s.jira.workflow[i]
+	errs := map[string]string{}
+	for _, f := range t.Required {
+		if _, ok := fields[f]; !ok {
+			errs[f] = strings.ToUpper(f[:1]) + f[1:] + " is required."
+		}
+	}
+	if len(errs) > 0 {
+		writeJSON(w, http.StatusBadRequest, jiraErrors(nil, errs))
+		return
+	}
+	is.Status, is.StatusCategory = t.To, t.Category
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// jiraComment is POST /rest/api/{2,3}/issue/{idOrKey}/comment {"body"}: a
+// string on v2, an Atlassian document on v3. 201 with the comment, or 400
+// for an empty body.
+func (s *Server) jiraComment(w http.ResponseWriter, c *jiraCall, idOrKey string) {
+	if !isJSONContent(c.r) {
+		writeJSON(w, http.StatusUnsupportedMediaType, jiraErrors([]string{"Content-Type must be application/json"}, nil))
+		return
+	}
+	body, err := decodeObject(c.body)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, jiraErrors([]string{"Invalid request payload. Refer to the REST API documentation and try again."}, nil))
+		return
+	}
+	var text string
+	switch v := body["body"].(type) {
+	case string:
+		if c.version == 3 {
+			writeJSON(w, http.StatusBadRequest, jiraErrors(nil, map[string]string{"comment": "Comment body is not valid!"}))
+			return
+		}
+		text = v
+	case map[string]any:
+		if typ, _ := str(v, "type"); c.version != 3 || typ != "doc" {
+			writeJSON(w, http.StatusBadRequest, jiraErrors(nil, map[string]string{"comment": "Comment body is not valid!"}))
+			return
+		}
+		b, _ := json.Marshal(v)
+		text = string(b)
+	}
+	if strings.TrimSpace(text) == "" {
+		writeJSON(w, http.StatusBadRequest, jiraErrors(nil, map[string]string{"comment": "Comment body can not be empty!"}))
+		return
+	}
+	if utf8.RuneCountInString(text) > jiraMaxDescriptionRunes {
+		writeJSON(w, http.StatusBadRequest, jiraErrors(nil, map[string]string{"comment": "The entered text is too long. It exceeds the allowed limit of 32,767 characters."}))
+		return
+	}
+	s.mu.Lock()
+	is := s.jiraIssueLocked(idOrKey)
+	var id string
+	if is != nil {
+		is.Comments = append(is.Comments, text)
+		id = strconv.Itoa(s.jira.nextID)
+		s.jira.nextID++
+	}
+	s.mu.Unlock()
+	if is == nil {
+		jiraNoIssue(w)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"id": id, "self": c.api() + "/issue/" + is.ID + "/comment/" + id,
+		"body": body["body"], "created": time.Now().UTC().Format("2006-01-02T15:04:05.000-0700")})
 }

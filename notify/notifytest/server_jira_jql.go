@@ -256,14 +256,17 @@ func (c jqlClause) matches(is *JiraIssue) bool {
 	case "issuetype":
 		hit = anyOf(func(v string) bool { return v == is.IssueTypeID || strings.EqualFold(v, is.IssueTypeName) })
 	case "status":
-		hit = anyOf(func(v string) bool { return strings.EqualFold(v, "To Do") })
+		hit = anyOf(func(v string) bool { return strings.EqualFold(v, is.Status) })
 	case "statuscategory":
-		hit = anyOf(func(v string) bool { return strings.EqualFold(v, "To Do") || strings.EqualFold(v, "new") })
+		hit = anyOf(func(v string) bool {
+			return strings.EqualFold(v, is.StatusCategory) || strings.EqualFold(v, jiraCategoryNames[is.StatusCategory])
+		})
 	case "resolution":
+		resolved := is.StatusCategory == "done" // the fake resolves what reaches a Done status
 		if c.op == "is" || c.op == "is not" {
-			return c.op == "is" // every issue is unresolved
+			return (c.op == "is") != resolved // EMPTY: unresolved
 		}
-		hit = anyOf(func(v string) bool { return strings.EqualFold(v, "Unresolved") })
+		hit = anyOf(func(v string) bool { return strings.EqualFold(v, "Unresolved") != resolved })
 	case "labels":
 		if c.op == "is" || c.op == "is not" {
 			return (len(is.Labels) == 0) == (c.op == "is")
