@@ -544,7 +544,8 @@ func TestRetryClassification(t *testing.T) {
 			retryAfter: func(d time.Duration) bool { return d == 30*time.Second }},
 		{name: "429 with an ISO-8601 X-RateLimit-Reset", status: 429, header: http.Header{"X-Ratelimit-Reset": {reset}}, kind: notify.ErrRateLimited, retryable: true,
 			retryAfter: func(d time.Duration) bool { return d > 25*time.Minute && d <= 30*time.Minute }},
-		{name: "429 without a header", status: 429, kind: notify.ErrRateLimited, retryable: true},
+		{name: "429 without a header", status: 429, kind: notify.ErrRateLimited, retryable: true, // the floor, never "retry now"
+			retryAfter: func(d time.Duration) bool { return d == time.Second }},
 		{name: "503 with Retry-After", status: 503, header: http.Header{"Retry-After": {"5"}}, kind: notify.ErrUnavailable, retryable: true,
 			retryAfter: func(d time.Duration) bool { return d == 5*time.Second }},
 		{name: "500", status: 500, kind: notify.ErrUnavailable, retryable: true},
