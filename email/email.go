@@ -1,14 +1,17 @@
-// Package email delivers Code Defender alerts as email, submitted to the
-// customer's own SMTP server with github.com/wneessen/go-mail.
+// Package email delivers Code Defender alerts as email, submitted with
+// github.com/wneessen/go-mail to the operator's SMTP relay.
 //
-// A Config names the recipients ("to", up to MaxRecipients), the sender
-// ("from") and the server ("smtp": host, port, username, password, tls).
-// The TLS mode follows the port: 587 is STARTTLS (RFC 6409), 465 is implicit
-// TLS (RFC 8314), an empty mode is implicit on 465 and STARTTLS elsewhere,
-// and STARTTLS fails closed when the server does not offer it. Plain text
-// ("none") is accepted only for a loopback host. AUTH PLAIN or LOGIN, the
-// ones the server offers, are sent only inside TLS (or to that loopback
-// host).
+// A Config is what the console stores: a name and the recipients ("to", up
+// to MaxRecipients). The relay (host, port, username, password, TLS mode)
+// and the From address belong to whoever runs the library, and are given
+// once for every email integration with WithRelay (ParseRelayURL reads one
+// from smtp://, smtps:// or smtp+plain:// URLs); New without one is
+// ErrNoRelay. The TLS mode follows the port: 587 is STARTTLS (RFC 6409),
+// 465 is implicit TLS (RFC 8314), an empty mode is implicit on 465 and
+// STARTTLS elsewhere, and STARTTLS fails closed when the server does not
+// offer it. Plain text (TLSNone) is accepted only for a loopback host. AUTH
+// PLAIN or LOGIN, the ones the server offers, are sent only inside TLS (or
+// to that loopback host).
 //
 // Send writes one multipart/alternative message per event: a plain-text part
 // and then an HTML part with a header coloured by risk, the title,
@@ -33,7 +36,7 @@
 // with the password scrubbed from it.
 //
 // The caller's context bounds the whole exchange (connect, TLS, AUTH, the
-// message, QUIT), and so does the timeout (smtp.timeout, else
+// message, QUIT), and so does the timeout (Relay.Timeout, else
 // notify.WithTimeout). Every connection goes through the library's network
 // guard (guard.GuardControl, checked on the resolved address): a loopback
 // or private SMTP host is refused unless New is given
@@ -81,6 +84,7 @@ type Notifier struct {
 	identity.Identity // prints as email("name"): never the config
 
 	cfg          Config
+	relay        Relay
 	from         *mail.Address
 	to           []*mail.Address
 	host         string
@@ -103,7 +107,7 @@ type tlsConfigKey struct{}
 
 // WithTLSConfig makes the notifier verify the server with c (for example a
 // private CA in RootCAs) and present c's client certificate, for both
-// STARTTLS and implicit TLS. ServerName defaults to smtp.host and the minimum
+// STARTTLS and implicit TLS. ServerName defaults to the relay's host and the minimum
 // version is raised to TLS 1.2. The notifier keeps a copy of c.
 func WithTLSConfig(c *tls.Config) notify.Option {
 	return func(s *settings.Settings) {
@@ -113,38 +117,45 @@ func WithTLSConfig(c *tls.Config) notify.Option {
 	}
 }
 
-// New validates c and returns a Notifier. A host that is a loopback or
-// private IP address, or "localhost", is refused unless opts include
-// notify.WithAllowPrivateNetworks; a DNS name is checked on the address it
-// resolves to, at dial time.
+// New validates c and the relay that opts must name (WithRelay), and
+// returns a Notifier. Without a relay it returns ErrNoRelay; a bad relay is
+// a *notify.ValidationError naming relay.* fields. A relay host that is a
+// loopback or private IP address, or "localhost", is refused unless opts
+// include notify.WithAllowPrivateNetworks; a DNS name is checked on the
+// address it resolves to, at dial time.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	s := settings.Apply(opts...)
-	if msg := hostPolicy(c.SMTP.Host, s.AllowPrivateNetworks); msg != "" {
-		return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "smtp.host", Message: msg}}}
+	r, ok := settings.Lookup[Relay](s, relayKey{})
+	if !ok {
+		return nil, ErrNoRelay
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	if msg := hostPolicy(r.Host, s.AllowPrivateNetworks); msg != "" {
+		return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: fieldHost, Message: msg}}}
 	}
 
-	from, _ := parseAddress(c.From)
+	from, _ := parseAddress(r.From)
 	to := make([]*mail.Address, len(c.To))
 	for i, raw := range c.To {
 		to[i], _ = parseAddress(raw)
 	}
-	port, mode := c.SMTP.effective()
+	port, mode := r.effective()
 	timeout := s.Timeout
-	if c.SMTP.TimeoutSeconds > 0 {
-		timeout = time.Duration(c.SMTP.TimeoutSeconds) * time.Second
+	if r.Timeout > 0 {
+		timeout = r.Timeout
 	}
 
 	tlsConfig := &tls.Config{}
-	if v, ok := s.Extra(tlsConfigKey{}); ok {
-		if tc, ok := v.(*tls.Config); ok {
-			tlsConfig = tc.Clone()
-		}
+	if tc, ok := settings.Lookup[*tls.Config](s, tlsConfigKey{}); ok {
+		tlsConfig = tc.Clone()
 	}
 	if tlsConfig.ServerName == "" {
-		tlsConfig.ServerName = strings.TrimSuffix(c.SMTP.Host, ".")
+		tlsConfig.ServerName = strings.TrimSuffix(r.Host, ".")
 	}
 	if tlsConfig.MinVersion < tls.VersionTLS12 {
 		tlsConfig.MinVersion = tls.VersionTLS12
@@ -153,9 +164,10 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	return &Notifier{
 		Identity:     identity.New(Type, c.Name),
 		cfg:          c,
+		relay:        r,
 		from:         from,
 		to:           to,
-		host:         c.SMTP.Host,
+		host:         r.Host,
 		port:         port,
 		mode:         mode,
 		timeout:      timeout,
@@ -163,7 +175,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 		allowPrivate: s.AllowPrivateNetworks,
 		userAgent:    s.UserAgent,
 		logger:       s.Logger,
-		errs:         sender.NewErrors(Type, secretsOf(c.SMTP.Username, c.SMTP.Password)...),
+		errs:         sender.NewErrors(Type, secretsOf(r.Username, r.Password)...),
 	}, nil
 }
 
@@ -380,7 +392,7 @@ func (x *exchange) client() (*gomail.Client, error) {
 	default:
 		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
 	}
-	if n.cfg.SMTP.Username != "" {
+	if n.relay.Username != "" {
 		opts = append(opts, gomail.WithSMTPAuthCustom(&plainOrLogin{x: x}))
 	}
 	return gomail.NewClient(n.host, opts...)
@@ -485,7 +497,7 @@ func (a *plainOrLogin) Start(si *smtp.ServerInfo) (string, []byte, error) {
 	if !si.TLS && a.x.n.mode != TLSNone {
 		return "", nil, errAuthNeedsTLS
 	}
-	user, pass := a.x.n.cfg.SMTP.Username, a.x.n.cfg.SMTP.Password.Reveal()
+	user, pass := a.x.n.relay.Username, a.x.n.relay.Password.Reveal()
 	// The TLS (or loopback) check is ours, above; allowUnencrypted only
 	// stops go-mail from repeating it with a narrower idea of "localhost".
 	switch {
@@ -591,14 +603,14 @@ func (x *exchange) classify(err error) *notify.Error {
 
 	switch {
 	case errors.Is(err, errAuthNeedsTLS):
-		return x.errorf(op, notify.ErrRejected, err.Error(), "use tls starttls or implicit")
+		return x.errorf(op, notify.ErrRejected, err.Error(), "use TLS starttls (smtp://) or implicit (smtps://) for the relay")
 	case errors.Is(err, errNoAuthMechanism):
 		return x.errorf(op, notify.ErrRejected, err.Error(),
-			"leave smtp.username and smtp.password empty for a relay without AUTH, or check the port and TLS mode")
+			"leave the relay's username and password empty for a relay without AUTH, or check its port and TLS mode")
 	case strings.Contains(err.Error(), "does not support STARTTLS"):
 		// go-mail's TLSMandatory refusal, which has no error value of its own.
 		return x.errorf(op, notify.ErrRejected, "the server does not offer STARTTLS",
-			`use tls "implicit" if the port expects TLS from the start (465), or check smtp.host and smtp.port`)
+			`use TLS "implicit" (smtps://) if the port expects TLS from the start (465), or check the relay's host and port`)
 	}
 	return x.networkError(op, err)
 }
@@ -652,20 +664,20 @@ func (x *exchange) replyError(op, stage string, code int, text string) *notify.E
 	case code == 535 || code == 534 || code == 530:
 		// 535 bad credentials, 534 mechanism too weak (an app password or
 		// OAuth is wanted), 530 authentication required (RFC 4954 §6).
-		e.Kind, e.Hint = notify.ErrUnauthorized, "check smtp.username and smtp.password"
-		if code == 530 && x.n.cfg.SMTP.Username == "" {
-			e.Hint = "the server wants authentication: set smtp.username and smtp.password"
+		e.Kind, e.Hint = notify.ErrUnauthorized, "check the relay's username and password"
+		if code == 530 && x.n.relay.Username == "" {
+			e.Hint = "the server wants authentication: give the relay a username and password"
 		}
 	case code >= 400 && code <= 499:
 		e.Kind, e.Retryable, e.Hint = notify.ErrUnavailable, true, "the server refused for now: retry later"
 		if stage == stageAuth {
-			e.Hint = "temporary authentication failure: retry later, and check smtp.username and smtp.password if it persists"
+			e.Hint = "temporary authentication failure: retry later, and check the relay's username and password if it persists"
 		}
 	default:
 		e.Kind = notify.ErrRejected
 		switch stage {
 		case stageMailFrom:
-			e.Hint = "the server refused the sender: from must be an address this account may send as"
+			e.Hint = "the server refused the sender: the relay's From must be an address this account may send as"
 		case stageRcptTo:
 			e.Hint = "check the addresses in to"
 		case stageData:
@@ -698,13 +710,13 @@ func (x *exchange) networkError(op string, err error) *notify.Error {
 	e := x.n.errs.Network(x.ctx, op, err)
 	switch {
 	case x.stage == stageHandshake && x.conn != nil && !x.conn.heard.Load() && x.n.mode != TLSImplicit:
-		hint := `the server never greeted: if this port expects TLS from the start (465), set tls to "implicit"`
+		hint := `the server never greeted: if this port expects TLS from the start (465), use TLS "implicit" (smtps://)`
 		if e.Hint != "" {
 			hint = e.Hint + ": " + hint
 		}
 		e.Hint = hint
 	case errors.Is(err, syscall.ECONNREFUSED):
-		e.Hint = "nothing accepts connections there: check smtp.host and smtp.port"
+		e.Hint = "nothing accepts connections there: check the relay's host and port"
 	}
 	return e
 }

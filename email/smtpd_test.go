@@ -212,17 +212,16 @@ func (s *smtpServer) record(ev string) {
 	s.events = append(s.events, ev)
 }
 
-// Config returns a valid configuration for this server, sending to the
-// given recipients (two by default).
-func (s *smtpServer) Config(mode email.TLSMode, to ...string) email.Config {
+// Config returns a valid configuration and relay for this server, sending
+// to the given recipients (two by default).
+func (s *smtpServer) Config(mode email.TLSMode, to ...string) target {
 	if len(to) == 0 {
 		to = []string{"SOC Team <soc@example.com>", "oncall@example.com"}
 	}
-	return email.Config{
-		Name: "SOC mail",
-		To:   to,
-		From: "Code Defender <alerts@example.com>",
-		SMTP: email.SMTP{Host: s.Host, Port: s.Port, Username: s.User, Password: secret(s.Pass), TLS: mode},
+	return target{
+		Config: email.Config{Name: "SOC mail", To: to},
+		Relay: email.Relay{Host: s.Host, Port: s.Port, Username: s.User, Password: secret(s.Pass), TLS: mode,
+			From: "Code Defender <alerts@example.com>"},
 	}
 }
 
