@@ -23,6 +23,13 @@
 // same one and mail clients thread or fold it with the first; the Receipt's
 // ID is that Message-ID, returned once the server has accepted the message.
 //
+// A resolved event (notify.StatusResolved) is a reply to the open event's
+// mail, threaded without any state kept: its Message-ID is
+// "<cd-<id>.resolved@<from's domain>>", In-Reply-To and References name the
+// open mail's (derived from the same event ID), the subject is the open
+// one's after "Re: ", and the body says the alert was resolved, with a green
+// header. Every mail carries X-CodeDefender-Status: open or resolved.
+//
 // Test connects, negotiates TLS as configured, authenticates, and asks the
 // server to accept the sender (MAIL FROM) and each recipient (RCPT TO), then
 // resets and quits: no mail is sent. Many servers accept any recipient at

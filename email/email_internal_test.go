@@ -47,6 +47,11 @@ func TestMessageID(t *testing.T) {
 	require.Equal(t, "cd-evt-1@"+fallbackIDDomain, messageID("evt-1", "alerts@[192.0.2.1]"))
 	require.Equal(t, "cd-evt-1@"+fallbackIDDomain, messageID("evt-1", "alerts@bücher.example"))
 	require.NotEqual(t, messageID("a:b", "x@example.com"), messageID("a-b", "x@example.com"))
+	require.Equal(t, "cd-inc+42.resolved@example.com", resolvedMessageID("inc:42", "alerts@Example.com"))
+	require.Equal(t, "cd-evt-1.resolved@"+fallbackIDDomain, resolvedMessageID("evt-1", "alerts@[192.0.2.1]"))
+	// No event ID has a '.', so no resolution's ID is another event's open one.
+	e := notify.Event{ID: "a.resolved", Type: notify.EventTest, Title: "t", Risk: notify.RiskInfo, Time: time.Unix(1, 0)}
+	require.ErrorContains(t, e.Validate(), "id")
 }
 
 func TestSubject(t *testing.T) {

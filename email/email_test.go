@@ -962,3 +962,59 @@ func addN(to *[]string, n int) {
 		*to = append(*to, fmt.Sprintf("soc%d@example.com", i))
 	}
 }
+
+// A resolved event is a reply to the open event's mail: the server receives
+// two messages, the second naming the first in In-Reply-To and References,
+// its subject the first's with "Re: " so that clients keep one thread.
+func TestResolvedEventRepliesToTheOpenMail(t *testing.T) {
+	s := startSMTP(t, modeStartTLS, nil)
+	n, _ := newNotifier(t, s.Config(email.TLSStartTLS))
+	open := testkit.FullEvent()
+	r1, err := n.Send(context.Background(), open)
+	require.NoError(t, err)
+	r2, err := n.Send(context.Background(), testkit.Resolved(open))
+	require.NoError(t, err)
+	require.Equal(t, "<cd-evt-123@example.com>", r1.ID)
+	require.Equal(t, "<cd-evt-123.resolved@example.com>", r2.ID)
+
+	msgs := s.Messages()
+	require.Len(t, msgs, 2)
+	first, second := parse(t, msgs[0].Data), parse(t, msgs[1].Data)
+	dec := new(mime.WordDecoder)
+
+	require.Equal(t, r1.ID, first.Header.Get("Message-Id"))
+	require.Empty(t, first.Header.Get("In-Reply-To"))
+	require.Empty(t, first.Header.Get("References"))
+	require.Equal(t, "open", first.Header.Get("X-Codedefender-Status"))
+	subject1, err := dec.DecodeHeader(first.Header.Get("Subject"))
+	require.NoError(t, err)
+	require.Equal(t, "[CRITICAL] New script on checkout", subject1)
+
+	require.Equal(t, r2.ID, second.Header.Get("Message-Id"))
+	require.Equal(t, r1.ID, second.Header.Get("In-Reply-To"))
+	require.Equal(t, r1.ID, second.Header.Get("References"))
+	require.Equal(t, "resolved", second.Header.Get("X-Codedefender-Status"))
+	require.Equal(t, "evt-123", second.Header.Get("X-Codedefender-Event-Id"))
+	for _, name := range []string{"Message-Id", "In-Reply-To", "References", "Subject"} {
+		require.Equal(t, 1, countHeader(msgs[1].Data, name), name)
+	}
+	subject2, err := dec.DecodeHeader(second.Header.Get("Subject"))
+	require.NoError(t, err)
+	require.Equal(t, "Re: "+subject1, subject2)
+	require.Equal(t, msgs[0].To, msgs[1].To, "the same recipients")
+
+	text := strings.ReplaceAll(second.Text, "\r\n", "\n")
+	require.True(t, strings.HasPrefix(text, "Re: [CRITICAL] New script on checkout\n\n"+
+		"This alert has been resolved in Code Defender.\n\n"), text)
+	require.Contains(t, text, "Status:  Resolved\nRisk:    CRITICAL\n")
+	require.NotContains(t, first.Text, "resolved")
+	require.Contains(t, second.HTML, "RESOLVED · Client-side risk")
+	require.Contains(t, second.HTML, "background-color:#1A7F37")
+	require.Contains(t, second.HTML, "This alert has been resolved in Code Defender.</p>")
+	require.Contains(t, first.HTML, "CRITICAL · Client-side risk")
+
+	// Resolving again is the same message: a client folds the duplicate.
+	r3, err := n.Send(context.Background(), testkit.Resolved(open))
+	require.NoError(t, err)
+	require.Equal(t, r2, r3)
+}
