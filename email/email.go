@@ -35,6 +35,9 @@
 // resets and quits: no mail is sent. Many servers accept any recipient at
 // that stage, so a passing Test proves the connection and the credentials
 // more than the addresses; a refused recipient is an error that names it.
+// TestReport says what each step proved, and offers an address that does
+// not exist to learn whether the relay checks recipients at all: one that
+// accepts it is a warning (notify.CheckWarning), not a failure.
 //
 // Errors are *notify.Error values. A 4xx reply is retryable and a 5xx is
 // not; 530, 534 and 535 wrap notify.ErrUnauthorized, other refusals
@@ -56,6 +59,7 @@
 package email
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -105,7 +109,10 @@ type Notifier struct {
 	errs         *sender.Errors
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
+var (
+	_ notify.Notifier = (*Notifier)(nil)
+	_ notify.Reporter = (*Notifier)(nil)
+)
 
 // errNotBuilt is returned by a Notifier that New did not make.
 var errNotBuilt = errors.New("email: a Notifier must be built with New")
@@ -232,58 +239,8 @@ func (n *Notifier) Close() error { return nil }
 // Test connects, negotiates TLS, authenticates, and asks the server to
 // accept the sender and every recipient, then resets the transaction and
 // quits: no mail is sent. All refused recipients are named in one error.
-func (n *Notifier) Test(ctx context.Context) error {
-	if n == nil || n.from == nil {
-		return errNotBuilt
-	}
-	x, done := n.begin(ctx, "test")
-	defer done()
-
-	c, err := x.client()
-	if err != nil {
-		return x.fail(err)
-	}
-	sc, err := c.DialToSMTPClientWithContext(x.ctx)
-	if err != nil {
-		return x.fail(err)
-	}
-
-	// go-mail sends only whole messages, so the envelope check drives the
-	// smtp.Client it dialled and authenticated (its own copy of net/smtp).
-	x.stage = stageMailFrom
-	if err := sc.Mail(envelope(n.from)); err != nil {
-		return x.fail(err)
-	}
-	x.stage = stageRcptTo
-	var refused []refusal
-	for _, a := range n.to {
-		err := sc.Rcpt(envelope(a))
-		var reply *textproto.Error
-		switch {
-		case err == nil:
-		case errors.As(err, &reply):
-			refused = append(refused, refusal{addr: a.Address, code: reply.Code, text: reply.Msg})
-		default:
-			return x.fail(err)
-		}
-	}
-
-	// Nothing was sent; a failing RSET or QUIT says nothing about the
-	// configuration, so it is only logged.
-	x.stage = stageReset
-	if err := sc.Reset(); err != nil {
-		x.debug("email: RSET failed", err)
-	}
-	x.stage = stageQuit
-	if err := c.CloseWithSMTPClient(sc); err != nil {
-		x.debug("email: QUIT failed", err)
-	}
-	if len(refused) > 0 {
-		return x.report(x.refusedError(refused))
-	}
-	x.logger().DebugContext(ctx, "email: test passed", x.logAttrs()...)
-	return nil
-}
+// It returns TestReport(ctx).Err().
+func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
 
 // Send delivers e as one email to every recipient and returns its
 // Message-ID as the Receipt's ID once the server has accepted it. An invalid
@@ -335,6 +292,7 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 const (
 	stageConnect   = "connect"
 	stageHandshake = "greeting, EHLO and TLS"
+	stageTLS       = "TLS"
 	stageAuth      = "AUTH"
 	stageMailFrom  = "MAIL FROM"
 	stageRcptTo    = "RCPT TO"
@@ -355,6 +313,7 @@ type exchange struct {
 	raw   net.Conn
 	conn  *ctxConn
 	stop  func() bool
+	mech  string // the AUTH mechanism chosen, "" before AUTH
 }
 
 // begin starts an exchange bounded by ctx and the notifier's timeout. The
@@ -426,10 +385,12 @@ func (x *exchange) dial(ctx context.Context, network, _ string) (net.Conn, error
 	if x.n.mode != TLSImplicit {
 		return x.conn, nil
 	}
+	x.stage = stageTLS
 	tc := tls.Client(x.conn, x.n.tlsConfig)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, err
 	}
+	x.stage = stageHandshake
 	// A *tls.Conn, not a wrapper: go-smtp's client tells TLS by its type.
 	return tc, nil
 }
@@ -441,6 +402,9 @@ type ctxConn struct {
 	ctx      context.Context
 	deadline time.Time
 	heard    atomic.Bool
+	// startTLS is set once the client has sent STARTTLS: what fails after
+	// it is the TLS handshake (or the server's answer to it).
+	startTLS atomic.Bool
 }
 
 func newCtxConn(ctx context.Context, c net.Conn) *ctxConn {
@@ -481,6 +445,16 @@ func (c *ctxConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Write writes to the connection and notes when the client asks for
+// STARTTLS. go-mail sends every command in one write, and after STARTTLS
+// what passes here is encrypted, so the prefix is never seen by mistake.
+func (c *ctxConn) Write(p []byte) (int, error) {
+	if !c.startTLS.Load() && bytes.HasPrefix(p, []byte("STARTTLS")) {
+		c.startTLS.Store(true)
+	}
+	return c.Conn.Write(p)
+}
+
 // plainOrLogin authenticates with PLAIN, or LOGIN when the server offers
 // only that (some Exchange servers), and refuses to send the password
 // outside TLS unless the configuration asked for plain text to a loopback
@@ -490,6 +464,9 @@ type plainOrLogin struct {
 	x    *exchange
 	auth smtp.Auth
 }
+
+// mechanism is the AUTH mechanism an exchange chose, for its report.
+func (x *exchange) mechanism() string { return x.mech }
 
 // errAuthNeedsTLS and errNoAuthMechanism are refusals of ours, before any
 // credential is sent.
@@ -509,9 +486,9 @@ func (a *plainOrLogin) Start(si *smtp.ServerInfo) (string, []byte, error) {
 	// stops go-mail from repeating it with a narrower idea of "localhost".
 	switch {
 	case hasMechanism(si.Auth, "PLAIN"):
-		a.auth = smtp.PlainAuth("", user, pass, si.Name, true)
+		a.auth, a.x.mech = smtp.PlainAuth("", user, pass, si.Name, true), "PLAIN"
 	case hasMechanism(si.Auth, "LOGIN"):
-		a.auth = smtp.LoginAuth(user, pass, si.Name, true)
+		a.auth, a.x.mech = smtp.LoginAuth(user, pass, si.Name, true), "LOGIN"
 	case len(si.Auth) == 0:
 		return "", nil, fmt.Errorf("%w (it offers no AUTH at all)", errNoAuthMechanism)
 	default:
@@ -614,7 +591,7 @@ func (x *exchange) classify(err error) *notify.Error {
 	case errors.Is(err, errNoAuthMechanism):
 		return x.errorf(op, notify.ErrRejected, err.Error(),
 			"leave the relay's username and password empty for a relay without AUTH, or check its port and TLS mode")
-	case strings.Contains(err.Error(), "does not support STARTTLS"):
+	case isNoSTARTTLS(err):
 		// go-mail's TLSMandatory refusal, which has no error value of its own.
 		return x.errorf(op, notify.ErrRejected, "the server does not offer STARTTLS",
 			`use TLS "implicit" (smtps://) if the port expects TLS from the start (465), or check the relay's host and port`)

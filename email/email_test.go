@@ -650,8 +650,10 @@ func TestTestChecksEveryRecipientAndSendsNothing(t *testing.T) {
 		require.NotContains(t, ev, "DATA")
 		i := indexOf(ev, "MAIL alerts@example.com")
 		require.GreaterOrEqual(t, i, 0, ev)
-		require.Equal(t, []string{"MAIL alerts@example.com", "RCPT soc@example.com", "RCPT oncall@example.com", "RESET"},
-			ev[i:i+4], "MAIL FROM, RCPT TO each, RSET")
+		require.Equal(t, []string{"MAIL alerts@example.com", "RCPT soc@example.com", "RCPT oncall@example.com"},
+			ev[i:i+3], "MAIL FROM, RCPT TO each")
+		require.Regexp(t, `^RCPT cd-no-such-recipient-[0-9a-f]{16}@example\.com$`, ev[i+3], "the probe")
+		require.Equal(t, "RESET", ev[i+4])
 		require.Contains(t, logs.String(), "email: test passed")
 		notifytest.AssertNoSecret(t, logs.String(), secret(s.Pass))
 	})
@@ -664,8 +666,11 @@ func TestTestChecksEveryRecipientAndSendsNothing(t *testing.T) {
 		lines := s.ClientLines()
 		require.NotEmpty(t, lines)
 		require.True(t, strings.HasPrefix(lines[0], "EHLO "), lines)
+		require.Len(t, lines, 7, lines)
+		require.Regexp(t, `^RCPT TO:<cd-no-such-recipient-[0-9a-f]{16}@example\.com>$`, lines[4])
+		lines[4] = "RCPT TO:<probe>"
 		require.Equal(t, []string{"MAIL FROM:<alerts@example.com> BODY=8BITMIME", "RCPT TO:<soc@example.com>",
-			"RCPT TO:<oncall@example.com>", "RSET", "QUIT"}, lines[1:], "no DATA: nothing is sent")
+			"RCPT TO:<oncall@example.com>", "RCPT TO:<probe>", "RSET", "QUIT"}, lines[1:], "no DATA: nothing is sent")
 	})
 }
 
