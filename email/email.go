@@ -381,6 +381,7 @@ func (x *exchange) dial(ctx context.Context, network, _ string) (net.Conn, error
 	// makes cancellation reach TLS, AUTH and DATA too.
 	x.stop = context.AfterFunc(x.ctx, func() { _ = raw.Close() })
 	x.conn = newCtxConn(x.ctx, raw)
+	x.conn.plain = x.n.mode != TLSImplicit
 	x.stage = stageHandshake
 	if x.n.mode != TLSImplicit {
 		return x.conn, nil
@@ -405,6 +406,13 @@ type ctxConn struct {
 	// startTLS is set once the client has sent STARTTLS: what fails after
 	// it is the TLS handshake (or the server's answer to it).
 	startTLS atomic.Bool
+
+	// Read alone uses these: the bytes read so far, the length of the
+	// line being read, and whether the connection carries plain text
+	// (not implicit TLS).
+	read  int
+	line  int
+	plain bool
 }
 
 func newCtxConn(ctx context.Context, c net.Conn) *ctxConn {
@@ -436,11 +444,55 @@ func (c *ctxConn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDead
 // SetWriteDeadline sets t, or the context's deadline when that comes first.
 func (c *ctxConn) SetWriteDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(c.clamp(t)) }
 
-// Read reads from the connection and notes that the server spoke.
+// Bounds on what one exchange reads from the server. SMTP replies are
+// short (RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with its
+// CRLF), so a server that goes on and on is broken or is not an SMTP
+// server, and must not grow the heap without limit: textproto buffers a
+// line until its end.
+const (
+	// maxReplyLine is eight times the RFC's line, for servers that exceed
+	// it a little (long EHLO keywords, chatty greetings).
+	maxReplyLine = 4096
+	// maxSessionBytes bounds everything one exchange reads, TLS records
+	// included (a certificate chain is a few KiB to tens of KiB).
+	maxSessionBytes = 1 << 20
+)
+
+// readLimitError is a server that sent more than the bounds allow.
+type readLimitError struct{ what string }
+
+func (e *readLimitError) Error() string {
+	return "the server sent " + e.what + ": it is not an SMTP server, or it is broken"
+}
+
+// Read reads from the connection, notes that the server spoke, and holds
+// the server to the read bounds: maxSessionBytes in all, and maxReplyLine
+// per line while the session is in plain text (the line is not visible
+// under TLS, where the total bounds it).
 func (c *ctxConn) Read(p []byte) (int, error) {
+	left := maxSessionBytes - c.read
+	if left <= 0 {
+		return 0, &readLimitError{what: fmt.Sprintf("more than %d bytes in one session", maxSessionBytes)}
+	}
+	if len(p) > left {
+		p = p[:left]
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.heard.Store(true)
+	}
+	c.read += n
+	if c.plain && !c.startTLS.Load() {
+		for _, b := range p[:n] {
+			c.line++
+			if b == '\n' {
+				c.line = 0
+			}
+		}
+		if c.line > maxReplyLine {
+			return 0, &readLimitError{what: fmt.Sprintf("a reply line longer than %d bytes "+
+				"(RFC 5321 allows 512)", maxReplyLine)}
+		}
 	}
 	return n, err
 }
@@ -585,7 +637,13 @@ func (x *exchange) classify(err error) *notify.Error {
 		return x.replyError(op, x.stage, reply.Code, reply.Msg)
 	}
 
+	var limit *readLimitError
 	switch {
+	case errors.As(err, &limit):
+		return x.errorf(op, notify.ErrRejected, limit.Error(), "check the relay's host and port")
+	case strings.Contains(err.Error(), "it is not an SMTP server, or it is broken"):
+		// The same refusal, after go-mail kept only its text.
+		return x.errorf(op, notify.ErrRejected, err.Error(), "check the relay's host and port")
 	case errors.Is(err, errAuthNeedsTLS):
 		return x.errorf(op, notify.ErrRejected, err.Error(), "use TLS starttls (smtp://) or implicit (smtps://) for the relay")
 	case errors.Is(err, errNoAuthMechanism):
