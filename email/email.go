@@ -688,14 +688,14 @@ func (x *exchange) rcptSendError(se *gomail.SendError) *notify.Error {
 			names = append(names, a.Address)
 		}
 	}
-	e := x.replyError(x.op+": "+stageRcptTo, stageRcptTo, se.ErrorCode(), text)
+	msg := text
 	if len(names) > 0 {
-		e.Message = x.n.errs.Clean(fmt.Sprintf("the server refused %d of %d recipients: %s: %s",
-			len(names), len(x.n.to), strings.Join(names, ", "), text))
+		msg = fmt.Sprintf("the server refused %d of %d recipients: %s: %s",
+			len(names), len(x.n.to), strings.Join(names, ", "), text)
 	}
 	// go-mail's temporary flag is the last refusal's; trust the code we
 	// report instead.
-	return e
+	return x.replyError(x.op+": "+stageRcptTo, stageRcptTo, se.ErrorCode(), msg)
 }
 
 // replyError classifies an SMTP reply: 4xx is temporary, 5xx permanent, and
