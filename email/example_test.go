@@ -164,3 +164,31 @@ func ExampleNotifier_Send_errors() {
 	// true false
 	// true
 }
+
+// TestReport says what each step proved. This relay takes any recipient at
+// RCPT time, so the recipients' checks prove little: a warning a console can
+// show, not a failure.
+func ExampleNotifier_TestReport() {
+	port, stop := startExampleRelay()
+	defer stop()
+	n, err := email.New(email.Config{Name: "SOC mail", To: []string{"soc@example.com"}},
+		email.WithRelay(email.Relay{Host: "127.0.0.1", Port: port, TLS: email.TLSNone, From: "alerts@example.com"}),
+		notify.WithAllowPrivateNetworks())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r := n.TestReport(context.Background())
+	for _, c := range r.Checks {
+		fmt.Printf("%s: %s\n", c.Name, c.Status)
+	}
+	fmt.Println("Test:", r.Err())
+	// Output:
+	// relay reachable: passed
+	// connection encrypted: skipped
+	// relay accepts the credentials: skipped
+	// sender accepted: passed
+	// recipient accepted: soc@example.com: passed
+	// relay checks recipients: warning
+	// Test: <nil>
+}
