@@ -6,10 +6,10 @@ import (
 	"net/mail"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/internal/validate"
-	"github.com/codedefender/integrations/notify"
 )
 
 // Type is the console's integration type for email.
@@ -50,71 +50,33 @@ const maxAddressLength = 254
 // maxHostLength is the longest DNS name (RFC 1035 §2.3.4).
 const maxHostLength = 253
 
-// maxUsernameLength bounds smtp.username; no provider documents a longer
-// one, and it keeps a pasted key file out of the field.
+// maxUsernameLength bounds the relay's username; no provider documents a
+// longer one, and it keeps a pasted key file out of the field.
 const maxUsernameLength = 256
 
-// MaxTimeoutSeconds bounds smtp.timeout. RFC 5321 §4.5.3.2 lets a server take
+// MaxRelayTimeout bounds Relay.Timeout. RFC 5321 §4.5.3.2 lets a server take
 // up to 10 minutes to accept the message; an alert that slow is better
 // retried, so we stop at 5.
-const MaxTimeoutSeconds = 300
+const MaxRelayTimeout = 5 * time.Minute
 
-// Config is an email integration as the console stores it.
+// Config is an email integration as the console stores it: a name and the
+// recipients. The relay that takes the mail, and the From address, are the
+// operator's, given once for every email integration with WithRelay.
 type Config struct {
 	// Name is how the integration appears in the console.
 	Name string `json:"name"`
 	// To lists the recipients, each "soc@example.com" or
 	// "SOC <soc@example.com>"; every one is in the To header.
 	To []string `json:"to"`
-	// From is the sender, "alerts@example.com" or
-	// "Code Defender <alerts@example.com>". Its domain also names the
-	// Message-ID.
-	From string `json:"from"`
-	// SMTP is the server that takes the mail.
-	SMTP SMTP `json:"smtp"`
-}
-
-// SMTP is the mail server an email integration submits through.
-//
-// The port and the TLS mode go together: 587 means STARTTLS and 465 means
-// implicit TLS, and the opposite pairing is an error that says which to use.
-// An empty TLS mode is implicit on 465 and STARTTLS on every other port, so
-// plain text is never a default: it must be asked for with "none", which is
-// accepted only for a loopback host. A port of 0 is 465 for implicit TLS and
-// 587 otherwise; with "none" the port is required.
-type SMTP struct {
-	// Host is the server's DNS name or IP address, without a scheme or port.
-	Host string `json:"host"`
-	// Port is the TCP port (a JSON number).
-	Port int `json:"port,omitempty"`
-	// Username and Password authenticate with AUTH PLAIN or LOGIN, sent only
-	// inside TLS (or to a loopback host with TLS "none"). Leave both empty
-	// for a relay that accepts mail without authentication.
-	Username string        `json:"username,omitempty"`
-	Password notify.Secret `json:"password,omitempty"`
-	// TLS is "starttls", "implicit" or "none"; see the type's doc for the
-	// default.
-	TLS TLSMode `json:"tls,omitempty"`
-	// TimeoutSeconds bounds one whole exchange (connect, TLS, AUTH, the
-	// message) in seconds; 0 keeps the notifier's timeout
-	// (notify.WithTimeout, 15 s by default).
-	TimeoutSeconds int `json:"timeout,omitempty"`
 }
 
 // Validate checks every field offline and reports all bad ones at once: the
 // name; every address parses with net/mail, holds no line break and appears
-// once (compared without regard to case); at most MaxRecipients recipients;
-// the host is a bare DNS name or IP address; the TLS mode is known, agrees
-// with the port, and is "none" only for a loopback host; a username goes
-// with a password; the timeout is in range.
+// once (compared without regard to case); at most MaxRecipients recipients.
 func (c Config) Validate() error {
 	var errs validate.Errors
 	errs.CheckName("name", c.Name)
 	checkRecipients(&errs, c.To)
-	if _, msg := parseAddress(c.From); msg != "" {
-		errs.Add("from", msg)
-	}
-	c.SMTP.validate(&errs)
 	return errs.Err()
 }
 
@@ -171,47 +133,50 @@ func parseAddress(raw string) (*mail.Address, string) {
 	return a, ""
 }
 
-func (s SMTP) validate(errs *validate.Errors) {
-	hostOK := checkHost(errs, s.Host)
+func (r Relay) validate(errs *validate.Errors) {
+	hostOK := checkHost(errs, r.Host)
 
-	port := s.Port
+	port := r.Port
 	if port < 0 || port > 65535 {
-		errs.Addf("smtp.port", "must be a TCP port between 1 and 65535 (it is %d)", port)
+		errs.Addf(fieldPort, "must be a TCP port between 1 and 65535 (it is %d)", port)
 		port = -1
 	}
 
-	switch s.TLS {
+	switch r.TLS {
 	case "", TLSStartTLS, TLSImplicit, TLSNone:
 		if port >= 0 {
-			if msg := portContradiction(port, s.TLS); msg != "" {
-				errs.Add("smtp.tls", msg)
+			if msg := portContradiction(port, r.TLS); msg != "" {
+				errs.Add(fieldTLS, msg)
 			}
 		}
-		if s.TLS == TLSNone {
-			if s.Port == 0 {
-				errs.Add("smtp.port", `is required with tls "none"`)
+		if r.TLS == TLSNone {
+			if r.Port == 0 {
+				errs.Add(fieldPort, `is required with TLS "none"`)
 			}
-			if hostOK && !isLoopbackHost(s.Host) {
-				errs.Add("smtp.tls", `"none" sends the password and the alert in plain text, so it is allowed only `+
+			if hostOK && !isLoopbackHost(r.Host) {
+				errs.Add(fieldTLS, `"none" sends the password and the alert in plain text, so it is allowed only `+
 					`to a loopback host (localhost, 127.0.0.1, ::1): use "starttls" or "implicit"`)
 			}
 		}
 	default:
-		errs.Addf("smtp.tls", `must be "starttls", "implicit" or "none" (it is %q)`, text.Truncate(string(s.TLS), 20))
+		errs.Addf(fieldTLS, `must be "starttls", "implicit" or "none" (it is %q)`, text.Truncate(string(r.TLS), 20))
 	}
 
 	switch {
-	case text.HasControl(s.Username):
-		errs.Add("smtp.username", "must not contain control characters")
-	case len(s.Username) > maxUsernameLength:
-		errs.Addf("smtp.username", "must be at most %d characters long", maxUsernameLength)
-	case s.Username == "" && !s.Password.IsZero():
-		errs.Add("smtp.username", "is required when a password is set")
+	case text.HasControl(r.Username):
+		errs.Add(fieldUsername, "must not contain control characters")
+	case len(r.Username) > maxUsernameLength:
+		errs.Addf(fieldUsername, "must be at most %d characters long", maxUsernameLength)
+	case r.Username == "" && !r.Password.IsZero():
+		errs.Add(fieldUsername, "is required when a password is set")
 	}
-	errs.CheckSecret("smtp.password", s.Password, s.Username != "")
+	errs.CheckSecret(fieldPassword, r.Password, r.Username != "")
 
-	if s.TimeoutSeconds < 0 || s.TimeoutSeconds > MaxTimeoutSeconds {
-		errs.Addf("smtp.timeout", "must be between 1 and %d seconds, or 0 for the default", MaxTimeoutSeconds)
+	if _, msg := parseAddress(r.From); msg != "" {
+		errs.Add(fieldFrom, msg)
+	}
+	if r.Timeout < 0 || r.Timeout > MaxRelayTimeout {
+		errs.Addf(fieldTimeout, "must be at most %s, or 0 for the notifier's timeout", MaxRelayTimeout)
 	}
 }
 
@@ -221,13 +186,13 @@ func (s SMTP) validate(errs *validate.Errors) {
 func portContradiction(port int, mode TLSMode) string {
 	switch {
 	case port == PortSubmissions && mode == TLSStartTLS:
-		return `port 465 expects implicit TLS (RFC 8314): set tls to "implicit", or use port 587 for "starttls"`
+		return `port 465 expects implicit TLS (RFC 8314): use TLS "implicit" (smtps://), or port 587 for "starttls"`
 	case port == PortSubmissions && mode == TLSNone:
-		return `port 465 expects implicit TLS (RFC 8314): set tls to "implicit"`
+		return `port 465 expects implicit TLS (RFC 8314): use TLS "implicit" (smtps://)`
 	case port == PortSubmission && mode == TLSImplicit:
-		return `port 587 expects STARTTLS (RFC 6409): set tls to "starttls", or use port 465 for "implicit"`
+		return `port 587 expects STARTTLS (RFC 6409): use TLS "starttls" (smtp://), or port 465 for "implicit"`
 	case port == PortSMTP && mode == TLSImplicit:
-		return `port 25 speaks plain SMTP upgraded with STARTTLS: set tls to "starttls", or use port 465 for "implicit"`
+		return `port 25 speaks plain SMTP upgraded with STARTTLS: use TLS "starttls" (smtp://), or port 465 for "implicit"`
 	}
 	return ""
 }
@@ -235,7 +200,7 @@ func portContradiction(port int, mode TLSMode) string {
 // checkHost records why host is not a bare DNS name or IP address, and
 // reports whether it is one.
 func checkHost(errs *validate.Errors, host string) bool {
-	const field = "smtp.host"
+	const field = fieldHost
 	switch {
 	case host == "":
 		errs.Add(field, "is required")
@@ -251,7 +216,7 @@ func checkHost(errs *validate.Errors, host string) bool {
 		return true
 	}
 	if h, p, err := net.SplitHostPort(host); err == nil && h != "" && p != "" {
-		errs.Add(field, "must not carry a port: put it in smtp.port")
+		errs.Add(field, "must not carry a port: set the port on its own")
 		return false
 	}
 	if !isDNSName(host) {
@@ -289,17 +254,17 @@ func isLoopbackHost(host string) bool {
 	return err == nil && ip.Unmap().IsLoopback()
 }
 
-// effective returns the port and TLS mode a valid configuration means once
-// the defaults are applied.
-func (s SMTP) effective() (int, TLSMode) {
-	mode := s.TLS
+// effective returns the port and TLS mode a valid relay means once the
+// defaults are applied.
+func (r Relay) effective() (int, TLSMode) {
+	mode := r.TLS
 	if mode == "" {
 		mode = TLSStartTLS
-		if s.Port == PortSubmissions {
+		if r.Port == PortSubmissions {
 			mode = TLSImplicit
 		}
 	}
-	port := s.Port
+	port := r.Port
 	if port == 0 {
 		port = PortSubmission
 		if mode == TLSImplicit {

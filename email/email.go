@@ -1,14 +1,17 @@
-// Package email delivers Code Defender alerts as email, submitted to the
-// customer's own SMTP server with github.com/wneessen/go-mail.
+// Package email delivers Code Defender alerts as email, submitted with
+// github.com/wneessen/go-mail to the operator's SMTP relay.
 //
-// A Config names the recipients ("to", up to MaxRecipients), the sender
-// ("from") and the server ("smtp": host, port, username, password, tls).
-// The TLS mode follows the port: 587 is STARTTLS (RFC 6409), 465 is implicit
-// TLS (RFC 8314), an empty mode is implicit on 465 and STARTTLS elsewhere,
-// and STARTTLS fails closed when the server does not offer it. Plain text
-// ("none") is accepted only for a loopback host. AUTH PLAIN or LOGIN, the
-// ones the server offers, are sent only inside TLS (or to that loopback
-// host).
+// A Config is what the console stores: a name and the recipients ("to", up
+// to MaxRecipients). The relay (host, port, username, password, TLS mode)
+// and the From address belong to whoever runs the library, and are given
+// once for every email integration with WithRelay (ParseRelayURL reads one
+// from smtp://, smtps:// or smtp+plain:// URLs); New without one is
+// ErrNoRelay. The TLS mode follows the port: 587 is STARTTLS (RFC 6409),
+// 465 is implicit TLS (RFC 8314), an empty mode is implicit on 465 and
+// STARTTLS elsewhere, and STARTTLS fails closed when the server does not
+// offer it. Plain text (TLSNone) is accepted only for a loopback host. AUTH
+// PLAIN or LOGIN, the ones the server offers, are sent only inside TLS (or
+// to that loopback host).
 //
 // Send writes one multipart/alternative message per event: a plain-text part
 // and then an HTML part with a header coloured by risk, the title,
@@ -20,11 +23,21 @@
 // same one and mail clients thread or fold it with the first; the Receipt's
 // ID is that Message-ID, returned once the server has accepted the message.
 //
+// A resolved event (notify.StatusResolved) is a reply to the open event's
+// mail, threaded without any state kept: its Message-ID is
+// "<cd-<id>.resolved@<from's domain>>", In-Reply-To and References name the
+// open mail's (derived from the same event ID), the subject is the open
+// one's after "Re: ", and the body says the alert was resolved, with a green
+// header. Every mail carries X-CodeDefender-Status: open or resolved.
+//
 // Test connects, negotiates TLS as configured, authenticates, and asks the
 // server to accept the sender (MAIL FROM) and each recipient (RCPT TO), then
 // resets and quits: no mail is sent. Many servers accept any recipient at
 // that stage, so a passing Test proves the connection and the credentials
 // more than the addresses; a refused recipient is an error that names it.
+// TestReport says what each step proved, and offers an address that does
+// not exist to learn whether the relay checks recipients at all: one that
+// accepts it is a warning (notify.CheckWarning), not a failure.
 //
 // Errors are *notify.Error values. A 4xx reply is retryable and a 5xx is
 // not; 530, 534 and 535 wrap notify.ErrUnauthorized, other refusals
@@ -33,7 +46,7 @@
 // with the password scrubbed from it.
 //
 // The caller's context bounds the whole exchange (connect, TLS, AUTH, the
-// message, QUIT), and so does the timeout (smtp.timeout, else
+// message, QUIT), and so does the timeout (Relay.Timeout, else
 // notify.WithTimeout). Every connection goes through the library's network
 // guard (guard.GuardControl, checked on the resolved address): a loopback
 // or private SMTP host is refused unless New is given
@@ -46,6 +59,7 @@
 package email
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -81,6 +95,7 @@ type Notifier struct {
 	identity.Identity // prints as email("name"): never the config
 
 	cfg          Config
+	relay        Relay
 	from         *mail.Address
 	to           []*mail.Address
 	host         string
@@ -94,7 +109,10 @@ type Notifier struct {
 	errs         *sender.Errors
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
+var (
+	_ notify.Notifier = (*Notifier)(nil)
+	_ notify.Reporter = (*Notifier)(nil)
+)
 
 // errNotBuilt is returned by a Notifier that New did not make.
 var errNotBuilt = errors.New("email: a Notifier must be built with New")
@@ -103,7 +121,7 @@ type tlsConfigKey struct{}
 
 // WithTLSConfig makes the notifier verify the server with c (for example a
 // private CA in RootCAs) and present c's client certificate, for both
-// STARTTLS and implicit TLS. ServerName defaults to smtp.host and the minimum
+// STARTTLS and implicit TLS. ServerName defaults to the relay's host and the minimum
 // version is raised to TLS 1.2. The notifier keeps a copy of c.
 func WithTLSConfig(c *tls.Config) notify.Option {
 	return func(s *settings.Settings) {
@@ -113,38 +131,45 @@ func WithTLSConfig(c *tls.Config) notify.Option {
 	}
 }
 
-// New validates c and returns a Notifier. A host that is a loopback or
-// private IP address, or "localhost", is refused unless opts include
-// notify.WithAllowPrivateNetworks; a DNS name is checked on the address it
-// resolves to, at dial time.
+// New validates c and the relay that opts must name (WithRelay), and
+// returns a Notifier. Without a relay it returns ErrNoRelay; a bad relay is
+// a *notify.ValidationError naming relay.* fields. A relay host that is a
+// loopback or private IP address, or "localhost", is refused unless opts
+// include notify.WithAllowPrivateNetworks; a DNS name is checked on the
+// address it resolves to, at dial time.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	s := settings.Apply(opts...)
-	if msg := hostPolicy(c.SMTP.Host, s.AllowPrivateNetworks); msg != "" {
-		return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "smtp.host", Message: msg}}}
+	r, ok := settings.Lookup[Relay](s, relayKey{})
+	if !ok {
+		return nil, ErrNoRelay
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	if msg := hostPolicy(r.Host, s.AllowPrivateNetworks); msg != "" {
+		return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: fieldHost, Message: msg}}}
 	}
 
-	from, _ := parseAddress(c.From)
+	from, _ := parseAddress(r.From)
 	to := make([]*mail.Address, len(c.To))
 	for i, raw := range c.To {
 		to[i], _ = parseAddress(raw)
 	}
-	port, mode := c.SMTP.effective()
+	port, mode := r.effective()
 	timeout := s.Timeout
-	if c.SMTP.TimeoutSeconds > 0 {
-		timeout = time.Duration(c.SMTP.TimeoutSeconds) * time.Second
+	if r.Timeout > 0 {
+		timeout = r.Timeout
 	}
 
 	tlsConfig := &tls.Config{}
-	if v, ok := s.Extra(tlsConfigKey{}); ok {
-		if tc, ok := v.(*tls.Config); ok {
-			tlsConfig = tc.Clone()
-		}
+	if tc, ok := settings.Lookup[*tls.Config](s, tlsConfigKey{}); ok {
+		tlsConfig = tc.Clone()
 	}
 	if tlsConfig.ServerName == "" {
-		tlsConfig.ServerName = strings.TrimSuffix(c.SMTP.Host, ".")
+		tlsConfig.ServerName = strings.TrimSuffix(r.Host, ".")
 	}
 	if tlsConfig.MinVersion < tls.VersionTLS12 {
 		tlsConfig.MinVersion = tls.VersionTLS12
@@ -153,9 +178,10 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	return &Notifier{
 		Identity:     identity.New(Type, c.Name),
 		cfg:          c,
+		relay:        r,
 		from:         from,
 		to:           to,
-		host:         c.SMTP.Host,
+		host:         r.Host,
 		port:         port,
 		mode:         mode,
 		timeout:      timeout,
@@ -163,7 +189,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 		allowPrivate: s.AllowPrivateNetworks,
 		userAgent:    s.UserAgent,
 		logger:       s.Logger,
-		errs:         sender.NewErrors(Type, secretsOf(c.SMTP.Username, c.SMTP.Password)...),
+		errs:         sender.NewErrors(Type, secretsOf(r.Username, r.Password)...),
 	}, nil
 }
 
@@ -213,58 +239,8 @@ func (n *Notifier) Close() error { return nil }
 // Test connects, negotiates TLS, authenticates, and asks the server to
 // accept the sender and every recipient, then resets the transaction and
 // quits: no mail is sent. All refused recipients are named in one error.
-func (n *Notifier) Test(ctx context.Context) error {
-	if n == nil || n.from == nil {
-		return errNotBuilt
-	}
-	x, done := n.begin(ctx, "test")
-	defer done()
-
-	c, err := x.client()
-	if err != nil {
-		return x.fail(err)
-	}
-	sc, err := c.DialToSMTPClientWithContext(x.ctx)
-	if err != nil {
-		return x.fail(err)
-	}
-
-	// go-mail sends only whole messages, so the envelope check drives the
-	// smtp.Client it dialled and authenticated (its own copy of net/smtp).
-	x.stage = stageMailFrom
-	if err := sc.Mail(envelope(n.from)); err != nil {
-		return x.fail(err)
-	}
-	x.stage = stageRcptTo
-	var refused []refusal
-	for _, a := range n.to {
-		err := sc.Rcpt(envelope(a))
-		var reply *textproto.Error
-		switch {
-		case err == nil:
-		case errors.As(err, &reply):
-			refused = append(refused, refusal{addr: a.Address, code: reply.Code, text: reply.Msg})
-		default:
-			return x.fail(err)
-		}
-	}
-
-	// Nothing was sent; a failing RSET or QUIT says nothing about the
-	// configuration, so it is only logged.
-	x.stage = stageReset
-	if err := sc.Reset(); err != nil {
-		x.debug("email: RSET failed", err)
-	}
-	x.stage = stageQuit
-	if err := c.CloseWithSMTPClient(sc); err != nil {
-		x.debug("email: QUIT failed", err)
-	}
-	if len(refused) > 0 {
-		return x.report(x.refusedError(refused))
-	}
-	x.logger().DebugContext(ctx, "email: test passed", x.logAttrs()...)
-	return nil
-}
+// It returns TestReport(ctx).Err().
+func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
 
 // Send delivers e as one email to every recipient and returns its
 // Message-ID as the Receipt's ID once the server has accepted it. An invalid
@@ -316,6 +292,7 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 const (
 	stageConnect   = "connect"
 	stageHandshake = "greeting, EHLO and TLS"
+	stageTLS       = "TLS"
 	stageAuth      = "AUTH"
 	stageMailFrom  = "MAIL FROM"
 	stageRcptTo    = "RCPT TO"
@@ -336,6 +313,7 @@ type exchange struct {
 	raw   net.Conn
 	conn  *ctxConn
 	stop  func() bool
+	mech  string // the AUTH mechanism chosen, "" before AUTH
 }
 
 // begin starts an exchange bounded by ctx and the notifier's timeout. The
@@ -380,7 +358,7 @@ func (x *exchange) client() (*gomail.Client, error) {
 	default:
 		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
 	}
-	if n.cfg.SMTP.Username != "" {
+	if n.relay.Username != "" {
 		opts = append(opts, gomail.WithSMTPAuthCustom(&plainOrLogin{x: x}))
 	}
 	return gomail.NewClient(n.host, opts...)
@@ -403,14 +381,17 @@ func (x *exchange) dial(ctx context.Context, network, _ string) (net.Conn, error
 	// makes cancellation reach TLS, AUTH and DATA too.
 	x.stop = context.AfterFunc(x.ctx, func() { _ = raw.Close() })
 	x.conn = newCtxConn(x.ctx, raw)
+	x.conn.plain = x.n.mode != TLSImplicit
 	x.stage = stageHandshake
 	if x.n.mode != TLSImplicit {
 		return x.conn, nil
 	}
+	x.stage = stageTLS
 	tc := tls.Client(x.conn, x.n.tlsConfig)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, err
 	}
+	x.stage = stageHandshake
 	// A *tls.Conn, not a wrapper: go-smtp's client tells TLS by its type.
 	return tc, nil
 }
@@ -422,6 +403,16 @@ type ctxConn struct {
 	ctx      context.Context
 	deadline time.Time
 	heard    atomic.Bool
+	// startTLS is set once the client has sent STARTTLS: what fails after
+	// it is the TLS handshake (or the server's answer to it).
+	startTLS atomic.Bool
+
+	// Read alone uses these: the bytes read so far, the length of the
+	// line being read, and whether the connection carries plain text
+	// (not implicit TLS).
+	read  int
+	line  int
+	plain bool
 }
 
 func newCtxConn(ctx context.Context, c net.Conn) *ctxConn {
@@ -453,13 +444,67 @@ func (c *ctxConn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDead
 // SetWriteDeadline sets t, or the context's deadline when that comes first.
 func (c *ctxConn) SetWriteDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(c.clamp(t)) }
 
-// Read reads from the connection and notes that the server spoke.
+// Bounds on what one exchange reads from the server. SMTP replies are
+// short (RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with its
+// CRLF), so a server that goes on and on is broken or is not an SMTP
+// server, and must not grow the heap without limit: textproto buffers a
+// line until its end.
+const (
+	// maxReplyLine is eight times the RFC's line, for servers that exceed
+	// it a little (long EHLO keywords, chatty greetings).
+	maxReplyLine = 4096
+	// maxSessionBytes bounds everything one exchange reads, TLS records
+	// included (a certificate chain is a few KiB to tens of KiB).
+	maxSessionBytes = 1 << 20
+)
+
+// readLimitError is a server that sent more than the bounds allow.
+type readLimitError struct{ what string }
+
+func (e *readLimitError) Error() string {
+	return "the server sent " + e.what + ": it is not an SMTP server, or it is broken"
+}
+
+// Read reads from the connection, notes that the server spoke, and holds
+// the server to the read bounds: maxSessionBytes in all, and maxReplyLine
+// per line while the session is in plain text (the line is not visible
+// under TLS, where the total bounds it).
 func (c *ctxConn) Read(p []byte) (int, error) {
+	left := maxSessionBytes - c.read
+	if left <= 0 {
+		return 0, &readLimitError{what: fmt.Sprintf("more than %d bytes in one session", maxSessionBytes)}
+	}
+	if len(p) > left {
+		p = p[:left]
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.heard.Store(true)
 	}
+	c.read += n
+	if c.plain && !c.startTLS.Load() {
+		for _, b := range p[:n] {
+			c.line++
+			if b == '\n' {
+				c.line = 0
+			}
+		}
+		if c.line > maxReplyLine {
+			return 0, &readLimitError{what: fmt.Sprintf("a reply line longer than %d bytes "+
+				"(RFC 5321 allows 512)", maxReplyLine)}
+		}
+	}
 	return n, err
+}
+
+// Write writes to the connection and notes when the client asks for
+// STARTTLS. go-mail sends every command in one write, and after STARTTLS
+// what passes here is encrypted, so the prefix is never seen by mistake.
+func (c *ctxConn) Write(p []byte) (int, error) {
+	if !c.startTLS.Load() && bytes.HasPrefix(p, []byte("STARTTLS")) {
+		c.startTLS.Store(true)
+	}
+	return c.Conn.Write(p)
 }
 
 // plainOrLogin authenticates with PLAIN, or LOGIN when the server offers
@@ -471,6 +516,9 @@ type plainOrLogin struct {
 	x    *exchange
 	auth smtp.Auth
 }
+
+// mechanism is the AUTH mechanism an exchange chose, for its report.
+func (x *exchange) mechanism() string { return x.mech }
 
 // errAuthNeedsTLS and errNoAuthMechanism are refusals of ours, before any
 // credential is sent.
@@ -485,14 +533,14 @@ func (a *plainOrLogin) Start(si *smtp.ServerInfo) (string, []byte, error) {
 	if !si.TLS && a.x.n.mode != TLSNone {
 		return "", nil, errAuthNeedsTLS
 	}
-	user, pass := a.x.n.cfg.SMTP.Username, a.x.n.cfg.SMTP.Password.Reveal()
+	user, pass := a.x.n.relay.Username, a.x.n.relay.Password.Reveal()
 	// The TLS (or loopback) check is ours, above; allowUnencrypted only
 	// stops go-mail from repeating it with a narrower idea of "localhost".
 	switch {
 	case hasMechanism(si.Auth, "PLAIN"):
-		a.auth = smtp.PlainAuth("", user, pass, si.Name, true)
+		a.auth, a.x.mech = smtp.PlainAuth("", user, pass, si.Name, true), "PLAIN"
 	case hasMechanism(si.Auth, "LOGIN"):
-		a.auth = smtp.LoginAuth(user, pass, si.Name, true)
+		a.auth, a.x.mech = smtp.LoginAuth(user, pass, si.Name, true), "LOGIN"
 	case len(si.Auth) == 0:
 		return "", nil, fmt.Errorf("%w (it offers no AUTH at all)", errNoAuthMechanism)
 	default:
@@ -589,16 +637,22 @@ func (x *exchange) classify(err error) *notify.Error {
 		return x.replyError(op, x.stage, reply.Code, reply.Msg)
 	}
 
+	var limit *readLimitError
 	switch {
+	case errors.As(err, &limit):
+		return x.errorf(op, notify.ErrRejected, limit.Error(), "check the relay's host and port")
+	case strings.Contains(err.Error(), "it is not an SMTP server, or it is broken"):
+		// The same refusal, after go-mail kept only its text.
+		return x.errorf(op, notify.ErrRejected, err.Error(), "check the relay's host and port")
 	case errors.Is(err, errAuthNeedsTLS):
-		return x.errorf(op, notify.ErrRejected, err.Error(), "use tls starttls or implicit")
+		return x.errorf(op, notify.ErrRejected, err.Error(), "use TLS starttls (smtp://) or implicit (smtps://) for the relay")
 	case errors.Is(err, errNoAuthMechanism):
 		return x.errorf(op, notify.ErrRejected, err.Error(),
-			"leave smtp.username and smtp.password empty for a relay without AUTH, or check the port and TLS mode")
-	case strings.Contains(err.Error(), "does not support STARTTLS"):
+			"leave the relay's username and password empty for a relay without AUTH, or check its port and TLS mode")
+	case isNoSTARTTLS(err):
 		// go-mail's TLSMandatory refusal, which has no error value of its own.
 		return x.errorf(op, notify.ErrRejected, "the server does not offer STARTTLS",
-			`use tls "implicit" if the port expects TLS from the start (465), or check smtp.host and smtp.port`)
+			`use TLS "implicit" (smtps://) if the port expects TLS from the start (465), or check the relay's host and port`)
 	}
 	return x.networkError(op, err)
 }
@@ -634,14 +688,14 @@ func (x *exchange) rcptSendError(se *gomail.SendError) *notify.Error {
 			names = append(names, a.Address)
 		}
 	}
-	e := x.replyError(x.op+": "+stageRcptTo, stageRcptTo, se.ErrorCode(), text)
+	msg := text
 	if len(names) > 0 {
-		e.Message = x.n.errs.Clean(fmt.Sprintf("the server refused %d of %d recipients: %s: %s",
-			len(names), len(x.n.to), strings.Join(names, ", "), text))
+		msg = fmt.Sprintf("the server refused %d of %d recipients: %s: %s",
+			len(names), len(x.n.to), strings.Join(names, ", "), text)
 	}
 	// go-mail's temporary flag is the last refusal's; trust the code we
 	// report instead.
-	return e
+	return x.replyError(x.op+": "+stageRcptTo, stageRcptTo, se.ErrorCode(), msg)
 }
 
 // replyError classifies an SMTP reply: 4xx is temporary, 5xx permanent, and
@@ -652,20 +706,20 @@ func (x *exchange) replyError(op, stage string, code int, text string) *notify.E
 	case code == 535 || code == 534 || code == 530:
 		// 535 bad credentials, 534 mechanism too weak (an app password or
 		// OAuth is wanted), 530 authentication required (RFC 4954 §6).
-		e.Kind, e.Hint = notify.ErrUnauthorized, "check smtp.username and smtp.password"
-		if code == 530 && x.n.cfg.SMTP.Username == "" {
-			e.Hint = "the server wants authentication: set smtp.username and smtp.password"
+		e.Kind, e.Hint = notify.ErrUnauthorized, "check the relay's username and password"
+		if code == 530 && x.n.relay.Username == "" {
+			e.Hint = "the server wants authentication: give the relay a username and password"
 		}
 	case code >= 400 && code <= 499:
 		e.Kind, e.Retryable, e.Hint = notify.ErrUnavailable, true, "the server refused for now: retry later"
 		if stage == stageAuth {
-			e.Hint = "temporary authentication failure: retry later, and check smtp.username and smtp.password if it persists"
+			e.Hint = "temporary authentication failure: retry later, and check the relay's username and password if it persists"
 		}
 	default:
 		e.Kind = notify.ErrRejected
 		switch stage {
 		case stageMailFrom:
-			e.Hint = "the server refused the sender: from must be an address this account may send as"
+			e.Hint = "the server refused the sender: the relay's From must be an address this account may send as"
 		case stageRcptTo:
 			e.Hint = "check the addresses in to"
 		case stageData:
@@ -698,13 +752,13 @@ func (x *exchange) networkError(op string, err error) *notify.Error {
 	e := x.n.errs.Network(x.ctx, op, err)
 	switch {
 	case x.stage == stageHandshake && x.conn != nil && !x.conn.heard.Load() && x.n.mode != TLSImplicit:
-		hint := `the server never greeted: if this port expects TLS from the start (465), set tls to "implicit"`
+		hint := `the server never greeted: if this port expects TLS from the start (465), use TLS "implicit" (smtps://)`
 		if e.Hint != "" {
 			hint = e.Hint + ": " + hint
 		}
 		e.Hint = hint
 	case errors.Is(err, syscall.ECONNREFUSED):
-		e.Hint = "nothing accepts connections there: check smtp.host and smtp.port"
+		e.Hint = "nothing accepts connections there: check the relay's host and port"
 	}
 	return e
 }

@@ -35,7 +35,7 @@ func TestEffectivePortAndMode(t *testing.T) {
 		{1025, TLSNone, 1025, TLSNone},
 	}
 	for _, tt := range tests {
-		port, mode := SMTP{Port: tt.port, TLS: tt.mode}.effective()
+		port, mode := Relay{Port: tt.port, TLS: tt.mode}.effective()
 		require.Equal(t, tt.wantPort, port, "%d/%q", tt.port, tt.mode)
 		require.Equal(t, tt.wantMode, mode, "%d/%q", tt.port, tt.mode)
 	}
@@ -47,6 +47,11 @@ func TestMessageID(t *testing.T) {
 	require.Equal(t, "cd-evt-1@"+fallbackIDDomain, messageID("evt-1", "alerts@[192.0.2.1]"))
 	require.Equal(t, "cd-evt-1@"+fallbackIDDomain, messageID("evt-1", "alerts@bücher.example"))
 	require.NotEqual(t, messageID("a:b", "x@example.com"), messageID("a-b", "x@example.com"))
+	require.Equal(t, "cd-inc+42.resolved@example.com", resolvedMessageID("inc:42", "alerts@Example.com"))
+	require.Equal(t, "cd-evt-1.resolved@"+fallbackIDDomain, resolvedMessageID("evt-1", "alerts@[192.0.2.1]"))
+	// No event ID has a '.', so no resolution's ID is another event's open one.
+	e := notify.Event{ID: "a.resolved", Type: notify.EventTest, Title: "t", Risk: notify.RiskInfo, Time: time.Unix(1, 0)}
+	require.ErrorContains(t, e.Validate(), "id")
 }
 
 func TestSubject(t *testing.T) {
@@ -101,9 +106,9 @@ func TestGuardRefusesAtDialTime(t *testing.T) {
 	require.NoError(t, err)
 	defer l.Close()
 
-	c := Config{Name: "x", To: []string{"soc@example.com"}, From: "alerts@example.com",
-		SMTP: SMTP{Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, TLS: TLSNone}}
-	n, err := New(c, notify.WithAllowPrivateNetworks(), notify.WithTimeout(5*time.Second))
+	c := Config{Name: "x", To: []string{"soc@example.com"}}
+	r := Relay{Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, TLS: TLSNone, From: "alerts@example.com"}
+	n, err := New(c, WithRelay(r), notify.WithAllowPrivateNetworks(), notify.WithTimeout(5*time.Second))
 	require.NoError(t, err)
 	n.allowPrivate = false
 
@@ -119,8 +124,8 @@ func TestGuardRefusesAtDialTime(t *testing.T) {
 // BenchmarkMessage measures building and writing one message; "minimal" is
 // the baseline for "full" (description, tags, details and a link).
 func BenchmarkMessage(b *testing.B) {
-	n, err := New(Config{Name: "x", To: []string{"soc@example.com", "oncall@example.com"}, From: "alerts@example.com",
-		SMTP: SMTP{Host: "smtp.example.com"}})
+	n, err := New(Config{Name: "x", To: []string{"soc@example.com", "oncall@example.com"}},
+		WithRelay(Relay{Host: "smtp.example.com", From: "alerts@example.com"}))
 	require.NoError(b, err)
 	minimal := notify.Event{ID: "evt-1", Type: notify.EventIncident, Title: "New script", Risk: notify.RiskHigh,
 		Time: time.Unix(1767225600, 0)}

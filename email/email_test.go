@@ -21,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/codedefender/integrations/email"
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -29,15 +30,16 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func secret(s string) notify.Secret { return notify.Secret(s) }
 
-// validConfig is the full valid fixture for the Validate table.
+// validConfig is the full valid fixture of the Validate table: the
+// console's form.
 func validConfig() email.Config {
-	return email.Config{
-		Name: "SOC mail",
-		To:   []string{"SOC Team <soc@example.com>", "oncall@example.com"},
-		From: "Code Defender <alerts@example.com>",
-		SMTP: email.SMTP{Host: "smtp.example.com", Port: 587, Username: "alerts",
-			Password: secret("s3cret-Passw0rd!"), TLS: email.TLSStartTLS},
-	}
+	return email.Config{Name: "SOC mail", To: []string{"SOC Team <soc@example.com>", "oncall@example.com"}}
+}
+
+// validRelay is the full valid fixture of the relay's table.
+func validRelay() email.Relay {
+	return email.Relay{Host: "smtp.example.com", Port: 587, Username: "alerts", Password: secret("s3cret-Passw0rd!"),
+		TLS: email.TLSStartTLS, From: "Code Defender <alerts@example.com>"}
 }
 
 func testEvent() notify.Event {
@@ -55,174 +57,307 @@ func testEvent() notify.Event {
 	}
 }
 
+// target is what a notifier is built from: the console's config and the
+// operator's relay.
+type target struct {
+	Config email.Config
+	Relay  email.Relay
+}
+
+// new builds the target's notifier with the relay and opts.
+func (tg target) new(opts ...notify.Option) (*email.Notifier, error) {
+	return email.New(tg.Config, append([]notify.Option{email.WithRelay(tg.Relay)}, opts...)...)
+}
+
 // newNotifier builds a notifier for a loopback test server that trusts the
 // test certificate, logging into the returned buffer.
-func newNotifier(t *testing.T, cfg email.Config, opts ...notify.Option) (*email.Notifier, *notifytest.LogBuffer) {
+func newNotifier(t *testing.T, tg target, opts ...notify.Option) (*email.Notifier, *notifytest.LogBuffer) {
 	t.Helper()
 	logger, logs := notifytest.NewLogger()
 	opts = append([]notify.Option{notify.WithAllowPrivateNetworks(), email.WithTLSConfig(clientTLS()),
 		notify.WithLogger(logger)}, opts...)
-	n, err := email.New(cfg, opts...)
+	n, err := tg.new(opts...)
 	require.NoError(t, err)
 	return n, logs
 }
 
 func TestConfigValidate(t *testing.T) {
-	require.NoError(t, validConfig().Validate())
-
 	fiftyOne := make([]string, email.MaxRecipients+1)
 	for i := range fiftyOne {
 		fiftyOne[i] = fmt.Sprintf("soc%d@example.com", i)
 	}
-	tests := []struct {
-		name   string
-		edit   func(*email.Config)
-		fields []string
-		says   string // part of the message, when it matters
-	}{
-		{"no name", func(c *email.Config) { c.Name = "" }, []string{"name"}, "required"},
-		{"no recipients", func(c *email.Config) { c.To = nil }, []string{"to"}, "at least one"},
-		{"too many recipients", func(c *email.Config) { c.To = fiftyOne }, []string{"to"}, "at most 50"},
-		{"bad recipient", func(c *email.Config) { c.To[1] = "not an address" }, []string{"to[1]"}, "not an email address"},
-		{"two addresses in one entry", func(c *email.Config) { c.To[0] = "a@example.com, b@example.com" },
-			[]string{"to[0]"}, "its own entry"},
-		{"empty recipient", func(c *email.Config) { c.To[0] = " " }, []string{"to[0]"}, "required"},
-		{"header injection in to", func(c *email.Config) { c.To[0] = "soc@example.com\r\nBcc: evil@example.net" },
-			[]string{"to[0]"}, "line breaks"},
-		{"duplicate recipient, other case", func(c *email.Config) {
+	with := func(edit func(*email.Config)) email.Config {
+		c := validConfig()
+		edit(&c)
+		return c
+	}
+	testkit.RunValidate(t, []testkit.ValidateCase[email.Config]{
+		{Name: "valid", Config: validConfig()},
+		{Name: "fifty recipients", Config: with(func(c *email.Config) { c.To = nil; addN(&c.To, 50) })},
+		{Name: "no name", Config: with(func(c *email.Config) { c.Name = "" }), Fields: []string{"name"}, Schema: true},
+		{Name: "no recipients", Config: with(func(c *email.Config) { c.To = nil }), Fields: []string{"to"}, Schema: true},
+		{Name: "too many recipients", Config: with(func(c *email.Config) { c.To = fiftyOne }), Fields: []string{"to"}, Schema: true},
+		{Name: "bad recipient", Config: with(func(c *email.Config) { c.To[1] = "not an address" }), Fields: []string{"to[1]"}},
+		{Name: "two addresses in one entry", Config: with(func(c *email.Config) { c.To[0] = "a@example.com, b@example.com" }),
+			Fields: []string{"to[0]"}},
+		{Name: "empty recipient", Config: with(func(c *email.Config) { c.To[0] = " " }), Fields: []string{"to[0]"}},
+		{Name: "header injection in to", Config: with(func(c *email.Config) { c.To[0] = "soc@example.com\r\nBcc: evil@example.net" }),
+			Fields: []string{"to[0]"}},
+		{Name: "duplicate recipient, other case", Config: with(func(c *email.Config) {
 			c.To = []string{"soc@example.com", "x@example.com", "Someone <SOC@Example.COM>"}
-		}, []string{"to[2]"}, "repeats to[0]"},
-		{"no from", func(c *email.Config) { c.From = "" }, []string{"from"}, "required"},
-		{"bad from", func(c *email.Config) { c.From = "alerts" }, []string{"from"}, "not an email address"},
-		{"header injection in from", func(c *email.Config) { c.From = "a@example.com\nSubject: x" }, []string{"from"}, "line breaks"},
-		{"no host", func(c *email.Config) { c.SMTP.Host = "" }, []string{"smtp.host"}, "required"},
-		{"host is a URL", func(c *email.Config) { c.SMTP.Host = "smtps://smtp.example.com" }, []string{"smtp.host"}, "not a URL"},
-		{"host with port", func(c *email.Config) { c.SMTP.Host = "smtp.example.com:587" }, []string{"smtp.host"}, "smtp.port"},
-		{"host with bad characters", func(c *email.Config) { c.SMTP.Host = "smtp_example!.com" }, []string{"smtp.host"}, "DNS name"},
-		{"port out of range", func(c *email.Config) { c.SMTP.Port = 70000 }, []string{"smtp.port"}, "65535"},
-		{"unknown tls", func(c *email.Config) { c.SMTP.TLS = "ssl" }, []string{"smtp.tls"}, `"starttls", "implicit" or "none"`},
-		{"465 with starttls", func(c *email.Config) { c.SMTP.Port, c.SMTP.TLS = 465, email.TLSStartTLS },
-			[]string{"smtp.tls"}, `set tls to "implicit"`},
-		{"587 with implicit", func(c *email.Config) { c.SMTP.Port, c.SMTP.TLS = 587, email.TLSImplicit },
-			[]string{"smtp.tls"}, `set tls to "starttls"`},
-		{"25 with implicit", func(c *email.Config) { c.SMTP.Port, c.SMTP.TLS = 25, email.TLSImplicit },
-			[]string{"smtp.tls"}, `set tls to "starttls"`},
-		{"none to a remote host", func(c *email.Config) { c.SMTP.TLS = email.TLSNone }, []string{"smtp.tls"}, "loopback"},
-		{"none without a port", func(c *email.Config) { c.SMTP.Host, c.SMTP.Port, c.SMTP.TLS = "127.0.0.1", 0, email.TLSNone },
-			[]string{"smtp.port"}, "required"},
-		{"username without password", func(c *email.Config) { c.SMTP.Password = "" }, []string{"smtp.password"}, "required"},
-		{"password without username", func(c *email.Config) { c.SMTP.Username = "" }, []string{"smtp.username"}, "password"},
-		{"masked password sent back", func(c *email.Config) { c.SMTP.Password = notify.Redacted }, []string{"smtp.password"}, "mask"},
-		{"password with a line break", func(c *email.Config) { c.SMTP.Password = "pass\r\nword-123" }, []string{"smtp.password"}, "line breaks"},
-		{"negative timeout", func(c *email.Config) { c.SMTP.TimeoutSeconds = -1 }, []string{"smtp.timeout"}, "seconds"},
-		{"timeout too long", func(c *email.Config) { c.SMTP.TimeoutSeconds = email.MaxTimeoutSeconds + 1 }, []string{"smtp.timeout"}, "seconds"},
-		{"everything at once", func(c *email.Config) {
-			c.Name, c.To, c.From, c.SMTP = "", []string{"x"}, "y", email.SMTP{Port: 465, TLS: email.TLSStartTLS}
-		}, []string{"name", "to[0]", "from", "smtp.host", "smtp.tls"}, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := validConfig()
-			c.To = append([]string(nil), c.To...)
-			tt.edit(&c)
-			err := c.Validate()
-			require.ElementsMatch(t, tt.fields, notifytest.FieldsOf(err), "%v", err)
-			require.Contains(t, err.Error(), tt.says)
-			notifytest.AssertNoSecret(t, err, validConfig().SMTP.Password)
-			if !c.SMTP.Password.IsMasked() {
-				notifytest.AssertNoSecret(t, err, c.SMTP.Password)
-			}
-		})
-	}
-}
+		}), Fields: []string{"to[2]"}},
+		{Name: "everything at once", Config: email.Config{To: []string{"x", "y@example.com", "Y@example.com"}},
+			Fields: []string{"name", "to[0]", "to[2]"}},
+	}, nil)
 
-func TestConfigValidateAccepts(t *testing.T) {
-	for name, edit := range map[string]func(*email.Config){
-		"implicit on 465":             func(c *email.Config) { c.SMTP.Port, c.SMTP.TLS = 465, email.TLSImplicit },
-		"empty tls on 465":            func(c *email.Config) { c.SMTP.Port, c.SMTP.TLS = 465, "" },
-		"empty tls and port":          func(c *email.Config) { c.SMTP.Port, c.SMTP.TLS = 0, "" },
-		"starttls on 25":              func(c *email.Config) { c.SMTP.Port = 25 },
-		"implicit on a custom port":   func(c *email.Config) { c.SMTP.Port, c.SMTP.TLS = 2465, email.TLSImplicit },
-		"none to localhost":           func(c *email.Config) { c.SMTP.Host, c.SMTP.Port, c.SMTP.TLS = "localhost", 1025, email.TLSNone },
-		"none to ::1":                 func(c *email.Config) { c.SMTP.Host, c.SMTP.Port, c.SMTP.TLS = "::1", 25, email.TLSNone },
-		"no authentication":           func(c *email.Config) { c.SMTP.Username, c.SMTP.Password = "", "" },
-		"IP address host":             func(c *email.Config) { c.SMTP.Host = "192.0.2.10" },
-		"fifty recipients":            func(c *email.Config) { c.To = make([]string, 0, 50); addN(&c.To, 50) },
-		"timeout set":                 func(c *email.Config) { c.SMTP.TimeoutSeconds = 30 },
-		"host name with trailing dot": func(c *email.Config) { c.SMTP.Host = "smtp.example.com." },
+	// The messages say what to do.
+	for _, tc := range []struct {
+		edit func(*email.Config)
+		says string
+	}{
+		{func(c *email.Config) { c.To = nil }, "at least one"},
+		{func(c *email.Config) { c.To = fiftyOne }, "at most 50"},
+		{func(c *email.Config) { c.To[0] = "a@example.com, b@example.com" }, "its own entry"},
+		{func(c *email.Config) { c.To[0] = "soc@example.com\nBcc: x@example.net" }, "line breaks"},
+		{func(c *email.Config) { c.To[1] = "SOC@example.com" }, "repeats to[0]"},
+		{func(c *email.Config) { c.To[1] = "nope" }, "not an email address"},
 	} {
-		t.Run(name, func(t *testing.T) {
-			c := validConfig()
-			edit(&c)
-			require.NoError(t, c.Validate())
-		})
+		require.ErrorContains(t, with(tc.edit).Validate(), tc.says)
 	}
 }
 
-func addN(to *[]string, n int) {
-	for i := range n {
-		*to = append(*to, fmt.Sprintf("soc%d@example.com", i))
+func TestRelayValidate(t *testing.T) {
+	with := func(edit func(*email.Relay)) email.Relay {
+		r := validRelay()
+		edit(&r)
+		return r
+	}
+	secrets := func(r email.Relay) []notify.Secret {
+		if r.Password.IsMasked() {
+			return []notify.Secret{validRelay().Password}
+		}
+		return []notify.Secret{r.Password, validRelay().Password}
+	}
+	testkit.RunValidate(t, []testkit.ValidateCase[email.Relay]{
+		{Name: "valid", Config: validRelay()},
+		{Name: "implicit on 465", Config: with(func(r *email.Relay) { r.Port, r.TLS = 465, email.TLSImplicit })},
+		{Name: "empty tls on 465", Config: with(func(r *email.Relay) { r.Port, r.TLS = 465, "" })},
+		{Name: "empty tls and port", Config: with(func(r *email.Relay) { r.Port, r.TLS = 0, "" })},
+		{Name: "starttls on 25", Config: with(func(r *email.Relay) { r.Port = 25 })},
+		{Name: "implicit on a custom port", Config: with(func(r *email.Relay) { r.Port, r.TLS = 2465, email.TLSImplicit })},
+		{Name: "none to localhost", Config: with(func(r *email.Relay) { r.Host, r.Port, r.TLS = "localhost", 1025, email.TLSNone })},
+		{Name: "none to ::1", Config: with(func(r *email.Relay) { r.Host, r.Port, r.TLS = "::1", 25, email.TLSNone })},
+		{Name: "no authentication", Config: with(func(r *email.Relay) { r.Username, r.Password = "", "" })},
+		{Name: "IP address host", Config: with(func(r *email.Relay) { r.Host = "192.0.2.10" })},
+		{Name: "timeout set", Config: with(func(r *email.Relay) { r.Timeout = 30 * time.Second })},
+		{Name: "host name with trailing dot", Config: with(func(r *email.Relay) { r.Host = "smtp.example.com." })},
+		{Name: "bare from", Config: with(func(r *email.Relay) { r.From = "alerts@example.com" })},
+
+		{Name: "no host", Config: with(func(r *email.Relay) { r.Host = "" }), Fields: []string{"relay.host"}},
+		{Name: "host is a URL", Config: with(func(r *email.Relay) { r.Host = "smtps://smtp.example.com" }), Fields: []string{"relay.host"}},
+		{Name: "host with port", Config: with(func(r *email.Relay) { r.Host = "smtp.example.com:587" }), Fields: []string{"relay.host"}},
+		{Name: "host with bad characters", Config: with(func(r *email.Relay) { r.Host = "smtp_example!.com" }), Fields: []string{"relay.host"}},
+		{Name: "port out of range", Config: with(func(r *email.Relay) { r.Port = 70000 }), Fields: []string{"relay.port"}},
+		{Name: "unknown tls", Config: with(func(r *email.Relay) { r.TLS = "ssl" }), Fields: []string{"relay.tls"}},
+		{Name: "465 with starttls", Config: with(func(r *email.Relay) { r.Port, r.TLS = 465, email.TLSStartTLS }), Fields: []string{"relay.tls"}},
+		{Name: "587 with implicit", Config: with(func(r *email.Relay) { r.Port, r.TLS = 587, email.TLSImplicit }), Fields: []string{"relay.tls"}},
+		{Name: "25 with implicit", Config: with(func(r *email.Relay) { r.Port, r.TLS = 25, email.TLSImplicit }), Fields: []string{"relay.tls"}},
+		{Name: "none to a remote host", Config: with(func(r *email.Relay) { r.TLS = email.TLSNone }), Fields: []string{"relay.tls"}},
+		{Name: "none without a port", Config: with(func(r *email.Relay) { r.Host, r.Port, r.TLS = "127.0.0.1", 0, email.TLSNone }),
+			Fields: []string{"relay.port"}},
+		{Name: "username without password", Config: with(func(r *email.Relay) { r.Password = "" }), Fields: []string{"relay.password"}},
+		{Name: "password without username", Config: with(func(r *email.Relay) { r.Username = "" }), Fields: []string{"relay.username"}},
+		{Name: "masked password", Config: with(func(r *email.Relay) { r.Password = notify.Redacted }), Fields: []string{"relay.password"}},
+		{Name: "password with a line break", Config: with(func(r *email.Relay) { r.Password = "pass\r\nword-123" }),
+			Fields: []string{"relay.password"}},
+		{Name: "no from", Config: with(func(r *email.Relay) { r.From = "" }), Fields: []string{"relay.from"}},
+		{Name: "bad from", Config: with(func(r *email.Relay) { r.From = "alerts" }), Fields: []string{"relay.from"}},
+		{Name: "header injection in from", Config: with(func(r *email.Relay) { r.From = "a@example.com\nSubject: x" }),
+			Fields: []string{"relay.from"}},
+		{Name: "negative timeout", Config: with(func(r *email.Relay) { r.Timeout = -time.Second }), Fields: []string{"relay.timeout"}},
+		{Name: "timeout too long", Config: with(func(r *email.Relay) { r.Timeout = email.MaxRelayTimeout + time.Second }),
+			Fields: []string{"relay.timeout"}},
+		{Name: "everything at once", Config: email.Relay{Port: 465, TLS: email.TLSStartTLS, Password: "x-password-123", From: "y"},
+			Fields: []string{"relay.host", "relay.tls", "relay.username", "relay.from"}},
+	}, secrets)
+
+	for _, tc := range []struct {
+		edit func(*email.Relay)
+		says string
+	}{
+		{func(r *email.Relay) { r.Port, r.TLS = 465, email.TLSStartTLS }, `use TLS "implicit" (smtps://)`},
+		{func(r *email.Relay) { r.TLS = email.TLSNone }, "loopback"},
+		{func(r *email.Relay) { r.Password = notify.Redacted }, "mask"},
+		{func(r *email.Relay) { r.Host = "smtps://smtp.example.com" }, "not a URL"},
+	} {
+		err := with(tc.edit).Validate()
+		require.ErrorContains(t, err, tc.says)
+		notifytest.AssertNoSecret(t, err, validRelay().Password)
+	}
+}
+
+func TestNewNeedsARelay(t *testing.T) {
+	_, err := email.New(validConfig())
+	require.ErrorIs(t, err, email.ErrNoRelay)
+	require.ErrorContains(t, err, "email.WithRelay")
+
+	// A bad relay is a field error, the password never in it.
+	r := validRelay()
+	r.Port, r.TLS = 465, email.TLSStartTLS
+	r.From = "not an address"
+	_, err = email.New(validConfig(), email.WithRelay(r))
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Equal(t, []string{"relay.tls", "relay.from"}, notifytest.FieldsOf(err))
+	notifytest.AssertNoSecret(t, err, r.Password)
+
+	// The config is checked first, and on its own terms.
+	_, err = email.New(email.Config{Name: "x"}, email.WithRelay(validRelay()))
+	require.Equal(t, []string{"to"}, notifytest.FieldsOf(err))
+
+	// The last relay given wins, as with every option.
+	other := validRelay()
+	other.Host = "smtp.other.example"
+	n, err := email.New(validConfig(), email.WithRelay(r), email.WithRelay(other))
+	require.NoError(t, err)
+	require.NoError(t, n.Validate())
+}
+
+// A registry passes the relay to email alone, through notify.ForType.
+func TestFromJSONThroughARegistry(t *testing.T) {
+	reg := &notify.Registry{}
+	require.NoError(t, reg.Register(email.Type, email.FromJSON))
+	relay := notify.ForType(email.Type, email.WithRelay(validRelay()))
+
+	n, err := reg.Build([]byte(`{"type":"email","config":{"name":"SOC mail","to":["soc@example.com"]}}`), relay)
+	require.NoError(t, err)
+	require.Equal(t, `email("SOC mail")`, fmt.Sprint(n))
+
+	_, err = reg.Build([]byte(`{"type":"email","config":{"name":"SOC mail","to":["soc@example.com"]}}`))
+	require.ErrorIs(t, err, email.ErrNoRelay)
+}
+
+func TestFromJSON(t *testing.T) {
+	relay := email.WithRelay(validRelay())
+	raw := `{"name":"SOC mail","to":["soc@example.com","SOC <soc2@example.com>"]}`
+	n, err := email.FromJSON(json.RawMessage(raw), relay)
+	require.NoError(t, err)
+	require.Equal(t, `email("SOC mail")`, fmt.Sprint(n))
+
+	_, err = email.FromJSON(json.RawMessage(`{"name":"SOC mail","to":"soc@example.com"}`), relay)
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("to"), err.Error())
+
+	// A config stored before the relay moved to the operator still names
+	// its sender and server: an unknown field, as any other.
+	for field, old := range map[string]string{
+		"from": `{"name":"SOC mail","to":["soc@example.com"],"from":"alerts@example.com"}`,
+		"smtp": `{"name":"SOC mail","to":["soc@example.com"],"smtp":{"host":"smtp.example.com","password":"s3cret-Passw0rd!"}}`,
+	} {
+		_, err := email.FromJSON(json.RawMessage(old), relay)
+		require.ErrorAs(t, err, &ve, field)
+		require.True(t, ve.Has(field), err.Error())
+		require.ErrorContains(t, err, "is not a known field")
+		notifytest.AssertNoSecret(t, err, secret("s3cret-Passw0rd!"))
 	}
 }
 
 func TestNewAppliesTheNetworkGuard(t *testing.T) {
 	for _, host := range []string{"127.0.0.1", "localhost", "10.1.2.3", "::1"} {
-		c := validConfig()
-		c.SMTP.Host = host
-		_, err := email.New(c)
+		r := validRelay()
+		r.Host = host
+		_, err := email.New(validConfig(), email.WithRelay(r))
 		var ve *notify.ValidationError
 		require.ErrorAs(t, err, &ve, host)
-		require.True(t, ve.Has("smtp.host"), err.Error())
+		require.True(t, ve.Has("relay.host"), err.Error())
 		require.Contains(t, err.Error(), "WithAllowPrivateNetworks")
 
-		_, err = email.New(c, notify.WithAllowPrivateNetworks())
+		_, err = email.New(validConfig(), email.WithRelay(r), notify.WithAllowPrivateNetworks())
 		require.NoError(t, err, host)
 	}
 	// Metadata and link-local addresses stay refused with the option.
-	c := validConfig()
-	c.SMTP.Host = "169.254.169.254"
-	_, err := email.New(c, notify.WithAllowPrivateNetworks())
-	require.ErrorContains(t, err, "smtp.host")
+	r := validRelay()
+	r.Host = "169.254.169.254"
+	_, err := email.New(validConfig(), email.WithRelay(r), notify.WithAllowPrivateNetworks())
+	require.ErrorContains(t, err, "relay.host")
 }
 
-func TestFromJSON(t *testing.T) {
-	raw := `{"name":"SOC mail","to":["soc@example.com"],"from":"alerts@example.com",
-		"smtp":{"host":"smtp.example.com","port":465,"username":"alerts","password":"s3cret-Passw0rd!","tls":"implicit","timeout":20}}`
-	n, err := email.FromJSON(json.RawMessage(raw))
-	require.NoError(t, err)
-	require.Equal(t, `email("SOC mail")`, fmt.Sprint(n))
+func TestParseRelayURL(t *testing.T) {
+	pw := secret("p@ss:w/rd-123")
+	good := map[string]email.Relay{
+		"smtp://alerts:p%40ss%3Aw%2Frd-123@smtp.example.com:587?from=alerts@example.com": {Host: "smtp.example.com",
+			Port: 587, Username: "alerts", Password: pw, TLS: email.TLSStartTLS, From: "alerts@example.com"},
+		"smtp://alerts:p%40ss%3Aw%2Frd-123@smtp.example.com?from=Code%20Defender%20%3Calerts@example.com%3E&timeout=30s": {
+			Host: "smtp.example.com", Username: "alerts", Password: pw, TLS: email.TLSStartTLS,
+			From: "Code Defender <alerts@example.com>", Timeout: 30 * time.Second},
+		"smtps://alerts%40example.com:p%40ss%3Aw%2Frd-123@smtp.example.com:465/?from=alerts@example.com": {
+			Host: "smtp.example.com", Port: 465, Username: "alerts@example.com", Password: pw, TLS: email.TLSImplicit,
+			From: "alerts@example.com"},
+		"SMTPS://smtp.example.com?from=alerts@example.com": {Host: "smtp.example.com", TLS: email.TLSImplicit,
+			From: "alerts@example.com"},
+		"smtp+plain://127.0.0.1:1025?from=alerts@example.com": {Host: "127.0.0.1", Port: 1025, TLS: email.TLSNone,
+			From: "alerts@example.com"},
+		"smtp+plain://[::1]:25?from=alerts@example.com": {Host: "::1", Port: 25, TLS: email.TLSNone, From: "alerts@example.com"},
+	}
+	for u, want := range good {
+		got, err := email.ParseRelayURL(u)
+		require.NoError(t, err, u)
+		require.Equal(t, want, got, u)
+	}
 
-	_, err = email.FromJSON(json.RawMessage(strings.Replace(raw, `"port":465`, `"port":"465"`, 1)))
-	var ve *notify.ValidationError
-	require.ErrorAs(t, err, &ve)
-	require.True(t, ve.Has("smtp.port"), err.Error())
-
-	_, err = email.FromJSON(json.RawMessage(strings.Replace(raw, `"tls"`, `"ssl"`, 1)))
-	require.ErrorAs(t, err, &ve)
-	require.True(t, ve.Has("ssl"), err.Error())
-	notifytest.AssertNoSecret(t, err, secret("s3cret-Passw0rd!"))
+	bad := map[string][]string{
+		"": {"relay"},
+		"smtp://alerts:p%40ss%3Aw%2Frd-123@smtp.example.com:587":                             {"relay.from"},
+		"http://alerts:p%40ss%3Aw%2Frd-123@smtp.example.com?from=a@example.com":              {"relay.tls"},
+		"smtp://alerts:p%40ss%3Aw%2Frd-123@smtp.example.com:465?from=a@example.com":          {"relay.tls"},
+		"smtps://alerts:p%40ss%3Aw%2Frd-123@smtp.example.com:587?from=a@example.com":         {"relay.tls"},
+		"smtp+plain://alerts:p%40ss%3Aw%2Frd-123@smtp.example.com:25?from=a@example.com":     {"relay.tls"},
+		"smtp+plain://127.0.0.1?from=a@example.com":                                          {"relay.port"},
+		"smtp://alerts:p%40ss%3Aw%2Frd-123@smtp.example.com:99999?from=a@example.com":        {"relay.port"},
+		"smtp://alerts@smtp.example.com?from=a@example.com":                                  {"relay.password"},
+		"smtp://alerts:%5BREDACTED%5D@smtp.example.com?from=a@example.com":                   {"relay.password"},
+		"smtp://alerts:p%40ss%3Aw%2Frd-123@smtp.example.com?from=a@example.com&timeout=soon": {"relay.timeout"},
+		"smtp://alerts:p%40ss%3Aw%2Frd-123@smtp.example.com?from=a@example.com&tls=none":     {"relay"},
+		"smtp://alerts:p%40ss%3Aw%2Frd-123@smtp.example.com/inbox?from=a@example.com":        {"relay"},
+		"smtp://alerts:p@ss:w/rd-123@smtp.example.com?from=a@example.com":                    {"relay"},
+		"smtp://alerts:p%40ss%3Aw%2Frd-123@smtp.example.com:587x?from=a@example.com":         {"relay"},
+		"smtp://alerts:p%40ss%3Aw%2Frd-123@?from=a@example.com":                              {"relay.host"},
+	}
+	for u, fields := range bad {
+		_, err := email.ParseRelayURL(u)
+		require.Error(t, err, u)
+		require.Equal(t, fields, notifytest.FieldsOf(err), "%s: %v", u, err)
+		notifytest.AssertNoSecret(t, err, pw, secret("p%40ss%3Aw%2Frd-123"), secret("p@ss:w/rd-123@smtp"))
+		if u != "" {
+			require.NotContains(t, err.Error(), u, "the URL is never repeated")
+		}
+	}
 }
 
 func TestSecretsNeverPrint(t *testing.T) {
+	r := validRelay()
+	pw := r.Password
 	c := validConfig()
-	pw := c.SMTP.Password
-	n, err := email.New(c)
+	n, err := email.New(c, email.WithRelay(r))
 	require.NoError(t, err)
-	for _, v := range []any{c, &c, n, *n} {
-		notifytest.AssertNoSecret(t, fmt.Sprintf("%v %+v %#v %s", v, v, v, v), pw)
+	for _, v := range []any{c, &c, r, &r, n, *n} {
+		notifytest.AssertNoSecret(t, fmt.Sprintf("%v %+v %#v %s %q", v, v, v, v, v), pw)
 	}
 	require.Equal(t, `email("SOC mail")`, fmt.Sprintf("%+v", n))
+	require.Equal(t, "smtp://alerts@smtp.example.com:587 (starttls, from Code Defender <alerts@example.com>)", r.String())
+	require.Equal(t, r.String(), fmt.Sprintf("%+v", r))
+	require.Equal(t, `email.Relay{Host:"smtp.example.com", Port:587, Username:"alerts", Password:"[REDACTED]", `+
+		`TLS:"starttls", From:"Code Defender <alerts@example.com>", Timeout:0}`, fmt.Sprintf("%#v", r))
 
-	b, err := json.Marshal(c)
+	logger, logs := notifytest.NewLogger()
+	logger.Info("relay", "relay", r)
+	notifytest.AssertNoSecret(t, logs.String(), pw)
+	require.Contains(t, logs.String(), "smtp.example.com")
+
+	b, err := json.Marshal(r)
 	require.NoError(t, err)
 	notifytest.AssertNoSecret(t, b, pw)
-	require.Contains(t, string(b), `"password":"[REDACTED]"`)
-	// The console sends the masked config back: it must not replace the
-	// real password.
-	_, err = email.FromJSON(b)
-	var ve *notify.ValidationError
-	require.ErrorAs(t, err, &ve)
-	require.True(t, ve.Has("smtp.password"), err.Error())
 }
 
 // parsed is a received message read back with net/mail and mime/multipart.
@@ -377,7 +512,7 @@ func TestSendToAnIPv6Host(t *testing.T) {
 func TestSendWithoutAuthentication(t *testing.T) {
 	s := startSMTP(t, modeStartTLS, nil)
 	c := s.Config(email.TLSStartTLS)
-	c.SMTP.Username, c.SMTP.Password = "", ""
+	c.Relay.Username, c.Relay.Password = "", ""
 	n, _ := newNotifier(t, c)
 	_, err := n.Send(context.Background(), testEvent())
 	require.NoError(t, err)
@@ -494,8 +629,8 @@ func TestZeroNotifierDoesNotPanic(t *testing.T) {
 
 func TestSendRefusesAnInvalidEventBeforeConnecting(t *testing.T) {
 	l := startStalling(t)
-	n, _ := newNotifier(t, email.Config{Name: "x", To: []string{"soc@example.com"}, From: "alerts@example.com",
-		SMTP: email.SMTP{Host: l.Host, Port: l.Port, TLS: email.TLSNone}})
+	n, _ := newNotifier(t, target{Config: email.Config{Name: "x", To: []string{"soc@example.com"}},
+		Relay: email.Relay{Host: l.Host, Port: l.Port, TLS: email.TLSNone, From: "alerts@example.com"}})
 	_, err := n.Send(context.Background(), notify.Event{Title: "no id"})
 	var ve *notify.ValidationError
 	require.ErrorAs(t, err, &ve)
@@ -515,22 +650,27 @@ func TestTestChecksEveryRecipientAndSendsNothing(t *testing.T) {
 		require.NotContains(t, ev, "DATA")
 		i := indexOf(ev, "MAIL alerts@example.com")
 		require.GreaterOrEqual(t, i, 0, ev)
-		require.Equal(t, []string{"MAIL alerts@example.com", "RCPT soc@example.com", "RCPT oncall@example.com", "RESET"},
-			ev[i:i+4], "MAIL FROM, RCPT TO each, RSET")
+		require.Equal(t, []string{"MAIL alerts@example.com", "RCPT soc@example.com", "RCPT oncall@example.com"},
+			ev[i:i+3], "MAIL FROM, RCPT TO each")
+		require.Regexp(t, `^RCPT cd-no-such-recipient-[0-9a-f]{16}@example\.com$`, ev[i+3], "the probe")
+		require.Equal(t, "RESET", ev[i+4])
 		require.Contains(t, logs.String(), "email: test passed")
 		notifytest.AssertNoSecret(t, logs.String(), secret(s.Pass))
 	})
 	t.Run("the exchange on the wire", func(t *testing.T) {
 		s := startSMTP(t, modePlain, nil)
 		c := s.Config(email.TLSNone)
-		c.SMTP.Username, c.SMTP.Password = "", ""
+		c.Relay.Username, c.Relay.Password = "", ""
 		n, _ := newNotifier(t, c)
 		require.NoError(t, n.Test(context.Background()))
 		lines := s.ClientLines()
 		require.NotEmpty(t, lines)
 		require.True(t, strings.HasPrefix(lines[0], "EHLO "), lines)
+		require.Len(t, lines, 7, lines)
+		require.Regexp(t, `^RCPT TO:<cd-no-such-recipient-[0-9a-f]{16}@example\.com>$`, lines[4])
+		lines[4] = "RCPT TO:<probe>"
 		require.Equal(t, []string{"MAIL FROM:<alerts@example.com> BODY=8BITMIME", "RCPT TO:<soc@example.com>",
-			"RCPT TO:<oncall@example.com>", "RSET", "QUIT"}, lines[1:], "no DATA: nothing is sent")
+			"RCPT TO:<oncall@example.com>", "RCPT TO:<probe>", "RSET", "QUIT"}, lines[1:], "no DATA: nothing is sent")
 	})
 }
 
@@ -559,7 +699,7 @@ func TestWrongPassword(t *testing.T) {
 	s := startSMTP(t, modeStartTLS, nil)
 	c := s.Config(email.TLSStartTLS)
 	wrong := secret("wrong-Passw0rd-42")
-	c.SMTP.Password = wrong
+	c.Relay.Password = wrong
 	n, logs := newNotifier(t, c)
 
 	for _, call := range []func() error{
@@ -573,7 +713,7 @@ func TestWrongPassword(t *testing.T) {
 		require.Equal(t, 535, e.StatusCode)
 		require.False(t, notify.IsRetryable(err))
 		require.Contains(t, err.Error(), "Authentication failed")
-		require.Contains(t, err.Error(), "smtp.password")
+		require.Contains(t, err.Error(), "the relay's username and password")
 		notifytest.AssertNoSecret(t, err, wrong, secret(s.Pass))
 	}
 	require.Empty(t, s.Messages())
@@ -683,7 +823,7 @@ func TestReplyCodes(t *testing.T) {
 func TestTLSFailuresSendNoPassword(t *testing.T) {
 	t.Run("untrusted certificate", func(t *testing.T) {
 		s := startSMTP(t, modeStartTLS, nil)
-		n, err := email.New(s.Config(email.TLSStartTLS), notify.WithAllowPrivateNetworks()) // system roots only
+		n, err := s.Config(email.TLSStartTLS).new(notify.WithAllowPrivateNetworks()) // system roots only
 		require.NoError(t, err)
 		err = n.Test(context.Background())
 		require.ErrorIs(t, err, notify.ErrRejected)
@@ -734,8 +874,8 @@ func TestStallingServerMeetsTheDeadline(t *testing.T) {
 	for _, mode := range []email.TLSMode{email.TLSStartTLS, email.TLSImplicit} {
 		t.Run(string(mode), func(t *testing.T) {
 			l := startStalling(t)
-			c := email.Config{Name: "x", To: []string{"soc@example.com"}, From: "alerts@example.com",
-				SMTP: email.SMTP{Host: l.Host, Port: l.Port, Username: "alerts", Password: "s3cret-Passw0rd!", TLS: mode}}
+			c := target{Config: email.Config{Name: "x", To: []string{"soc@example.com"}},
+				Relay: email.Relay{Host: l.Host, Port: l.Port, Username: "alerts", Password: "s3cret-Passw0rd!", TLS: mode, From: "alerts@example.com"}}
 			// Only the context can end the exchange: the notifier's own
 			// timeout is an hour.
 			n, logs := newNotifier(t, c, notify.WithTimeout(time.Hour))
@@ -746,19 +886,19 @@ func TestStallingServerMeetsTheDeadline(t *testing.T) {
 			require.ErrorIs(t, err, notify.ErrUnavailable)
 			require.True(t, notify.IsRetryable(err))
 			if mode == email.TLSStartTLS {
-				require.Contains(t, err.Error(), `set tls to "implicit"`, "the classic port/mode mix-up gets a hint")
+				require.Contains(t, err.Error(), `use TLS "implicit" (smtps://)`, "the classic port/mode mix-up gets a hint")
 			}
 			require.Equal(t, 1, l.Accepted())
-			notifytest.AssertNoSecret(t, err, c.SMTP.Password)
-			notifytest.AssertNoSecret(t, logs.String(), c.SMTP.Password)
+			notifytest.AssertNoSecret(t, err, c.Relay.Password)
+			notifytest.AssertNoSecret(t, logs.String(), c.Relay.Password)
 		})
 	}
 }
 
 func TestNotifierTimeoutBoundsTheExchange(t *testing.T) {
 	l := startStalling(t)
-	c := email.Config{Name: "x", To: []string{"soc@example.com"}, From: "alerts@example.com",
-		SMTP: email.SMTP{Host: l.Host, Port: l.Port, TLS: email.TLSNone}}
+	c := target{Config: email.Config{Name: "x", To: []string{"soc@example.com"}},
+		Relay: email.Relay{Host: l.Host, Port: l.Port, TLS: email.TLSNone, From: "alerts@example.com"}}
 	n, _ := newNotifier(t, c, notify.WithTimeout(50*time.Millisecond))
 	err := n.Test(context.Background())
 	require.ErrorIs(t, err, context.DeadlineExceeded)
@@ -789,13 +929,13 @@ func TestConnectionRefused(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	require.NoError(t, l.Close())
 
-	c := email.Config{Name: "x", To: []string{"soc@example.com"}, From: "alerts@example.com",
-		SMTP: email.SMTP{Host: "127.0.0.1", Port: port, TLS: email.TLSNone}}
+	c := target{Config: email.Config{Name: "x", To: []string{"soc@example.com"}},
+		Relay: email.Relay{Host: "127.0.0.1", Port: port, TLS: email.TLSNone, From: "alerts@example.com"}}
 	n, _ := newNotifier(t, c)
 	err = n.Test(context.Background())
 	require.ErrorIs(t, err, notify.ErrUnavailable)
 	require.True(t, notify.IsRetryable(err))
-	require.Contains(t, err.Error(), "check smtp.host and smtp.port")
+	require.Contains(t, err.Error(), "check the relay's host and port")
 }
 
 // BenchmarkSend measures one Send over loopback, connection included (every
@@ -809,7 +949,7 @@ func BenchmarkSend(b *testing.B) {
 	}{{"none", modePlain, email.TLSNone}, {"starttls", modeStartTLS, email.TLSStartTLS}, {"implicit", modeImplicit, email.TLSImplicit}} {
 		b.Run(tc.name, func(b *testing.B) {
 			s := startSMTP(b, tc.server, nil)
-			n, err := email.New(s.Config(tc.mode), notify.WithAllowPrivateNetworks(), email.WithTLSConfig(clientTLS()))
+			n, err := s.Config(tc.mode).new(notify.WithAllowPrivateNetworks(), email.WithTLSConfig(clientTLS()))
 			require.NoError(b, err)
 			e := testEvent()
 			b.ReportAllocs()
@@ -820,4 +960,66 @@ func BenchmarkSend(b *testing.B) {
 			}
 		})
 	}
+}
+
+func addN(to *[]string, n int) {
+	for i := range n {
+		*to = append(*to, fmt.Sprintf("soc%d@example.com", i))
+	}
+}
+
+// A resolved event is a reply to the open event's mail: the server receives
+// two messages, the second naming the first in In-Reply-To and References,
+// its subject the first's with "Re: " so that clients keep one thread.
+func TestResolvedEventRepliesToTheOpenMail(t *testing.T) {
+	s := startSMTP(t, modeStartTLS, nil)
+	n, _ := newNotifier(t, s.Config(email.TLSStartTLS))
+	open := testkit.FullEvent()
+	r1, err := n.Send(context.Background(), open)
+	require.NoError(t, err)
+	r2, err := n.Send(context.Background(), testkit.Resolved(open))
+	require.NoError(t, err)
+	require.Equal(t, "<cd-evt-123@example.com>", r1.ID)
+	require.Equal(t, "<cd-evt-123.resolved@example.com>", r2.ID)
+
+	msgs := s.Messages()
+	require.Len(t, msgs, 2)
+	first, second := parse(t, msgs[0].Data), parse(t, msgs[1].Data)
+	dec := new(mime.WordDecoder)
+
+	require.Equal(t, r1.ID, first.Header.Get("Message-Id"))
+	require.Empty(t, first.Header.Get("In-Reply-To"))
+	require.Empty(t, first.Header.Get("References"))
+	require.Equal(t, "open", first.Header.Get("X-Codedefender-Status"))
+	subject1, err := dec.DecodeHeader(first.Header.Get("Subject"))
+	require.NoError(t, err)
+	require.Equal(t, "[CRITICAL] New script on checkout", subject1)
+
+	require.Equal(t, r2.ID, second.Header.Get("Message-Id"))
+	require.Equal(t, r1.ID, second.Header.Get("In-Reply-To"))
+	require.Equal(t, r1.ID, second.Header.Get("References"))
+	require.Equal(t, "resolved", second.Header.Get("X-Codedefender-Status"))
+	require.Equal(t, "evt-123", second.Header.Get("X-Codedefender-Event-Id"))
+	for _, name := range []string{"Message-Id", "In-Reply-To", "References", "Subject"} {
+		require.Equal(t, 1, countHeader(msgs[1].Data, name), name)
+	}
+	subject2, err := dec.DecodeHeader(second.Header.Get("Subject"))
+	require.NoError(t, err)
+	require.Equal(t, "Re: "+subject1, subject2)
+	require.Equal(t, msgs[0].To, msgs[1].To, "the same recipients")
+
+	text := strings.ReplaceAll(second.Text, "\r\n", "\n")
+	require.True(t, strings.HasPrefix(text, "Re: [CRITICAL] New script on checkout\n\n"+
+		"This alert has been resolved in Code Defender.\n\n"), text)
+	require.Contains(t, text, "Status:  Resolved\nRisk:    CRITICAL\n")
+	require.NotContains(t, first.Text, "resolved")
+	require.Contains(t, second.HTML, "RESOLVED · Client-side risk")
+	require.Contains(t, second.HTML, "background-color:#1A7F37")
+	require.Contains(t, second.HTML, "This alert has been resolved in Code Defender.</p>")
+	require.Contains(t, first.HTML, "CRITICAL · Client-side risk")
+
+	// Resolving again is the same message: a client folds the duplicate.
+	r3, err := n.Send(context.Background(), testkit.Resolved(open))
+	require.NoError(t, err)
+	require.Equal(t, r2, r3)
 }

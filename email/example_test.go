@@ -62,20 +62,25 @@ func startExampleRelay() (int, func()) {
 	}
 }
 
-// Send an alert through a relay on the same machine. A relay elsewhere, or a
-// provider, is reached with tls "starttls" (port 587) or "implicit" (465),
-// and without notify.WithAllowPrivateNetworks unless it is on a private
-// network.
+// Send an alert through a relay on the same machine. The console stores
+// only the name and the recipients; the relay is the operator's, named once
+// for every email integration. A relay elsewhere, or a provider, is
+// reached with smtp:// (STARTTLS, port 587) or smtps:// (implicit TLS,
+// 465), and without notify.WithAllowPrivateNetworks unless it is on a
+// private network.
 func Example() {
 	port, stop := startExampleRelay()
 	defer stop()
 
+	relay, err := email.ParseRelayURL(fmt.Sprintf("smtp+plain://127.0.0.1:%d?from=Code%%20Defender%%20<alerts@example.com>", port))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	n, err := email.New(email.Config{
 		Name: "SOC mail",
 		To:   []string{"SOC <soc@example.com>"},
-		From: "Code Defender <alerts@example.com>",
-		SMTP: email.SMTP{Host: "127.0.0.1", Port: port, TLS: email.TLSNone},
-	}, notify.WithAllowPrivateNetworks())
+	}, email.WithRelay(relay), notify.WithAllowPrivateNetworks())
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -106,15 +111,11 @@ func Example() {
 	// receipt: <cd-evt-123@example.com>
 }
 
-// Validate reports every bad field at once, by its JSON path, and says which
-// setting to use when the port and the TLS mode disagree.
+// Validate reports every bad field at once, by its JSON path.
 func ExampleConfig_Validate() {
 	c := email.Config{
 		Name: "SOC mail",
-		To:   []string{"soc@example.com", "SOC@Example.com"},
-		From: "alerts@example.com",
-		SMTP: email.SMTP{Host: "smtp.example.com", Port: 465, TLS: email.TLSStartTLS,
-			Username: "alerts", Password: "app-password-1234"},
+		To:   []string{"soc@example.com", "SOC@Example.com", "oncall"},
 	}
 	var ve *notify.ValidationError
 	if errors.As(c.Validate(), &ve) {
@@ -124,7 +125,21 @@ func ExampleConfig_Validate() {
 	}
 	// Output:
 	// to[1]: repeats to[0] (addresses are compared without regard to case)
-	// smtp.tls: port 465 expects implicit TLS (RFC 8314): set tls to "implicit", or use port 587 for "starttls"
+	// to[2]: is not an email address (want "name@example.com" or "Name <name@example.com>")
+}
+
+// ParseRelayURL reads the operator's relay from one URL, as from an
+// environment variable; a mistake names the field and says which setting to
+// use, and never repeats the URL or its password.
+func ExampleParseRelayURL() {
+	r, err := email.ParseRelayURL("smtp://alerts:app-password-1234@smtp.example.com:587?from=alerts@example.com")
+	fmt.Println(r, err)
+
+	_, err = email.ParseRelayURL("smtp://alerts:app-password-1234@smtp.example.com:465?from=alerts@example.com")
+	fmt.Println(err)
+	// Output:
+	// smtp://alerts@smtp.example.com:587 (starttls, from alerts@example.com) <nil>
+	// invalid: relay.tls: port 465 expects implicit TLS (RFC 8314): use TLS "implicit" (smtps://), or port 587 for "starttls"
 }
 
 // A failed delivery is a *notify.Error: branch on the sentinel and ask
@@ -132,13 +147,11 @@ func ExampleConfig_Validate() {
 func ExampleNotifier_Send_errors() {
 	port, stop := startExampleRelay()
 	defer stop()
-	n, err := email.New(email.Config{
-		Name: "SOC mail",
-		To:   []string{"soc@example.com"},
-		From: "alerts@example.com",
+	n, err := email.New(email.Config{Name: "SOC mail", To: []string{"soc@example.com"}},
 		// The relay offers no AUTH, so the configured password is never sent.
-		SMTP: email.SMTP{Host: "127.0.0.1", Port: port, TLS: email.TLSNone, Username: "alerts", Password: "app-password-1234"},
-	}, notify.WithAllowPrivateNetworks())
+		email.WithRelay(email.Relay{Host: "127.0.0.1", Port: port, TLS: email.TLSNone, Username: "alerts",
+			Password: "app-password-1234", From: "alerts@example.com"}),
+		notify.WithAllowPrivateNetworks())
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -150,4 +163,32 @@ func ExampleNotifier_Send_errors() {
 	// Output:
 	// true false
 	// true
+}
+
+// TestReport says what each step proved. This relay takes any recipient at
+// RCPT time, so the recipients' checks prove little: a warning a console can
+// show, not a failure.
+func ExampleNotifier_TestReport() {
+	port, stop := startExampleRelay()
+	defer stop()
+	n, err := email.New(email.Config{Name: "SOC mail", To: []string{"soc@example.com"}},
+		email.WithRelay(email.Relay{Host: "127.0.0.1", Port: port, TLS: email.TLSNone, From: "alerts@example.com"}),
+		notify.WithAllowPrivateNetworks())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r := n.TestReport(context.Background())
+	for _, c := range r.Checks {
+		fmt.Printf("%s: %s\n", c.Name, c.Status)
+	}
+	fmt.Println("Test:", r.Err())
+	// Output:
+	// relay reachable: passed
+	// connection encrypted: skipped
+	// relay accepts the credentials: skipped
+	// sender accepted: passed
+	// recipient accepted: soc@example.com: passed
+	// relay checks recipients: warning
+	// Test: <nil>
 }

@@ -41,10 +41,24 @@ const (
 	headerEventID = "X-CodeDefender-Event-ID"
 	headerRisk    = "X-CodeDefender-Risk"
 	headerType    = "X-CodeDefender-Event-Type"
+	headerStatus  = "X-CodeDefender-Status"
 )
 
+// resolvedColor is the header colour of a resolved alert (GitHub's
+// "success" green), whatever its risk.
+const resolvedColor = "#1A7F37"
+
+// replyPrefix keeps a resolved alert's subject in the open alert's thread:
+// Gmail threads a message only under the same subject, "Re:" allowed, and
+// when its References name a message of the thread
+// (https://workspaceupdates.googleblog.com/2019/03/threading-changes-in-gmail-conversation-view.html).
+const replyPrefix = "Re: "
+
 // message renders e as a multipart/alternative go-mail message dated now,
-// and returns it with its Message-ID (angle brackets included).
+// and returns it with its Message-ID (angle brackets included). A resolved
+// event is a reply to the open event's mail: its own Message-ID, with
+// In-Reply-To and References naming the open one, which is derived from
+// the same event ID and sender, so no state is kept between the two.
 func (n *Notifier) message(e notify.Event, now time.Time) (*gomail.Msg, string, error) {
 	v := newView(e)
 	var html bytes.Buffer
@@ -63,6 +77,12 @@ func (n *Notifier) message(e notify.Event, now time.Time) (*gomail.Msg, string, 
 	// subject reaches it on one line already, so it is one header.
 	m.Subject(v.Subject)
 	id := messageID(e.ID, n.from.Address)
+	if e.Status.IsResolved() {
+		open := "<" + id + ">"
+		id = resolvedMessageID(e.ID, n.from.Address)
+		m.SetGenHeader(gomail.HeaderInReplyTo, open)
+		m.SetGenHeader(gomail.HeaderReferences, open)
+	}
 	m.SetMessageIDWithValue(id)
 	m.SetDateWithValue(now)
 	// Precedence: bulk and X-Auto-Response-Suppress keep out-of-office
@@ -72,6 +92,7 @@ func (n *Notifier) message(e notify.Event, now time.Time) (*gomail.Msg, string, 
 	m.SetGenHeader(headerEventID, e.ID)
 	m.SetGenHeader(headerRisk, string(e.Risk))
 	m.SetGenHeader(headerType, string(e.Type))
+	m.SetGenHeader(headerStatus, e.Status.String())
 	m.SetBodyString(gomail.TypeTextPlain, v.text())
 	m.AddAlternativeString(gomail.TypeTextHTML, html.String())
 	return m, "<" + id + ">", nil
@@ -109,10 +130,21 @@ func messageID(eventID, fromAddress string) string {
 	return local + "@" + strings.TrimSuffix(domain, ".")
 }
 
+// resolvedMessageID is the Message-ID of the mail that resolves the alert:
+// the open mail's with ".resolved" after the local part. Event IDs hold no
+// '.', so it cannot be another event's open Message-ID, and it is as
+// deterministic: a resent resolution carries the same one.
+func resolvedMessageID(eventID, fromAddress string) string {
+	local, domain, _ := strings.Cut(messageID(eventID, fromAddress), "@")
+	return local + ".resolved@" + domain
+}
+
 // view is what both parts show, already cut to the limits.
 type view struct {
+	Resolved    bool
 	Subject     string
-	Label       string
+	Label       string // the risk, or RESOLVED
+	Risk        string
 	HeaderStyle template.CSS // from the fixed risk table, never from the event
 	Title       string
 	Description string
@@ -129,11 +161,19 @@ type view struct {
 
 type detail struct{ Key, Value string }
 
+// resolvedSentence opens a resolved alert's mail.
+const resolvedSentence = "This alert has been resolved in Code Defender."
+
+// ResolvedSentence is resolvedSentence, for the HTML template.
+func (view) ResolvedSentence() string { return resolvedSentence }
+
 func newView(e notify.Event) view {
+	color := e.Risk.Color()
 	v := view{
+		Resolved:    e.Status.IsResolved(),
 		Subject:     subject(e),
 		Label:       e.Risk.Label(),
-		HeaderStyle: template.CSS("background-color:" + e.Risk.Color() + ";color:" + textColorOn(e.Risk.Color())),
+		Risk:        e.Risk.Label(),
 		Title:       oneLine(e.Title),
 		Description: text.Truncate(e.Description, maxDescriptionRunes),
 		Type:        typeName(e.Type),
@@ -142,6 +182,11 @@ func newView(e notify.Event) view {
 		ID:          e.ID,
 		URL:         e.URL,
 	}
+	if v.Resolved {
+		v.Subject = replyPrefix + v.Subject
+		v.Label, color = "RESOLVED", resolvedColor
+	}
+	v.HeaderStyle = template.CSS("background-color:" + color + ";color:" + textColorOn(color))
 	for i, t := range e.Tags {
 		if i == maxTags {
 			v.MoreTags = len(e.Tags) - maxTags
@@ -200,6 +245,10 @@ func (v view) text() string {
 	var b strings.Builder
 	b.WriteString(v.Subject)
 	b.WriteString("\n\n")
+	if v.Resolved {
+		b.WriteString(resolvedSentence)
+		b.WriteString("\n\n")
+	}
 	if v.Description != "" {
 		b.WriteString(v.Description)
 		b.WriteString("\n\n")
@@ -209,7 +258,10 @@ func (v view) text() string {
 			fmt.Fprintf(&b, "%-8s %s\n", k+":", val)
 		}
 	}
-	row("Risk", v.Label)
+	if v.Resolved {
+		row("Status", "Resolved")
+	}
+	row("Risk", v.Risk)
 	row("Type", v.Type)
 	row("Source", v.Source)
 	row("Time", v.Time)
@@ -249,11 +301,17 @@ var htmlBody = template.Must(template.New("email").Parse(`<!DOCTYPE html>
 <tr><td style="{{.HeaderStyle}};padding:12px 16px;font-size:13px;font-weight:bold;letter-spacing:1px">{{.Label}} · {{.Type}}</td></tr>
 <tr><td style="padding:16px">
 <h1 style="margin:0 0 12px 0;font-size:20px">{{.Title}}</h1>
+{{- if .Resolved}}
+<p style="margin:0 0 16px 0;font-weight:bold;color:#1A7F37">{{.ResolvedSentence}}</p>
+{{- end}}
 {{- if .Description}}
 <p style="margin:0 0 16px 0;white-space:pre-wrap">{{.Description}}</p>
 {{- end}}
 <table role="presentation" cellpadding="4" cellspacing="0" style="border-collapse:collapse;font-size:14px">
-<tr><td style="color:#59636E">Risk</td><td>{{.Label}}</td></tr>
+{{- if .Resolved}}
+<tr><td style="color:#59636E">Status</td><td>Resolved</td></tr>
+{{- end}}
+<tr><td style="color:#59636E">Risk</td><td>{{.Risk}}</td></tr>
 {{- if .Source}}
 <tr><td style="color:#59636E">Source</td><td>{{.Source}}</td></tr>
 {{- end}}

@@ -14,6 +14,7 @@ import (
 	"log"
 	"math/big"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -84,6 +85,8 @@ type smtpServer struct {
 	User, Pass string
 	Mechs      []string                      // AUTH mechanisms offered; PLAIN by default
 	RefuseRcpt map[string]*smtp.SMTPError    // recipient address → the reply
+	Mailboxes  []string                      // with UnknownErr: the recipients that exist
+	UnknownErr *smtp.SMTPError               // the reply to any recipient not in Mailboxes
 	MailErr    *smtp.SMTPError               // the reply to MAIL FROM
 	DataErr    *smtp.SMTPError               // the reply after DATA
 	StallData  bool                          // hold the reply after DATA until the test ends
@@ -212,17 +215,16 @@ func (s *smtpServer) record(ev string) {
 	s.events = append(s.events, ev)
 }
 
-// Config returns a valid configuration for this server, sending to the
-// given recipients (two by default).
-func (s *smtpServer) Config(mode email.TLSMode, to ...string) email.Config {
+// Config returns a valid configuration and relay for this server, sending
+// to the given recipients (two by default).
+func (s *smtpServer) Config(mode email.TLSMode, to ...string) target {
 	if len(to) == 0 {
 		to = []string{"SOC Team <soc@example.com>", "oncall@example.com"}
 	}
-	return email.Config{
-		Name: "SOC mail",
-		To:   to,
-		From: "Code Defender <alerts@example.com>",
-		SMTP: email.SMTP{Host: s.Host, Port: s.Port, Username: s.User, Password: secret(s.Pass), TLS: mode},
+	return target{
+		Config: email.Config{Name: "SOC mail", To: to},
+		Relay: email.Relay{Host: s.Host, Port: s.Port, Username: s.User, Password: secret(s.Pass), TLS: mode,
+			From: "Code Defender <alerts@example.com>"},
 	}
 }
 
@@ -270,6 +272,9 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	ss.s.record("RCPT " + to)
 	if e := ss.s.RefuseRcpt[to]; e != nil {
 		return e
+	}
+	if ss.s.UnknownErr != nil && !slices.Contains(ss.s.Mailboxes, to) {
+		return ss.s.UnknownErr
 	}
 	ss.to = append(ss.to, to)
 	return nil

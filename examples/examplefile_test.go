@@ -20,6 +20,7 @@ import (
 	"github.com/codedefender/integrations/email"
 	"github.com/codedefender/integrations/gcs"
 	"github.com/codedefender/integrations/jira"
+	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/opsgenie"
 	"github.com/codedefender/integrations/pagerduty"
 	"github.com/codedefender/integrations/s3"
@@ -53,10 +54,15 @@ func readExample(t *testing.T) []byte {
 	return data
 }
 
-// BuildAll accepts the file with no option: the values are made up, but
-// every one has the right shape.
+// exampleRelay is the operator's SMTP relay, which email integrations need
+// and the file, being the console's, does not hold.
+var exampleRelay = email.Relay{Host: "smtp.example.com", Port: 587, Username: "alerts@example.com",
+	Password: "app-password-change-me", TLS: email.TLSStartTLS, From: "Code Defender <alerts@example.com>"}
+
+// BuildAll accepts the file with no option but the relay: the values are
+// made up, but every one has the right shape.
 func TestExampleFileBuilds(t *testing.T) {
-	named, err := integrations.BuildAll(readExample(t))
+	named, err := integrations.BuildAll(readExample(t), notify.ForType(email.Type, email.WithRelay(exampleRelay)))
 	require.NoError(t, err)
 	defer func() {
 		for _, n := range named {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	integrations "github.com/codedefender/integrations"
+	"github.com/codedefender/integrations/email"
 	"github.com/codedefender/integrations/examples/internal/sample"
 	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
@@ -77,12 +78,22 @@ func execute(ctx context.Context, cmd *command, progress io.Writer, opts []notif
 		return nil, fmt.Errorf("%s: %s", cmd.config, fieldList(err))
 	}
 
+	relay, err := relayOption(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if relay != nil {
+		opts = append(opts, relay)
+	}
 	targets := make([]target, len(selected))
 	for i, e := range selected {
 		targets[i] = target{name: e.name, typ: e.typ}
 		// A bad integration fails alone: the others still run, since
 		// delivering to some beats delivering to none.
 		targets[i].n, targets[i].err = integrations.Build(stored[i], opts...)
+		if errors.Is(targets[i].err, email.ErrNoRelay) {
+			targets[i].err = errNoRelay
+		}
 	}
 	defer func() {
 		for _, t := range targets {
@@ -92,6 +103,35 @@ func execute(ctx context.Context, cmd *command, progress io.Writer, opts []notif
 		}
 	}()
 	return runAll(ctx, cmd, targets, event, progress), nil
+}
+
+// smtpURLEnv is the environment variable that names the SMTP relay when
+// --smtp-url is not given.
+const smtpURLEnv = "CDNOTIFY_SMTP_URL"
+
+// errNoRelay is what an email integration says without a relay, in the
+// program's terms rather than the library's.
+var errNoRelay = errors.New("email needs the SMTP relay: pass --smtp-url or set " + smtpURLEnv +
+	" (smtp://user:password@host:587?from=alerts@example.com)")
+
+// relayOption reads the SMTP relay from --smtp-url, else CDNOTIFY_SMTP_URL,
+// and returns the option that gives it to email integrations, or nil when
+// neither is set. The URL holds a password: an error names where it came
+// from and what is wrong, never the URL.
+func relayOption(cmd *command) (notify.Option, error) {
+	raw, from := cmd.smtpURL, "--smtp-url"
+	if raw == "" {
+		raw, _ = cmd.lookupEnv(smtpURLEnv)
+		from = smtpURLEnv
+	}
+	if raw == "" {
+		return nil, nil
+	}
+	r, err := email.ParseRelayURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s", from, fieldList(err))
+	}
+	return notify.ForType(email.Type, email.WithRelay(r)), nil
 }
 
 // fieldList lists a *notify.ValidationError's fields without its

@@ -1,9 +1,9 @@
 // Command cdnotify validates, tests and sends to the integrations of a
 // Code Defender console export, from the command line or a script:
 //
-//	cdnotify validate --config FILE [--only NAME]... [--json]
-//	cdnotify test     --config FILE [--only NAME]... [--json] [--timeout 30s] [--attempts 3]
-//	cdnotify send     --config FILE [--only NAME]... [--json] [--timeout 30s] [--attempts 3] [--event FILE]
+//	cdnotify validate --config FILE [--only NAME]... [--json] [--smtp-url URL]
+//	cdnotify test     --config FILE [--only NAME]... [--json] [--smtp-url URL] [--timeout 30s] [--attempts 3]
+//	cdnotify send     --config FILE [--only NAME]... [--json] [--smtp-url URL] [--timeout 30s] [--attempts 3] [--event FILE]
 //
 // validate checks every field offline. test checks each integration against
 // its live destination the way its package's Test documents (credentials,
@@ -33,6 +33,20 @@
 // JSON string. Only the selected integrations' references are resolved, so
 // --only needs only their variables. A "name" must be written out: it is
 // how --only and the results refer to an integration.
+//
+// # The SMTP relay
+//
+// An email integration holds only its recipients: the relay it sends
+// through, and the From address, are the operator's. Give them as one URL
+// with --smtp-url or the CDNOTIFY_SMTP_URL environment variable (the flag
+// wins), in the form email.ParseRelayURL reads:
+//
+//	smtp://user:password@smtp.example.com:587?from=alerts@example.com    (STARTTLS)
+//	smtps://user:password@smtp.example.com:465?from=alerts@example.com   (implicit TLS)
+//
+// Percent-encode special characters in the password. The URL holds the
+// password, so it is never printed, not even when it does not parse; the
+// environment variable keeps it out of the process list.
 //
 // No secret is ever printed: a missing variable is named, never a value,
 // and the library scrubs credentials out of every error.
@@ -100,12 +114,14 @@ const (
 const userAgent = "cdnotify/1 " + notify.DefaultUserAgent
 
 const usage = `usage:
-  cdnotify validate --config FILE [--only NAME]... [--json]
-  cdnotify test     --config FILE [--only NAME]... [--json] [--timeout 30s] [--attempts 3]
-  cdnotify send     --config FILE [--only NAME]... [--json] [--timeout 30s] [--attempts 3] [--event FILE]
+  cdnotify validate --config FILE [--only NAME]... [--json] [--smtp-url URL]
+  cdnotify test     --config FILE [--only NAME]... [--json] [--smtp-url URL] [--timeout 30s] [--attempts 3]
+  cdnotify send     --config FILE [--only NAME]... [--json] [--smtp-url URL] [--timeout 30s] [--attempts 3] [--event FILE]
 
 The config file is the console's JSON list of {"type", "config"} objects; any
 string in a config may be {"env": "VARIABLE"} to take it from the environment.
+Email integrations send through the SMTP relay of --smtp-url or $CDNOTIFY_SMTP_URL
+(smtp://user:password@host:587?from=alerts@example.com).
 Run "go doc ./examples/cdnotify" for the output format and exit statuses.
 `
 
@@ -122,6 +138,7 @@ type command struct {
 	config    string
 	only      []string
 	event     string
+	smtpURL   string // a credential: never printed
 	json      bool
 	timeout   time.Duration
 	attempts  int
@@ -210,6 +227,7 @@ func parse(args []string, stdout, stderr io.Writer) (*command, int) {
 	fs.StringVar(&cmd.config, "config", "", "the integrations file (the console's JSON list)")
 	fs.Var((*names)(&cmd.only), "only", "only the integration with this `name` (repeatable)")
 	fs.BoolVar(&cmd.json, "json", false, "print the results as JSON")
+	fs.StringVar(&cmd.smtpURL, "smtp-url", "", "the SMTP relay of email integrations, a `URL` (default $"+smtpURLEnv+")")
 	if verb != "validate" {
 		fs.DurationVar(&cmd.timeout, "timeout", defaultTimeout, "give up on every integration after this long")
 		fs.IntVar(&cmd.attempts, "attempts", defaultAttempts, "attempts per integration, the first included")

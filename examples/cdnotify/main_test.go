@@ -29,8 +29,9 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
 }
 
-// fixture is a playground and a config file for it whose Slack URL,
-// PagerDuty key and SMTP password are environment references.
+// fixture is a playground and a config file for it whose Slack URL and
+// PagerDuty key are environment references, with the playground's SMTP
+// server as the relay in CDNOTIFY_SMTP_URL.
 type fixture struct {
 	pg     *playground.Playground
 	config string
@@ -57,11 +58,10 @@ func newFixture(t *testing.T) *fixture {
 			ref(cfg, "webhook_url", "SLACK_WEBHOOK_URL")
 		case "pagerduty":
 			ref(cfg, "api_key", "PD_ROUTING_KEY")
-		case "email":
-			ref(cfg["smtp"].(map[string]any), "password", "SMTP_PASSWORD")
 		}
 	}
-	require.Len(t, f.env, 3)
+	require.Len(t, f.env, 2)
+	f.env[smtpURLEnv] = pg.SMTPURL().Reveal()
 	f.config = writeFile(t, "integrations.json", mustJSON(t, list))
 	return f
 }
@@ -160,16 +160,16 @@ func TestValidateTable(t *testing.T) {
 
 func TestMissingVariableIsAConfigError(t *testing.T) {
 	f := newFixture(t)
-	env := map[string]string{"SLACK_WEBHOOK_URL": f.env["SLACK_WEBHOOK_URL"], "SMTP_PASSWORD": ""}
+	env := map[string]string{"SLACK_WEBHOOK_URL": "", smtpURLEnv: f.env[smtpURLEnv]}
 	o := f.runEnv(t, env, "", "test", "--config", f.config, "--json")
 	require.Equal(t, exitConfigError, o.code)
 	require.Empty(t, o.stdout)
-	require.Equal(t, "cdnotify: "+f.config+": [1].config.smtp.password: environment variable SMTP_PASSWORD is empty; "+
+	require.Equal(t, "cdnotify: "+f.config+": [0].config.webhook_url: environment variable SLACK_WEBHOOK_URL is empty; "+
 		"[4].config.api_key: environment variable PD_ROUTING_KEY is not set\n", o.stderr)
 	require.Empty(t, f.pg.HTTP.Requests(), "nothing runs until every reference resolves")
 
 	// Only the selected integrations' references are needed.
-	o = f.runEnv(t, env, "", "test", "--config", f.config, "--only", "SOC Slack")
+	o = f.runEnv(t, env, "", "test", "--config", f.config, "--only", "SOC mailbox")
 	require.Equal(t, exitOK, o.code, o.stderr)
 }
 
@@ -377,4 +377,76 @@ func TestParseErrorsQuoteNoSecret(t *testing.T) {
 	require.Equal(t, exitFailed, o.code)
 	require.Contains(t, parseResults(t, o)[0].Error, "config.api_key: may hold only letters and digits")
 	notifytest.AssertNoSecret(t, o.stdout, secret)
+}
+
+// The relay comes from --smtp-url, else CDNOTIFY_SMTP_URL, and wins over
+// whatever the caller's options held; the URL is never printed (run
+// checks every output for the playground's secrets, the SMTP password
+// among them).
+func TestSMTPRelay(t *testing.T) {
+	f := newFixture(t)
+	good := f.env[smtpURLEnv]
+	wrong := strings.Replace(good, ":playground-smtp-password@", ":not-the-password-42@", 1)
+	require.NotEqual(t, good, wrong)
+	noRelay := map[string]string{}
+	for k, v := range f.env {
+		if k != smtpURLEnv {
+			noRelay[k] = v
+		}
+	}
+	withEnv := func(url string) map[string]string {
+		env := map[string]string{smtpURLEnv: url}
+		for k, v := range noRelay {
+			env[k] = v
+		}
+		return env
+	}
+	only := []string{"test", "--config", f.config, "--only", "SOC mailbox", "--json"}
+
+	// From the environment: the wrong password is refused by the server,
+	// so it is the relay cdnotify was given that is used.
+	o := f.runEnv(t, withEnv(wrong), "", only...)
+	require.Equal(t, exitFailed, o.code, o.stderr)
+	rs := parseResults(t, o)
+	require.Len(t, rs, 1)
+	require.Contains(t, rs[0].Error, "status 535: 5.7.8 Authentication failed")
+	for _, out := range []string{o.stdout, o.stderr} {
+		require.NotContains(t, out, "not-the-password-42")
+		require.NotContains(t, out, wrong)
+	}
+
+	// The flag wins over the environment.
+	o = f.runEnv(t, withEnv(wrong), "", append(only, "--smtp-url", good)...)
+	require.Equal(t, exitOK, o.code, o.stderr)
+	o = f.runEnv(t, withEnv(good), "", append(only, "--smtp-url", wrong)...)
+	require.Equal(t, exitFailed, o.code, o.stderr)
+	require.NotContains(t, o.stdout+o.stderr, "not-the-password-42")
+
+	// A URL that does not parse is a config error that names its source
+	// and the field, never the URL.
+	bad := strings.Replace(good, "smtp://", "smtps://", 1) + "&colour=red"
+	o = f.runEnv(t, noRelay, "", append(only, "--smtp-url", bad)...)
+	require.Equal(t, exitConfigError, o.code)
+	require.Contains(t, o.stderr, "cdnotify: --smtp-url: relay: has an unknown query parameter")
+	require.NotContains(t, o.stderr, bad)
+	o = f.runEnv(t, withEnv("smtp://alerts:hunter2-password@[::1"), "", only...)
+	require.Equal(t, exitConfigError, o.code)
+	require.Contains(t, o.stderr, "cdnotify: "+smtpURLEnv+": relay: is not a URL")
+	require.NotContains(t, o.stderr, "hunter2-password")
+
+	// Without a relay, an email integration fails alone, saying what to
+	// pass. The playground's own options carry a relay, so this runs
+	// without them.
+	var stdout, stderr bytes.Buffer
+	lookup := func(k string) (string, bool) { v, ok := noRelay[k]; return v, ok }
+	code := run(context.Background(), []string{"validate", "--config", f.config, "--json"}, lookup, strings.NewReader(""),
+		&stdout, &stderr)
+	require.Equal(t, exitFailed, code)
+	for _, r := range parseResults(t, runOutcome{code, stdout.String(), stderr.String()}) {
+		if r.Type == "email" {
+			require.False(t, r.OK)
+			require.Contains(t, r.Error, "pass --smtp-url or set CDNOTIFY_SMTP_URL")
+		}
+	}
+	notifytest.AssertNoSecret(t, stdout.String()+stderr.String(), f.pg.Secrets()...)
 }

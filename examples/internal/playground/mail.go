@@ -13,12 +13,16 @@ import (
 	"mime"
 	"net"
 	"net/mail"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/codedefender/integrations/email"
+	"github.com/codedefender/integrations/notify"
 )
 
 // Limits of the playground's SMTP server: far above one alert, low enough
@@ -57,6 +61,25 @@ type mailServer struct {
 
 	mu   sync.Mutex
 	msgs []Mail
+}
+
+// mailFrom is the sender the playground's relay submits as.
+const mailFrom = "Code Defender <alerts@example.com>"
+
+// relay is the server as the operator's relay of every email integration:
+// STARTTLS, AUTH PLAIN as the one user.
+func (m *mailServer) relay() email.Relay {
+	return email.Relay{Host: m.host, Port: m.port, Username: m.user, Password: notify.Secret(m.password),
+		TLS: email.TLSStartTLS, From: mailFrom}
+}
+
+// SMTPURL returns the SMTP server as a relay URL, password included, in the
+// form email.ParseRelayURL reads (and cdnotify's --smtp-url takes). It is a
+// credential: never print it.
+func (p *Playground) SMTPURL() notify.Secret {
+	u := url.URL{Scheme: "smtp", User: url.UserPassword(p.mail.user, p.mail.password),
+		Host: net.JoinHostPort(p.mail.host, strconv.Itoa(p.mail.port)), RawQuery: url.Values{"from": {mailFrom}}.Encode()}
+	return notify.Secret(u.String())
 }
 
 func startMail(user, password string) (*mailServer, error) {

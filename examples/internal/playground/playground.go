@@ -171,7 +171,7 @@ func (p *Playground) options() {
 		// private networks are allowed.
 		s3.Type:    {notify.WithAllowPrivateNetworks()},
 		gcs.Type:   {storage},
-		email.Type: {notify.WithAllowPrivateNetworks(), trustMail},
+		email.Type: {notify.WithAllowPrivateNetworks(), trustMail, email.WithRelay(p.mail.relay())},
 	}
 	// One list for BuildAll: each type gets its own options, and nothing
 	// meant for one destination reaches another.
@@ -189,8 +189,8 @@ func (p *Playground) Options() []notify.Option { return append([]notify.Option(n
 // OptionsFor returns only what an integration of type typ needs, for
 // building one destination package at a time (slack.New, s3.FromJSON…):
 // the fake's HTTP client for the seven HTTP destinations, private networks
-// for S3 and for email (on loopback), the storage client for GCS, and the
-// trust of the SMTP server's certificate for email.
+// for S3 and for email (on loopback), the storage client for GCS, and for
+// email the SMTP server as its relay and the trust of its certificate.
 func (p *Playground) OptionsFor(typ string) []notify.Option {
 	return append([]notify.Option(nil), p.byType[typ]...)
 }
@@ -251,9 +251,6 @@ func (p *Playground) integrations(saJSON string) ([]byte, error) {
 		{"type": email.Type, "config": obj{
 			"name": "SOC mailbox",
 			"to":   []string{"SOC <soc@example.com>", "oncall@example.com"},
-			"from": "Code Defender <alerts@example.com>",
-			"smtp": obj{"host": p.mail.host, "port": p.mail.port, "username": smtpUser, "password": smtpPassword,
-				"tls": string(email.TLSStartTLS)},
 		}},
 		{"type": jira.Type, "config": obj{
 			"name":               "Security board",

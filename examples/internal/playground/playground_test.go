@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	integrations "github.com/codedefender/integrations"
+	"github.com/codedefender/integrations/email"
 	"github.com/codedefender/integrations/examples/internal/playground"
 	"github.com/codedefender/integrations/examples/internal/sample"
 	"github.com/codedefender/integrations/notify"
@@ -163,7 +164,9 @@ func TestFakesRefuseWhatTheVendorWould(t *testing.T) {
 		{"webhook", "headers", []map[string]string{{"name": "Authorization", "value": "Bearer wrong"}}, notify.ErrUnauthorized},
 		{"s3", "access_key_id", "SOMEONEELSESKEY01", notify.ErrUnauthorized},
 		{"gcs", "bucket", "no-such-bucket", notify.ErrNotFound},
-		{"email", "smtp.password", "not-the-password", notify.ErrUnauthorized},
+		// The relay is the operator's, not the config's: its password is
+		// given again, wrong, after the playground's own.
+		{"email", "", nil, notify.ErrUnauthorized},
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ, func(t *testing.T) {
@@ -178,9 +181,17 @@ func TestFakesRefuseWhatTheVendorWould(t *testing.T) {
 			if sub, leaf, ok := strings.Cut(field, "."); ok {
 				cfg, field = cfg[sub].(map[string]any), leaf
 			}
-			cfg[field] = tt.value
 			logger, logs := notifytest.NewLogger()
-			n, err := integrations.Build(marshal(t, en), append(p.Options(), notify.WithLogger(logger))...)
+			opts := append(p.Options(), notify.WithLogger(logger))
+			if field != "" {
+				cfg[field] = tt.value
+			} else {
+				relay, err := email.ParseRelayURL(p.SMTPURL().Reveal())
+				require.NoError(t, err)
+				relay.Password = "not-the-password"
+				opts = append(opts, notify.ForType(email.Type, email.WithRelay(relay)))
+			}
+			n, err := integrations.Build(marshal(t, en), opts...)
 			require.NoError(t, err)
 			if c, ok := n.(io.Closer); ok {
 				defer c.Close()
