@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/codedefender/integrations/email"
 	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
@@ -159,7 +160,9 @@ func TestMaskIsJSONMarshalOfTheConfig(t *testing.T) {
 		require.Equal(t, string(want), string(got.Config), "the config is json.Marshal's bytes")
 
 		secrets := storedSecrets(t, e)
-		require.NotEmpty(t, secrets, e.Type)
+		if e.Type != email.Type { // email's only secret is the operator's relay, not in the config
+			require.NotEmpty(t, secrets, e.Type)
+		}
 		m := parse(t, got.Config)
 		for path := range secrets {
 			require.Equal(t, notify.Redacted, get(m, path), "%s %s", e.Type, path)

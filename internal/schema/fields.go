@@ -79,52 +79,6 @@ var types = map[string]Type{
 				MinLength:   3,
 				Pattern:     `^[^\p{Cc}]*@[^\p{Cc}]*$`,
 			},
-			// The fields below move to the operator's email.WithRelay option:
-			// delete these entries when the fields go (schema.Check names them).
-			"from": {
-				Title:       "From",
-				Description: `The sender, "alerts@example.com" or "Code Defender <alerts@example.com>".`,
-				MinLength:   3,
-				Pattern:     `^[^\p{Cc}]*@[^\p{Cc}]*$`,
-			},
-			"smtp": {
-				Title:       "SMTP server",
-				Description: "The mail server that takes the alerts.",
-			},
-			"smtp.host": {
-				Title:       "Host",
-				Description: "The server's DNS name or IP address, without a scheme or port.",
-				MinLength:   1,
-				MaxLength:   253,
-				Pattern:     `^[^\s/:@\p{Cc}]+$|^[0-9A-Fa-f:.]+$`,
-			},
-			"smtp.port": {
-				Title:       "Port",
-				Description: "587 for STARTTLS, 465 for implicit TLS; empty for the TLS mode's usual port.",
-				Minimum:     intp(0),
-				Maximum:     intp(65535),
-			},
-			"smtp.username": {
-				Title:       "Username",
-				Description: "The account to authenticate as; leave empty for a relay that takes mail without authentication.",
-				MaxLength:   256,
-				Pattern:     noControl,
-			},
-			"smtp.password": {
-				Title:       "Password",
-				Description: "The account's password, sent only inside TLS; required with a username.",
-			},
-			"smtp.tls": {
-				Title:       "TLS",
-				Description: `"starttls" upgrades a plain connection (port 587), "implicit" speaks TLS from the start (port 465); "none" is for a relay on the same machine only.`,
-				Enum:        []string{"starttls", "implicit", "none"},
-			},
-			"smtp.timeout": {
-				Title:       "Timeout",
-				Description: "Seconds one delivery may take, at most 300; 0 or empty for the default.",
-				Minimum:     intp(0),
-				Maximum:     intp(300),
-			},
 		},
 	},
 	"jira": {
