@@ -59,11 +59,6 @@ const (
 // SecretPrefix starts every Standard Webhooks signing secret.
 const SecretPrefix = "whsec_"
 
-// DefaultEvents are the event types a webhook fires for when Config.Events
-// is empty: PCI scope changes and newly detected client-side risks, as the
-// console documents.
-var DefaultEvents = []notify.EventType{notify.EventPCIScopeChange, notify.EventClientSideRisk}
-
 // Config is an HTTP webhook integration as the console stores it.
 type Config struct {
 	// Name is how the integration appears in the console.
@@ -98,8 +93,10 @@ type Config struct {
 	// SigningSecret, when set, signs every request the Standard Webhooks
 	// way. It is "whsec_" followed by the base64 of 24 to 64 random bytes.
 	SigningSecret notify.Secret `json:"signing_secret,omitempty"`
-	// Events lists the event types that fire the webhook; empty means
-	// DefaultEvents. Test events always fire.
+	// Events, when set, limits the webhook to these event types; empty
+	// means every event type fires it (the console lists PCI scope changes
+	// and newly detected client-side risks among them, and a default that
+	// drops incidents would lose alerts). Test events always fire.
 	Events []notify.EventType `json:"events,omitempty"`
 }
 
@@ -188,13 +185,6 @@ func (c Config) protocol() Protocol {
 		return ProtocolTCP
 	}
 	return Protocol(strings.ToLower(string(c.Protocol)))
-}
-
-func (c Config) events() []notify.EventType {
-	if len(c.Events) == 0 {
-		return DefaultEvents
-	}
-	return c.Events
 }
 
 // checkURL records URL errors and returns the scheme of a URL that parsed.

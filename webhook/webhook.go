@@ -1,7 +1,7 @@
 // Package webhook delivers Code Defender alerts to any HTTP endpoint: the
-// console's "HTTP Webhook" integration. It fires for PCI scope changes and
-// newly detected client-side risks unless Config.Events says otherwise;
-// other events return notify.ErrSkipped and send nothing.
+// console's "HTTP Webhook" integration. It fires for every event it is
+// given unless Config.Events lists some types: then the others return
+// notify.ErrSkipped and send nothing (a test event always goes).
 //
 // Send makes one request with the configured method (POST by default) and
 // headers (a repeated name: the last wins). The body is the notify.Event as
@@ -86,11 +86,11 @@ type Notifier struct {
 	cfg      Config
 	method   string
 	url      string
-	header   http.Header // the custom headers, the last of a repeated name winning
-	pattern  *pattern    // nil: the body is the Event as JSON
-	jsonBody bool        // the body goes out as JSON, so a rendered pattern must be JSON
-	signer   *signer     // nil when not signing
-	events   []notify.EventType
+	header   http.Header        // the custom headers, the last of a repeated name winning
+	pattern  *pattern           // nil: the body is the Event as JSON
+	jsonBody bool               // the body goes out as JSON, so a rendered pattern must be JSON
+	signer   *signer            // nil when not signing
+	events   []notify.EventType // nil: every type
 	http     *sender.Sender
 	logger   *slog.Logger
 	now      func() time.Time
@@ -141,7 +141,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 		url:       c.URL,
 		header:    header,
 		jsonBody:  hasBody(method) && (header.Get("Content-Type") == "" || isJSONContentType(header.Get("Content-Type"))),
-		events:    slices.Clone(c.events()),
+		events:    c.Events,
 		http:      sender.New(Type, s, c.secrets()...),
 		ownClient: ownClient,
 		logger:    s.Logger,
@@ -208,14 +208,14 @@ func testEvent(now time.Time) notify.Event {
 	}
 }
 
-// Send delivers e when its type is one the webhook fires for (a test event
-// always is), and returns notify.ErrSkipped, sending nothing, otherwise. An
-// invalid event is refused before any network call.
+// Send delivers e. When Config.Events lists types and e's is not among them
+// (a test event always is), it returns notify.ErrSkipped and sends nothing.
+// An invalid event is refused before any network call.
 func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
 	if err := e.Validate(); err != nil {
 		return notify.Receipt{}, err
 	}
-	if e.Type != notify.EventTest && !slices.Contains(n.events, e.Type) {
+	if len(n.events) > 0 && e.Type != notify.EventTest && !slices.Contains(n.events, e.Type) {
 		n.logger.DebugContext(ctx, "webhook: event type not configured, not sent",
 			"integration", Type, "name", n.Name(), "event_id", e.ID, "event_type", string(e.Type))
 		return notify.Receipt{}, notify.ErrSkipped

@@ -23,6 +23,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/codedefender/integrations/internal/guard"
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -262,37 +263,52 @@ func TestSend_HeadersLastDuplicateWinsAndContentTypeOverrides(t *testing.T) {
 	require.Equal(t, []string{bearer.Reveal()}, h.Values("Authorization"))
 }
 
-func TestSend_EventTypesFilter(t *testing.T) {
-	n, got, _ := newMocked(t, validConfig(), http.StatusOK, "")
-	ctx := context.Background()
-
-	e := sampleEvt()
-	e.Type = notify.EventIncident
-	r, err := n.Send(ctx, e)
-	require.Equal(t, notify.ErrSkipped, err, "ErrSkipped is returned unwrapped")
-	require.Equal(t, notify.Receipt{}, r)
-	require.Empty(t, *got)
-
-	for _, typ := range []notify.EventType{notify.EventPCIScopeChange, notify.EventClientSideRisk, notify.EventTest} {
-		e.Type = typ
-		_, err := n.Send(ctx, e)
-		require.NoError(t, err, typ)
+func TestSend_EveryEventTypeFiresByDefault(t *testing.T) {
+	m := testkit.NewMockAPI()
+	m.On(http.MethodPost, testURL, http.StatusOK, "", nil)
+	n, err := New(validConfig(), notify.WithHTTPClient(m.Client()))
+	require.NoError(t, err)
+	for _, typ := range notify.EventTypes {
+		e := testkit.MinimalEvent()
+		e.ID, e.Type = "evt-"+string(typ), typ
+		r, err := n.Send(context.Background(), e)
+		require.NoError(t, err, "%s must not be skipped by default", typ)
+		require.Equal(t, notify.Receipt{ID: e.ID}, r)
 	}
-	require.Len(t, *got, 3)
+	reqs := m.Requests()
+	require.Len(t, reqs, len(notify.EventTypes))
+	for i, typ := range notify.EventTypes {
+		var got notify.Event
+		require.NoError(t, reqs[i].DecodeJSON(&got))
+		require.Equal(t, typ, got.Type)
+		require.Equal(t, "evt-"+string(typ), reqs[i].Header.Get(HeaderID))
+	}
+}
 
-	// A webhook for incidents only still takes test events.
+func TestSend_EventsLimitTheTypes(t *testing.T) {
+	m := testkit.NewMockAPI()
+	m.On(http.MethodPost, testURL, http.StatusOK, "", nil)
 	cfg := validConfig()
 	cfg.Events = []notify.EventType{notify.EventIncident}
-	n, got, _ = newMocked(t, cfg, http.StatusOK, "")
-	e.Type = notify.EventPCIScopeChange
-	_, err = n.Send(ctx, e)
-	require.ErrorIs(t, err, notify.ErrSkipped)
+	n, err := New(cfg, notify.WithHTTPClient(m.Client()))
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	e := testkit.FullEvent()
+	for _, typ := range []notify.EventType{notify.EventPCIScopeChange, notify.EventClientSideRisk} {
+		e.Type = typ
+		r, err := n.Send(ctx, e)
+		require.Equal(t, notify.ErrSkipped, err, "ErrSkipped is returned unwrapped")
+		require.Equal(t, notify.Receipt{}, r)
+	}
+	require.Empty(t, m.Requests(), "a skipped event sends nothing")
+	// A webhook for incidents only still takes test events.
 	for _, typ := range []notify.EventType{notify.EventIncident, notify.EventTest} {
 		e.Type = typ
 		_, err = n.Send(ctx, e)
-		require.NoError(t, err)
+		require.NoError(t, err, typ)
 	}
-	require.Len(t, *got, 2)
+	require.Len(t, m.Requests(), 2)
 }
 
 func TestSend_InvalidEventIsRefusedBeforeTheNetwork(t *testing.T) {
