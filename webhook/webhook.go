@@ -7,9 +7,12 @@
 // headers (a repeated name: the last wins). The body is the notify.Event as
 // JSON, or Config.BodyPattern rendered over it; GET and DELETE send no body.
 // Content-Type is application/json unless a header sets it. Risk is sent as
-// is ("critical" … "info"). Any 2xx is success, and the Receipt's ID is the
-// webhook-id; other statuses follow notify's table, and redirects are not
-// followed. Test sends a test event (type "test", title "[TEST] …") through
+// is ("critical" … "info"). A resolved event (notify.StatusResolved) is
+// sent the same way, as the resolved event: "status": "resolved" in its
+// JSON (.Status in a pattern) and a webhook-id of its own, Event.ID +
+// ResolvedSuffix ("evt-1:resolved"). Any 2xx is success, and the Receipt's
+// ID is the webhook-id; other statuses follow notify's table, and redirects
+// are not followed. Test sends a test event (type "test", title "[TEST] …") through
 // the same path, so URL, TLS, headers, pattern and signing are all checked;
 // the receiver sees a real request. There is no vendor API: signing follows
 // Standard Webhooks v1.0.0, https://www.standardwebhooks.com.
@@ -33,7 +36,8 @@
 // # Signing
 //
 // With Config.SigningSecret ("whsec_" + base64 of 24–64 random bytes) each
-// attempt carries webhook-id (Event.ID, the same on every retry),
+// attempt carries webhook-id (Event.ID, or Event.ID + ResolvedSuffix for a
+// resolved event; the same on every retry),
 // webhook-timestamp (now) and webhook-signature ("v1," + base64
 // HMAC-SHA256 of "id.timestamp.body"); without a secret, only the first
 // two. Receivers verify with any Standard Webhooks library, or with Verify
@@ -234,12 +238,28 @@ func (n *Notifier) send(ctx context.Context, op string, e notify.Event) (notify.
 		body = b
 	}
 
-	h := n.requestHeader(e.ID, body)
+	id := deliveryID(e)
+	h := n.requestHeader(id, body)
 	_, err := n.http.Do(ctx, sender.Request{Op: op, Method: n.method, URL: n.url, Header: h, Body: body})
 	if err != nil {
 		return notify.Receipt{}, n.explain(err)
 	}
-	return notify.Receipt{ID: e.ID}, nil
+	return notify.Receipt{ID: id}, nil
+}
+
+// ResolvedSuffix ends the webhook-id of a resolved event.
+const ResolvedSuffix = ":resolved"
+
+// deliveryID returns the webhook-id of e: Event.ID for an open event, and
+// Event.ID + ResolvedSuffix for its resolution. A receiver drops a
+// webhook-id it has seen (Standard Webhooks' idempotency rule), so the
+// resolution needs an id of its own or it would be dropped as a retry of
+// the open event; it stays the same on every retry of the resolution.
+func deliveryID(e notify.Event) string {
+	if e.Status.IsResolved() {
+		return e.ID + ResolvedSuffix
+	}
+	return e.ID
 }
 
 // The Standard Webhooks headers in the canonical form http.Header keys
@@ -252,8 +272,8 @@ const (
 
 // requestHeader returns the headers of one attempt: the custom headers,
 // Content-Type when a body goes without one, and the Standard Webhooks
-// headers with a fresh timestamp and signature. The id stays Event.ID so
-// the receiver can drop retries.
+// headers with a fresh timestamp and signature. The id is the same on
+// every attempt (see deliveryID) so the receiver can drop retries.
 func (n *Notifier) requestHeader(id string, body []byte) http.Header {
 	h := make(http.Header, len(n.header)+4) // room for what is added: it never grows
 	for k, vs := range n.header {

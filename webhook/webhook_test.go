@@ -263,6 +263,65 @@ func TestSend_HeadersLastDuplicateWinsAndContentTypeOverrides(t *testing.T) {
 	require.Equal(t, []string{bearer.Reveal()}, h.Values("Authorization"))
 }
 
+func TestSend_ResolvedEventHasItsOwnWebhookID(t *testing.T) {
+	m := testkit.NewMockAPI()
+	m.On(http.MethodPost, testURL, http.StatusOK, "", nil)
+	n, err := New(validConfig(), notify.WithHTTPClient(m.Client()))
+	require.NoError(t, err)
+	n.now = func() time.Time { return fixedNow }
+
+	open, err := n.Send(context.Background(), testkit.FullEvent())
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: "evt-123"}, open)
+	resolved, err := n.Send(context.Background(), testkit.Resolved(testkit.FullEvent()))
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: "evt-123:resolved"}, resolved)
+
+	reqs := m.Requests()
+	require.Len(t, reqs, 2)
+	req := reqs[1]
+	require.Equal(t, http.MethodPost, req.Method)
+	require.Equal(t, "https://hooks.example.com/cd/alerts", req.Scheme+"://"+req.Host+req.Path)
+	require.Equal(t, "key=q-token-0123456789", req.RawQuery)
+	testkit.JSONEq(t, `{
+		"id": "evt-123", "type": "client_side_risk", "status": "resolved", "title": "New script on checkout",
+		"description": "A script from <cdn.example.net> & *friends* appeared on /checkout: [a|b] {x} `+"`y`"+` \"z\" é.",
+		"risk": "critical", "time": "2026-01-02T03:04:05Z",
+		"url": "https://console.codedefender.example/alerts/evt-123?tab=1&x=2", "source": "shop.example.com",
+		"tags": ["pci", "checkout"], "details": {"script": "https://cdn.example.net/a.js", "page": "/checkout"}}`, req.Body)
+	require.Equal(t, http.Header{
+		"Authorization":     {bearer.Reveal()},
+		"X-Team":            {teamHeader.Reveal()},
+		"Content-Type":      {"application/json"},
+		"User-Agent":        {notify.DefaultUserAgent},
+		"Webhook-Id":        {"evt-123:resolved"},
+		"Webhook-Timestamp": {"1767225600"},
+		"Webhook-Signature": {hmacSig(t, testSecret, "evt-123:resolved.1767225600."+string(req.Body))},
+	}, req.Header)
+	require.NoError(t, verifyAt(testSecret.Reveal(), req.Header, req.Body, fixedNow))
+	// The open event went first under the event's own id, without a status.
+	require.Equal(t, "evt-123", reqs[0].Header.Get(HeaderID))
+	require.NotContains(t, string(reqs[0].Body), `"status"`)
+}
+
+func TestSend_PatternSeesTheStatus(t *testing.T) {
+	m := testkit.NewMockAPI()
+	m.On(http.MethodPost, testURL, http.StatusOK, "", nil)
+	cfg := validConfig()
+	cfg.BodyPattern = `{"id": {{json .ID}}, "state": {{if .Status.IsResolved}}"resolved"{{else}}"open"{{end}}}`
+	n, err := New(cfg, notify.WithHTTPClient(m.Client()))
+	require.NoError(t, err)
+	for _, e := range []notify.Event{testkit.MinimalEvent(), testkit.Resolved(testkit.MinimalEvent())} {
+		_, err := n.Send(context.Background(), e)
+		require.NoError(t, err)
+	}
+	reqs := m.Requests()
+	require.Len(t, reqs, 2)
+	testkit.JSONEq(t, `{"id": "evt-1", "state": "open"}`, reqs[0].Body)
+	testkit.JSONEq(t, `{"id": "evt-1", "state": "resolved"}`, reqs[1].Body)
+	require.Equal(t, "evt-1:resolved", reqs[1].Header.Get(HeaderID))
+}
+
 func TestSend_EveryEventTypeFiresByDefault(t *testing.T) {
 	m := testkit.NewMockAPI()
 	m.On(http.MethodPost, testURL, http.StatusOK, "", nil)
@@ -770,4 +829,23 @@ func TestRequestHeaderMatchesReference(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestSend_OpenThenResolvedAgainstTheFake(t *testing.T) {
+	srv := notifytest.NewServer(t)
+	require.NoError(t, srv.SetWebhookSecret(testSecret))
+	srv.ExpectCredentials(notifytest.Webhook, bearer)
+	n, err := New(validConfig(), notify.WithHTTPClient(srv.Client()))
+	require.NoError(t, err)
+	defer n.Close()
+	ctx := context.Background()
+	_, err = n.Send(ctx, testkit.FullEvent())
+	require.NoError(t, err)
+	require.Equal(t, []string{"evt-123"}, srv.WebhookOpen())
+	for range 2 { // resolving twice is harmless
+		r, err := n.Send(ctx, testkit.Resolved(testkit.FullEvent()))
+		require.NoError(t, err)
+		require.Equal(t, "evt-123:resolved", r.ID)
+	}
+	require.Empty(t, srv.WebhookOpen(), "the resolution closed what the open event opened")
 }
