@@ -103,7 +103,10 @@ type Notifier struct {
 	ownClient *http.Client
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
+var (
+	_ notify.Notifier = (*Notifier)(nil)
+	_ notify.Reporter = (*Notifier)(nil)
+)
 
 // New validates c, checks its URL against the options (plain http:// only
 // to a loopback or private address, with notify.WithAllowPrivateNetworks),
@@ -192,11 +195,86 @@ func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, erro
 func (n *Notifier) Validate() error { return n.cfg.Validate() }
 
 // Test sends a test event (type "test") through the same path as Send and
-// reports whether the receiver answered 2xx. The receiver sees a real
-// request: a receiver that acts on every event should ignore type "test".
-func (n *Notifier) Test(ctx context.Context) error {
-	_, err := n.send(ctx, "test", testEvent(n.now()))
-	return err
+// reports whether the receiver answered 2xx: it returns TestReport(ctx).Err().
+func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
+
+// The checks of a TestReport, in the order they run.
+const (
+	checkRendered   = "test event rendered"
+	checkReachable  = "receiver reachable"
+	checkClientCert = "client certificate accepted"
+	checkAccepted   = "test event accepted"
+)
+
+// TestReport sends a test event through the same path as Send (pattern,
+// headers, TLS, signing) and says what each step proved: the body renders,
+// the receiver answers (DNS, the network guard, the TLS handshake), it
+// takes the client certificate (protocol "tls"), and it accepts the event
+// with a 2xx. The receiver sees a real request: a receiver that acts on
+// every event should ignore type "test". A step after a failed one is
+// skipped.
+func (n *Notifier) TestReport(ctx context.Context) notify.Report {
+	var r notify.Report
+	mtls := n.cfg.protocol() == ProtocolTLS
+	e := testEvent(n.now())
+	body, err := n.encode("test", e)
+	switch {
+	case err != nil:
+		r.Fail(checkRendered, err)
+		r.Skip(checkReachable, "no request was sent: the body did not render")
+		if mtls {
+			r.Skip(checkClientCert, "no request was sent: the body did not render")
+		}
+		r.Skip(checkAccepted, "no request was sent: the body did not render")
+		return r
+	case !hasBody(n.method):
+		r.Skip(checkRendered, n.method+" requests carry no body")
+	case n.pattern != nil:
+		r.Pass(checkRendered, "body_pattern rendered the test event")
+	default:
+		r.Pass(checkRendered, "the test event encodes as JSON")
+	}
+
+	_, err = n.deliver(ctx, "test", e, body)
+	var ne *notify.Error
+	answered := err == nil || errors.As(err, &ne) && ne.StatusCode != 0
+	certRefused := mtls && !answered && sender.IsRemoteTLSAlert(err)
+	switch {
+	case answered || certRefused:
+		r.Pass(checkReachable, "the receiver answered over "+n.transportName())
+	default:
+		r.Fail(checkReachable, err)
+	}
+	if mtls {
+		switch {
+		case answered:
+			r.Pass(checkClientCert, "the receiver completed mutual TLS with client_cert")
+		case certRefused:
+			r.Fail(checkClientCert, err)
+		default:
+			r.Skip(checkClientCert, "the receiver could not be reached")
+		}
+	}
+	switch {
+	case err == nil:
+		r.Pass(checkAccepted, "the receiver answered 2xx to a test event (type \"test\")")
+	case answered:
+		r.Fail(checkAccepted, err)
+	default:
+		r.Skip(checkAccepted, "the receiver could not be reached")
+	}
+	return r
+}
+
+// transportName says how requests reach the receiver, for a report.
+func (n *Notifier) transportName() string {
+	switch {
+	case n.cfg.protocol() == ProtocolTLS:
+		return "mutual TLS"
+	case strings.HasPrefix(strings.ToLower(n.url), "https:"):
+		return "TLS"
+	}
+	return "plain HTTP"
 }
 
 // testEvent is what Test sends: a fresh id each time, so a receiver that
@@ -229,15 +307,28 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 
 // send delivers a valid event; op names it in errors ("send", "test").
 func (n *Notifier) send(ctx context.Context, op string, e notify.Event) (notify.Receipt, error) {
-	var body []byte
-	if hasBody(n.method) {
-		b, err := n.body(e)
-		if err != nil {
-			return notify.Receipt{}, n.http.Errorf(op, notify.ErrRejected, false, "event %s: %v", e.ID, err)
-		}
-		body = b
+	body, err := n.encode(op, e)
+	if err != nil {
+		return notify.Receipt{}, err
 	}
+	return n.deliver(ctx, op, e, body)
+}
 
+// encode returns the request body of e (nil for a method that sends
+// none), or the error that stops the Send before any request.
+func (n *Notifier) encode(op string, e notify.Event) ([]byte, error) {
+	if !hasBody(n.method) {
+		return nil, nil
+	}
+	b, err := n.body(e)
+	if err != nil {
+		return nil, n.http.Errorf(op, notify.ErrRejected, false, "event %s: %v", e.ID, err)
+	}
+	return b, nil
+}
+
+// deliver makes the one request of e with its encoded body.
+func (n *Notifier) deliver(ctx context.Context, op string, e notify.Event, body []byte) (notify.Receipt, error) {
 	id := deliveryID(e)
 	h := n.requestHeader(id, body)
 	_, err := n.http.Do(ctx, sender.Request{Op: op, Method: n.method, URL: n.url, Header: h, Body: body})
