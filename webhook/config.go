@@ -43,8 +43,11 @@ const (
 	MaxHeaderBytes = 8 << 10
 	// MaxPatternBytes bounds body_pattern.
 	MaxPatternBytes = 16 << 10
-	// MaxBodyBytes bounds the body sent, rendered or not. Standard Webhooks
-	// recommends payloads under 20 kB; this cap only stops runaway patterns.
+	// MaxBodyBytes bounds the body sent, rendered or not. An event whose
+	// JSON is larger is cut to fit (its longest text fields first, each
+	// ending in "…") and delivered; a pattern that renders more than this
+	// fails. Standard Webhooks recommends payloads under 20 kB; this cap
+	// only stops runaway events and patterns.
 	MaxBodyBytes = 256 << 10
 	// maxURLBytes bounds the URL; many servers refuse longer request lines.
 	maxURLBytes = 4096

@@ -31,7 +31,10 @@
 // output that is not JSON. Send renders into a buffer first: a failure is an
 // error and no request is sent. Patterns are held to a bounded subset: no
 // define, template or block; range only over .Tags or .Details, not nested;
-// printf widths up to 256; and a byte budget per render.
+// printf widths up to 256; and a byte budget per render that every function
+// call is charged against before it builds its result. An event larger than
+// MaxBodyBytes as JSON is cut to fit, longest text fields first with a "…"
+// marker (never the ID, and the title last), and delivered.
 //
 // # Signing
 //
@@ -383,17 +386,20 @@ func (n *Notifier) requestHeader(id string, body []byte) http.Header {
 }
 
 // body returns the request body for e: the pattern rendered over it, or e
-// as JSON.
+// as JSON. An event larger than MaxBodyBytes as JSON is cut to fit first
+// (see fitEvent), so it is delivered shortened rather than refused, and a
+// pattern never renders a field larger than a body.
 func (n *Notifier) body(e notify.Event) ([]byte, error) {
 	if n.pattern == nil {
-		b, err := json.Marshal(e)
+		_, b, err := fitEvent(e, MaxBodyBytes)
+		return b, err
+	}
+	if !fitsUnmeasured(e, MaxBodyBytes) {
+		fitted, _, err := fitEvent(e, MaxBodyBytes)
 		if err != nil {
-			return nil, errors.New("cannot encode the event as JSON: " + err.Error())
+			return nil, err
 		}
-		if len(b) > MaxBodyBytes {
-			return nil, errors.New("the event as JSON is larger than " + strconv.Itoa(MaxBodyBytes>>10) + " KiB")
-		}
-		return b, nil
+		e = fitted
 	}
 	b, err := n.pattern.render(e)
 	if err != nil {
