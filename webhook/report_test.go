@@ -128,5 +128,6 @@ func TestTestReport_MutualTLS(t *testing.T) {
 		{checkClientCert, notify.CheckFailed}, {checkAccepted, notify.CheckSkipped}}, summary(r))
 	require.ErrorIs(t, r.Err(), notify.ErrRejected)
 	require.Contains(t, r.Err().Error(), "wants a client certificate it trusts")
+	require.Contains(t, r.Checks[2].Detail, "check that the server trusts the CA that issued client_cert")
 	notifytest.AssertNoSecret(t, r.Err(), cfg.ClientKey)
 }

@@ -71,7 +71,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -90,17 +89,13 @@ import (
 type Notifier struct {
 	identity.Identity // prints as webhook("name"): never the config
 
-	cfg      Config
-	method   string
-	url      string
-	header   http.Header        // the custom headers, the last of a repeated name winning
-	pattern  *pattern           // nil: the body is the Event as JSON
-	jsonBody bool               // the body goes out as JSON, so a rendered pattern must be JSON
-	signer   *signer            // nil when not signing
-	events   []notify.EventType // nil: every type
-	http     *sender.Sender
-	logger   *slog.Logger
-	now      func() time.Time
+	*compiled
+	cfg    Config
+	url    string
+	events []notify.EventType // nil: every type
+	http   *sender.Sender
+	logger *slog.Logger
+	now    func() time.Time
 	// ownClient is the client New made for TLS settings, which Close
 	// releases; nil otherwise.
 	ownClient *http.Client
@@ -117,7 +112,8 @@ var (
 // TLS settings (protocol "tls" or ca_cert), the client's transport must be
 // an *http.Transport, which is cloned to carry them.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	if err := c.Validate(); err != nil {
+	cc, err := c.compile(time.Now())
+	if err != nil {
 		return nil, err
 	}
 	// The Notifier keeps its own copy: the caller may reuse its slices.
@@ -126,12 +122,8 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	if _, err := guard.CheckURL(c.URL, s.AllowPrivateNetworks); err != nil {
 		return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "url", Message: err.Error()}}}
 	}
-	tlsCfg, err := c.tlsConfig()
-	if err != nil {
-		return nil, err
-	}
 	callersClient := s.HTTPClient
-	if s.HTTPClient, err = httpClientFor(s, tlsCfg); err != nil {
+	if s.HTTPClient, err = httpClientFor(s, cc.tls); err != nil {
 		return nil, err
 	}
 	// With TLS settings the client is one New made (a guarded transport or a
@@ -140,36 +132,17 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	if s.HTTPClient != callersClient {
 		ownClient = s.HTTPClient
 	}
-
-	var discard validate.Errors
-	header := c.checkHeaders(&discard)
-	method, _ := c.method()
-	n := &Notifier{
+	return &Notifier{
 		Identity:  identity.New(Type, c.Name),
+		compiled:  cc,
 		cfg:       c,
-		method:    method,
 		url:       c.URL,
-		header:    header,
-		jsonBody:  hasBody(method) && (header.Get("Content-Type") == "" || isJSONContentType(header.Get("Content-Type"))),
 		events:    c.Events,
 		http:      sender.New(Type, s, c.secrets()...),
 		ownClient: ownClient,
 		logger:    s.Logger,
 		now:       time.Now,
-	}
-	if c.BodyPattern != "" {
-		if n.pattern, err = parsePattern(c.BodyPattern); err != nil {
-			return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "body_pattern", Message: err.Error()}}}
-		}
-	}
-	if !c.SigningSecret.IsZero() {
-		key, err := decodeSecret(c.SigningSecret.Reveal(), true)
-		if err != nil {
-			return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "signing_secret", Message: err.Error()}}}
-		}
-		n.signer = newSigner(key)
-	}
-	return n, nil
+	}, nil
 }
 
 // secrets lists every value that must never reach an error or a log line:
@@ -245,6 +218,9 @@ func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 	switch {
 	case answered || certRefused:
 		r.Pass(checkReachable, "the receiver answered over "+n.transportName())
+	case sender.IsRemoteTLSAlert(err):
+		failWithAdvice(&r, checkReachable, err, `if the server wants a client certificate, set protocol "tls" with `+
+			"client_cert and client_key")
 	default:
 		r.Fail(checkReachable, err)
 	}
@@ -253,7 +229,8 @@ func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 		case answered:
 			r.Pass(checkClientCert, "the receiver completed mutual TLS with client_cert")
 		case certRefused:
-			r.Fail(checkClientCert, err)
+			failWithAdvice(&r, checkClientCert, err, "check that the server trusts the CA that issued client_cert "+
+				"and that client_cert is valid")
 		default:
 			r.Skip(checkClientCert, "the receiver could not be reached")
 		}
@@ -267,6 +244,13 @@ func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 		r.Skip(checkAccepted, "the receiver could not be reached")
 	}
 	return r
+}
+
+// failWithAdvice records a failed check whose detail adds to the error
+// what this webhook's configuration can do about it; the error itself is
+// the one Send returns, unchanged.
+func failWithAdvice(r *notify.Report, name string, err error, advice string) {
+	r.Checks = append(r.Checks, notify.Check{Name: name, Status: notify.CheckFailed, Detail: err.Error() + "; " + advice, Err: err})
 }
 
 // transportName says how requests reach the receiver, for a report.
@@ -334,11 +318,21 @@ func (n *Notifier) encode(op string, e notify.Event) ([]byte, error) {
 func (n *Notifier) deliver(ctx context.Context, op string, e notify.Event, body []byte) (notify.Receipt, error) {
 	id := deliveryID(e)
 	h := n.requestHeader(id, body)
-	_, err := n.http.Do(ctx, sender.Request{Op: op, Method: n.method, URL: n.url, Header: h, Body: body})
+	_, err := n.http.Do(ctx, sender.Request{Op: op, Method: n.method, URL: n.url, Header: h, Body: body, Explain: explain})
 	if err != nil {
-		return notify.Receipt{}, n.explain(err)
+		return notify.Receipt{}, err
 	}
 	return notify.Receipt{ID: id}, nil
+}
+
+// explain adds what a webhook's answer means beyond the status table: a
+// 410 is the receiver asking for no more deliveries (Standard Webhooks:
+// disable the endpoint). The message is the core's reading of the body.
+func explain(r *sender.Response) sender.Explanation {
+	if r.StatusCode == http.StatusGone {
+		return sender.Explanation{Hint: "the receiver says this endpoint is gone: disable the webhook or configure its new URL"}
+	}
+	return sender.Explanation{}
 }
 
 // ResolvedSuffix ends the webhook-id of a resolved event.
@@ -356,34 +350,31 @@ func deliveryID(e notify.Event) string {
 	return e.ID
 }
 
-// The Standard Webhooks headers in the canonical form http.Header keys
-// them by, as Set would write them.
-const (
-	idKey        = "Webhook-Id"
-	timestampKey = "Webhook-Timestamp"
-	signatureKey = "Webhook-Signature"
-)
-
 // requestHeader returns the headers of one attempt: the custom headers,
 // Content-Type when a body goes without one, and the Standard Webhooks
 // headers with a fresh timestamp and signature. The id is the same on
 // every attempt (see deliveryID) so the receiver can drop retries.
 func (n *Notifier) requestHeader(id string, body []byte) http.Header {
-	h := make(http.Header, len(n.header)+4) // room for what is added: it never grows
-	for k, vs := range n.header {
-		h[k] = vs // shared: a Request's header is only read (Sender.Do copies it)
-	}
+	h := n.header.Clone()
 	if body != nil && h.Get("Content-Type") == "" {
-		h["Content-Type"] = []string{"application/json"}
+		h.Set("Content-Type", "application/json")
 	}
 	ts := n.now().Unix()
 	h[idKey] = []string{id}
 	h[timestampKey] = []string{strconv.FormatInt(ts, 10)}
-	if n.signer != nil {
-		h[signatureKey] = []string{n.signer.sign(id, ts, body)}
+	if n.key != nil {
+		h[signatureKey] = []string{sign(n.key, id, ts, body)}
 	}
 	return h
 }
+
+// The Standard Webhooks headers as http.Header keys them (canonical), so
+// that each attempt sets them without canonicalising the spec's spelling.
+var (
+	idKey        = http.CanonicalHeaderKey(HeaderID)
+	timestampKey = http.CanonicalHeaderKey(HeaderTimestamp)
+	signatureKey = http.CanonicalHeaderKey(HeaderSignature)
+)
 
 // body returns the request body for e: the pattern rendered over it, or e
 // as JSON. An event larger than MaxBodyBytes as JSON is cut to fit first
@@ -412,62 +403,6 @@ func (n *Notifier) body(e notify.Event) ([]byte, error) {
 		}
 	}
 	return b, nil
-}
-
-// explain adds what the webhook knows to the core's error: a 410 means the
-// receiver wants no more deliveries (Standard Webhooks: disable the
-// endpoint), and a TLS alert from the server is a refusal that no retry
-// will fix, often about the client certificate.
-func (n *Notifier) explain(err error) error {
-	var e *notify.Error
-	if !errors.As(err, &e) {
-		return err
-	}
-	if e.StatusCode == http.StatusGone {
-		e.Hint = "the receiver says this endpoint is gone: disable the webhook or configure its new URL"
-	}
-	if alert, ok := remoteTLSAlert(e); ok {
-		e.Kind, e.Retryable, e.Hint = notify.ErrRejected, false, tlsAlertHint(alert, n.cfg.protocol())
-	}
-	return err
-}
-
-// remoteTLSAlert returns the text of a TLS alert the server sent ("tls:
-// certificate required"). crypto/tls reports a received alert as a
-// *net.OpError whose Op is "remote error" around an unexported type, not as
-// tls.AlertError, so the core's NetworkError does not recognise it.
-func remoteTLSAlert(e *notify.Error) (string, bool) {
-	var op *net.OpError
-	if e.StatusCode != 0 || !errors.As(e, &op) || op.Op != "remote error" || op.Err == nil {
-		return "", false
-	}
-	return strings.TrimPrefix(op.Err.Error(), "tls: "), true
-}
-
-// tlsAlertHint says what a TLS alert from the server means for this
-// webhook's configuration; the alert itself is already in the message.
-func tlsAlertHint(alert string, p Protocol) string {
-	const useTLS = `set protocol "tls" with client_cert and client_key`
-	switch alert {
-	case "certificate required":
-		if p != ProtocolTLS {
-			return "the server wants a client certificate: " + useTLS
-		}
-		return "the server wants a client certificate and took none from client_cert"
-	case "handshake failure":
-		if p != ProtocolTLS {
-			return "the server refused the TLS handshake; if it wants a client certificate, " + useTLS
-		}
-		return "the server refused the TLS handshake: check that it accepts client_cert"
-	case "bad certificate", "unknown certificate authority", "certificate unknown", "unsupported certificate",
-		"certificate expired", "certificate revoked", "access denied":
-		if p != ProtocolTLS {
-			return "the server wants a client certificate it trusts: " + useTLS
-		}
-		return "the server wants a client certificate it trusts and refused client_cert: " +
-			"check that a CA the server trusts issued it and that it is valid"
-	}
-	return "the server refused the TLS handshake"
 }
 
 // Close releases the notifier's idle connections; call it when discarding a

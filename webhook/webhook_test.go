@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -769,66 +768,6 @@ func BenchmarkBody(b *testing.B) {
 			}
 		}
 	})
-}
-
-func BenchmarkSend(b *testing.B) {
-	mt := httpmock.NewMockTransport()
-	mt.RegisterNoResponder(httpmock.NewStringResponder(http.StatusOK, ""))
-	for _, tc := range []struct {
-		name   string
-		secret notify.Secret
-	}{{"unsigned(baseline)", ""}, {"signed", testSecret}} {
-		cfg := validConfig()
-		cfg.SigningSecret = tc.secret
-		n, err := New(cfg, notify.WithHTTPClient(&http.Client{Transport: mt}))
-		require.NoError(b, err)
-		b.Run(tc.name, func(b *testing.B) {
-			for b.Loop() {
-				if _, err := n.Send(context.Background(), sampleEvt()); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
-func TestHeaderKeysAreCanonical(t *testing.T) {
-	require.Equal(t, http.CanonicalHeaderKey(HeaderID), idKey)
-	require.Equal(t, http.CanonicalHeaderKey(HeaderTimestamp), timestampKey)
-	require.Equal(t, http.CanonicalHeaderKey(HeaderSignature), signatureKey)
-}
-
-// TestRequestHeaderMatchesReference checks requestHeader against the way
-// send built the headers before it stopped cloning them (Clone, then Set).
-func TestRequestHeaderMatchesReference(t *testing.T) {
-	plain := validConfig()
-	plain.SigningSecret = ""
-	typed := validConfig()
-	typed.Headers = append(typed.Headers, Header{Name: "content-type", Value: "text/plain"})
-	get := validConfig()
-	get.Method = http.MethodGet
-	none := validConfig()
-	none.Headers = nil
-	for name, cfg := range map[string]Config{"signed": validConfig(), "unsigned": plain, "content type": typed, "get": get, "no headers": none} {
-		t.Run(name, func(t *testing.T) {
-			n, _, _ := newMocked(t, cfg, http.StatusOK, "")
-			for _, body := range [][]byte{nil, {}, []byte(`{"a":1}`)} {
-				want := n.header.Clone()
-				if body != nil && want.Get("Content-Type") == "" {
-					want.Set("Content-Type", "application/json")
-				}
-				ts := fixedNow.Unix()
-				want.Set(HeaderID, "evt-1")
-				want.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-				if !cfg.SigningSecret.IsZero() {
-					key, err := decodeSecret(cfg.SigningSecret.Reveal(), true)
-					require.NoError(t, err)
-					want.Set(HeaderSignature, signReference(key, "evt-1", ts, body))
-				}
-				require.Equal(t, want, n.requestHeader("evt-1", body))
-			}
-		})
-	}
 }
 
 func TestSend_OpenThenResolvedAgainstTheFake(t *testing.T) {
