@@ -569,6 +569,11 @@ func TestValidate_Fields(t *testing.T) {
 		{"pattern with GET", func(c *Config) { c.Method, c.BodyPattern = "GET", `{}` }, "body_pattern", "not used with GET"},
 		{"pattern too long", func(c *Config) { c.BodyPattern = strings.Repeat(" ", MaxPatternBytes+1) }, "body_pattern", "at most"},
 	}
+	// Faults the console's JSON Schema can express: a length, an enum, a
+	// list's size.
+	schema := map[string]bool{"url missing": true, "url too long": true, "method": true, "protocol": true,
+		"too many headers": true, "unknown event type": true, "pattern too long": true}
+	var rows []testkit.ValidateCase[Config]
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := validConfig()
@@ -579,7 +584,24 @@ func TestValidate_Fields(t *testing.T) {
 			_, err = New(cfg)
 			requireField(t, err, tc.field, tc.message)
 		})
+		cfg := validConfig()
+		tc.mod(&cfg)
+		rows = append(rows, testkit.ValidateCase[Config]{Name: tc.name, Config: cfg, Fields: []string{tc.field}, Schema: schema[tc.name]})
 	}
+	// Each fault names its field and no other.
+	t.Run("table", func(t *testing.T) { testkit.RunValidate(t, rows, unmaskedSecrets) })
+}
+
+// unmaskedSecrets are the secrets of c that must not reach an error; the
+// mask itself may (it is what a masked field is refused for).
+func unmaskedSecrets(c Config) []notify.Secret {
+	var out []notify.Secret
+	for _, s := range c.secrets() {
+		if !s.IsMasked() {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func TestValidate_Accepts(t *testing.T) {
