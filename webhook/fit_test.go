@@ -130,3 +130,31 @@ func TestSend_OversizedEventIsDeliveredCut(t *testing.T) {
 		})
 	}
 }
+
+func FuzzFitEvent(f *testing.F) {
+	f.Add("title", strings.Repeat("desc <&> ", 300), "src", "tag", "key", strings.Repeat("v\x00", 500), "https://x.example/"+strings.Repeat("u", 900), 3)
+	f.Add("", "", "", "", "", "", "", 0)
+	f.Add(strings.Repeat("T", 5000), "d", "s", "", "", "", "", 50)
+	f.Fuzz(func(t *testing.T, title, desc, source, tag, key, val, url string, tags int) {
+		const max = 2 << 10
+		e := testkit.MinimalEvent()
+		e.Title, e.Description, e.Source, e.URL = title, desc, source, url
+		e.Details = map[string]string{key: val, "other": desc}
+		for i := range tags % 200 {
+			e.Tags = append(e.Tags, tag+strings.Repeat("x", i))
+		}
+		fitted, b, err := fitEvent(e, max)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(b), max)
+		want, err := json.Marshal(fitted)
+		require.NoError(t, err)
+		require.Equal(t, want, b, "the JSON is the fitted event's")
+		require.Equal(t, e.ID, fitted.ID)
+		require.Equal(t, e.Type, fitted.Type)
+		require.Equal(t, e.Risk, fitted.Risk)
+		if jsonStringLen(title)+jsonStringLen(key) < 600 {
+			// Everything else fits in max when emptied: the title stays.
+			require.Equal(t, e.Title, fitted.Title, "a short title is kept")
+		}
+	})
+}
