@@ -339,10 +339,12 @@ func explain(r *sender.Response) sender.Explanation {
 const ResolvedSuffix = ":resolved"
 
 // deliveryID returns the webhook-id of e: Event.ID for an open event, and
-// Event.ID + ResolvedSuffix for its resolution. A receiver drops a
-// webhook-id it has seen (Standard Webhooks' idempotency rule), so the
-// resolution needs an id of its own or it would be dropped as a retry of
-// the open event; it stays the same on every retry of the resolution.
+// Event.ID + ResolvedSuffix for its resolution. Standard Webhooks makes the
+// id the idempotency key of one event, the same on every retry, so a
+// receiver drops an id it has seen ("Webhook metadata",
+// https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md):
+// the resolution needs an id of its own or it would be dropped as a retry
+// of the open event, and it keeps that id on every retry of its own.
 func deliveryID(e notify.Event) string {
 	if e.Status.IsResolved() {
 		return e.ID + ResolvedSuffix
