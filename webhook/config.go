@@ -1,6 +1,8 @@
 package webhook
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"mime"
@@ -43,8 +45,11 @@ const (
 	MaxHeaderBytes = 8 << 10
 	// MaxPatternBytes bounds body_pattern.
 	MaxPatternBytes = 16 << 10
-	// MaxBodyBytes bounds the body sent, rendered or not. Standard Webhooks
-	// recommends payloads under 20 kB; this cap only stops runaway patterns.
+	// MaxBodyBytes bounds the body sent, rendered or not. An event whose
+	// JSON is larger is cut to fit (its longest text fields first, each
+	// ending in "…") and delivered; a pattern that renders more than this
+	// fails. Standard Webhooks recommends payloads under 20 kB; this cap
+	// only stops runaway events and patterns.
 	MaxBodyBytes = 256 << 10
 	// maxURLBytes bounds the URL; many servers refuse longer request lines.
 	maxURLBytes = 4096
@@ -58,11 +63,6 @@ const (
 
 // SecretPrefix starts every Standard Webhooks signing secret.
 const SecretPrefix = "whsec_"
-
-// DefaultEvents are the event types a webhook fires for when Config.Events
-// is empty: PCI scope changes and newly detected client-side risks, as the
-// console documents.
-var DefaultEvents = []notify.EventType{notify.EventPCIScopeChange, notify.EventClientSideRisk}
 
 // Config is an HTTP webhook integration as the console stores it.
 type Config struct {
@@ -98,8 +98,10 @@ type Config struct {
 	// SigningSecret, when set, signs every request the Standard Webhooks
 	// way. It is "whsec_" followed by the base64 of 24 to 64 random bytes.
 	SigningSecret notify.Secret `json:"signing_secret,omitempty"`
-	// Events lists the event types that fire the webhook; empty means
-	// DefaultEvents. Test events always fire.
+	// Events, when set, limits the webhook to these event types; empty
+	// means every event type fires it (the console lists PCI scope changes
+	// and newly detected client-side risks among them, and a default that
+	// drops incidents would lose alerts). Test events always fire.
 	Events []notify.EventType `json:"events,omitempty"`
 }
 
@@ -114,13 +116,34 @@ type Header struct {
 // *notify.ValidationError. The rule that depends on options (plain http://
 // only with notify.WithAllowPrivateNetworks) is left to New.
 func (c Config) Validate() error {
+	_, err := c.compile(time.Now())
+	return err
+}
+
+// compiled is what a valid Config turns into: everything New needs, parsed
+// once by the same step that validates, so that New cannot fail on what
+// Validate accepted.
+type compiled struct {
+	method   string
+	header   http.Header // the custom headers, the last of a repeated name winning
+	pattern  *pattern    // nil: the body is the Event as JSON
+	jsonBody bool        // the body goes out as JSON, so a rendered pattern must be JSON
+	key      []byte      // the signing key; nil when not signing
+	tls      *tls.Config // nil when protocol tcp without ca_cert needs none
+}
+
+// compile checks every field (client certificates against now) and
+// returns the parsed configuration, or every bad field at once.
+func (c Config) compile(now time.Time) (*compiled, error) {
 	var errs validate.Errors
+	out := &compiled{}
 	errs.CheckName("name", c.Name)
 
 	method, methodOK := c.method()
 	if !methodOK {
 		errs.Addf("method", "must be one of %s (got %q)", strings.Join(methods, ", "), text.Truncate(c.Method, 20))
 	}
+	out.method = method
 	protocol := c.protocol()
 	if protocol != ProtocolTCP && protocol != ProtocolTLS {
 		errs.Addf("protocol", "must be %q or %q (got %q)", ProtocolTCP, ProtocolTLS, text.Truncate(string(c.Protocol), 20))
@@ -128,9 +151,12 @@ func (c Config) Validate() error {
 
 	scheme := c.checkURL(&errs, protocol)
 
+	var clientCert *tls.Certificate
 	switch protocol {
 	case ProtocolTLS:
-		parseClientCert(&errs, c.ClientCert, c.ClientKey, time.Now())
+		if pair, ok := parseClientCert(&errs, c.ClientCert, c.ClientKey, now); ok {
+			clientCert = &pair
+		}
 	case ProtocolTCP:
 		if c.ClientCert != "" {
 			errs.Add("client_cert", `is used only with protocol "tls" (mutual TLS): remove it or switch the protocol`)
@@ -139,22 +165,32 @@ func (c Config) Validate() error {
 			errs.Add("client_key", `is used only with protocol "tls" (mutual TLS): remove it or switch the protocol`)
 		}
 	}
+	var roots *x509.CertPool
 	if c.CACert != "" {
-		if _, err := parseCAPool(c.CACert); err != nil {
+		pool, err := parseCAPool(c.CACert)
+		switch {
+		case err != nil:
 			errs.Add("ca_cert", err.Error())
-		} else if scheme == "http" {
+		case scheme == "http":
 			errs.Add("ca_cert", "is used only with an https:// URL")
+		default:
+			roots = pool
 		}
 	}
+	out.tls = tlsConfig(clientCert, roots)
 
-	header := c.checkHeaders(&errs)
-	c.checkPattern(&errs, method, methodOK, header)
+	out.header = c.checkHeaders(&errs)
+	ct := out.header.Get("Content-Type")
+	out.jsonBody = hasBody(method) && (ct == "" || isJSONContentType(ct))
+	out.pattern = c.checkPattern(&errs, method, methodOK, out.jsonBody)
 
 	if !c.SigningSecret.IsZero() {
 		if errs.CheckSecret("signing_secret", c.SigningSecret, false) {
-			if _, err := decodeSecret(c.SigningSecret.Reveal(), true); err != nil {
+			key, err := decodeSecret(c.SigningSecret.Reveal(), true)
+			if err != nil {
 				errs.Add("signing_secret", err.Error())
 			}
+			out.key = key
 		}
 	}
 	for i, t := range c.Events {
@@ -162,7 +198,10 @@ func (c Config) Validate() error {
 			errs.Add(fmt.Sprintf("events[%d]", i), err.Error())
 		}
 	}
-	return errs.Err()
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // methods are the HTTP methods the console offers.
@@ -188,13 +227,6 @@ func (c Config) protocol() Protocol {
 		return ProtocolTCP
 	}
 	return Protocol(strings.ToLower(string(c.Protocol)))
-}
-
-func (c Config) events() []notify.EventType {
-	if len(c.Events) == 0 {
-		return DefaultEvents
-	}
-	return c.Events
 }
 
 // checkURL records URL errors and returns the scheme of a URL that parsed.
@@ -309,35 +341,37 @@ func isJSONContentType(ct string) bool {
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
 
-// checkPattern records body_pattern errors: too long, does not parse, uses
+// checkPattern records body_pattern errors and returns the parsed pattern
+// (nil when there is none or it is bad): too long, does not parse, uses
 // what the renderer refuses, fails on a sample event, or (when the body is
 // sent as JSON) renders invalid JSON for a sample event full of quotes,
 // backslashes and line breaks.
-func (c Config) checkPattern(errs *validate.Errors, method string, methodOK bool, header http.Header) {
+func (c Config) checkPattern(errs *validate.Errors, method string, methodOK, jsonBody bool) *pattern {
 	if c.BodyPattern == "" {
-		return
+		return nil
 	}
 	if methodOK && !hasBody(method) {
 		errs.Addf("body_pattern", "is not used with %s, which sends no body: remove it or use POST, PUT or PATCH", method)
-		return
+		return nil
 	}
 	p, err := parsePattern(c.BodyPattern)
 	if err != nil {
 		errs.Add("body_pattern", err.Error())
-		return
+		return nil
 	}
 	body, err := p.render(sampleEvent)
 	if err != nil {
 		errs.Add("body_pattern", "fails on a sample event: "+err.Error())
-		return
+		return nil
 	}
-	ct := header.Get("Content-Type")
-	if ct == "" || isJSONContentType(ct) {
+	if jsonBody {
 		if err := checkJSON(body); err != nil {
 			errs.Add("body_pattern", "renders invalid JSON for a sample event whose text holds quotes, backslashes and "+
 				`line breaks (pass every value through json, as in {"title": {{json .Title}}}): `+err.Error())
+			return nil
 		}
 	}
+	return p
 }
 
 // decodeSecret returns the HMAC key of a Standard Webhooks secret. With

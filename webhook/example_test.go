@@ -31,8 +31,7 @@ var event = notify.Event{
 }
 
 // A receiver on loopback verifies the signature of what the webhook sends.
-// The webhook fires for client-side risks and PCI scope changes; other
-// events are skipped.
+// The webhook fires for every event type unless Config.Events limits it.
 func Example() {
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, webhook.MaxBodyBytes))
@@ -65,12 +64,13 @@ func Example() {
 
 	incident := event
 	incident.ID, incident.Type = "evt-43", notify.EventIncident
-	_, err = n.Send(ctx, incident)
-	fmt.Println("incident skipped:", errors.Is(err, notify.ErrSkipped))
+	receipt, err = n.Send(ctx, incident)
+	fmt.Println("receipt:", receipt.ID, err)
 	// Output:
 	// receiver: POST application/json, webhook-id evt-42: New script "tracker.js" on /checkout
 	// receipt: evt-42 <nil>
-	// incident skipped: true
+	// receiver: POST application/json, webhook-id evt-43: New script "tracker.js" on /checkout
+	// receipt: evt-43 <nil>
 }
 
 // A body pattern shapes the JSON a receiver expects. The json function

@@ -6,11 +6,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/codedefender/integrations/internal/text"
@@ -43,56 +41,15 @@ var ErrVerification = errors.New("webhook: verification failed")
 // sign returns the webhook-signature value for one attempt: "v1," and the
 // standard base64 of HMAC-SHA256(key, id + "." + timestamp + "." + body).
 func sign(key []byte, id string, timestamp int64, body []byte) string {
-	return newSigner(key).sign(id, timestamp, body)
+	return "v1," + base64.StdEncoding.EncodeToString(mac(key, id, timestamp, body))
 }
 
+// mac returns HMAC-SHA256(key, id + "." + timestamp + "." + body).
 func mac(key []byte, id string, timestamp int64, body []byte) []byte {
 	m := hmac.New(sha256.New, key)
-	m.Write(appendSignedPrefix(nil, id, timestamp))
+	m.Write([]byte(id + "." + strconv.FormatInt(timestamp, 10) + "."))
 	m.Write(body)
 	return m.Sum(nil)
-}
-
-// appendSignedPrefix appends what is signed before the body: "id.timestamp.".
-func appendSignedPrefix(b []byte, id string, timestamp int64) []byte {
-	b = append(b, id...)
-	b = append(b, '.')
-	b = strconv.AppendInt(b, timestamp, 10)
-	return append(b, '.')
-}
-
-// signer signs attempts with one key. A Notifier signs every attempt, and
-// hmac.New costs several allocations, so it keeps a pool of HMAC states
-// made from its key, each reset before use. It is safe for concurrent use.
-type signer struct {
-	pool sync.Pool // of *signState
-}
-
-// signState is one pooled HMAC and the scratch space of a signature.
-type signState struct {
-	mac hash.Hash
-	buf []byte // the signed prefix, then the header value
-	sum [sha256.Size]byte
-}
-
-func newSigner(key []byte) *signer {
-	s := &signer{}
-	s.pool.New = func() any { return &signState{mac: hmac.New(sha256.New, key)} }
-	return s
-}
-
-// sign returns the webhook-signature value for one attempt (see sign).
-func (s *signer) sign(id string, timestamp int64, body []byte) string {
-	st := s.pool.Get().(*signState)
-	defer s.pool.Put(st)
-	st.mac.Reset()
-	st.buf = appendSignedPrefix(st.buf[:0], id, timestamp)
-	st.mac.Write(st.buf)
-	st.mac.Write(body)
-	sum := st.mac.Sum(st.sum[:0])
-	st.buf = append(st.buf[:0], "v1,"...)
-	st.buf = base64.StdEncoding.AppendEncode(st.buf, sum)
-	return string(st.buf)
 }
 
 // Verify checks a Standard Webhooks signature as a receiver: secret is the

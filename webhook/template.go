@@ -16,22 +16,40 @@ import (
 
 // The body pattern is a text/template, which is not a sandbox: unchecked, a
 // pattern could loop for ever (range over a large number, recursive
-// templates) or grow a value exponentially (nested html, printf "%s%s").
-// A pattern is therefore held to a bounded subset, checked at parse time,
+// templates) or grow a value without bound (nested html, print $x $x in a
+// loop, printf reusing one argument thousands of times with %[1]s). A
+// pattern is therefore held to a bounded subset, checked at parse time,
 // and every render runs on a byte budget:
 //
 //   - no define, template or block (no recursion);
 //   - range only over the event's own lists, .Tags and .Details (or $.Tags,
 //     $.Details), and never nested;
 //   - printf widths and precisions of at most maxFormatWidth, and no '*';
-//   - every string a function returns, and the output, count against
-//     renderBudget; past it the render stops with an error.
+//   - the event is cut to fit MaxBodyBytes as JSON before it is rendered,
+//     so no field is larger than a body;
+//   - before a function builds its string, the most it could produce from
+//     its arguments (each use of an argument counted, times the most its
+//     escaping can grow a byte) must fit what is left of renderBudget, and
+//     what it produced is charged after; a call that does not fit stops
+//     the render before it allocates, so a render allocates a small
+//     multiple of renderBudget at most, whatever the event holds. The
+//     output itself stops at MaxBodyBytes as it is written.
 const (
 	// renderBudget bounds the bytes that the functions of one render may
 	// produce, output not included (that is bounded by MaxBodyBytes).
 	renderBudget = 4 * MaxBodyBytes
 	// maxFormatWidth bounds a printf width or precision.
 	maxFormatWidth = 256
+)
+
+// The most one input byte can grow to in each function's output: json and
+// js write a control character as \u00XX, html writes " as &#34;,
+// urlquery a byte as %XX.
+const (
+	growJSON     = 6
+	growJS       = 6
+	growHTML     = 5
+	growURLQuery = 3
 )
 
 // errBudget is returned when a render goes past its budget.
@@ -206,9 +224,9 @@ func (b *budget) afford(n int) error {
 // patternFuncs returns the functions a pattern may call, bound to b: json,
 // and budgeted versions of the text/template built-ins that build strings.
 func patternFuncs(b *budget) ttemplate.FuncMap {
-	str := func(f func(args ...any) string) func(args ...any) (string, error) {
+	str := func(grow int, f func(args ...any) string) func(args ...any) (string, error) {
 		return func(args ...any) (string, error) {
-			if err := b.afford(argsSize(args)); err != nil {
+			if err := b.afford(grow*argsSize(args) + len(args)); err != nil {
 				return "", err
 			}
 			s := f(args...)
@@ -217,7 +235,14 @@ func patternFuncs(b *budget) ttemplate.FuncMap {
 	}
 	return ttemplate.FuncMap{
 		"json": func(v any) (string, error) {
-			if err := b.afford(argsSize([]any{v})); err != nil {
+			// A string, json's usual argument, is charged exactly, so that
+			// a body's worth of description fits the budget however it is
+			// escaped.
+			most := growJSON * argsSize([]any{v})
+			if s, ok := v.(string); ok {
+				most = jsonStringLen(s)
+			}
+			if err := b.afford(most); err != nil {
 				return "", err
 			}
 			out, err := json.Marshal(v)
@@ -227,20 +252,21 @@ func patternFuncs(b *budget) ttemplate.FuncMap {
 			return string(out), b.spend(len(out))
 		},
 		"printf": func(format string, args ...any) (string, error) {
-			if err := checkFormat(format); err != nil {
+			most, err := formatCost(format, args)
+			if err != nil {
 				return "", err
 			}
-			if err := b.afford(len(format) + argsSize(args)); err != nil {
+			if err := b.afford(most); err != nil {
 				return "", err
 			}
 			s := fmt.Sprintf(format, args...)
 			return s, b.spend(len(s))
 		},
-		"print":    str(fmt.Sprint),
-		"println":  str(fmt.Sprintln),
-		"html":     str(ttemplate.HTMLEscaper),
-		"js":       str(ttemplate.JSEscaper),
-		"urlquery": str(ttemplate.URLQueryEscaper),
+		"print":    str(1, fmt.Sprint),
+		"println":  str(1, fmt.Sprintln),
+		"html":     str(growHTML, ttemplate.HTMLEscaper),
+		"js":       str(growJS, ttemplate.JSEscaper),
+		"urlquery": str(growURLQuery, ttemplate.URLQueryEscaper),
 	}
 }
 
@@ -277,38 +303,104 @@ func argsSize(args []any) int {
 	return n
 }
 
-// checkFormat refuses printf formats whose widths or precisions could make
-// one call allocate without bound (fmt allows up to a million per verb).
-func checkFormat(format string) error {
+// formatCost returns the most that fmt.Sprintf(format, args...) can
+// produce: the format's own text and, for every verb, its width or its
+// argument's size grown by the most the verb's quoting or hex can grow a
+// byte. Each use of an argument counts: with argument indexes ([n]) every
+// verb is charged the largest argument, so that %[1]s repeated a thousand
+// times costs a thousand arguments. It refuses widths and precisions over
+// maxFormatWidth and '*' (fmt allows up to a million per verb).
+func formatCost(format string, args []any) (int, error) {
+	sizes := make([]int, len(args))
+	largest := 0
+	for i := range args {
+		sizes[i] = argsSize(args[i : i+1])
+		largest = max(largest, sizes[i])
+	}
+	reordered := strings.IndexByte(format, '[') >= 0
+	cost := len(format)
+	next := 0 // the argument the next verb takes, without indexes
 	for i := 0; i < len(format); i++ {
 		if format[i] != '%' {
 			continue
 		}
 		// Scan the verb's flags, width, precision and argument indexes up to
-		// its letter (or a literal %), where the outer loop resumes.
+		// its letter (or a literal %), where the outer loop resumes. An
+		// index skips to its ']', as fmt does.
+		width, sharp, space := 0, false, false
+	scan:
 		for i++; i < len(format); {
-			c := format[i]
-			if c == '*' {
-				return errors.New("printf: '*' widths are not supported")
-			}
-			if c >= '0' && c <= '9' {
+			switch c := format[i]; {
+			case c == '*':
+				return 0, errors.New("printf: '*' widths are not supported")
+			case c >= '0' && c <= '9':
 				j := i
 				for j < len(format) && format[j] >= '0' && format[j] <= '9' {
 					j++
 				}
 				if j-i > 3 || atoi(format[i:j]) > maxFormatWidth {
-					return fmt.Errorf("printf: widths and precisions must be at most %d", maxFormatWidth)
+					return 0, fmt.Errorf("printf: widths and precisions must be at most %d", maxFormatWidth)
 				}
+				width = max(width, atoi(format[i:j]))
 				i = j
-				continue
+			case c == '[':
+				if j := strings.IndexByte(format[i:], ']'); j > 0 {
+					i += j + 1
+				} else {
+					i++
+				}
+			case strings.IndexByte("+-# .", c) >= 0:
+				sharp = sharp || c == '#'
+				space = space || c == ' '
+				i++
+			default:
+				break scan
 			}
-			if strings.IndexByte("+-# .[]", c) < 0 {
-				break
-			}
-			i++
 		}
+		if i >= len(format) {
+			cost += 16 // %!(NOVERB)
+			break
+		}
+		if format[i] == '%' {
+			continue
+		}
+		size := largest
+		if !reordered {
+			size = 0
+			if next < len(sizes) {
+				size = sizes[next]
+			}
+			next++
+		}
+		// 16: what fmt writes around a missing or mismatched argument.
+		cost += max(width, 16+verbGrowth(format[i], sharp, space)*size)
 	}
-	return nil
+	return cost, nil
+}
+
+// verbGrowth is the most one byte of an argument can grow to under verb:
+// %q writes a byte as \xNN, %x as two hex digits (with '#' and ' ', as
+// " 0xNN"), and a verb that does not fit the argument wraps each element in
+// %!d(string=…).
+func verbGrowth(verb byte, sharp, space bool) int {
+	switch verb {
+	case 's', 'v':
+		if sharp {
+			return 4
+		}
+		return 1
+	case 'q':
+		return 4
+	case 'x', 'X':
+		switch {
+		case sharp && space:
+			return 5
+		case sharp || space:
+			return 3
+		}
+		return 2
+	}
+	return 4
 }
 
 func atoi(s string) int {

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -235,4 +236,67 @@ func FuzzValidate(f *testing.F) {
 		_, err = n.body(sampleEvent)
 		require.NoError(t, err, "a pattern that passed Validate renders the sample event")
 	})
+}
+
+// maxRenderAlloc is the most one failing render may allocate, every
+// transient buffer counted: a small multiple of the budget.
+const maxRenderAlloc = 6 * renderBudget
+
+// allocated returns the bytes f allocates on the heap.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+func TestRender_ArgumentIndexesCannotAmplify(t *testing.T) {
+	// Each %[1]s reuses the one argument: 2,000 of them over a 48 KiB
+	// description would be 94 MiB from one printf, and gigabytes with a
+	// larger field. The pattern passes Validate: the sample event's
+	// description is short.
+	src := `{"d": {{json (printf "` + strings.Repeat("%[1]s", 2000) + `" .Description)}}}`
+	require.Less(t, len(src), MaxPatternBytes)
+	cfg := Config{Name: "amplifier", URL: "https://hooks.example.com/x", BodyPattern: src}
+	require.NoError(t, cfg.Validate())
+	p, err := parsePattern(src)
+	require.NoError(t, err)
+	e := sampleEvt()
+	e.Description = strings.Repeat("d", 48<<10)
+	var renderErr error
+	got := allocated(func() { _, renderErr = p.render(e) })
+	require.Error(t, renderErr)
+	require.LessOrEqual(t, got, uint64(maxRenderAlloc),
+		"one render allocated %d MiB: the budget must stop a printf before it builds its result", got>>20)
+}
+
+func TestRender_EveryConstructStaysWithinTheBudget(t *testing.T) {
+	e := sampleEvt()
+	e.Description = strings.Repeat("<", 200<<10) // grows six times in json, five in html
+	e.Tags = make([]string, 200)
+	e.Details = map[string]string{"big": strings.Repeat("&", 200<<10)}
+	for name, src := range map[string]string{
+		"argument indexes":    `{{printf "` + strings.Repeat("%[1]s", 2000) + `" .Description}}`,
+		"argument indexes, q": `{{printf "%[1]q%[1]q%[1]q%[1]q%[1]q%[1]q" .Description}}`,
+		"sequential verbs":    `{{printf "%s%s%s%s%s%s%s%s%s%s%s%s" .Description .Description .Description .Description .Description .Description .Description .Description .Description .Description .Description .Description}}`,
+		"json in a loop":      `{{range .Tags}}{{$x := json $.Description}}{{end}}`,
+		"html in a loop":      `{{range .Tags}}{{$x := html $.Details.big}}{{end}}`,
+		"doubling":            `{{$x := .Description}}{{range .Tags}}{{$x = print $x $x}}{{end}}`,
+		"output in a loop":    `{{range .Tags}}{{$.Description}}{{end}}`,
+		"nested escapers":     `{{js (urlquery (html (json .Details.big)))}}`,
+		"printf of the event": `{{range .Tags}}{{$x := printf "%#v" $}}{{end}}`,
+		"the event as output": `{{range .Tags}}{{$}}{{end}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, err := parsePattern(src)
+			require.NoError(t, err)
+			var renderErr error
+			got := allocated(func() { _, renderErr = p.render(e) })
+			require.Error(t, renderErr)
+			t.Logf("%d KiB allocated: %v", got>>10, renderErr)
+			require.LessOrEqual(t, got, uint64(maxRenderAlloc), "allocated %d MiB", got>>20)
+		})
+	}
 }

@@ -168,32 +168,20 @@ func parseCAPool(caPEM string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// tlsConfig returns the TLS settings a validated config needs, or nil when
-// it needs none (protocol tcp without ca_cert): TLS 1.2 at least, the
-// client certificate presented whatever CAs the server names (so that a
-// mismatch shows up as the server's refusal, not as a silent missing
-// certificate), and ca_cert as the only roots when set.
-func (c Config) tlsConfig() (*tls.Config, error) {
-	if c.protocol() != ProtocolTLS && c.CACert == "" {
-		return nil, nil
+// tlsConfig returns the TLS settings of a client certificate and CA roots,
+// or nil when there are neither (protocol tcp without ca_cert): TLS 1.2 at
+// least, the client certificate presented whatever CAs the server names
+// (so that a mismatch shows up as the server's refusal, not as a silent
+// missing certificate), and the roots as the only ones trusted when set.
+func tlsConfig(clientCert *tls.Certificate, roots *x509.CertPool) *tls.Config {
+	if clientCert == nil && roots == nil {
+		return nil
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if c.protocol() == ProtocolTLS {
-		var errs validate.Errors
-		pair, ok := parseClientCert(&errs, c.ClientCert, c.ClientKey, time.Now())
-		if !ok {
-			return nil, errs.Err()
-		}
-		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &pair, nil }
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
+	if clientCert != nil {
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return clientCert, nil }
 	}
-	if c.CACert != "" {
-		pool, err := parseCAPool(c.CACert)
-		if err != nil {
-			return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "ca_cert", Message: err.Error()}}}
-		}
-		cfg.RootCAs = pool
-	}
-	return cfg, nil
+	return cfg
 }
 
 // errNeedsTransport explains why a caller's client cannot carry this

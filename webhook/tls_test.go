@@ -179,11 +179,11 @@ func TestMutualTLS_RightCertificateArrives(t *testing.T) {
 
 func TestMutualTLS_NoCertificateSaysServerWantsOne(t *testing.T) {
 	for _, v := range []struct {
-		name, alert string
-		max         uint16
+		name, alert, hint string
+		max               uint16
 	}{
-		{"TLS1.3", "certificate required", tls.VersionTLS13},
-		{"TLS1.2", "handshake failure", tls.VersionTLS12},
+		{"TLS1.3", "certificate required", "wants a client certificate", tls.VersionTLS13},
+		{"TLS1.2", "handshake failure", "refused the TLS handshake", tls.VersionTLS12},
 	} {
 		t.Run(v.name, func(t *testing.T) {
 			p := newPKI(t)
@@ -198,10 +198,17 @@ func TestMutualTLS_NoCertificateSaysServerWantsOne(t *testing.T) {
 			require.Error(t, err)
 			require.ErrorIs(t, err, notify.ErrRejected)
 			require.False(t, notify.IsRetryable(err), "a missing client certificate is not fixed by retrying")
-			require.Contains(t, err.Error(), "wants a client certificate")
+			require.Contains(t, err.Error(), v.hint)
 			require.Contains(t, err.Error(), v.alert)
-			require.Contains(t, err.Error(), `set protocol "tls"`)
 			require.Zero(t, hits.Load())
+
+			// The report says what this configuration can do about it.
+			r := n.TestReport(context.Background())
+			require.Equal(t, checkReachable, r.Checks[1].Name)
+			require.Equal(t, notify.CheckFailed, r.Checks[1].Status)
+			require.Contains(t, r.Checks[1].Detail, v.alert)
+			require.Contains(t, r.Checks[1].Detail, `set protocol "tls" with client_cert and client_key`)
+			require.ErrorIs(t, r.Err(), notify.ErrRejected)
 		})
 	}
 }

@@ -1,15 +1,18 @@
 // Package webhook delivers Code Defender alerts to any HTTP endpoint: the
-// console's "HTTP Webhook" integration. It fires for PCI scope changes and
-// newly detected client-side risks unless Config.Events says otherwise;
-// other events return notify.ErrSkipped and send nothing.
+// console's "HTTP Webhook" integration. It fires for every event it is
+// given unless Config.Events lists some types: then the others return
+// notify.ErrSkipped and send nothing (a test event always goes).
 //
 // Send makes one request with the configured method (POST by default) and
 // headers (a repeated name: the last wins). The body is the notify.Event as
 // JSON, or Config.BodyPattern rendered over it; GET and DELETE send no body.
 // Content-Type is application/json unless a header sets it. Risk is sent as
-// is ("critical" … "info"). Any 2xx is success, and the Receipt's ID is the
-// webhook-id; other statuses follow notify's table, and redirects are not
-// followed. Test sends a test event (type "test", title "[TEST] …") through
+// is ("critical" … "info"). A resolved event (notify.StatusResolved) is
+// sent the same way, as the resolved event: "status": "resolved" in its
+// JSON (.Status in a pattern) and a webhook-id of its own, Event.ID +
+// ResolvedSuffix ("evt-1:resolved"). Any 2xx is success, and the Receipt's
+// ID is the webhook-id; other statuses follow notify's table, and redirects
+// are not followed. Test sends a test event (type "test", title "[TEST] …") through
 // the same path, so URL, TLS, headers, pattern and signing are all checked;
 // the receiver sees a real request. There is no vendor API: signing follows
 // Standard Webhooks v1.0.0, https://www.standardwebhooks.com.
@@ -28,12 +31,16 @@
 // output that is not JSON. Send renders into a buffer first: a failure is an
 // error and no request is sent. Patterns are held to a bounded subset: no
 // define, template or block; range only over .Tags or .Details, not nested;
-// printf widths up to 256; and a byte budget per render.
+// printf widths up to 256; and a byte budget per render that every function
+// call is charged against before it builds its result. An event larger than
+// MaxBodyBytes as JSON is cut to fit, longest text fields first with a "…"
+// marker (never the ID, and the title last), and delivered.
 //
 // # Signing
 //
 // With Config.SigningSecret ("whsec_" + base64 of 24–64 random bytes) each
-// attempt carries webhook-id (Event.ID, the same on every retry),
+// attempt carries webhook-id (Event.ID, or Event.ID + ResolvedSuffix for a
+// resolved event; the same on every retry),
 // webhook-timestamp (now) and webhook-signature ("v1," + base64
 // HMAC-SHA256 of "id.timestamp.body"); without a secret, only the first
 // two. Receivers verify with any Standard Webhooks library, or with Verify
@@ -64,7 +71,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -83,23 +89,22 @@ import (
 type Notifier struct {
 	identity.Identity // prints as webhook("name"): never the config
 
-	cfg      Config
-	method   string
-	url      string
-	header   http.Header // the custom headers, the last of a repeated name winning
-	pattern  *pattern    // nil: the body is the Event as JSON
-	jsonBody bool        // the body goes out as JSON, so a rendered pattern must be JSON
-	signer   *signer     // nil when not signing
-	events   []notify.EventType
-	http     *sender.Sender
-	logger   *slog.Logger
-	now      func() time.Time
+	*compiled
+	cfg    Config
+	url    string
+	events []notify.EventType // nil: every type
+	http   *sender.Sender
+	logger *slog.Logger
+	now    func() time.Time
 	// ownClient is the client New made for TLS settings, which Close
 	// releases; nil otherwise.
 	ownClient *http.Client
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
+var (
+	_ notify.Notifier = (*Notifier)(nil)
+	_ notify.Reporter = (*Notifier)(nil)
+)
 
 // New validates c, checks its URL against the options (plain http:// only
 // to a loopback or private address, with notify.WithAllowPrivateNetworks),
@@ -107,7 +112,8 @@ var _ notify.Notifier = (*Notifier)(nil)
 // TLS settings (protocol "tls" or ca_cert), the client's transport must be
 // an *http.Transport, which is cloned to carry them.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	if err := c.Validate(); err != nil {
+	cc, err := c.compile(time.Now())
+	if err != nil {
 		return nil, err
 	}
 	// The Notifier keeps its own copy: the caller may reuse its slices.
@@ -116,12 +122,8 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	if _, err := guard.CheckURL(c.URL, s.AllowPrivateNetworks); err != nil {
 		return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "url", Message: err.Error()}}}
 	}
-	tlsCfg, err := c.tlsConfig()
-	if err != nil {
-		return nil, err
-	}
 	callersClient := s.HTTPClient
-	if s.HTTPClient, err = httpClientFor(s, tlsCfg); err != nil {
+	if s.HTTPClient, err = httpClientFor(s, cc.tls); err != nil {
 		return nil, err
 	}
 	// With TLS settings the client is one New made (a guarded transport or a
@@ -130,36 +132,17 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	if s.HTTPClient != callersClient {
 		ownClient = s.HTTPClient
 	}
-
-	var discard validate.Errors
-	header := c.checkHeaders(&discard)
-	method, _ := c.method()
-	n := &Notifier{
+	return &Notifier{
 		Identity:  identity.New(Type, c.Name),
+		compiled:  cc,
 		cfg:       c,
-		method:    method,
 		url:       c.URL,
-		header:    header,
-		jsonBody:  hasBody(method) && (header.Get("Content-Type") == "" || isJSONContentType(header.Get("Content-Type"))),
-		events:    slices.Clone(c.events()),
+		events:    c.Events,
 		http:      sender.New(Type, s, c.secrets()...),
 		ownClient: ownClient,
 		logger:    s.Logger,
 		now:       time.Now,
-	}
-	if c.BodyPattern != "" {
-		if n.pattern, err = parsePattern(c.BodyPattern); err != nil {
-			return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "body_pattern", Message: err.Error()}}}
-		}
-	}
-	if !c.SigningSecret.IsZero() {
-		key, err := decodeSecret(c.SigningSecret.Reveal(), true)
-		if err != nil {
-			return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "signing_secret", Message: err.Error()}}}
-		}
-		n.signer = newSigner(key)
-	}
-	return n, nil
+	}, nil
 }
 
 // secrets lists every value that must never reach an error or a log line:
@@ -188,11 +171,97 @@ func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, erro
 func (n *Notifier) Validate() error { return n.cfg.Validate() }
 
 // Test sends a test event (type "test") through the same path as Send and
-// reports whether the receiver answered 2xx. The receiver sees a real
-// request: a receiver that acts on every event should ignore type "test".
-func (n *Notifier) Test(ctx context.Context) error {
-	_, err := n.send(ctx, "test", testEvent(n.now()))
-	return err
+// reports whether the receiver answered 2xx: it returns TestReport(ctx).Err().
+func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
+
+// The checks of a TestReport, in the order they run.
+const (
+	checkRendered   = "test event rendered"
+	checkReachable  = "receiver reachable"
+	checkClientCert = "client certificate accepted"
+	checkAccepted   = "test event accepted"
+)
+
+// TestReport sends a test event through the same path as Send (pattern,
+// headers, TLS, signing) and says what each step proved: the body renders,
+// the receiver answers (DNS, the network guard, the TLS handshake), it
+// takes the client certificate (protocol "tls"), and it accepts the event
+// with a 2xx. The receiver sees a real request: a receiver that acts on
+// every event should ignore type "test". A step after a failed one is
+// skipped.
+func (n *Notifier) TestReport(ctx context.Context) notify.Report {
+	var r notify.Report
+	mtls := n.cfg.protocol() == ProtocolTLS
+	e := testEvent(n.now())
+	body, err := n.encode("test", e)
+	switch {
+	case err != nil:
+		r.Fail(checkRendered, err)
+		r.Skip(checkReachable, "no request was sent: the body did not render")
+		if mtls {
+			r.Skip(checkClientCert, "no request was sent: the body did not render")
+		}
+		r.Skip(checkAccepted, "no request was sent: the body did not render")
+		return r
+	case !hasBody(n.method):
+		r.Skip(checkRendered, n.method+" requests carry no body")
+	case n.pattern != nil:
+		r.Pass(checkRendered, "body_pattern rendered the test event")
+	default:
+		r.Pass(checkRendered, "the test event encodes as JSON")
+	}
+
+	_, err = n.deliver(ctx, "test", e, body)
+	var ne *notify.Error
+	answered := err == nil || errors.As(err, &ne) && ne.StatusCode != 0
+	certRefused := mtls && !answered && sender.IsRemoteTLSAlert(err)
+	switch {
+	case answered || certRefused:
+		r.Pass(checkReachable, "the receiver answered over "+n.transportName())
+	case sender.IsRemoteTLSAlert(err):
+		failWithAdvice(&r, checkReachable, err, `if the server wants a client certificate, set protocol "tls" with `+
+			"client_cert and client_key")
+	default:
+		r.Fail(checkReachable, err)
+	}
+	if mtls {
+		switch {
+		case answered:
+			r.Pass(checkClientCert, "the receiver completed mutual TLS with client_cert")
+		case certRefused:
+			failWithAdvice(&r, checkClientCert, err, "check that the server trusts the CA that issued client_cert "+
+				"and that client_cert is valid")
+		default:
+			r.Skip(checkClientCert, "the receiver could not be reached")
+		}
+	}
+	switch {
+	case err == nil:
+		r.Pass(checkAccepted, "the receiver answered 2xx to a test event (type \"test\")")
+	case answered:
+		r.Fail(checkAccepted, err)
+	default:
+		r.Skip(checkAccepted, "the receiver could not be reached")
+	}
+	return r
+}
+
+// failWithAdvice records a failed check whose detail adds to the error
+// what this webhook's configuration can do about it; the error itself is
+// the one Send returns, unchanged.
+func failWithAdvice(r *notify.Report, name string, err error, advice string) {
+	r.Checks = append(r.Checks, notify.Check{Name: name, Status: notify.CheckFailed, Detail: err.Error() + "; " + advice, Err: err})
+}
+
+// transportName says how requests reach the receiver, for a report.
+func (n *Notifier) transportName() string {
+	switch {
+	case n.cfg.protocol() == ProtocolTLS:
+		return "mutual TLS"
+	case strings.HasPrefix(strings.ToLower(n.url), "https:"):
+		return "TLS"
+	}
+	return "plain HTTP"
 }
 
 // testEvent is what Test sends: a fresh id each time, so a receiver that
@@ -208,14 +277,14 @@ func testEvent(now time.Time) notify.Event {
 	}
 }
 
-// Send delivers e when its type is one the webhook fires for (a test event
-// always is), and returns notify.ErrSkipped, sending nothing, otherwise. An
-// invalid event is refused before any network call.
+// Send delivers e. When Config.Events lists types and e's is not among them
+// (a test event always is), it returns notify.ErrSkipped and sends nothing.
+// An invalid event is refused before any network call.
 func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
 	if err := e.Validate(); err != nil {
 		return notify.Receipt{}, err
 	}
-	if e.Type != notify.EventTest && !slices.Contains(n.events, e.Type) {
+	if len(n.events) > 0 && e.Type != notify.EventTest && !slices.Contains(n.events, e.Type) {
 		n.logger.DebugContext(ctx, "webhook: event type not configured, not sent",
 			"integration", Type, "name", n.Name(), "event_id", e.ID, "event_type", string(e.Type))
 		return notify.Receipt{}, notify.ErrSkipped
@@ -225,64 +294,105 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 
 // send delivers a valid event; op names it in errors ("send", "test").
 func (n *Notifier) send(ctx context.Context, op string, e notify.Event) (notify.Receipt, error) {
-	var body []byte
-	if hasBody(n.method) {
-		b, err := n.body(e)
-		if err != nil {
-			return notify.Receipt{}, n.http.Errorf(op, notify.ErrRejected, false, "event %s: %v", e.ID, err)
-		}
-		body = b
-	}
-
-	h := n.requestHeader(e.ID, body)
-	_, err := n.http.Do(ctx, sender.Request{Op: op, Method: n.method, URL: n.url, Header: h, Body: body})
+	body, err := n.encode(op, e)
 	if err != nil {
-		return notify.Receipt{}, n.explain(err)
+		return notify.Receipt{}, err
 	}
-	return notify.Receipt{ID: e.ID}, nil
+	return n.deliver(ctx, op, e, body)
 }
 
-// The Standard Webhooks headers in the canonical form http.Header keys
-// them by, as Set would write them.
-const (
-	idKey        = "Webhook-Id"
-	timestampKey = "Webhook-Timestamp"
-	signatureKey = "Webhook-Signature"
-)
+// encode returns the request body of e (nil for a method that sends
+// none), or the error that stops the Send before any request.
+func (n *Notifier) encode(op string, e notify.Event) ([]byte, error) {
+	if !hasBody(n.method) {
+		return nil, nil
+	}
+	b, err := n.body(e)
+	if err != nil {
+		return nil, n.http.Errorf(op, notify.ErrRejected, false, "event %s: %v", e.ID, err)
+	}
+	return b, nil
+}
+
+// deliver makes the one request of e with its encoded body.
+func (n *Notifier) deliver(ctx context.Context, op string, e notify.Event, body []byte) (notify.Receipt, error) {
+	id := deliveryID(e)
+	h := n.requestHeader(id, body)
+	_, err := n.http.Do(ctx, sender.Request{Op: op, Method: n.method, URL: n.url, Header: h, Body: body, Explain: explain})
+	if err != nil {
+		return notify.Receipt{}, err
+	}
+	return notify.Receipt{ID: id}, nil
+}
+
+// explain adds what a webhook's answer means beyond the status table: a
+// 410 is the receiver asking for no more deliveries (Standard Webhooks:
+// disable the endpoint). The message is the core's reading of the body.
+func explain(r *sender.Response) sender.Explanation {
+	if r.StatusCode == http.StatusGone {
+		return sender.Explanation{Hint: "the receiver says this endpoint is gone: disable the webhook or configure its new URL"}
+	}
+	return sender.Explanation{}
+}
+
+// ResolvedSuffix ends the webhook-id of a resolved event.
+const ResolvedSuffix = ":resolved"
+
+// deliveryID returns the webhook-id of e: Event.ID for an open event, and
+// Event.ID + ResolvedSuffix for its resolution. Standard Webhooks makes the
+// id the idempotency key of one event, the same on every retry, so a
+// receiver drops an id it has seen ("Webhook metadata",
+// https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md):
+// the resolution needs an id of its own or it would be dropped as a retry
+// of the open event, and it keeps that id on every retry of its own.
+func deliveryID(e notify.Event) string {
+	if e.Status.IsResolved() {
+		return e.ID + ResolvedSuffix
+	}
+	return e.ID
+}
 
 // requestHeader returns the headers of one attempt: the custom headers,
 // Content-Type when a body goes without one, and the Standard Webhooks
-// headers with a fresh timestamp and signature. The id stays Event.ID so
-// the receiver can drop retries.
+// headers with a fresh timestamp and signature. The id is the same on
+// every attempt (see deliveryID) so the receiver can drop retries.
 func (n *Notifier) requestHeader(id string, body []byte) http.Header {
-	h := make(http.Header, len(n.header)+4) // room for what is added: it never grows
-	for k, vs := range n.header {
-		h[k] = vs // shared: a Request's header is only read (Sender.Do copies it)
-	}
+	h := n.header.Clone()
 	if body != nil && h.Get("Content-Type") == "" {
-		h["Content-Type"] = []string{"application/json"}
+		h.Set("Content-Type", "application/json")
 	}
 	ts := n.now().Unix()
 	h[idKey] = []string{id}
 	h[timestampKey] = []string{strconv.FormatInt(ts, 10)}
-	if n.signer != nil {
-		h[signatureKey] = []string{n.signer.sign(id, ts, body)}
+	if n.key != nil {
+		h[signatureKey] = []string{sign(n.key, id, ts, body)}
 	}
 	return h
 }
 
+// The Standard Webhooks headers as http.Header keys them (canonical), so
+// that each attempt sets them without canonicalising the spec's spelling.
+var (
+	idKey        = http.CanonicalHeaderKey(HeaderID)
+	timestampKey = http.CanonicalHeaderKey(HeaderTimestamp)
+	signatureKey = http.CanonicalHeaderKey(HeaderSignature)
+)
+
 // body returns the request body for e: the pattern rendered over it, or e
-// as JSON.
+// as JSON. An event larger than MaxBodyBytes as JSON is cut to fit first
+// (see fitEvent), so it is delivered shortened rather than refused, and a
+// pattern never renders a field larger than a body.
 func (n *Notifier) body(e notify.Event) ([]byte, error) {
 	if n.pattern == nil {
-		b, err := json.Marshal(e)
+		_, b, err := fitEvent(e, MaxBodyBytes)
+		return b, err
+	}
+	if !fitsUnmeasured(e, MaxBodyBytes) {
+		fitted, _, err := fitEvent(e, MaxBodyBytes)
 		if err != nil {
-			return nil, errors.New("cannot encode the event as JSON: " + err.Error())
+			return nil, err
 		}
-		if len(b) > MaxBodyBytes {
-			return nil, errors.New("the event as JSON is larger than " + strconv.Itoa(MaxBodyBytes>>10) + " KiB")
-		}
-		return b, nil
+		e = fitted
 	}
 	b, err := n.pattern.render(e)
 	if err != nil {
@@ -295,62 +405,6 @@ func (n *Notifier) body(e notify.Event) ([]byte, error) {
 		}
 	}
 	return b, nil
-}
-
-// explain adds what the webhook knows to the core's error: a 410 means the
-// receiver wants no more deliveries (Standard Webhooks: disable the
-// endpoint), and a TLS alert from the server is a refusal that no retry
-// will fix, often about the client certificate.
-func (n *Notifier) explain(err error) error {
-	var e *notify.Error
-	if !errors.As(err, &e) {
-		return err
-	}
-	if e.StatusCode == http.StatusGone {
-		e.Hint = "the receiver says this endpoint is gone: disable the webhook or configure its new URL"
-	}
-	if alert, ok := remoteTLSAlert(e); ok {
-		e.Kind, e.Retryable, e.Hint = notify.ErrRejected, false, tlsAlertHint(alert, n.cfg.protocol())
-	}
-	return err
-}
-
-// remoteTLSAlert returns the text of a TLS alert the server sent ("tls:
-// certificate required"). crypto/tls reports a received alert as a
-// *net.OpError whose Op is "remote error" around an unexported type, not as
-// tls.AlertError, so the core's NetworkError does not recognise it.
-func remoteTLSAlert(e *notify.Error) (string, bool) {
-	var op *net.OpError
-	if e.StatusCode != 0 || !errors.As(e, &op) || op.Op != "remote error" || op.Err == nil {
-		return "", false
-	}
-	return strings.TrimPrefix(op.Err.Error(), "tls: "), true
-}
-
-// tlsAlertHint says what a TLS alert from the server means for this
-// webhook's configuration; the alert itself is already in the message.
-func tlsAlertHint(alert string, p Protocol) string {
-	const useTLS = `set protocol "tls" with client_cert and client_key`
-	switch alert {
-	case "certificate required":
-		if p != ProtocolTLS {
-			return "the server wants a client certificate: " + useTLS
-		}
-		return "the server wants a client certificate and took none from client_cert"
-	case "handshake failure":
-		if p != ProtocolTLS {
-			return "the server refused the TLS handshake; if it wants a client certificate, " + useTLS
-		}
-		return "the server refused the TLS handshake: check that it accepts client_cert"
-	case "bad certificate", "unknown certificate authority", "certificate unknown", "unsupported certificate",
-		"certificate expired", "certificate revoked", "access denied":
-		if p != ProtocolTLS {
-			return "the server wants a client certificate it trusts: " + useTLS
-		}
-		return "the server wants a client certificate it trusts and refused client_cert: " +
-			"check that a CA the server trusts issued it and that it is valid"
-	}
-	return "the server refused the TLS handshake"
 }
 
 // Close releases the notifier's idle connections; call it when discarding a

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,6 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/codedefender/integrations/internal/guard"
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -262,37 +262,111 @@ func TestSend_HeadersLastDuplicateWinsAndContentTypeOverrides(t *testing.T) {
 	require.Equal(t, []string{bearer.Reveal()}, h.Values("Authorization"))
 }
 
-func TestSend_EventTypesFilter(t *testing.T) {
-	n, got, _ := newMocked(t, validConfig(), http.StatusOK, "")
-	ctx := context.Background()
+func TestSend_ResolvedEventHasItsOwnWebhookID(t *testing.T) {
+	m := testkit.NewMockAPI()
+	m.On(http.MethodPost, testURL, http.StatusOK, "", nil)
+	n, err := New(validConfig(), notify.WithHTTPClient(m.Client()))
+	require.NoError(t, err)
+	n.now = func() time.Time { return fixedNow }
 
-	e := sampleEvt()
-	e.Type = notify.EventIncident
-	r, err := n.Send(ctx, e)
-	require.Equal(t, notify.ErrSkipped, err, "ErrSkipped is returned unwrapped")
-	require.Equal(t, notify.Receipt{}, r)
-	require.Empty(t, *got)
+	open, err := n.Send(context.Background(), testkit.FullEvent())
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: "evt-123"}, open)
+	resolved, err := n.Send(context.Background(), testkit.Resolved(testkit.FullEvent()))
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: "evt-123:resolved"}, resolved)
 
-	for _, typ := range []notify.EventType{notify.EventPCIScopeChange, notify.EventClientSideRisk, notify.EventTest} {
-		e.Type = typ
-		_, err := n.Send(ctx, e)
-		require.NoError(t, err, typ)
+	reqs := m.Requests()
+	require.Len(t, reqs, 2)
+	req := reqs[1]
+	require.Equal(t, http.MethodPost, req.Method)
+	require.Equal(t, "https://hooks.example.com/cd/alerts", req.Scheme+"://"+req.Host+req.Path)
+	require.Equal(t, "key=q-token-0123456789", req.RawQuery)
+	testkit.JSONEq(t, `{
+		"id": "evt-123", "type": "client_side_risk", "status": "resolved", "title": "New script on checkout",
+		"description": "A script from <cdn.example.net> & *friends* appeared on /checkout: [a|b] {x} `+"`y`"+` \"z\" é.",
+		"risk": "critical", "time": "2026-01-02T03:04:05Z",
+		"url": "https://console.codedefender.example/alerts/evt-123?tab=1&x=2", "source": "shop.example.com",
+		"tags": ["pci", "checkout"], "details": {"script": "https://cdn.example.net/a.js", "page": "/checkout"}}`, req.Body)
+	require.Equal(t, http.Header{
+		"Authorization":     {bearer.Reveal()},
+		"X-Team":            {teamHeader.Reveal()},
+		"Content-Type":      {"application/json"},
+		"User-Agent":        {notify.DefaultUserAgent},
+		"Webhook-Id":        {"evt-123:resolved"},
+		"Webhook-Timestamp": {"1767225600"},
+		"Webhook-Signature": {hmacSig(t, testSecret, "evt-123:resolved.1767225600."+string(req.Body))},
+	}, req.Header)
+	require.NoError(t, verifyAt(testSecret.Reveal(), req.Header, req.Body, fixedNow))
+	// The open event went first under the event's own id, without a status.
+	require.Equal(t, "evt-123", reqs[0].Header.Get(HeaderID))
+	require.NotContains(t, string(reqs[0].Body), `"status"`)
+}
+
+func TestSend_PatternSeesTheStatus(t *testing.T) {
+	m := testkit.NewMockAPI()
+	m.On(http.MethodPost, testURL, http.StatusOK, "", nil)
+	cfg := validConfig()
+	cfg.BodyPattern = `{"id": {{json .ID}}, "state": {{if .Status.IsResolved}}"resolved"{{else}}"open"{{end}}}`
+	n, err := New(cfg, notify.WithHTTPClient(m.Client()))
+	require.NoError(t, err)
+	for _, e := range []notify.Event{testkit.MinimalEvent(), testkit.Resolved(testkit.MinimalEvent())} {
+		_, err := n.Send(context.Background(), e)
+		require.NoError(t, err)
 	}
-	require.Len(t, *got, 3)
+	reqs := m.Requests()
+	require.Len(t, reqs, 2)
+	testkit.JSONEq(t, `{"id": "evt-1", "state": "open"}`, reqs[0].Body)
+	testkit.JSONEq(t, `{"id": "evt-1", "state": "resolved"}`, reqs[1].Body)
+	require.Equal(t, "evt-1:resolved", reqs[1].Header.Get(HeaderID))
+}
 
-	// A webhook for incidents only still takes test events.
+func TestSend_EveryEventTypeFiresByDefault(t *testing.T) {
+	m := testkit.NewMockAPI()
+	m.On(http.MethodPost, testURL, http.StatusOK, "", nil)
+	n, err := New(validConfig(), notify.WithHTTPClient(m.Client()))
+	require.NoError(t, err)
+	for _, typ := range notify.EventTypes {
+		e := testkit.MinimalEvent()
+		e.ID, e.Type = "evt-"+string(typ), typ
+		r, err := n.Send(context.Background(), e)
+		require.NoError(t, err, "%s must not be skipped by default", typ)
+		require.Equal(t, notify.Receipt{ID: e.ID}, r)
+	}
+	reqs := m.Requests()
+	require.Len(t, reqs, len(notify.EventTypes))
+	for i, typ := range notify.EventTypes {
+		var got notify.Event
+		require.NoError(t, reqs[i].DecodeJSON(&got))
+		require.Equal(t, typ, got.Type)
+		require.Equal(t, "evt-"+string(typ), reqs[i].Header.Get(HeaderID))
+	}
+}
+
+func TestSend_EventsLimitTheTypes(t *testing.T) {
+	m := testkit.NewMockAPI()
+	m.On(http.MethodPost, testURL, http.StatusOK, "", nil)
 	cfg := validConfig()
 	cfg.Events = []notify.EventType{notify.EventIncident}
-	n, got, _ = newMocked(t, cfg, http.StatusOK, "")
-	e.Type = notify.EventPCIScopeChange
-	_, err = n.Send(ctx, e)
-	require.ErrorIs(t, err, notify.ErrSkipped)
+	n, err := New(cfg, notify.WithHTTPClient(m.Client()))
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	e := testkit.FullEvent()
+	for _, typ := range []notify.EventType{notify.EventPCIScopeChange, notify.EventClientSideRisk} {
+		e.Type = typ
+		r, err := n.Send(ctx, e)
+		require.Equal(t, notify.ErrSkipped, err, "ErrSkipped is returned unwrapped")
+		require.Equal(t, notify.Receipt{}, r)
+	}
+	require.Empty(t, m.Requests(), "a skipped event sends nothing")
+	// A webhook for incidents only still takes test events.
 	for _, typ := range []notify.EventType{notify.EventIncident, notify.EventTest} {
 		e.Type = typ
 		_, err = n.Send(ctx, e)
-		require.NoError(t, err)
+		require.NoError(t, err, typ)
 	}
-	require.Len(t, *got, 2)
+	require.Len(t, m.Requests(), 2)
 }
 
 func TestSend_InvalidEventIsRefusedBeforeTheNetwork(t *testing.T) {
@@ -495,6 +569,11 @@ func TestValidate_Fields(t *testing.T) {
 		{"pattern with GET", func(c *Config) { c.Method, c.BodyPattern = "GET", `{}` }, "body_pattern", "not used with GET"},
 		{"pattern too long", func(c *Config) { c.BodyPattern = strings.Repeat(" ", MaxPatternBytes+1) }, "body_pattern", "at most"},
 	}
+	// Faults the console's JSON Schema can express: a length, an enum, a
+	// list's size.
+	schema := map[string]bool{"url missing": true, "url too long": true, "method": true, "protocol": true,
+		"too many headers": true, "unknown event type": true, "pattern too long": true}
+	var rows []testkit.ValidateCase[Config]
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := validConfig()
@@ -505,7 +584,24 @@ func TestValidate_Fields(t *testing.T) {
 			_, err = New(cfg)
 			requireField(t, err, tc.field, tc.message)
 		})
+		cfg := validConfig()
+		tc.mod(&cfg)
+		rows = append(rows, testkit.ValidateCase[Config]{Name: tc.name, Config: cfg, Fields: []string{tc.field}, Schema: schema[tc.name]})
 	}
+	// Each fault names its field and no other.
+	t.Run("table", func(t *testing.T) { testkit.RunValidate(t, rows, unmaskedSecrets) })
+}
+
+// unmaskedSecrets are the secrets of c that must not reach an error; the
+// mask itself may (it is what a masked field is refused for).
+func unmaskedSecrets(c Config) []notify.Secret {
+	var out []notify.Secret
+	for _, s := range c.secrets() {
+		if !s.IsMasked() {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func TestValidate_Accepts(t *testing.T) {
@@ -696,62 +792,21 @@ func BenchmarkBody(b *testing.B) {
 	})
 }
 
-func BenchmarkSend(b *testing.B) {
-	mt := httpmock.NewMockTransport()
-	mt.RegisterNoResponder(httpmock.NewStringResponder(http.StatusOK, ""))
-	for _, tc := range []struct {
-		name   string
-		secret notify.Secret
-	}{{"unsigned(baseline)", ""}, {"signed", testSecret}} {
-		cfg := validConfig()
-		cfg.SigningSecret = tc.secret
-		n, err := New(cfg, notify.WithHTTPClient(&http.Client{Transport: mt}))
-		require.NoError(b, err)
-		b.Run(tc.name, func(b *testing.B) {
-			for b.Loop() {
-				if _, err := n.Send(context.Background(), sampleEvt()); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+func TestSend_OpenThenResolvedAgainstTheFake(t *testing.T) {
+	srv := notifytest.NewServer(t)
+	require.NoError(t, srv.SetWebhookSecret(testSecret))
+	srv.ExpectCredentials(notifytest.Webhook, bearer)
+	n, err := New(validConfig(), notify.WithHTTPClient(srv.Client()))
+	require.NoError(t, err)
+	defer n.Close()
+	ctx := context.Background()
+	_, err = n.Send(ctx, testkit.FullEvent())
+	require.NoError(t, err)
+	require.Equal(t, []string{"evt-123"}, srv.WebhookOpen())
+	for range 2 { // resolving twice is harmless
+		r, err := n.Send(ctx, testkit.Resolved(testkit.FullEvent()))
+		require.NoError(t, err)
+		require.Equal(t, "evt-123:resolved", r.ID)
 	}
-}
-
-func TestHeaderKeysAreCanonical(t *testing.T) {
-	require.Equal(t, http.CanonicalHeaderKey(HeaderID), idKey)
-	require.Equal(t, http.CanonicalHeaderKey(HeaderTimestamp), timestampKey)
-	require.Equal(t, http.CanonicalHeaderKey(HeaderSignature), signatureKey)
-}
-
-// TestRequestHeaderMatchesReference checks requestHeader against the way
-// send built the headers before it stopped cloning them (Clone, then Set).
-func TestRequestHeaderMatchesReference(t *testing.T) {
-	plain := validConfig()
-	plain.SigningSecret = ""
-	typed := validConfig()
-	typed.Headers = append(typed.Headers, Header{Name: "content-type", Value: "text/plain"})
-	get := validConfig()
-	get.Method = http.MethodGet
-	none := validConfig()
-	none.Headers = nil
-	for name, cfg := range map[string]Config{"signed": validConfig(), "unsigned": plain, "content type": typed, "get": get, "no headers": none} {
-		t.Run(name, func(t *testing.T) {
-			n, _, _ := newMocked(t, cfg, http.StatusOK, "")
-			for _, body := range [][]byte{nil, {}, []byte(`{"a":1}`)} {
-				want := n.header.Clone()
-				if body != nil && want.Get("Content-Type") == "" {
-					want.Set("Content-Type", "application/json")
-				}
-				ts := fixedNow.Unix()
-				want.Set(HeaderID, "evt-1")
-				want.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-				if !cfg.SigningSecret.IsZero() {
-					key, err := decodeSecret(cfg.SigningSecret.Reveal(), true)
-					require.NoError(t, err)
-					want.Set(HeaderSignature, signReference(key, "evt-1", ts, body))
-				}
-				require.Equal(t, want, n.requestHeader("evt-1", body))
-			}
-		})
-	}
+	require.Empty(t, srv.WebhookOpen(), "the resolution closed what the open event opened")
 }

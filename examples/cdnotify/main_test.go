@@ -263,8 +263,8 @@ func TestOnly(t *testing.T) {
 	require.Empty(t, f.pg.HTTP.RequestsTo(notifytest.Webhook))
 }
 
-// An event from stdin; the webhook, configured for the default event
-// types, skips an incident, which counts as success.
+// An event from stdin; the webhook, configured for PCI scope changes and
+// client-side risks only, skips an incident, which counts as success.
 func TestSendEventFromStdin(t *testing.T) {
 	f := newFixture(t)
 	event := `{"id":"inc-42","type":"incident","title":"Skimmer on /checkout","risk":"critical",

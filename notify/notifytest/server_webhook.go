@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +14,8 @@ import (
 	"github.com/codedefender/integrations/notify"
 )
 
-// Standard Webhooks v1.0.0 (CONTRACTS §0).
+// Standard Webhooks v1.0.0, https://www.standardwebhooks.com/ and
+// https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md.
 const (
 	whSecretPrefix = "whsec_"
 	whTolerance    = 5 * time.Minute // receiver-side timestamp tolerance
@@ -93,4 +95,36 @@ func verifyStandardWebhook(key []byte, h http.Header, body []byte, now time.Time
 		}
 	}
 	return "no v1 signature matches"
+}
+
+// webhookResolvedSuffix ends the webhook-id of a resolved event (the
+// library's webhook.ResolvedSuffix; notifytest cannot import the package
+// whose tests use it).
+const webhookResolvedSuffix = ":resolved"
+
+// WebhookOpen returns, sorted, the ids of the events the webhook sink
+// accepted (2xx) as open and has not accepted a resolution of since, read
+// from the recorded requests in order the way a Standard Webhooks receiver
+// reads webhook-id: a repeated id is the same delivery again (a retry), and
+// "<id>:resolved" resolves <id>. Requests without a webhook-id are not
+// events and are left out.
+func (s *Server) WebhookOpen() []string {
+	open := map[string]bool{}
+	for _, r := range s.RequestsTo(Webhook) {
+		id := r.Header.Get("webhook-id")
+		if id == "" || r.Status < 200 || r.Status > 299 {
+			continue
+		}
+		if base, ok := strings.CutSuffix(id, webhookResolvedSuffix); ok {
+			delete(open, base)
+			continue
+		}
+		open[id] = true
+	}
+	out := make([]string, 0, len(open))
+	for id := range open {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -307,6 +307,8 @@ func (p *Playground) integrations(saJSON string) ([]byte, error) {
 			"method":         "POST",
 			"headers":        []obj{{"name": "Authorization", "value": webhookAuth}},
 			"signing_secret": webhookSecret,
+			// As in integrations.example.json: an incident is skipped.
+			"events": []string{"pci_scope_change", "client_side_risk"},
 		}},
 	}
 	var buf bytes.Buffer
