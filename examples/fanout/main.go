@@ -35,8 +35,8 @@ import (
 	"golang.org/x/time/rate"
 
 	integrations "github.com/codedefender/integrations"
-	"github.com/codedefender/integrations/examples/internal/playground"
-	"github.com/codedefender/integrations/examples/internal/sample"
+	"github.com/codedefender/integrations/internal/playground"
+	"github.com/codedefender/integrations/internal/sample"
 	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/pagerduty"

@@ -17,8 +17,8 @@ import (
 	"go.uber.org/goleak"
 
 	integrations "github.com/codedefender/integrations"
-	"github.com/codedefender/integrations/examples/internal/playground"
-	"github.com/codedefender/integrations/examples/internal/sample"
+	"github.com/codedefender/integrations/internal/playground"
+	"github.com/codedefender/integrations/internal/sample"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )

@@ -4,7 +4,7 @@
 //	go run ./examples/quickstart
 //
 // It starts a fake of each of the ten destinations inside the process, on
-// 127.0.0.1 (see examples/internal/playground), builds the ten integrations
+// 127.0.0.1 (see internal/playground), builds the ten integrations
 // from the JSON the console stores with integrations.BuildAll (the seed
 // forms' values as the console stores them), runs Validate, TestReport,
 // Send of a sample alert and Send of its resolution on each, and prints a
@@ -27,8 +27,8 @@ import (
 	"time"
 
 	integrations "github.com/codedefender/integrations"
-	"github.com/codedefender/integrations/examples/internal/playground"
-	"github.com/codedefender/integrations/examples/internal/sample"
+	"github.com/codedefender/integrations/internal/playground"
+	"github.com/codedefender/integrations/internal/sample"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -67,7 +67,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout, "\nNext: copy integrations.example.json, put your own values in, and run\n"+
-		"  go run ./examples/cdnotify test --config your.json")
+		"  go run ./cmd/cdnotify test --config your.json")
 	return nil
 }
 

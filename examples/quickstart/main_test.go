@@ -13,7 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	integrations "github.com/codedefender/integrations"
-	"github.com/codedefender/integrations/examples/internal/playground"
+	"github.com/codedefender/integrations/internal/playground"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
 

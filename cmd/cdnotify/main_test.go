@@ -17,7 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	integrations "github.com/codedefender/integrations"
-	"github.com/codedefender/integrations/examples/internal/playground"
+	"github.com/codedefender/integrations/internal/playground"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -449,4 +449,52 @@ func TestSMTPRelay(t *testing.T) {
 		}
 	}
 	notifytest.AssertNoSecret(t, stdout.String()+stderr.String(), f.pg.Secrets()...)
+}
+
+// test says what it proved: each integration's checks, in the table and in
+// the JSON, warnings included.
+func TestTestPrintsEachCheck(t *testing.T) {
+	f := newFixture(t)
+	o := f.run(t, "", "test", "--config", f.config, "--json", "--only", "On-call", "--only", "Security board")
+	require.Equal(t, exitOK, o.code, o.stderr)
+	got := byType(parseResults(t, o))
+	require.NotEmpty(t, got["jira"].Checks)
+	for _, c := range got["jira"].Checks {
+		require.NotEmpty(t, c.Name)
+		require.Contains(t, []notify.CheckStatus{notify.CheckPassed, notify.CheckSkipped, notify.CheckWarning}, c.Status, c.Name)
+	}
+	var pdWarned bool
+	for _, c := range got["pagerduty"].Checks {
+		pdWarned = pdWarned || c.Status == notify.CheckWarning
+	}
+	require.True(t, pdWarned, "what a routing key cannot prove is a warning: %+v", got["pagerduty"].Checks)
+
+	o = f.run(t, "", "test", "--config", f.config, "--only", "On-call")
+	require.Equal(t, exitOK, o.code, o.stderr)
+	require.Contains(t, o.stdout, "\nOn-call (pagerduty):\n")
+	require.Regexp(t, `(?m)^  passed   events API accepted the key`, o.stdout)
+	require.Regexp(t, `(?m)^  warning  key belongs to a service: `, o.stdout)
+}
+
+// --allow-private-networks lets the guard through to a destination on a
+// private or loopback address; without it the dial is refused before any
+// packet leaves. Both runs dial loopback only (port 9, nothing listening).
+func TestAllowPrivateNetworks(t *testing.T) {
+	dir := t.TempDir()
+	config := filepath.Join(dir, "private.json")
+	require.NoError(t, os.WriteFile(config, []byte(`[{"type":"webhook","config":{"name":"On-prem SIEM","url":"https://127.0.0.1:9/hook","protocol":"tcp"}}]`), 0o600))
+	test := func(extra ...string) runOutcome {
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"test", "--config", config, "--json", "--attempts", "1"}, extra...)
+		code := run(context.Background(), args, func(string) (string, bool) { return "", false },
+			strings.NewReader(""), &stdout, &stderr) // no playground options: the program's own guard
+		return runOutcome{code, stdout.String(), stderr.String()}
+	}
+	o := test()
+	require.Equal(t, exitFailed, o.code, o.stdout)
+	require.Contains(t, parseResults(t, o)[0].Error, "refused by the network guard")
+
+	o = test("--allow-private-networks")
+	require.Equal(t, exitFailed, o.code, o.stdout)
+	require.NotContains(t, parseResults(t, o)[0].Error, "refused by the network guard", "the guard let the dial through")
 }

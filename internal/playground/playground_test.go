@@ -13,8 +13,8 @@ import (
 
 	integrations "github.com/codedefender/integrations"
 	"github.com/codedefender/integrations/email"
-	"github.com/codedefender/integrations/examples/internal/playground"
-	"github.com/codedefender/integrations/examples/internal/sample"
+	"github.com/codedefender/integrations/internal/playground"
+	"github.com/codedefender/integrations/internal/sample"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )

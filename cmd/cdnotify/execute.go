@@ -13,7 +13,7 @@ import (
 
 	integrations "github.com/codedefender/integrations"
 	"github.com/codedefender/integrations/email"
-	"github.com/codedefender/integrations/examples/internal/sample"
+	"github.com/codedefender/integrations/internal/sample"
 	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
@@ -21,13 +21,15 @@ import (
 // result is what one integration did with the command; its JSON form is
 // the --json output.
 type result struct {
-	Name       string   `json:"name"`
-	Type       string   `json:"type"`
-	OK         bool     `json:"ok"`
-	Skipped    bool     `json:"skipped"`
-	Error      string   `json:"error,omitempty"`
-	Receipt    *receipt `json:"receipt,omitempty"`
-	DurationMS float64  `json:"duration_ms"`
+	Name    string   `json:"name"`
+	Type    string   `json:"type"`
+	OK      bool     `json:"ok"`
+	Skipped bool     `json:"skipped"`
+	Error   string   `json:"error,omitempty"`
+	Receipt *receipt `json:"receipt,omitempty"`
+	// Checks are what test proved, step by step.
+	Checks     []notify.Check `json:"checks,omitempty"`
+	DurationMS float64        `json:"duration_ms"`
 
 	took time.Duration
 }
@@ -192,7 +194,9 @@ func runOne(ctx context.Context, cmd *command, t target, event notify.Event) res
 		case "validate":
 			err = n.Validate()
 		case "test":
-			err = n.Test(ctx)
+			var rep notify.Report
+			rep, err = testReport(ctx, t.n, cmd.attempts)
+			r.Checks = rep.Checks
 		case "send":
 			var rc notify.Receipt
 			rc, err = n.Send(ctx, event)
@@ -212,6 +216,31 @@ func runOne(ctx context.Context, cmd *command, t target, event notify.Event) res
 		r.Error = err.Error()
 	}
 	return r
+}
+
+// testReport runs n's TestReport, again while its failure is temporary, up
+// to attempts times, waiting what the destination asks (a second at
+// least) between attempts.
+func testReport(ctx context.Context, n notify.Notifier, attempts int) (notify.Report, error) {
+	reporter, ok := n.(notify.Reporter)
+	if !ok {
+		var rep notify.Report
+		rep.Check("test", n.Test(ctx), "")
+		return rep, rep.Err()
+	}
+	for i := 1; ; i++ {
+		rep := reporter.TestReport(ctx)
+		err := rep.Err()
+		if err == nil || !notify.IsRetryable(err) || i >= attempts {
+			return rep, err
+		}
+		wait := max(notify.RetryAfterOf(err), time.Second)
+		select {
+		case <-ctx.Done():
+			return rep, err
+		case <-time.After(wait):
+		}
+	}
 }
 
 func outcome(r result) string {
@@ -253,6 +282,13 @@ func writeTable(w io.Writer, results []result) error {
 		return err
 	}
 	for _, r := range results {
+		if len(r.Checks) > 0 {
+			// The failed check carries the error.
+			if err := writeChecks(w, r); err != nil {
+				return err
+			}
+			continue
+		}
 		if r.Error != "" {
 			if _, err := fmt.Fprintf(w, "\n%s (%s): %s\n", r.Name, r.Type, r.Error); err != nil {
 				return err
@@ -260,6 +296,24 @@ func writeTable(w io.Writer, results []result) error {
 		}
 	}
 	return nil
+}
+
+// writeChecks prints what a test proved, one check a line.
+func writeChecks(w io.Writer, r result) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%s (%s):\n", r.Name, r.Type)
+	for _, c := range r.Checks {
+		fmt.Fprintf(&b, "  %-8s %s", c.Status, c.Name)
+		switch {
+		case c.Err != nil:
+			fmt.Fprintf(&b, ": %v", c.Err)
+		case c.Detail != "":
+			fmt.Fprintf(&b, ": %s", c.Detail)
+		}
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // writeJSON prints the results for a script: one JSON array.

@@ -122,7 +122,7 @@ The config file is the console's JSON list of {"type", "config"} objects; any
 string in a config may be {"env": "VARIABLE"} to take it from the environment.
 Email integrations send through the SMTP relay of --smtp-url or $CDNOTIFY_SMTP_URL
 (smtp://user:password@host:587?from=alerts@example.com).
-Run "go doc ./examples/cdnotify" for the output format and exit statuses.
+Run "go doc ./cmd/cdnotify" for the output format and exit statuses.
 `
 
 func main() {
@@ -140,6 +140,7 @@ type command struct {
 	event     string
 	smtpURL   string // a credential: never printed
 	json      bool
+	private   bool // --allow-private-networks
 	timeout   time.Duration
 	attempts  int
 	lookupEnv func(string) (string, bool)
@@ -159,7 +160,11 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	ctx, cancel := context.WithTimeout(ctx, cmd.timeout)
 	defer cancel()
 
-	results, err := execute(ctx, cmd, stderr, append([]notify.Option{notify.WithUserAgent(userAgent)}, extra...))
+	opts := []notify.Option{notify.WithUserAgent(userAgent)}
+	if cmd.private {
+		opts = append(opts, notify.WithAllowPrivateNetworks())
+	}
+	results, err := execute(ctx, cmd, stderr, append(opts, extra...))
 	var ue usageError
 	switch {
 	case errors.As(err, &ue):
@@ -228,6 +233,8 @@ func parse(args []string, stdout, stderr io.Writer) (*command, int) {
 	fs.Var((*names)(&cmd.only), "only", "only the integration with this `name` (repeatable)")
 	fs.BoolVar(&cmd.json, "json", false, "print the results as JSON")
 	fs.StringVar(&cmd.smtpURL, "smtp-url", "", "the SMTP relay of email integrations, a `URL` (default $"+smtpURLEnv+")")
+	fs.BoolVar(&cmd.private, "allow-private-networks", false,
+		"allow destinations on private networks and loopback (on-premises targets); cloud metadata addresses stay refused")
 	if verb != "validate" {
 		fs.DurationVar(&cmd.timeout, "timeout", defaultTimeout, "give up on every integration after this long")
 		fs.IntVar(&cmd.attempts, "attempts", defaultAttempts, "attempts per integration, the first included")
