@@ -27,6 +27,11 @@ import (
 // ("config.headers[2].value", "type"); so is an unknown field of edited, as
 // Build reports it. An error in stored itself is wrapped, naming stored.
 //
+// A masked secret is not restored when the edit changes where the secrets
+// go (url, webhook_url or endpoint): whoever may edit an integration must
+// not be able to send its stored credential to an address of their own.
+// That is a *notify.ValidationError naming the secret too.
+//
 // Merge does not Validate: Build the result (or Test it) before storing it.
 // Neither input is echoed in an error.
 func Merge(stored, edited []byte) ([]byte, error) {
@@ -46,7 +51,14 @@ func Merge(stored, edited []byte) ([]byte, error) {
 		return nil, err
 	}
 	var errs validate.Errors
-	restore(cfg, old, "config", &errs)
+	var restored []string
+	restore(cfg, old, "config", &errs, &restored)
+	if moved := changedEndpoint(cfg, old); moved != "" {
+		for _, path := range restored {
+			errs.Add(path, "holds the "+notify.Redacted+" mask, but config."+moved+
+				" changed: enter the secret again, as the stored one is not sent to a new address")
+		}
+	}
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
@@ -62,7 +74,7 @@ var secretType = reflect.TypeFor[notify.Secret]()
 // restore walks edited (addressable) beside stored (the zero Value where
 // nothing is stored at this path) and puts the stored value into every
 // masked secret of edited.
-func restore(edited, stored reflect.Value, path string, errs *validate.Errors) {
+func restore(edited, stored reflect.Value, path string, errs *validate.Errors, restored *[]string) {
 	if stored.IsValid() && stored.Kind() == reflect.Pointer {
 		stored = stored.Elem() // the zero Value when nil
 	}
@@ -74,13 +86,14 @@ func restore(edited, stored reflect.Value, path string, errs *validate.Errors) {
 		if stored.IsValid() {
 			if s := stored.Interface().(notify.Secret); !s.IsZero() && !s.IsMasked() {
 				edited.Set(stored)
+				*restored = append(*restored, path)
 				return
 			}
 		}
 		errs.Add(path, "holds the "+notify.Redacted+" mask, but no value is stored for it: enter the secret")
 	case edited.Kind() == reflect.Pointer:
 		if !edited.IsNil() {
-			restore(edited.Elem(), stored, path, errs)
+			restore(edited.Elem(), stored, path, errs, restored)
 		}
 	case edited.Kind() == reflect.Struct:
 		for i := range edited.NumField() {
@@ -92,12 +105,12 @@ func restore(edited, stored reflect.Value, path string, errs *validate.Errors) {
 			if stored.IsValid() {
 				s = stored.Field(i)
 			}
-			restore(edited.Field(i), s, path+"."+name, errs)
+			restore(edited.Field(i), s, path+"."+name, errs, restored)
 		}
 	case edited.Kind() == reflect.Slice || edited.Kind() == reflect.Array:
 		key := nameField(edited.Type().Elem())
 		for i := range edited.Len() {
-			restore(edited.Index(i), counterpart(edited.Index(i), stored, i, key), fmt.Sprintf("%s[%d]", path, i), errs)
+			restore(edited.Index(i), counterpart(edited.Index(i), stored, i, key), fmt.Sprintf("%s[%d]", path, i), errs, restored)
 		}
 	case edited.Kind() == reflect.Map:
 		for _, k := range edited.MapKeys() {
@@ -107,10 +120,40 @@ func restore(edited, stored reflect.Value, path string, errs *validate.Errors) {
 			if stored.IsValid() {
 				s = stored.MapIndex(k)
 			}
-			restore(v, s, fmt.Sprintf("%s.%v", path, k), errs)
+			restore(v, s, fmt.Sprintf("%s.%v", path, k), errs, restored)
 			edited.SetMapIndex(k, v)
 		}
 	}
+}
+
+// endpointFields are the config fields that say where its secrets are sent.
+var endpointFields = map[string]bool{"url": true, "webhook_url": true, "endpoint": true}
+
+// changedEndpoint returns the JSON name of the endpoint field whose value
+// edited changes from stored's, or "". A field that is itself a secret
+// (Slack's webhook_url) is not an endpoint here: editing it replaces the
+// secret.
+func changedEndpoint(edited, stored reflect.Value) string {
+	for edited.Kind() == reflect.Pointer {
+		edited = edited.Elem()
+	}
+	for stored.Kind() == reflect.Pointer {
+		stored = stored.Elem()
+	}
+	if edited.Kind() != reflect.Struct || stored.Kind() != reflect.Struct || edited.Type() != stored.Type() {
+		return ""
+	}
+	for i := range edited.NumField() {
+		name, ok := schema.JSONName(edited.Type().Field(i))
+		f := edited.Field(i)
+		if !ok || !endpointFields[name] || f.Type() == secretType || f.Kind() != reflect.String {
+			continue
+		}
+		if f.String() != stored.Field(i).String() {
+			return name
+		}
+	}
+	return ""
 }
 
 // nameField returns the index of the string field named "name" in JSON of

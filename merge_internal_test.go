@@ -324,9 +324,22 @@ func TestMergeMatchesHeadersByName(t *testing.T) {
 	}
 }
 
+// A moved URL with the secret typed in again is a plain edit.
+func TestMergeTakesAMovedURLWithItsSecretEnteredAgain(t *testing.T) {
+	stored := `{"type":"jira","config":{"name":"J","url":"https://acme.atlassian.net/rest/api/2/issue/","project_id":"10000","api_token":"jira-token-0123456789","reporter_email":"a@acme.com"}}`
+	edited := `{"type":"jira","config":{"name":"J","url":"https://other.atlassian.net/rest/api/2/issue/","project_id":"10000","api_token":"new-token-0123456789","reporter_email":"a@acme.com"}}`
+	merged, err := Merge([]byte(stored), []byte(edited))
+	require.NoError(t, err)
+	require.Contains(t, string(merged), `"api_token":"new-token-0123456789"`)
+	require.Contains(t, string(merged), `"url":"https://other.atlassian.net/rest/api/2/issue/"`)
+}
+
 func TestMergeRefuses(t *testing.T) {
 	slackStored := `{"type":"slack","config":{"name":"S","webhook_url":"https://hooks.slack.com/services/T0/B0/abcdefghijklmnopqrstuvwx"}}`
-	secrets := []notify.Secret{"https://hooks.slack.com/services/T0/B0/abcdefghijklmnopqrstuvwx", "abcdefghijklmnopqrstuvwx"}
+	jiraStored := `{"type":"jira","config":{"name":"J","url":"https://acme.atlassian.net/rest/api/2/issue/","project_id":"10000","api_token":"jira-token-0123456789","reporter_email":"a@acme.com"}}`
+	hookStored := `{"type":"webhook","config":{"name":"W","url":"https://siem.example.com/hook","headers":[{"name":"Authorization","value":"Bearer hook-token-0123456789"}]}}`
+	secrets := []notify.Secret{"https://hooks.slack.com/services/T0/B0/abcdefghijklmnopqrstuvwx", "abcdefghijklmnopqrstuvwx",
+		"jira-token-0123456789", "Bearer hook-token-0123456789"}
 	for _, tc := range []struct {
 		name, stored, edited string
 		fields               []string
@@ -368,6 +381,19 @@ func TestMergeRefuses(t *testing.T) {
 			stored: `{"type":"slack","config":{"name":"S","webhook_url":"[REDACTED]"}}`,
 			edited: `{"type":"slack","config":{"name":"S","webhook_url":"[REDACTED]"}}`,
 			fields: []string{"config.webhook_url"}, contains: "no value is stored",
+		},
+		{
+			// Whoever may edit must not send the stored token elsewhere.
+			name:   "a masked token when the URL moves to another site",
+			stored: jiraStored,
+			edited: `{"type":"jira","config":{"name":"J","url":"https://evil.atlassian.net/rest/api/2/issue/","project_id":"10000","api_token":"[REDACTED]","reporter_email":"a@acme.com"}}`,
+			fields: []string{"config.api_token"}, contains: "config.url changed: enter the secret again",
+		},
+		{
+			name:   "a masked header when the webhook URL moves",
+			stored: hookStored,
+			edited: `{"type":"webhook","config":{"name":"W","url":"https://collector.attacker.example/hook","headers":[{"name":"Authorization","value":"[REDACTED]"}]}}`,
+			fields: []string{"config.headers[0].value"}, contains: "config.url changed",
 		},
 		{
 			name:   "a broken stored integration",
