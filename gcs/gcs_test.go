@@ -32,6 +32,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/codedefender/integrations/gcs"
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -652,6 +653,26 @@ func TestSendRequest(t *testing.T) {
 			require.Contains(t, string(body), "<injected> on checkout & cart")
 		})
 	}
+}
+
+func TestSendResolvedIsItsOwnObject(t *testing.T) {
+	const key = "alerts/2026/01/02/evt-123-resolved.json"
+	a := newAPI(t, nil, stored(key))
+	n, err := gcs.New(validConfig(t), a.client())
+	require.NoError(t, err)
+	rc, err := n.Send(context.Background(), testkit.Resolved(testEvent()))
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: key, URL: "gs://cd-alerts/" + key}, rc)
+
+	reqs := a.requests()
+	require.Len(t, reqs, 2, "the token, then one upload")
+	u := parseUpload(t, reqs[1])
+	require.Equal(t, key, u.meta["name"], "beside the open record, which is never touched")
+	require.Equal(t, "0", u.query.Get("ifGenerationMatch"))
+	require.JSONEq(t, `{"id":"evt-123","type":"incident","title":"New script <injected> on checkout & cart",
+		"description":"A script from cdn.example.net appeared.","risk":"high","time":"2026-01-02T23:30:00+01:00",
+		"url":"https://console.example.com/incidents/123","source":"shop.example.com","tags":["pci"],
+		"details":{"script":"https://cdn.example.net/x.js"},"status":"resolved"}`, string(u.media))
 }
 
 func TestSendReceiptIsWhatGCSStored(t *testing.T) {

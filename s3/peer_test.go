@@ -21,6 +21,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/stretchr/testify/require"
 
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 	"github.com/codedefender/integrations/s3"
@@ -260,6 +261,26 @@ func TestPeerRetryWritesOneObject(t *testing.T) {
 	}
 	keys := p.keys(t, testBucket)
 	require.Len(t, keys, 2, "the same event and the same batch land on the same keys: %v", keys)
+}
+
+func TestPeerResolveTwice(t *testing.T) {
+	p := startPeer(t, testKeyID, testSecret, testRegion, testBucket)
+	n := newPeerNotifier(t, p.config(testBucket))
+	e := testEvent()
+	open, err := n.Send(context.Background(), e)
+	require.NoError(t, err)
+	openBody, _ := p.object(t, testBucket, open.ID)
+	for range 2 {
+		rc, err := n.Send(context.Background(), testkit.Resolved(e))
+		require.NoError(t, err)
+		require.Equal(t, "alerts/2026/01/02/evt-123-resolved.json", rc.ID)
+	}
+	require.Equal(t, []string{"alerts/2026/01/02/evt-123-resolved.json", "alerts/2026/01/02/evt-123.json"}, p.keys(t, testBucket))
+	body, _ := p.object(t, testBucket, "alerts/2026/01/02/evt-123-resolved.json")
+	require.JSONEq(t, eventJSON(t, testkit.Resolved(e)), string(body))
+	require.Contains(t, string(body), `"status":"resolved"`)
+	again, _ := p.object(t, testBucket, open.ID)
+	require.Equal(t, string(openBody), string(again), "the open record stays as it was")
 }
 
 func TestPeerSendBatch(t *testing.T) {

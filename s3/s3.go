@@ -6,7 +6,10 @@
 //
 //	<prefix>/YYYY/MM/DD/<event-id>.json   (.json.gz, Content-Encoding gzip, with gzip)
 //
-// dated by the event's own time in UTC. SendBatch (notify.BatchSender)
+// dated by the event's own time in UTC. A resolved event
+// (notify.StatusResolved) is its own record beside the open one, at
+// <event-id>-resolved.json, holding the Event with "status":"resolved"; the
+// open record stays as it was, and resolving twice is a success. SendBatch (notify.BatchSender)
 // writes one newline-delimited JSON object per batch to
 // <prefix>/YYYY/MM/DD/batch-<hash>.ndjson, dated by the earliest event and
 // named by a hash of the batch's event IDs. Keys come from the events alone,

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 	"github.com/codedefender/integrations/s3"
@@ -362,6 +363,35 @@ func TestSendRequest(t *testing.T) {
 			require.Contains(t, string(body), "<injected> on checkout & cart", "HTML is not escaped")
 		})
 	}
+}
+
+func TestSendResolvedIsItsOwnObject(t *testing.T) {
+	m := newMock(t, ok)
+	n, err := s3.New(validConfig(), m.client())
+	require.NoError(t, err)
+	e := testEvent()
+	_, err = n.Send(context.Background(), e)
+	require.NoError(t, err)
+	resolved := testkit.Resolved(e)
+	for range 2 { // resolving twice rewrites the same object: a success both times
+		rc, err := n.Send(context.Background(), resolved)
+		require.NoError(t, err)
+		const key = "alerts/2026/01/02/evt-123-resolved.json"
+		require.Equal(t, notify.Receipt{ID: key, URL: "s3://cd-alerts/" + key}, rc)
+	}
+	reqs := m.requests()
+	require.Len(t, reqs, 3)
+	paths := []string{reqs[0].req.URL.Path, reqs[1].req.URL.Path, reqs[2].req.URL.Path}
+	require.Equal(t, []string{"/alerts/2026/01/02/evt-123.json", "/alerts/2026/01/02/evt-123-resolved.json",
+		"/alerts/2026/01/02/evt-123-resolved.json"}, paths, "the open object is never touched again")
+	for _, r := range reqs[1:] {
+		require.Equal(t, http.MethodPut, r.req.Method)
+		require.JSONEq(t, `{"id":"evt-123","type":"incident","title":"New script <injected> on checkout & cart",
+			"description":"A script from cdn.example.net appeared.","risk":"high","time":"2026-01-02T23:30:00+01:00",
+			"url":"https://console.example.com/incidents/123","source":"shop.example.com","tags":["pci"],
+			"details":{"script":"https://cdn.example.net/x.js"},"status":"resolved"}`, string(r.body))
+	}
+	require.NotContains(t, string(reqs[0].body), "status", "the open record carries no status")
 }
 
 func TestSendWithoutPrefixAndPathStyle(t *testing.T) {

@@ -13,7 +13,9 @@
 // Splunk a search such as `sourcetype=_json source=codedefender
 // risk=critical` finds the critical alerts. Risk is not mapped onto another
 // scale: it stays the event's "risk" field (critical, high, medium, low,
-// info).
+// info). A resolved event (notify.StatusResolved) is its own HEC event,
+// the same envelope with "status":"resolved" in the event, so a search
+// for the event's id finds both the alert and its end.
 //
 // HEC gives no id for an event, so a Receipt's ID is the Event.ID that HEC
 // accepted (code 0, "Success"). Accepted means queued, not yet indexed:

@@ -284,6 +284,33 @@ func TestSendExactRequest(t *testing.T) {
 	require.Equal(t, want, string(req.body), "one compact envelope, fields in HEC's documented order")
 }
 
+func TestSendResolvedIsItsOwnEvent(t *testing.T) {
+	n, mt := mockNotifier(t, validConfig())
+	got := capture(t, mt, cloudEventURL, http.StatusOK, `{"text":"Success","code":0}`)
+	e := testEvent()
+	_, err := n.Send(context.Background(), e)
+	require.NoError(t, err)
+	resolved := e
+	resolved.Status = notify.StatusResolved
+	for range 2 { // resolving twice is two records of the same fact, both accepted
+		rc, err := n.Send(context.Background(), resolved)
+		require.NoError(t, err)
+		require.Equal(t, notify.Receipt{ID: "evt-0001"}, rc)
+	}
+	require.Len(t, *got, 3)
+	want := `{"time":1767225600.123,"host":"shop.example.com","source":"codedefender","sourcetype":"_json",` +
+		`"index":"security","event":{"id":"evt-0001","type":"incident","title":"Skimmer script on /checkout",` +
+		`"description":"A script from cdn.evil.example reads the card form <input>.","risk":"critical",` +
+		`"time":"2026-01-01T00:00:00.123456789Z","url":"https://console.codedefender.example/incidents/1",` +
+		`"source":"https://shop.example.com/checkout","tags":["pci","skimmer"],` +
+		`"details":{"script":"https://cdn.evil.example/x.js"},"status":"resolved"}}`
+	for _, req := range (*got)[1:] {
+		require.Equal(t, cloudEventURL, req.url)
+		require.Equal(t, want, string(req.body))
+	}
+	require.NotContains(t, string((*got)[0].body), `"status"`, "an open event carries no status")
+}
+
 func TestEnvelopeFields(t *testing.T) {
 	c := validConfig()
 	c.Index = ""
