@@ -96,6 +96,7 @@ type Notifier struct {
 var (
 	_ notify.Notifier    = (*Notifier)(nil)
 	_ notify.BatchSender = (*Notifier)(nil)
+	_ notify.Reporter    = (*Notifier)(nil)
 )
 
 type storageClientKey struct{}
@@ -347,28 +348,68 @@ func (n *Notifier) logged(ctx context.Context, op string, start time.Time, e *no
 	return e
 }
 
+// The names of TestReport's checks.
+const (
+	checkKey    = "key accepted"
+	checkBucket = "bucket found"
+	checkCreate = "may create objects"
+)
+
 // Test asks GCS whether the service account may create objects in the
 // bucket (IAM testPermissions). Nothing is written; the call itself needs no
-// permission, and the token it needs proves the key.
-func (n *Notifier) Test(ctx context.Context) error {
+// permission, and the token it needs proves the key. It returns
+// TestReport(ctx).Err().
+func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
+
+// TestReport runs Test's one request and says what it proved, step by
+// step: Google accepted the key (a token was issued and the API took it),
+// the bucket exists, and the account holds storage.objects.create on it.
+func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 	const op = "test: testIamPermissions"
+	var r notify.Report
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
 	start := time.Now()
 	bucket := n.client.Bucket(n.cfg.Bucket).Retryer(storage.WithPolicy(storage.RetryNever))
 	held, err := bucket.IAM().TestPermissions(ctx, []string{permCreate})
+	keyOK := "Google accepted the key of " + n.clientEmail
 	if err != nil {
-		return n.logged(ctx, op, start, n.apiError(ctx, op, err))
+		e := n.logged(ctx, op, start, n.apiError(ctx, op, err))
+		token := strings.HasSuffix(e.Op, tokenOpSuffix)
+		switch {
+		case e.StatusCode == http.StatusNotFound && !token:
+			r.Pass(checkKey, keyOK)
+			r.Fail(checkBucket, e)
+			r.Skip(checkCreate, "the bucket was not found")
+		case e.StatusCode == http.StatusForbidden && !token:
+			r.Pass(checkKey, keyOK)
+			r.Pass(checkBucket, "bucket "+n.cfg.Bucket+" exists")
+			r.Fail(checkCreate, e)
+		default:
+			r.Fail(checkKey, e)
+			r.Skip(checkBucket, "the key was not accepted, or Google could not be reached")
+			r.Skip(checkCreate, "the key was not accepted, or Google could not be reached")
+		}
+		return r
 	}
+	r.Pass(checkKey, keyOK)
+	r.Pass(checkBucket, "bucket "+n.cfg.Bucket+" exists")
 	if !slices.Contains(held, permCreate) {
-		return n.logged(ctx, op, start, &notify.Error{Integration: Type, Op: op, Kind: notify.ErrForbidden,
+		r.Fail(checkCreate, n.logged(ctx, op, start, n.errs.Status(op, 0, nil, sender.Explanation{
+			Kind:    notify.ErrForbidden,
 			Message: fmt.Sprintf("service account %s does not have %s on bucket %s", n.clientEmail, permCreate, n.cfg.Bucket),
-			Hint:    "grant it roles/storage.objectCreator on the bucket (or a role with " + permCreate + ")"})
+			Hint:    "grant it roles/storage.objectCreator on the bucket (or a role with " + permCreate + ")",
+		})))
+		return r
 	}
 	n.logger.DebugContext(ctx, "gcs: request", "integration", Type, "name", n.Name(), "op", op,
 		"bucket", n.cfg.Bucket, "duration", time.Since(start))
-	return nil
+	r.Pass(checkCreate, "service account "+n.clientEmail+" holds "+permCreate+" on bucket "+n.cfg.Bucket+": nothing was written")
+	return r
 }
+
+// tokenOpSuffix marks the errors of Google's token endpoint.
+const tokenOpSuffix = " (token)"
 
 // apiError turns a storage or auth error into a *notify.Error: the status
 // decides the sentinel and retryability (sender.ClassifyStatus) and the
@@ -401,7 +442,7 @@ func (n *Notifier) apiError(ctx context.Context, op string, err error) *notify.E
 		status := ae.Response.StatusCode
 		kind, retryable := sender.ClassifyStatus(status)
 		e := &notify.Error{
-			Integration: Type, Op: op + " (token)", StatusCode: status, Kind: kind, Retryable: retryable,
+			Integration: Type, Op: op + tokenOpSuffix, StatusCode: status, Kind: kind, Retryable: retryable,
 			RetryAfter: sender.ParseRetryAfter(ae.Response.Header, time.Now()),
 			Message:    n.errs.Clean(ae.Error()),
 		}

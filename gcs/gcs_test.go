@@ -516,6 +516,68 @@ func TestTestPermissions(t *testing.T) {
 	})
 }
 
+func TestTestReport(t *testing.T) {
+	const (
+		pass = notify.CheckPassed
+		fail = notify.CheckFailed
+		skip = notify.CheckSkipped
+	)
+	badToken := func(r *http.Request) (*http.Response, error) {
+		return jsonResponse(400, `{"error":"invalid_grant","error_description":"Invalid JWT Signature."}`), nil
+	}
+	tests := []struct {
+		name     string
+		token    httpmock.Responder
+		answer   func(r *http.Request, body []byte) *http.Response
+		statuses []notify.CheckStatus
+		kind     error
+	}{
+		{"all proven", nil, func(*http.Request, []byte) *http.Response {
+			return jsonResponse(200, `{"kind":"storage#testIamPermissionsResponse","permissions":["storage.objects.create"]}`)
+		}, []notify.CheckStatus{pass, pass, pass}, nil},
+		{"permission missing", nil, func(*http.Request, []byte) *http.Response {
+			return jsonResponse(200, `{"kind":"storage#testIamPermissionsResponse"}`)
+		}, []notify.CheckStatus{pass, pass, fail}, notify.ErrForbidden},
+		{"no bucket", nil, func(*http.Request, []byte) *http.Response {
+			return googleError(404, "notFound", "The specified bucket does not exist.")
+		}, []notify.CheckStatus{pass, fail, skip}, notify.ErrNotFound},
+		{"forbidden", nil, func(*http.Request, []byte) *http.Response {
+			return googleError(403, "forbidden", "Request violates VPC Service Controls.")
+		}, []notify.CheckStatus{pass, pass, fail}, notify.ErrForbidden},
+		{"key refused", badToken, nil, []notify.CheckStatus{fail, skip, skip}, notify.ErrUnauthorized},
+		{"key rejected by the API", nil, func(*http.Request, []byte) *http.Response {
+			return googleError(401, "authError", "Invalid Credentials")
+		}, []notify.CheckStatus{fail, skip, skip}, notify.ErrUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newAPI(t, tt.token, tt.answer)
+			c := validConfig(t)
+			n, err := gcs.New(c, a.client())
+			require.NoError(t, err)
+			defer n.Close()
+			rep := n.TestReport(context.Background())
+			var names []string
+			var statuses []notify.CheckStatus
+			for _, ch := range rep.Checks {
+				names, statuses = append(names, ch.Name), append(statuses, ch.Status)
+				require.NotEmpty(t, ch.Detail)
+				notifytest.AssertNoSecret(t, ch.Detail, secrets(t, c)...)
+			}
+			require.Equal(t, []string{"key accepted", "bucket found", "may create objects"}, names)
+			require.Equal(t, tt.statuses, statuses, "%+v", rep.Checks)
+			if tt.kind == nil {
+				require.NoError(t, rep.Err())
+				require.NoError(t, n.Test(context.Background()))
+				return
+			}
+			require.ErrorIs(t, rep.Err(), tt.kind)
+			require.ErrorIs(t, n.Test(context.Background()), tt.kind, "Test is TestReport(ctx).Err()")
+			notifytest.AssertNoSecret(t, rep.Err(), secrets(t, c)...)
+		})
+	}
+}
+
 func TestTokenRefused(t *testing.T) {
 	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)

@@ -366,12 +366,14 @@ func TestPeerTest(t *testing.T) {
 			p.denyDelete = false
 			p.mu.Unlock()
 		}()
-		logger, logs := notifytest.NewLogger()
-		n := newPeerNotifier(t, p.config(testBucket), s3.WithProbeWrite(), notify.WithLogger(logger))
-		require.NoError(t, n.Test(context.Background()))
+		n := newPeerNotifier(t, p.config(testBucket), s3.WithProbeWrite())
+		rep := n.TestReport(context.Background())
+		require.NoError(t, rep.Err())
 		keys := p.keys(t, testBucket)
 		require.Len(t, keys, 1, "the probe was left behind")
-		require.Contains(t, logs.String(), "write OK, cleanup not permitted: delete "+keys[0])
+		last := rep.Checks[len(rep.Checks)-1]
+		require.Equal(t, notify.CheckWarning, last.Status)
+		require.Contains(t, last.Detail, "write OK, cleanup not permitted: delete "+keys[0])
 		_, err := p.backend.DeleteObject(testBucket, keys[0])
 		require.NoError(t, err)
 	})

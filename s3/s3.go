@@ -87,6 +87,7 @@ type Notifier struct {
 var (
 	_ notify.Notifier    = (*Notifier)(nil)
 	_ notify.BatchSender = (*Notifier)(nil)
+	_ notify.Reporter    = (*Notifier)(nil)
 )
 
 type probeWriteKey struct{}
@@ -239,59 +240,87 @@ func (n *Notifier) call(ctx context.Context, op string, do func(context.Context)
 	return e
 }
 
+// The names of TestReport's checks.
+const (
+	stepBucket    = "bucket reachable"
+	stepRegion    = "bucket in region"
+	stepWrite     = "objects writable"
+	stepCleanup   = "probe object deleted"
+	skipHeadProbe = "not asked with WithProbeWrite: the probe write proves the keys and the bucket"
+)
+
 // Test checks that the keys work and reach the bucket in the configured
 // region, without writing (HeadBucket: s3:ListBucket). With WithProbeWrite
 // it writes a test object under <prefix>/.connection-test/ and deletes it
-// instead.
-func (n *Notifier) Test(ctx context.Context) error {
+// instead. It returns TestReport(ctx).Err().
+func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
+
+// TestReport runs Test's steps and says what each proved. Read-only (the
+// default): the keys reach the bucket (HeadBucket), the bucket is in the
+// configured region, and a warning that s3:PutObject is proven only by a
+// write. With WithProbeWrite: the probe object is written, then deleted (a
+// refused delete is a warning: writing is all Send needs).
+func (n *Notifier) TestReport(ctx context.Context) notify.Report {
+	var r notify.Report
 	if n.probeWrite {
-		return n.probe(ctx)
+		r.Skip(stepBucket, skipHeadProbe)
+		r.Skip(stepRegion, skipHeadProbe)
+		n.probe(ctx, &r)
+		return r
 	}
-	const op = "test: HeadBucket"
+	out, err := n.headBucket(ctx)
+	if !r.Check(stepBucket, err, "the keys reach bucket "+n.cfg.Bucket+n.where()) {
+		r.Skip(stepRegion, "the bucket could not be reached")
+		r.Skip(stepWrite, "the bucket could not be reached")
+		return r
+	}
+	switch {
+	case n.cfg.Endpoint != "":
+		r.Skip(stepRegion, "an S3-compatible store does not report a bucket's region")
+	case out.BucketRegion != nil && *out.BucketRegion != "" && *out.BucketRegion != n.cfg.Region:
+		r.Fail(stepRegion, n.errs.Status("test: HeadBucket", 0, nil, sender.Explanation{Kind: notify.ErrRejected,
+			Message: "the bucket answered from another region", Hint: n.regionHint(*out.BucketRegion)}))
+	default:
+		r.Pass(stepRegion, "the bucket answered in region "+n.cfg.Region)
+	}
+	r.Warn(stepWrite, "s3:PutObject cannot be proven without writing: the first alert proves it, "+
+		"or test with s3.WithProbeWrite() to write and delete a test object")
+	return r
+}
+
+// headBucket asks for the bucket without reading or writing anything. A
+// HEAD answer has no body: when its 400 or 403 says little, a read-only
+// ListObjectsV2 (the same permission, no side effect) is asked too, and its
+// error, which has a body, is the one returned when it says more (a wrong
+// key, a wrong secret, a wrong region or a missing permission).
+func (n *Notifier) headBucket(ctx context.Context) (*awss3.HeadBucketOutput, error) {
 	var out *awss3.HeadBucketOutput
-	err := n.call(ctx, op, func(ctx context.Context) error {
+	err := n.call(ctx, "test: HeadBucket", func(ctx context.Context) error {
 		var err error
 		out, err = n.client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(n.cfg.Bucket)})
 		return err
 	})
-	if err != nil {
-		// A HEAD answer has no body; when its status alone says little,
-		// ask again in a way whose answer says more.
-		var e *notify.Error
-		if errors.As(err, &e) && (e.StatusCode == http.StatusForbidden || e.StatusCode == http.StatusBadRequest && e.Hint == "") {
-			return n.explain(ctx, e)
-		}
-		return err
+	var head *notify.Error
+	if !errors.As(err, &head) || !(head.StatusCode == http.StatusForbidden || head.StatusCode == http.StatusBadRequest && head.Hint == "") {
+		return out, err
 	}
-	if n.cfg.Endpoint == "" && out.BucketRegion != nil && *out.BucketRegion != "" && *out.BucketRegion != n.cfg.Region {
-		return &notify.Error{Integration: Type, Op: op, Kind: notify.ErrRejected,
-			Message: "the bucket answered from another region", Hint: n.regionHint(*out.BucketRegion)}
-	}
-	return nil
-}
-
-// explain follows a bodiless HeadBucket 400 or 403 with a read-only
-// ListObjectsV2 (same permission, no side effect) whose error body says
-// which it was: a wrong key, a wrong secret, a wrong region or a missing
-// permission. When that tells nothing more, the HEAD error stands.
-func (n *Notifier) explain(ctx context.Context, head *notify.Error) error {
-	const op = "test: ListObjectsV2"
-	err := n.call(ctx, op, func(ctx context.Context) error {
+	listErr := n.call(ctx, "test: ListObjectsV2", func(ctx context.Context) error {
 		_, err := n.client.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String(n.cfg.Bucket), MaxKeys: aws.Int32(0)})
 		return err
 	})
-	var e *notify.Error
-	if errors.As(err, &e) && e.StatusCode != 0 && e.Message != head.Message {
-		return e
+	var list *notify.Error
+	if errors.As(listErr, &list) && list.StatusCode != 0 && list.Message != head.Message {
+		return nil, list
 	}
-	return head
+	return nil, head
 }
 
 // probeDirectory holds Test's probe objects, out of the way of the dated
 // event objects.
 const probeDirectory = ".connection-test"
 
-func (n *Notifier) probe(ctx context.Context) error {
+// probe writes a test object and deletes it, recording both steps in r.
+func (n *Notifier) probe(ctx context.Context, r *notify.Report) {
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	id := "connection-test-" + hex.EncodeToString(rnd[:])
@@ -303,30 +332,32 @@ func (n *Notifier) probe(ctx context.Context) error {
 	ev := notify.Event{ID: id, Type: notify.EventTest, Title: "[TEST] Code Defender connection check",
 		Risk: notify.RiskInfo, Time: time.Now().UTC()}
 	var body bytes.Buffer
-	if err := objects.WriteEvents(&body, []notify.Event{ev}, false); err != nil {
-		return &notify.Error{Integration: Type, Op: "test", Kind: notify.ErrRejected, Message: "cannot encode the probe", Err: err}
+	err := objects.WriteEvents(&body, []notify.Event{ev}, false)
+	if err != nil {
+		err = n.errs.Errorf("test", notify.ErrRejected, false, "cannot encode the probe: %v", err)
+	} else {
+		// The probe is small and plain whatever the compression setting.
+		err = n.put(ctx, "test: PutObject "+key, key, objects.ContentTypeJSON, false, body.Bytes())
 	}
-	// The probe is small and plain whatever the compression setting.
-	if err := n.put(ctx, "test: PutObject "+key, key, objects.ContentTypeJSON, false, body.Bytes()); err != nil {
-		return err
+	if !r.Check(stepWrite, err, "a test object was written at "+key) {
+		r.Skip(stepCleanup, "nothing was written")
+		return
 	}
-	delOp := "test: DeleteObject " + key
-	err := n.call(ctx, delOp, func(ctx context.Context) error {
+	err = n.call(ctx, "test: DeleteObject "+key, func(ctx context.Context) error {
 		_, err := n.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(n.cfg.Bucket), Key: aws.String(key)})
 		return err
 	})
-	if err != nil {
+	var e *notify.Error
+	switch {
+	case err == nil:
+		r.Pass(stepCleanup, "the test object was deleted")
+	case errors.As(err, &e) && e.StatusCode == http.StatusForbidden:
 		// Writing works, which is all Send needs; a write-only policy is
 		// exactly what the probe is for, so a refused delete is no failure.
-		msg := "write OK, cleanup not permitted: delete " + key + " yourself, or grant s3:DeleteObject on it"
-		var e *notify.Error
-		if !errors.As(err, &e) || e.StatusCode != http.StatusForbidden {
-			msg = "write OK, but the probe object could not be deleted: delete " + key + " yourself"
-		}
-		n.logger.WarnContext(ctx, "s3: test: "+msg, "integration", Type, "name", n.Name(),
-			"bucket", n.cfg.Bucket, "key", key, "error", err.Error())
+		r.Warn(stepCleanup, "write OK, cleanup not permitted: delete "+key+" yourself, or grant s3:DeleteObject on it")
+	default:
+		r.Warn(stepCleanup, "write OK, but the probe object could not be deleted ("+err.Error()+"): delete "+key+" yourself")
 	}
-	return nil
 }
 
 // The S3 error codes this package explains (docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).

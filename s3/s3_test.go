@@ -723,9 +723,12 @@ func TestTestProbeWrite(t *testing.T) {
 		n, err := s3.New(validConfig(), m.client(), s3.WithProbeWrite(), notify.WithLogger(logger))
 		require.NoError(t, err)
 		require.NoError(t, n.Test(context.Background()), "a write-only policy is what the probe is for")
-		require.Contains(t, logs.String(), "write OK, cleanup not permitted")
-		require.Contains(t, logs.String(), "level=WARN")
-		require.Regexp(t, `alerts/\.connection-test/connection-test-[0-9a-f]{16}\.json`, logs.String())
+		rep := n.TestReport(context.Background())
+		require.NoError(t, rep.Err())
+		require.Equal(t, []string{"bucket reachable", "bucket in region", "objects writable", "probe object deleted"}, checkNames(rep))
+		require.Equal(t, notify.CheckWarning, rep.Checks[3].Status)
+		require.Contains(t, rep.Checks[3].Detail, "write OK, cleanup not permitted")
+		require.Regexp(t, `alerts/\.connection-test/connection-test-[0-9a-f]{16}\.json`, rep.Checks[3].Detail)
 		notifytest.AssertNoSecret(t, logs.String(), testSecret)
 	})
 	t.Run("write refused", func(t *testing.T) {
@@ -756,4 +759,93 @@ func TestGuardRefusesLoopbackByDefault(t *testing.T) {
 	require.ErrorIs(t, err, notify.ErrRejected)
 	require.False(t, notify.IsRetryable(err))
 	notifytest.AssertNoSecret(t, err, testSecret)
+}
+
+// checkNames lists a report's check names, in order.
+func checkNames(r notify.Report) []string {
+	var out []string
+	for _, c := range r.Checks {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+// checkStatuses lists a report's check outcomes, in order.
+func checkStatuses(r notify.Report) []notify.CheckStatus {
+	var out []notify.CheckStatus
+	for _, c := range r.Checks {
+		out = append(out, c.Status)
+	}
+	return out
+}
+
+func TestTestReport(t *testing.T) {
+	const (
+		pass = notify.CheckPassed
+		warn = notify.CheckWarning
+		fail = notify.CheckFailed
+		skip = notify.CheckSkipped
+	)
+	regionAnswer := func(region string) func(*http.Request) *http.Response {
+		return func(*http.Request) *http.Response {
+			resp := httpmock.NewStringResponse(200, "")
+			resp.Header.Set("X-Amz-Bucket-Region", region)
+			return resp
+		}
+	}
+	readOnly := []string{"bucket reachable", "bucket in region", "objects writable"}
+	probe := []string{"bucket reachable", "bucket in region", "objects writable", "probe object deleted"}
+	compat := validConfig()
+	compat.Endpoint, compat.AccessKeyID, compat.Region = "https://minio.example.com:9000", "minio-user", "us-east-1"
+	tests := []struct {
+		name     string
+		config   s3.Config
+		opts     []notify.Option
+		answer   func(*http.Request) *http.Response
+		names    []string
+		statuses []notify.CheckStatus
+		kind     error // of Err(), nil when nothing failed
+	}{
+		{"read-only, all proven", validConfig(), nil, regionAnswer(testRegion), readOnly, []notify.CheckStatus{pass, pass, warn}, nil},
+		{"another region", validConfig(), nil, regionAnswer("ap-south-1"), readOnly, []notify.CheckStatus{pass, fail, warn}, notify.ErrRejected},
+		{"bucket unreachable", validConfig(), nil, s3Error(404, "NoSuchBucket", ""), readOnly, []notify.CheckStatus{fail, skip, skip}, notify.ErrNotFound},
+		{"S3-compatible store", compat, nil, ok, readOnly, []notify.CheckStatus{pass, skip, warn}, nil},
+		{"probe write", validConfig(), []notify.Option{s3.WithProbeWrite()}, func(r *http.Request) *http.Response {
+			if r.Method == http.MethodDelete {
+				return httpmock.NewStringResponse(204, "")
+			}
+			return ok(r)
+		}, probe, []notify.CheckStatus{skip, skip, pass, pass}, nil},
+		{"probe write refused", validConfig(), []notify.Option{s3.WithProbeWrite()}, s3Error(403, "AccessDenied", "Access Denied"),
+			probe, []notify.CheckStatus{skip, skip, fail, skip}, notify.ErrForbidden},
+		{"probe cleanup fails", validConfig(), []notify.Option{s3.WithProbeWrite()}, func(r *http.Request) *http.Response {
+			if r.Method == http.MethodDelete {
+				return s3Error(500, "InternalError", "We encountered an internal error.")(r)
+			}
+			return ok(r)
+		}, probe, []notify.CheckStatus{skip, skip, pass, warn}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMock(t, tt.answer)
+			n, err := s3.New(tt.config, append([]notify.Option{m.client()}, tt.opts...)...)
+			require.NoError(t, err)
+			rep := n.TestReport(context.Background())
+			require.Equal(t, tt.names, checkNames(rep))
+			require.Equal(t, tt.statuses, checkStatuses(rep), "%+v", rep.Checks)
+			for _, c := range rep.Checks {
+				require.NotEmpty(t, c.Detail, c.Name)
+				notifytest.AssertNoSecret(t, c.Detail, testSecret)
+			}
+			testErr := n.Test(context.Background())
+			if tt.kind == nil {
+				require.NoError(t, rep.Err())
+				require.NoError(t, testErr)
+				return
+			}
+			require.ErrorIs(t, rep.Err(), tt.kind)
+			require.ErrorIs(t, testErr, tt.kind, "Test is TestReport(ctx).Err()")
+			notifytest.AssertNoSecret(t, rep.Err(), testSecret)
+		})
+	}
 }

@@ -140,6 +140,7 @@ var (
 	_ notify.Notifier    = (*Notifier)(nil)
 	_ notify.BatchSender = (*Notifier)(nil)
 	_ notify.Named       = (*Notifier)(nil)
+	_ notify.Reporter    = (*Notifier)(nil)
 )
 
 type (
@@ -276,10 +277,39 @@ func (n *Notifier) Close() error {
 // testOp names Test's request in errors and logs.
 const testOp = "test: POST " + eventPath + " with an empty body"
 
+// The names of TestReport's checks.
+const (
+	stepToken = "token accepted"
+	stepIndex = "index writable"
+)
+
 // Test checks that HEC accepts the token, without indexing an event: see
-// the package documentation. It returns nil when HEC answers code 5 ("No
-// data"), and otherwise an *notify.Error carrying HEC's code and text.
-func (n *Notifier) Test(ctx context.Context) error {
+// the package documentation. It returns TestReport(ctx).Err(): nil when
+// HEC answers code 5 ("No data"), and otherwise an *notify.Error carrying
+// HEC's code and text.
+func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
+
+// TestReport runs Test's steps and says what each proved: the token
+// accepted (an empty request answered with code 5, which indexes nothing),
+// then the index, which only a real event can prove: a warning when the
+// config names one.
+func (n *Notifier) TestReport(ctx context.Context) notify.Report {
+	var r notify.Report
+	if !r.Check(stepToken, n.probeToken(ctx), "HEC accepted the token without indexing anything (code 5, No data)") {
+		r.Skip(stepIndex, "the token was not accepted")
+		return r
+	}
+	if n.cfg.Index == "" {
+		r.Skip(stepIndex, "no index is configured: events go to the token's default index")
+		return r
+	}
+	r.Warn(stepIndex, fmt.Sprintf("HEC cannot tell whether the token may write to index %q without indexing an event: "+
+		"send a test event to prove it", n.cfg.Index))
+	return r
+}
+
+// probeToken posts the empty body and reads HEC's answer.
+func (n *Notifier) probeToken(ctx context.Context) error {
 	resp, err := n.http.Do(ctx, sender.Request{
 		Op: testOp, Method: http.MethodPost, URL: n.eventURL, Header: n.header, Body: []byte{},
 	})

@@ -620,3 +620,53 @@ func TestNoSecretInErrorsOrLogsAgainstPeer(t *testing.T) {
 	notifytest.AssertNoSecret(t, logs.String(), testToken)
 	require.False(t, errors.Is(err, notify.ErrForbidden))
 }
+
+func TestTestReport(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		index    string
+		status   int
+		answer   string
+		statuses []notify.CheckStatus
+		kind     error
+	}{
+		{"token and index", "security", http.StatusBadRequest, `{"text":"No data","code":5}`,
+			[]notify.CheckStatus{notify.CheckPassed, notify.CheckWarning}, nil},
+		{"token, default index", "", http.StatusBadRequest, `{"text":"No data","code":5}`,
+			[]notify.CheckStatus{notify.CheckPassed, notify.CheckSkipped}, nil},
+		{"token refused", "security", http.StatusForbidden, `{"text":"Invalid token","code":4}`,
+			[]notify.CheckStatus{notify.CheckFailed, notify.CheckSkipped}, notify.ErrUnauthorized},
+		{"not HEC", "security", http.StatusOK, `{"text":"Success","code":0}`,
+			[]notify.CheckStatus{notify.CheckFailed, notify.CheckSkipped}, notify.ErrRejected},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			c.Index = tt.index
+			n, mt := mockNotifier(t, c)
+			got := capture(t, mt, cloudEventURL, tt.status, tt.answer)
+			rep := n.TestReport(context.Background())
+			require.Len(t, *got, 1, "one request, which indexes nothing")
+			require.Empty(t, (*got)[0].body)
+			var names []string
+			var statuses []notify.CheckStatus
+			for _, ch := range rep.Checks {
+				names, statuses = append(names, ch.Name), append(statuses, ch.Status)
+				require.NotEmpty(t, ch.Detail)
+				notifytest.AssertNoSecret(t, ch.Detail, testToken)
+			}
+			require.Equal(t, []string{"token accepted", "index writable"}, names)
+			require.Equal(t, tt.statuses, statuses, "%+v", rep.Checks)
+			if tt.index != "" && tt.kind == nil {
+				require.Contains(t, rep.Checks[1].Detail, `index "security"`)
+			}
+			if tt.kind == nil {
+				require.NoError(t, rep.Err())
+				require.NoError(t, n.Test(context.Background()))
+				return
+			}
+			require.ErrorIs(t, rep.Err(), tt.kind)
+			require.ErrorIs(t, n.Test(context.Background()), tt.kind, "Test is TestReport(ctx).Err()")
+			notifytest.AssertNoSecret(t, rep.Err(), testToken)
+		})
+	}
+}
