@@ -62,8 +62,12 @@
 // Splunk Cloud URLs must use the documented HEC hosts
 // (https://http-inputs-<stack>.splunkcloud.com, http-inputs.<stack>.splunkcloud.com,
 // http-inputs.<stack>.splunkcloudgc.com, or <stack>.splunkcloud.com:8088 on
-// trials); a stack's web address is an error that names the right one, and
-// other forms under those domains are accepted with a logged warning.
+// trials). A stack's web address, https://<stack>.splunkcloud.com/services/collector
+// (the console's documented form), is accepted as stored and sent to
+// https://http-inputs-<stack>.splunkcloud.com, the stack's HEC host on AWS;
+// when that host does not resolve (a stack on Google Cloud or Azure), the
+// error's hint says to enter the stack's HEC URL. Other forms under those
+// domains are accepted with a logged warning.
 // On-premises hosts are arbitrary; private addresses need
 // notify.WithAllowPrivateNetworks. For an on-premises certificate from a
 // private CA, pass that CA with WithCACert. Splunk's shipped
@@ -88,6 +92,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -128,6 +133,7 @@ type Notifier struct {
 
 	cfg       Config
 	eventURL  string
+	stack     string      // the Splunk Cloud stack whose web address the URL was, or empty
 	header    http.Header // Authorization, Content-Type, channel: never modified after New
 	fixedTail []byte      // the envelope's constant fields, from ",\"source\"" to "\"event\":"
 	maxBytes  int
@@ -206,6 +212,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 		Identity: identity.New(Type, c.Name),
 		cfg:      c,
 		eventURL: hu.event,
+		stack:    hu.stack,
 		header: http.Header{
 			"Authorization":            {"Splunk " + c.APIToken.Reveal()},
 			"Content-Type":             {"application/json"},
@@ -312,6 +319,7 @@ func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 func (n *Notifier) probeToken(ctx context.Context) error {
 	resp, err := n.http.Do(ctx, sender.Request{
 		Op: testOp, Method: http.MethodPost, URL: n.eventURL, Header: n.header, Body: []byte{},
+		NetworkHint: n.networkHint,
 	})
 	if resp == nil {
 		return err
@@ -375,7 +383,21 @@ func (n *Notifier) post(ctx context.Context, op string, body []byte) (*sender.Re
 		header = n.header.Clone()
 		header.Set("Content-Encoding", "gzip")
 	}
-	return n.http.Do(ctx, sender.Request{Op: op, Method: http.MethodPost, URL: n.eventURL, Header: header, Body: body})
+	return n.http.Do(ctx, sender.Request{Op: op, Method: http.MethodPost, URL: n.eventURL, Header: header, Body: body,
+		NetworkHint: n.networkHint})
+}
+
+// networkHint explains a HEC host that does not resolve when the library
+// derived it from a stack's web address: the stack is not on AWS (or its
+// name differs), and only its own HEC URL will do.
+func (n *Notifier) networkHint(err error) string {
+	var de *net.DNSError
+	if n.stack == "" || !errors.As(err, &de) || !de.IsNotFound {
+		return ""
+	}
+	return "the URL is the Splunk Cloud stack's own address, and its HEC host " + cloudHECHost(n.stack) +
+		" does not resolve: enter the stack's HEC URL instead (https://http-inputs." + n.stack + cloudDomain + collectorPath +
+		" on Google Cloud or Azure; Splunk Web shows it under Settings > Data inputs > HTTP Event Collector)"
 }
 
 // gzipWriters reuses compressors: each one allocates several hundred KiB of

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -151,8 +152,9 @@ func TestConfigValidate(t *testing.T) {
 		{"raw endpoint", func(c *Config) { c.URL = cloudURL + "/raw" }, []string{"url"}, "raw endpoint"},
 		{"health endpoint", func(c *Config) { c.URL = cloudURL + "/health" }, []string{"url"}, "health endpoint"},
 		{"no HEC path", func(c *Config) { c.URL = "https://http-inputs-acme.splunkcloud.com/" }, []string{"url"}, "/services/collector"},
-		{"cloud web address", func(c *Config) { c.URL = "https://acme.splunkcloud.com/services/collector" }, []string{"url"},
-			"https://http-inputs-acme.splunkcloud.com/services/collector"},
+		{"valid cloud web address (the console's form)", func(c *Config) { c.URL = "https://acme.splunkcloud.com/services/collector" }, nil, ""},
+		{"valid cloud web address, event endpoint", func(c *Config) { c.URL = "https://acme.splunkcloud.com/services/collector/event" }, nil, ""},
+		{"cloud web address over http", func(c *Config) { c.URL = "http://acme.splunkcloud.com/services/collector" }, []string{"url"}, "https"},
 		{"user info", func(c *Config) { c.URL = "https://admin:pw@splunk.corp.example:8088/services/collector" }, []string{"url"}, "user name"},
 		{"not a URL", func(c *Config) { c.URL = "splunk" }, []string{"url"}, "absolute"},
 		{"token not a GUID", func(c *Config) { c.APIToken = "not-a-guid-token" }, []string{"api_token"}, ""},
@@ -669,4 +671,76 @@ func TestTestReport(t *testing.T) {
 			notifytest.AssertNoSecret(t, rep.Err(), testToken)
 		})
 	}
+}
+
+func TestCloudWebAddressIsSentToTheStacksHECHost(t *testing.T) {
+	for _, stored := range []string{
+		"https://acme.splunkcloud.com/services/collector",
+		"https://acme.splunkcloud.com/services/collector/event",
+		"https://ACME.splunkcloud.com:443/services/collector/",
+	} {
+		t.Run(stored, func(t *testing.T) {
+			c := validConfig()
+			c.URL = stored
+			n, mt := mockNotifier(t, c)
+			const hec = "https://http-inputs-acme.splunkcloud.com/services/collector/event"
+			got := capture(t, mt, hec, http.StatusOK, `{"text":"Success","code":0}`)
+			_, err := n.Send(context.Background(), testEvent())
+			require.NoError(t, err)
+			require.Len(t, *got, 1)
+			require.Equal(t, hec, (*got)[0].url)
+			require.Equal(t, http.MethodPost, (*got)[0].method)
+
+			*got = nil
+			mt.RegisterResponder(http.MethodPost, hec, httpmock.NewStringResponder(http.StatusBadRequest, `{"text":"No data","code":5}`))
+			require.NoError(t, n.Test(context.Background()))
+			require.Equal(t, 1, mt.GetCallCountInfo()["POST "+hec])
+		})
+	}
+}
+
+func TestUnresolvableDerivedHostSaysToEnterTheHECURL(t *testing.T) {
+	dnsFailure := func(r *http.Request) (*http.Response, error) {
+		return nil, &net.DNSError{Err: "no such host", Name: r.URL.Hostname(), IsNotFound: true}
+	}
+	c := validConfig()
+	c.URL = "https://acme.splunkcloud.com/services/collector"
+	mt := httpmock.NewMockTransport()
+	mt.RegisterResponder(http.MethodPost, "https://http-inputs-acme.splunkcloud.com/services/collector/event", dnsFailure)
+	n, err := New(c, notify.WithHTTPClient(&http.Client{Transport: mt}))
+	require.NoError(t, err)
+
+	rep := n.TestReport(context.Background())
+	err = rep.Err()
+	var e *notify.Error
+	require.ErrorAs(t, err, &e)
+	require.ErrorIs(t, err, notify.ErrUnavailable)
+	require.Equal(t, "the URL is the Splunk Cloud stack's own address, and its HEC host http-inputs-acme.splunkcloud.com "+
+		"does not resolve: enter the stack's HEC URL instead (https://http-inputs.acme.splunkcloud.com/services/collector "+
+		"on Google Cloud or Azure; Splunk Web shows it under Settings > Data inputs > HTTP Event Collector)", e.Hint)
+	require.Equal(t, notify.CheckFailed, rep.Checks[0].Status)
+	notifytest.AssertNoSecret(t, err, testToken)
+
+	// A URL the user gave as the HEC URL keeps the usual DNS hint.
+	mt.RegisterResponder(http.MethodPost, cloudEventURL, dnsFailure)
+	n, err = New(validConfig(), notify.WithHTTPClient(&http.Client{Transport: mt}))
+	require.NoError(t, err)
+	err = n.Test(context.Background())
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, "the host name does not resolve: check it", e.Hint)
+}
+
+func TestConsoleFormAgainstTheFake(t *testing.T) {
+	srv := notifytest.NewServer(t)
+	c := validConfig()
+	c.URL = "https://acme.splunkcloud.com/services/collector"
+	n, err := New(c, notify.WithHTTPClient(srv.Client()))
+	require.NoError(t, err)
+	require.NoError(t, n.Test(context.Background()))
+	_, err = n.Send(context.Background(), testEvent())
+	require.NoError(t, err)
+	events := srv.SplunkEvents()
+	require.Len(t, events, 1)
+	require.Equal(t, "http-inputs-acme.splunkcloud.com", events[0].Host, "the stack's HEC host, not its web address")
+	require.Equal(t, "/services/collector/event", events[0].Path)
 }

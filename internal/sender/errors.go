@@ -175,6 +175,23 @@ func (b *Errors) receiptText(s string, max int) string {
 // context is ErrUnavailable and not retryable. The message is scrubbed and
 // never repeats the URL.
 func (b *Errors) Network(ctx context.Context, op string, err error) *notify.Error {
+	return b.NetworkHint(ctx, op, err, nil)
+}
+
+// NetworkHint is Network whose hint, when hint returns one for the
+// transport's error, is the destination's: for a failure only it can
+// explain (Splunk: a Cloud host the library derived does not resolve).
+func (b *Errors) NetworkHint(ctx context.Context, op string, err error, hint func(error) string) *notify.Error {
+	e := b.network(ctx, op, err)
+	if hint != nil {
+		if h := hint(err); h != "" {
+			e.Hint = b.Clean(h)
+		}
+	}
+	return e
+}
+
+func (b *Errors) network(ctx context.Context, op string, err error) *notify.Error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err // url.Error repeats the URL, which may be a credential
