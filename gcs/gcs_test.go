@@ -20,10 +20,13 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -876,4 +879,83 @@ func TestEmulatorVariableIsIgnored(t *testing.T) {
 	require.Len(t, reqs, 2)
 	require.Equal(t, "storage.googleapis.com", reqs[1].req.URL.Host)
 	require.Equal(t, "Bearer "+testToken, reqs[1].req.Header.Get("Authorization"))
+}
+
+// endlessPeer is a loopback TLS server that every host resolves to (the
+// client dials it whatever the URL says): Google's token endpoint answers
+// with a token unless endlessToken, and every other request, and the token
+// endpoint when endlessToken, gets a body that never ends.
+type endlessPeer struct {
+	srv     *httptest.Server
+	written atomic.Int64
+}
+
+func startEndlessPeer(t *testing.T, status int, endlessToken bool) *endlessPeer {
+	p := &endlessPeer{}
+	p.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if r.Host == "oauth2.googleapis.com" && !endlessToken {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"access_token":"`+testToken+`","token_type":"Bearer","expires_in":3600}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		chunk := []byte(`{"error":{"message":"` + strings.Repeat("x", 32<<10))
+		for p.written.Load() < 1<<30 && r.Context().Err() == nil {
+			n, err := w.Write(chunk)
+			p.written.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// client dials the peer for every host, trusting its certificate under the
+// name example.com (the names httptest's certificate holds).
+func (p *endlessPeer) client() *http.Client {
+	tr := p.srv.Client().Transport.(*http.Transport).Clone()
+	addr := p.srv.Listener.Addr().String()
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	tr.TLSClientConfig.ServerName = "example.com"
+	return &http.Client{Transport: tr}
+}
+
+func TestEveryReadFromGoogleIsBounded(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		status       int
+		endlessToken bool
+	}{
+		{"endless error body", http.StatusInternalServerError, false},
+		{"endless success body", http.StatusOK, false},
+		{"endless token answer", http.StatusOK, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := startEndlessPeer(t, tt.status, tt.endlessToken)
+			c := validConfig(t)
+			n, err := gcs.New(c, notify.WithHTTPClient(p.client()), notify.WithTimeout(20*time.Second))
+			require.NoError(t, err)
+			defer n.Close()
+			for _, op := range []func() error{
+				func() error { return n.Test(context.Background()) },
+				func() error { _, err := n.Send(context.Background(), testEvent()); return err },
+			} {
+				start := time.Now()
+				err := op()
+				require.Error(t, err)
+				require.NotErrorIs(t, err, context.DeadlineExceeded, "stopped by the bound, not by the timeout: %v", err)
+				require.Less(t, time.Since(start), 10*time.Second)
+				notifytest.AssertNoSecret(t, err, secrets(t, c)...)
+			}
+			// What the server managed to write before the client stopped
+			// reading: the bound plus what socket buffers hold, never the GiB.
+			require.Less(t, p.written.Load(), int64(64<<20))
+		})
+	}
 }

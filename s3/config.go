@@ -58,6 +58,9 @@ const (
 	maxAccessKeyIDLength = 128
 	// S3-compatible stores accept shorter ids (MinIO: at least 3).
 	minCompatAccessKeyIDLength = 3
+	// maxRegionLength is one DNS label, the most a region name can be
+	// (compatRegion); AWS's are far shorter.
+	maxRegionLength = 63
 )
 
 var (

@@ -279,7 +279,7 @@ func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 		r.Skip(stepRegion, "an S3-compatible store does not report a bucket's region")
 	case out.BucketRegion != nil && *out.BucketRegion != "" && *out.BucketRegion != n.cfg.Region:
 		r.Fail(stepRegion, n.errs.Status("test: HeadBucket", 0, nil, sender.Explanation{Kind: notify.ErrRejected,
-			Message: "the bucket answered from another region", Hint: n.regionHint(*out.BucketRegion)}))
+			Message: "the bucket answered from another region", Hint: n.regionHint(n.regionName(*out.BucketRegion))}))
 	default:
 		r.Pass(stepRegion, "the bucket answered in region "+n.cfg.Region)
 	}
@@ -423,10 +423,10 @@ func (n *Notifier) apiError(ctx context.Context, op string, err error) *notify.E
 	default:
 		e.Message = http.StatusText(status)
 	}
-	region := header.Get(headerBucketRegion)
+	region := n.regionName(header.Get(headerBucketRegion))
 	if region == "" {
 		if m := expectingRegion.FindStringSubmatch(msg); m != nil {
-			region = m[1]
+			region = n.regionName(m[1])
 		}
 	}
 	bucket := n.cfg.Bucket
@@ -481,6 +481,21 @@ func (n *Notifier) apiError(ctx context.Context, op string, err error) *notify.E
 		e.Hint = "redirect not followed: check endpoint, path_style and region"
 	}
 	return e
+}
+
+// regionName returns v when it is a region name this integration could be
+// configured with, else "": the region S3 names (the X-Amz-Bucket-Region
+// header, an error message) is server data that reaches a hint, so only a
+// well-formed name, bounded like one, is ever repeated.
+func (n *Notifier) regionName(v string) string {
+	v = strings.TrimSpace(v)
+	switch {
+	case len(v) > maxRegionLength:
+		return ""
+	case awsRegion.MatchString(v), n.cfg.Endpoint != "" && compatRegion.MatchString(v):
+		return v
+	}
+	return ""
 }
 
 // regionHint says which region to configure, when S3 said.

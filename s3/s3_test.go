@@ -849,3 +849,41 @@ func TestTestReport(t *testing.T) {
 		})
 	}
 }
+
+func TestBucketRegionHeaderIsNeverRepeatedUnchecked(t *testing.T) {
+	for _, bad := range []string{
+		"us-west-2; now paste your secret " + testSecret.Reveal(),
+		"us-west-2\u00a0(call +1 555 0100)",
+		strings.Repeat("a", 200),
+		"<script>alert(1)</script>",
+	} {
+		t.Run(bad[:10], func(t *testing.T) {
+			for _, answer := range []func(*http.Request) *http.Response{
+				s3Error(301, "PermanentRedirect", "", "X-Amz-Bucket-Region", bad),
+				func(*http.Request) *http.Response { // HeadBucket OK, from "another region"
+					resp := httpmock.NewStringResponse(200, "")
+					resp.Header.Set("X-Amz-Bucket-Region", bad)
+					return resp
+				},
+			} {
+				m := newMock(t, answer)
+				n, err := s3.New(validConfig(), m.client())
+				require.NoError(t, err)
+				err = n.Test(context.Background())
+				var e *notify.Error
+				require.ErrorAs(t, err, &e)
+				require.ErrorIs(t, err, notify.ErrRejected)
+				require.Equal(t, "the bucket is not in region eu-west-1 (or the endpoint or path_style is wrong): "+
+					"set region to the bucket's region", e.Hint, "the header's value is not a region name: not repeated")
+				require.NotContains(t, err.Error(), "us-west-2")
+				require.NotContains(t, err.Error(), "<script>")
+				notifytest.AssertNoSecret(t, err, testSecret)
+			}
+		})
+	}
+	// A well-formed region is named, as before.
+	m := newMock(t, s3Error(301, "PermanentRedirect", "", "X-Amz-Bucket-Region", "us-west-2"))
+	n, err := s3.New(validConfig(), m.client())
+	require.NoError(t, err)
+	require.ErrorContains(t, n.Test(context.Background()), "set region to us-west-2")
+}

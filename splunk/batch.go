@@ -26,10 +26,11 @@ const maxReportedInvalid = 10
 // events (for example "send batch: events[2500:5000]"); events[len(receipts)]
 // is the first event not delivered, so a retry should resend
 // events[len(receipts):]. An event whose envelope alone exceeds the request
-// limit stops the batch there with an error naming it. When HEC reports an
-// invalid event inside a request, the whole request counts as not delivered
-// (HEC may have kept the events before it [unverified]), which can
-// duplicate those events on retry but never loses one.
+// limit, or HEC's (a 413), is delivered shortened as Send does, and the
+// events after it follow: one oversized event never blocks the rest. When
+// HEC reports an invalid event inside a request, the whole request counts
+// as not delivered (HEC may have kept the events before it [unverified]),
+// which can duplicate those events on retry but never loses one.
 func (n *Notifier) SendBatch(ctx context.Context, events []notify.Event) ([]notify.Receipt, error) {
 	var errs validate.Errors
 	bad := 0
@@ -72,18 +73,19 @@ func (b *batch) run(ctx context.Context) error {
 	)
 	for i := range b.events {
 		e := &b.events[i]
-		env, err := w.encode(e, b.n.fixedTail)
+		// An event larger than a request goes shortened (fit), never
+		// stopping the events after it.
+		env, _, err := b.n.fit(&w, *e, b.n.maxBytes)
+		if err == nil && len(env) > b.n.maxBytes {
+			err = b.n.tooLarge(b.op(i, i+1), *e, len(env), b.n.maxBytes, "the request limit")
+		} else if err != nil {
+			err = b.n.http.Errorf(b.op(i, i+1), notify.ErrRejected, false, "cannot encode event %q: %v", e.ID, err)
+		}
 		if err != nil {
 			if ferr := b.flush(ctx, body, first, ends); ferr != nil {
 				return ferr
 			}
-			return b.n.http.Errorf(b.op(i, i+1), notify.ErrRejected, false, "cannot encode event %q: %v", e.ID, err)
-		}
-		if len(env) > b.n.maxBytes {
-			if err := b.flush(ctx, body, first, ends); err != nil {
-				return err
-			}
-			return b.n.tooLarge(b.op(i, i+1), *e, len(env), b.n.maxBytes, "the request limit")
+			return err
 		}
 		if len(ends) > 0 && len(body)+len(env) > b.pack {
 			if err := b.flush(ctx, body, first, ends); err != nil {
@@ -135,7 +137,17 @@ func (b *batch) send(ctx context.Context, body []byte, first int, ends []int, ba
 			return err
 		}
 		if len(evs) == 1 {
-			return b.n.tooLarge(op, evs[0], len(body), 0, "HEC's max_content_length")
+			// HEC's limit is below this one event: it goes alone,
+			// shortened, and the batch carries on after it.
+			b.pack = min(b.pack, len(body)-1)
+			if len(body)/2 < minShrinkBytes {
+				return b.n.tooLarge(op, evs[0], len(body), 0, "HEC's max_content_length")
+			}
+			if err := b.n.sendOne(ctx, op, evs[0], len(body)/2); err != nil {
+				return err
+			}
+			b.receipts = append(b.receipts, notify.Receipt{ID: evs[0].ID})
+			return nil
 		}
 		// Pack no larger than the bigger half from now on, so the rest of
 		// the batch, and this body's other pieces, are not refused again.

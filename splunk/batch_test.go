@@ -198,34 +198,35 @@ func TestSendBatch413OnOneEvent(t *testing.T) {
 	f.set(func(f *fakeHEC) { f.maxContentLength = 2500 })
 
 	rcs, err := n.SendBatch(context.Background(), events)
-	require.Equal(t, eventIDs(events[:3]), receiptIDs(rcs), "the events before it were delivered")
-	require.ErrorIs(t, err, notify.ErrRejected)
-	require.False(t, notify.IsRetryable(err))
-	require.Contains(t, err.Error(), "send batch: events[3:4]")
-	require.Contains(t, err.Error(), `event "evt-0000003"`)
-	require.Contains(t, err.Error(), "max_content_length")
-	var ne *notify.Error
-	require.ErrorAs(t, err, &ne)
-	require.Equal(t, http.StatusRequestEntityTooLarge, ne.StatusCode)
+	require.NoError(t, err, "the event HEC found too large goes shortened, and the ones after it follow")
+	require.Equal(t, eventIDs(events), receiptIDs(rcs))
 	_, envs := f.snapshot()
-	requireDelivered(t, envs, events[:3])
+	require.Len(t, envs, 5)
+	requireDelivered(t, append(envs[:3:3], envs[4]), append(events[:3:3], events[4]))
+	got := decodeEvent(t, envs[3].Event)
+	require.Equal(t, events[3].ID, got.ID)
+	require.True(t, strings.HasSuffix(got.Description, "…"))
 }
 
-func TestSendBatchEventOverLimitStopsThere(t *testing.T) {
+func TestSendBatchEventOverLimitDoesNotBlockTheRest(t *testing.T) {
 	f := newFakeHEC(t)
 	n := fakeNotifier(t, f, WithMaxRequestBytes(4000))
 	events := makeEvents(6)
 	events[4].Description = strings.Repeat("d", 4000)
 
 	rcs, err := n.SendBatch(context.Background(), events)
-	require.Equal(t, eventIDs(events[:4]), receiptIDs(rcs))
-	require.ErrorIs(t, err, notify.ErrRejected)
-	require.Contains(t, err.Error(), "send batch: events[4:5]")
-	require.Contains(t, err.Error(), `event "evt-0000004"`)
-	require.Contains(t, err.Error(), "(4000 bytes)")
-	notifytest.AssertNoSecret(t, err, testToken)
-	_, envs := f.snapshot()
-	requireDelivered(t, envs, events[:4])
+	require.NoError(t, err)
+	require.Equal(t, eventIDs(events), receiptIDs(rcs), "every event delivered, the oversized one shortened")
+	reqs, envs := f.snapshot()
+	for _, r := range reqs {
+		require.LessOrEqual(t, r.bodyBytes, 4000)
+	}
+	require.Len(t, envs, 6)
+	requireDelivered(t, append(envs[:4:4], envs[5]), append(events[:4:4], events[5]))
+	got := decodeEvent(t, envs[4].Event)
+	require.Equal(t, events[4].ID, got.ID)
+	require.Equal(t, events[4].Title, got.Title)
+	require.True(t, strings.HasSuffix(got.Description, "…"))
 }
 
 func TestSendBatchPartialFailureAndResume(t *testing.T) {

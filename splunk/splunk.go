@@ -92,9 +92,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,6 +105,7 @@ import (
 	"github.com/codedefender/integrations/internal/identity"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
@@ -339,34 +342,49 @@ func (n *Notifier) probeToken(ctx context.Context) error {
 }
 
 // Send delivers one event as one HEC envelope. An invalid event is refused
-// with a *notify.ValidationError before any network call; an event whose
-// envelope is larger than the request limit is refused offline too, with an
-// *notify.Error wrapping notify.ErrRejected. The Receipt's ID is the
-// Event.ID, since HEC gives none.
+// with a *notify.ValidationError before any network call. An event whose
+// envelope is larger than the request limit, or than HEC's (a 413), is
+// delivered shortened: its largest text fields cut first, each ending in
+// "…", the ID never. The Receipt's ID is the Event.ID, since HEC gives
+// none.
 func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
 	if err := e.Validate(); err != nil {
 		return notify.Receipt{}, err
 	}
-	const op = "send"
-	var w envelopeWriter
-	env, err := w.encode(&e, n.fixedTail)
-	if err != nil {
-		return notify.Receipt{}, n.http.Errorf(op, notify.ErrRejected, false, "cannot encode event %q: %v", e.ID, err)
-	}
-	if len(env) > n.maxBytes {
-		return notify.Receipt{}, n.tooLarge(op, e, len(env), n.maxBytes, "the request limit")
-	}
-	resp, err := n.post(ctx, op, env)
-	if resp == nil {
-		return notify.Receipt{}, err
-	}
-	if err := n.checkAnswer(op, resp, err, []notify.Event{e}); err != nil {
-		if resp.StatusCode == http.StatusRequestEntityTooLarge {
-			return notify.Receipt{}, n.tooLarge(op, e, len(env), 0, "HEC's max_content_length")
-		}
+	if err := n.sendOne(ctx, "send", e, n.maxBytes); err != nil {
 		return notify.Receipt{}, err
 	}
 	return notify.Receipt{ID: e.ID}, nil
+}
+
+// sendOne posts e alone, fitted to limit bytes (see fit). A 413 means HEC's
+// max_content_length is lower than limit: e is fitted to half the refused
+// size and sent again, down to minShrinkBytes, so that it is delivered
+// shortened rather than lost.
+func (n *Notifier) sendOne(ctx context.Context, op string, e notify.Event, limit int) error {
+	var w envelopeWriter
+	for {
+		env, _, err := n.fit(&w, e, limit)
+		if err != nil {
+			return n.http.Errorf(op, notify.ErrRejected, false, "cannot encode event %q: %v", e.ID, err)
+		}
+		if len(env) > limit {
+			return n.tooLarge(op, e, len(env), limit, "the request limit")
+		}
+		resp, err := n.post(ctx, op, env)
+		if resp == nil {
+			return err
+		}
+		err = n.checkAnswer(op, resp, err, []notify.Event{e})
+		if err == nil || resp.StatusCode != http.StatusRequestEntityTooLarge {
+			return err
+		}
+		if limit = len(env) / 2; limit < minShrinkBytes {
+			return n.tooLarge(op, e, len(env), 0, "HEC's max_content_length")
+		}
+		n.log.DebugContext(ctx, "splunk: HEC refused the event as too large; shortening it",
+			"integration", Type, "op", op, "bytes", len(env), "limit", limit)
+	}
 }
 
 // post sends body (concatenated envelopes) to the event endpoint, gzipped
@@ -521,4 +539,107 @@ func hostOf(source string) string {
 		return u.Hostname()
 	}
 	return source
+}
+
+// minShrinkBytes is the smallest envelope a 413 makes the notifier try:
+// below it, HEC's max_content_length is not the reason for the refusal.
+const minShrinkBytes = 1 << 10
+
+// maxFitPasses bounds fit's re-encodings. One pass removes at least the
+// overflow (a byte cut from a field removes at least a byte of its JSON),
+// so the second pass exists only for the fallback that drops tags and
+// details.
+const maxFitPasses = 3
+
+// fit returns e's envelope within limit bytes, and the event it encodes:
+// e itself when it fits, else e with its largest text fields cut first,
+// each ending in text.TruncationMarker (the description, the source, the
+// URL, tags and detail values; then the title), and as a last resort
+// without tags and details. The ID is never cut: it is the dedup key. An
+// oversized alert is delivered shortened rather than lost. The envelope's
+// bytes are valid until w's next use; e's Tags and Details are never
+// modified in place.
+func (n *Notifier) fit(w *envelopeWriter, e notify.Event, limit int) ([]byte, notify.Event, error) {
+	env, err := w.encode(&e, n.fixedTail)
+	for pass := 0; err == nil && len(env) > limit && pass < maxFitPasses; pass++ {
+		over := len(env) - limit
+		if pass > 0 {
+			e.Tags, e.Details = nil, nil // what is left cannot be cut further
+		}
+		e = shrinkEvent(e, over)
+		env, err = w.encode(&e, n.fixedTail)
+	}
+	return env, e, err
+}
+
+// shrinkEvent returns e with at least over bytes cut from its text fields,
+// largest first: every field longer than a cap is cut to the cap, the cap
+// chosen as the highest that removes enough. The title joins the fields
+// only when the others cannot give enough.
+func shrinkEvent(e notify.Event, over int) notify.Event {
+	e.Tags = slices.Clone(e.Tags)
+	e.Details = maps.Clone(e.Details)
+	fields := []*string{&e.Description, &e.Source, &e.URL}
+	for i := range e.Tags {
+		fields = append(fields, &e.Tags[i])
+	}
+	values := make([]string, 0, len(e.Details))
+	keys := make([]string, 0, len(e.Details))
+	for k, v := range e.Details {
+		keys, values = append(keys, k), append(values, v)
+	}
+	for i := range values {
+		fields = append(fields, &values[i])
+	}
+	total := 0
+	for _, f := range fields {
+		total += len(*f)
+	}
+	if total < over {
+		fields = append(fields, &e.Title)
+	}
+	capBytes := shrinkCap(fields, over)
+	for _, f := range fields {
+		if len(*f) > capBytes {
+			*f = text.TruncateBytes(*f, capBytes)
+		}
+	}
+	if strings.TrimSpace(e.Title) == "" {
+		e.Title = text.TruncationMarker // an event always has a title
+	}
+	for i, k := range keys {
+		e.Details[k] = values[i]
+	}
+	e.Tags = slices.DeleteFunc(e.Tags, func(t string) bool { return t == "" })
+	if len(e.Tags) == 0 {
+		e.Tags = nil
+	}
+	return e
+}
+
+// shrinkCap returns the largest length c such that cutting every field
+// longer than c down to c removes at least over bytes (0 when even that
+// is not enough).
+func shrinkCap(fields []*string, over int) int {
+	removed := func(c int) int {
+		n := 0
+		for _, f := range fields {
+			n += max(len(*f)-c, 0)
+		}
+		return n
+	}
+	longest := 0
+	for _, f := range fields {
+		longest = max(longest, len(*f))
+	}
+	lo, hi := 0, longest // removed(lo) >= over is what is searched for
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if removed(mid) >= over {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
 }

@@ -368,17 +368,77 @@ func TestSendRefusesInvalidEventOffline(t *testing.T) {
 	require.ErrorAs(t, err, &ve)
 	require.True(t, ve.Has("title"))
 
-	big := testEvent()
-	big.Description = strings.Repeat("x", 2000)
-	n2, mt2 := mockNotifier(t, validConfig(), WithMaxRequestBytes(1000))
-	_, err = n2.Send(context.Background(), big)
-	require.ErrorIs(t, err, notify.ErrRejected)
-	require.False(t, notify.IsRetryable(err))
-	require.Contains(t, err.Error(), `event "evt-0001"`)
-	require.Contains(t, err.Error(), "1000 bytes")
-	notifytest.AssertNoSecret(t, err, testToken)
+	require.Zero(t, mt.GetTotalCallCount())
+}
 
-	require.Zero(t, mt.GetTotalCallCount()+mt2.GetTotalCallCount())
+func TestSendOversizedEventIsDeliveredShortened(t *testing.T) {
+	n, mt := mockNotifier(t, validConfig())
+	got := capture(t, mt, cloudEventURL, http.StatusOK, `{"text":"Success","code":0}`)
+	big := testEvent()
+	// Within notify.MaxEventBytes, but more than a 1 MB request as JSON:
+	// every quote is escaped.
+	big.Description = strings.Repeat(`"`, 600_000)
+	big.Details = map[string]string{"dom": strings.Repeat("<a>", 50_000), "page": "/checkout"}
+	require.NoError(t, big.Validate())
+	rc, err := n.Send(context.Background(), big)
+	require.NoError(t, err, "an oversized alert is delivered, not refused")
+	require.Equal(t, notify.Receipt{ID: "evt-0001"}, rc)
+	require.Len(t, *got, 1)
+	body := (*got)[0].body
+	require.LessOrEqual(t, len(body), DefaultMaxRequestBytes)
+
+	var env struct{ Event notify.Event }
+	require.NoError(t, json.Unmarshal(body, &env))
+	e := env.Event
+	require.Equal(t, big.ID, e.ID)
+	require.Equal(t, big.Title, e.Title, "the title is kept")
+	require.True(t, strings.HasSuffix(e.Description, "…"), "the largest field is cut, with a marker")
+	require.Less(t, len(e.Description), len(big.Description))
+	require.True(t, big.Details["dom"] == e.Details["dom"], "a field below the cut stays whole")
+	require.Equal(t, "/checkout", e.Details["page"])
+	require.Equal(t, big.Tags, e.Tags)
+	require.True(t, strings.Repeat(`"`, 600_000) == big.Description, "the caller's event is not modified")
+}
+
+func TestSend413ShortensAndRetries(t *testing.T) {
+	f := newFakeHEC(t)
+	n := fakeNotifier(t, f, WithGzip(false))
+	f.set(func(f *fakeHEC) { f.maxContentLength = 3000 })
+	big := testEvent()
+	big.Description = strings.Repeat("d", 5000)
+	rc, err := n.Send(context.Background(), big)
+	require.NoError(t, err)
+	require.Equal(t, "evt-0001", rc.ID)
+	reqs, envs := f.snapshot()
+	require.Len(t, reqs, 2, "refused once as too large, then delivered shortened")
+	require.Len(t, envs, 1)
+	got := decodeEvent(t, envs[0].Event)
+	require.True(t, strings.HasSuffix(got.Description, "…"))
+	require.Equal(t, big.Title, got.Title)
+}
+
+func TestShrinkEvent(t *testing.T) {
+	e := testEvent()
+	e.Description = strings.Repeat("d", 100)
+	e.Tags = []string{strings.Repeat("t", 60), "pci"}
+	e.Details = map[string]string{"a": strings.Repeat("v", 80), "b": "short"}
+
+	got := shrinkEvent(e, 90)
+	// Largest first: every field longer than the cap is cut to it.
+	require.Equal(t, strings.Repeat("d", 47)+"…", got.Description, "cut to the cap, 50 bytes, marker included")
+	require.Equal(t, strings.Repeat("v", 47)+"…", got.Details["a"])
+	require.Equal(t, []string{strings.Repeat("t", 47) + "…", "pci"}, got.Tags)
+	require.Equal(t, "short", got.Details["b"])
+	require.Equal(t, e.Title, got.Title)
+	require.Equal(t, strings.Repeat("v", 80), e.Details["a"], "the input's map is not modified")
+	require.Equal(t, strings.Repeat("t", 60), e.Tags[0], "nor its tags")
+
+	// More than every other field holds: the title is cut too, never dropped.
+	all := shrinkEvent(e, 10_000)
+	require.Equal(t, "…", all.Title)
+	require.Empty(t, all.Description)
+	require.Nil(t, all.Tags)
+	require.Equal(t, e.ID, all.ID)
 }
 
 func TestHECAnswers(t *testing.T) {
