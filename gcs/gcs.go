@@ -127,7 +127,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	n := &Notifier{
 		Identity:    identity.New(Type, c.Name),
 		cfg:         c,
-		gzip:        c.Compression == CompressionGzip,
+		gzip:        c.Compression.Gzip(),
 		clientEmail: key.ClientEmail,
 		errs:        sender.NewErrors(Type, keySecrets(c.ServiceAccountJSON, key)...),
 		logger:      s.Logger,
@@ -143,8 +143,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	}
 	client, hc, err := newClient(c.ServiceAccountJSON, s)
 	if err != nil {
-		return nil, &notify.Error{Integration: Type, Op: "new", Kind: notify.ErrRejected,
-			Message: n.errs.Clean(err.Error())}
+		return nil, n.errs.Errorf("new", notify.ErrRejected, false, "%v", err)
 	}
 	n.client, n.ownsClient = client, true
 	if s.HTTPClient == nil {
@@ -344,7 +343,7 @@ func (n *Notifier) write(ctx context.Context, op, key, contentType string, event
 	op += ": insert " + key
 	var body bytes.Buffer
 	if err := objects.WriteEvents(&body, events, n.gzip); err != nil {
-		return "", &notify.Error{Integration: Type, Op: op, Kind: notify.ErrRejected, Message: "cannot encode the event", Err: err}
+		return "", n.errs.Errorf(op, notify.ErrRejected, false, "cannot encode the event: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
@@ -467,41 +466,31 @@ const tokenOpSuffix = " (token)"
 func (n *Notifier) apiError(ctx context.Context, op string, err error) *notify.Error {
 	var ge *googleapi.Error
 	if errors.As(err, &ge) {
-		kind, retryable := sender.ClassifyStatus(ge.Code)
-		e := &notify.Error{
-			Integration: Type, Op: op, StatusCode: ge.Code, Kind: kind, Retryable: retryable,
-			RetryAfter: sender.ParseRetryAfter(ge.Header, time.Now()),
-			Message:    n.errs.Clean(googleMessage(ge)),
-		}
+		x := sender.Explanation{Message: googleMessage(ge)}
 		switch ge.Code {
 		case http.StatusUnauthorized:
-			e.Hint = "Google did not accept the credentials of " + n.clientEmail + ": was the key deleted or the account disabled? Create a new key"
+			x.Hint = "Google did not accept the credentials of " + n.clientEmail + ": was the key deleted or the account disabled? Create a new key"
 		case http.StatusForbidden:
-			e.Hint = fmt.Sprintf("service account %s lacks %s on bucket %s: grant it roles/storage.objectCreator (or an organisation policy or VPC Service Controls refuse it)",
+			x.Hint = fmt.Sprintf("service account %s lacks %s on bucket %s: grant it roles/storage.objectCreator (or an organisation policy or VPC Service Controls refuse it)",
 				n.clientEmail, permCreate, n.cfg.Bucket)
 		case http.StatusNotFound:
-			e.Hint = fmt.Sprintf("bucket %q does not exist: check bucket", n.cfg.Bucket)
+			x.Hint = fmt.Sprintf("bucket %q does not exist: check bucket", n.cfg.Bucket)
 		case http.StatusTooManyRequests:
-			e.Hint = "GCS asks to slow down: retry later, or send fewer, larger batches"
+			x.Hint = "GCS asks to slow down: retry later, or send fewer, larger batches"
 		}
-		return e
+		return n.errs.Status(op, ge.Code, ge.Header, x)
 	}
 	var ae *auth.Error
 	if errors.As(err, &ae) && ae.Response != nil {
 		status := ae.Response.StatusCode
-		kind, retryable := sender.ClassifyStatus(status)
-		e := &notify.Error{
-			Integration: Type, Op: op + tokenOpSuffix, StatusCode: status, Kind: kind, Retryable: retryable,
-			RetryAfter: sender.ParseRetryAfter(ae.Response.Header, time.Now()),
-			Message:    n.errs.Clean(ae.Error()),
-		}
+		x := sender.Explanation{Message: ae.Error()}
 		if status == http.StatusBadRequest || status == http.StatusUnauthorized || status == http.StatusForbidden {
 			// invalid_grant: a deleted or disabled key, or a wrong clock.
-			e.Kind, e.Retryable = notify.ErrUnauthorized, false
-			e.Hint = "Google's token endpoint refused the key of " + n.clientEmail +
+			x.Kind, x.Retryable = notify.ErrUnauthorized, false
+			x.Hint = "Google's token endpoint refused the key of " + n.clientEmail +
 				": was the key deleted or the account disabled (create a new key), or is this machine's clock off?"
 		}
-		return e
+		return n.errs.Status(op+tokenOpSuffix, status, ae.Response.Header, x)
 	}
 	return n.errs.Network(ctx, op, err)
 }

@@ -136,7 +136,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	return &Notifier{
 		Identity:   identity.New(Type, c.Name),
 		cfg:        c,
-		gzip:       c.Compression == CompressionGzip,
+		gzip:       c.Compression.Gzip(),
 		client:     awss3.New(o),
 		httpClient: hc,
 		ownsHTTP:   s.HTTPClient == nil,
@@ -196,7 +196,7 @@ func (n *Notifier) receipt(key string) notify.Receipt {
 func (n *Notifier) putEvents(ctx context.Context, op, key, contentType string, events []notify.Event) (string, error) {
 	var body bytes.Buffer
 	if err := objects.WriteEvents(&body, events, n.gzip); err != nil {
-		return "", &notify.Error{Integration: Type, Op: op, Kind: notify.ErrRejected, Message: "cannot encode the event", Err: err}
+		return "", n.errs.Errorf(op, notify.ErrRejected, false, "cannot encode the event: %v", err)
 	}
 	return key, n.put(ctx, op+": PutObject "+key, key, contentType, n.gzip, body.Bytes())
 }
@@ -406,22 +406,12 @@ func (n *Notifier) apiError(ctx context.Context, op string, err error) *notify.E
 	if errors.As(err, &ae) {
 		code, msg = ae.ErrorCode(), ae.ErrorMessage()
 	}
-	kind, retryable := sender.ClassifyStatus(status)
-	e := &notify.Error{
-		Integration: Type,
-		Op:          op,
-		StatusCode:  status,
-		Kind:        kind,
-		Retryable:   retryable,
-		RetryAfter:  sender.ParseRetryAfter(header, time.Now()),
-	}
+	x := sender.Explanation{Message: http.StatusText(status)}
 	switch {
 	case code != "" && msg != "":
-		e.Message = n.errs.Clean(code + ": " + msg)
+		x.Message = code + ": " + msg
 	case code != "":
-		e.Message = n.errs.Clean(code)
-	default:
-		e.Message = http.StatusText(status)
+		x.Message = code
 	}
 	region := n.regionName(header.Get(headerBucketRegion))
 	if region == "" {
@@ -432,55 +422,55 @@ func (n *Notifier) apiError(ctx context.Context, op string, err error) *notify.E
 	bucket := n.cfg.Bucket
 	switch {
 	case code == codeInvalidAccessKeyID:
-		e.Kind, e.Retryable = notify.ErrUnauthorized, false
-		e.Hint = fmt.Sprintf("the store does not know access key ID %s: check access_key_id (deleted or deactivated key?)", n.cfg.AccessKeyID)
+		x.Kind, x.Retryable = notify.ErrUnauthorized, false
+		x.Hint = fmt.Sprintf("the store does not know access key ID %s: check access_key_id (deleted or deactivated key?)", n.cfg.AccessKeyID)
 	case code == codeSignatureDoesNotMatch:
-		e.Kind, e.Retryable = notify.ErrUnauthorized, false
-		e.Hint = "the secret access key does not belong to access key ID " + n.cfg.AccessKeyID + ": check secret_access_key"
+		x.Kind, x.Retryable = notify.ErrUnauthorized, false
+		x.Hint = "the secret access key does not belong to access key ID " + n.cfg.AccessKeyID + ": check secret_access_key"
 	case code == codeExpiredToken, code == codeInvalidToken:
-		e.Kind, e.Retryable = notify.ErrUnauthorized, false
-		e.Hint = "the credentials have expired or are not valid: use a long-term access key"
+		x.Kind, x.Retryable = notify.ErrUnauthorized, false
+		x.Hint = "the credentials have expired or are not valid: use a long-term access key"
 	case code == codeRequestTimeTooSkewed:
 		// The SDK corrects its clock offset from this very answer, so the
 		// next attempt is signed with S3's time and can succeed.
-		e.Kind, e.Retryable = notify.ErrRejected, true
-		e.Hint = "this machine's clock is more than 15 minutes off S3's: synchronise it (NTP)"
+		x.Kind, x.Retryable = notify.ErrRejected, true
+		x.Hint = "this machine's clock is more than 15 minutes off S3's: synchronise it (NTP)"
 	case code == codePermanentRedirect, code == codeAuthHeaderMalformed && region != "",
 		code == codeIllegalLocation, status == http.StatusMovedPermanently,
 		status == http.StatusBadRequest && region != "" && region != n.cfg.Region && n.cfg.Endpoint == "":
-		e.Kind, e.Retryable = notify.ErrRejected, false
-		e.Hint = n.regionHint(region)
+		x.Kind, x.Retryable = notify.ErrRejected, false
+		x.Hint = n.regionHint(region)
 	case code == codeTemporaryRedirect, status == http.StatusTemporaryRedirect:
 		// S3 redirects to a new bucket's region until its DNS name has
 		// propagated; it settles by itself.
-		e.Kind, e.Retryable = notify.ErrUnavailable, true
-		e.Hint = "the bucket is new and S3 is still redirecting: retry shortly, or set region to the bucket's region"
+		x.Kind, x.Retryable = notify.ErrUnavailable, true
+		x.Hint = "the bucket is new and S3 is still redirecting: retry shortly, or set region to the bucket's region"
 	case code == codeNoSuchBucket, status == http.StatusNotFound:
-		e.Kind, e.Retryable = notify.ErrNotFound, false
-		e.Hint = fmt.Sprintf("bucket %q does not exist%s: check bucket", bucket, n.where())
+		x.Kind, x.Retryable = notify.ErrNotFound, false
+		x.Hint = fmt.Sprintf("bucket %q does not exist%s: check bucket", bucket, n.where())
 	case code == codeAccessDenied, code == codeAllAccessDisabled, status == http.StatusForbidden:
-		e.Kind, e.Retryable = notify.ErrForbidden, false
-		e.Hint = n.permissionHint(op)
+		x.Kind, x.Retryable = notify.ErrForbidden, false
+		x.Hint = n.permissionHint(op)
 	case code == codeSlowDown:
-		e.Kind, e.Retryable = notify.ErrRateLimited, true
-		e.Hint = "S3 asks to slow down: retry later, or send fewer, larger batches"
+		x.Kind, x.Retryable = notify.ErrRateLimited, true
+		x.Hint = "S3 asks to slow down: retry later, or send fewer, larger batches"
 	case code == codeRequestTimeout, code == codeBadDigest:
 		// The upload stalled or arrived damaged: sending it again works.
-		e.Kind, e.Retryable = notify.ErrUnavailable, true
+		x.Kind, x.Retryable = notify.ErrUnavailable, true
 	case code == codeSHA256Mismatch:
-		e.Kind, e.Retryable = notify.ErrRejected, false
-		e.Hint = "the store does not accept the request's payload signature: is endpoint an S3-compatible store that supports SigV4?"
+		x.Kind, x.Retryable = notify.ErrRejected, false
+		x.Hint = "the store does not accept the request's payload signature: is endpoint an S3-compatible store that supports SigV4?"
 	case code == codeInvalidBucketName:
-		e.Kind, e.Retryable = notify.ErrRejected, false
-		e.Hint = "the store refuses the bucket name: check bucket"
+		x.Kind, x.Retryable = notify.ErrRejected, false
+		x.Hint = "the store refuses the bucket name: check bucket"
 	case code == codeNotImplemented, status == http.StatusNotImplemented:
-		e.Kind, e.Retryable = notify.ErrRejected, false
-		e.Hint = "the store does not implement this request"
+		x.Kind, x.Retryable = notify.ErrRejected, false
+		x.Hint = "the store does not implement this request"
 	case status >= 300 && status < 400:
-		e.Kind, e.Retryable = notify.ErrRejected, false
-		e.Hint = "redirect not followed: check endpoint, path_style and region"
+		x.Kind, x.Retryable = notify.ErrRejected, false
+		x.Hint = "redirect not followed: check endpoint, path_style and region"
 	}
-	return e
+	return n.errs.Status(op, status, header, x)
 }
 
 // regionName returns v when it is a region name this integration could be

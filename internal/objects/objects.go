@@ -56,6 +56,28 @@ const (
 	batchHashBytes = 16
 )
 
+// Compression says how the storage destinations store event objects: the
+// console's "compression" field of s3 and gcs, which both alias this type.
+type Compression string
+
+// The compressions the console offers. The empty string means none.
+const (
+	CompressionNone Compression = "none"
+	CompressionGzip Compression = "gzip"
+)
+
+// Gzip reports whether objects are gzip-compressed.
+func (c Compression) Gzip() bool { return c == CompressionGzip }
+
+// Problem returns what is wrong with c as a config value, or "".
+func (c Compression) Problem() string {
+	switch c {
+	case "", CompressionNone, CompressionGzip:
+		return ""
+	}
+	return `must be "none" or "gzip"`
+}
+
 // CheckBatch checks every event of a batch and names the bad ones by index
 // (events[2].title).
 func CheckBatch(events []notify.Event) error {

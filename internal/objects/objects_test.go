@@ -93,3 +93,13 @@ func TestPrefixProblem(t *testing.T) {
 		require.NotEmpty(t, objects.PrefixProblem(bad), bad)
 	}
 }
+
+func TestCompression(t *testing.T) {
+	for _, ok := range []objects.Compression{"", objects.CompressionNone, objects.CompressionGzip} {
+		require.Empty(t, ok.Problem(), ok)
+	}
+	require.Equal(t, `must be "none" or "gzip"`, objects.Compression("zstd").Problem())
+	require.True(t, objects.CompressionGzip.Gzip())
+	require.False(t, objects.CompressionNone.Gzip())
+	require.False(t, objects.Compression("").Gzip())
+}
