@@ -128,7 +128,7 @@ func (b *batch) send(ctx context.Context, body []byte, first int, ends []int, ba
 	}
 	evs := b.events[first : first+len(ends)]
 	op := b.op(first, first+len(ends))
-	resp, err := b.n.post(ctx, op, body)
+	resp, err := b.n.post(ctx, op, body, evs)
 	if resp == nil {
 		return err
 	}

@@ -1,10 +1,8 @@
 package splunk
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/notify"
@@ -75,70 +73,64 @@ func parseAnswer(r *sender.Response) (hecAnswer, bool) {
 	return a, true
 }
 
+// noHECHint is the hint of a 404 that is not HEC's answer.
+const noHECHint = "no HEC endpoint at this URL: check it (Splunk Cloud: https://http-inputs-<stack>.splunkcloud.com/services/collector) and that HEC is enabled"
+
 // checkAnswer returns nil when HEC accepted the request (a 2xx with code
 // 0), and otherwise the error for it. doErr is what Sender.Do returned with
-// resp; events are the request's events, in order, to name the one HEC's
-// invalid-event-number points at.
+// resp: for a status other than 2xx it is already the finished error, read
+// by explainer; events are the request's events, in order, to name the one
+// HEC's invalid-event-number points at.
 func (n *Notifier) checkAnswer(op string, resp *sender.Response, doErr error, events []notify.Event) error {
-	a, ok := parseAnswer(resp)
-	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
-		switch {
-		case ok && *a.Code == codeSuccess:
-			return nil
-		case !ok:
-			// A receipt must come from HEC's own answer; a proxy's page is not one.
-			e := n.http.Errorf(op, notify.ErrRejected, false, "the answer is not HEC's JSON (it has no code); is the URL the HEC endpoint?")
-			e.StatusCode = resp.StatusCode
-			return e
-		}
-	}
-	if !ok {
-		// Not HEC's JSON (a proxy, a redirect, a page): the shared status
-		// table has already read it.
-		var e *notify.Error
-		if errors.As(doErr, &e) && e.StatusCode == http.StatusNotFound {
-			e.Hint = "no HEC endpoint at this URL: check it (Splunk Cloud: https://http-inputs-<stack>.splunkcloud.com/services/collector) and that HEC is enabled"
-		}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return doErr
 	}
-	return n.codeError(op, resp, a, events)
+	a, ok := parseAnswer(resp)
+	switch {
+	case ok && *a.Code == codeSuccess:
+		return nil
+	case !ok:
+		// A receipt must come from HEC's own answer; a proxy's page is not one.
+		return n.http.Status(op, resp.StatusCode, resp.Header, sender.Explanation{Kind: notify.ErrRejected,
+			Message: "the answer is not HEC's JSON (it has no code); is the URL the HEC endpoint?"})
+	}
+	return n.http.Status(op, resp.StatusCode, resp.Header, n.explainAnswer(resp, events))
 }
 
-// codeError turns a HEC answer with a code other than success into an
-// *notify.Error: the code decides the sentinel when it is one HEC
-// documents, else the HTTP status does. What HEC said is scrubbed of the
-// token.
-func (n *Notifier) codeError(op string, resp *sender.Response, a hecAnswer, events []notify.Event) *notify.Error {
-	kind, retryable := sender.ClassifyStatus(resp.StatusCode)
-	if kind == nil { // a 2xx with a code other than 0
-		kind = notify.ErrRejected
+// explainer is the sender.Request.Explain of a request holding events.
+func (n *Notifier) explainer(events []notify.Event) func(*sender.Response) sender.Explanation {
+	return func(r *sender.Response) sender.Explanation { return n.explainAnswer(r, events) }
+}
+
+// explainAnswer reads HEC's answer once: its code decides the sentinel
+// when it is one HEC documents, else the HTTP status does; an answer
+// without a HEC code (a proxy's page, a load balancer's 429, 502 or 504)
+// goes by the shared status table. What HEC said is scrubbed of the token
+// by the Sender.
+func (n *Notifier) explainAnswer(r *sender.Response, events []notify.Event) sender.Explanation {
+	a, ok := parseAnswer(r)
+	if !ok {
+		if r.StatusCode == http.StatusNotFound {
+			return sender.Explanation{Hint: noHECHint}
+		}
+		return sender.Explanation{}
 	}
-	e := &notify.Error{
-		Integration: Type,
-		Op:          op,
-		StatusCode:  resp.StatusCode,
-		Retryable:   retryable,
-		RetryAfter:  sender.ParseRetryAfter(resp.Header, time.Now()),
-		Kind:        kind,
-		Message:     n.http.Clean(fmt.Sprintf("HEC code %d: %s", *a.Code, a.Text)),
-	}
+	x := sender.Explanation{Message: fmt.Sprintf("HEC code %d: %s", *a.Code, a.Text)}
 	if a.InvalidEventNumber != nil {
 		i := *a.InvalidEventNumber
 		if i >= 0 && i < len(events) {
-			e.Message += fmt.Sprintf(" (event %d of the request, id %q)", i, events[i].ID)
+			x.Message += fmt.Sprintf(" (event %d of the request, id %q)", i, events[i].ID)
 		} else {
-			e.Message += fmt.Sprintf(" (event %d of the request)", i)
+			x.Message += fmt.Sprintf(" (event %d of the request)", i)
 		}
 	}
-	if *a.Code == codeIncorrectIdx {
-		e.Kind, e.Retryable = notify.ErrRejected, false
-		e.Err = n.indexError()
-		return e
+	switch c, known := hecCodes[*a.Code]; {
+	case *a.Code == codeIncorrectIdx:
+		x.Kind, x.Retryable, x.Err = notify.ErrRejected, false, n.indexError()
+	case known:
+		x.Kind, x.Retryable, x.Hint = c.kind, c.retryable, c.hint
 	}
-	if c, known := hecCodes[*a.Code]; known {
-		e.Kind, e.Retryable, e.Hint = c.kind, c.retryable, c.hint
-	}
-	return e
+	return x
 }
 
 // indexError is the cause of a code 7: a field error naming "index", so

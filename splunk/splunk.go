@@ -322,7 +322,7 @@ func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 func (n *Notifier) probeToken(ctx context.Context) error {
 	resp, err := n.http.Do(ctx, sender.Request{
 		Op: testOp, Method: http.MethodPost, URL: n.eventURL, Header: n.header, Body: []byte{},
-		NetworkHint: n.networkHint,
+		Explain: n.explainer(nil), NetworkHint: n.networkHint,
 	})
 	if resp == nil {
 		return err
@@ -333,10 +333,8 @@ func (n *Notifier) probeToken(ctx context.Context) error {
 		return nil
 	case resp.StatusCode >= 200 && resp.StatusCode <= 299 && (!ok || *ans.Code == codeSuccess):
 		// HEC never accepts an empty request: whatever answered is not HEC.
-		e := n.http.Errorf(testOp, notify.ErrRejected, false,
-			"an empty request was accepted, which HEC answers with code %d (No data); is the URL the HEC endpoint?", codeNoData)
-		e.StatusCode = resp.StatusCode
-		return e
+		return n.http.Status(testOp, resp.StatusCode, resp.Header, sender.Explanation{Kind: notify.ErrRejected,
+			Message: fmt.Sprintf("an empty request was accepted, which HEC answers with code %d (No data); is the URL the HEC endpoint?", codeNoData)})
 	}
 	return n.checkAnswer(testOp, resp, err, nil)
 }
@@ -371,7 +369,7 @@ func (n *Notifier) sendOne(ctx context.Context, op string, e notify.Event, limit
 		if len(env) > limit {
 			return n.tooLarge(op, e, len(env), limit, "the request limit")
 		}
-		resp, err := n.post(ctx, op, env)
+		resp, err := n.post(ctx, op, env, []notify.Event{e})
 		if resp == nil {
 			return err
 		}
@@ -387,10 +385,11 @@ func (n *Notifier) sendOne(ctx context.Context, op string, e notify.Event, limit
 	}
 }
 
-// post sends body (concatenated envelopes) to the event endpoint, gzipped
+// post sends body, the envelopes of events, to the event endpoint, gzipped
 // when that pays. It returns the response whenever HEC answered, with the
-// Sender's status error, which the caller replaces by reading HEC's code.
-func (n *Notifier) post(ctx context.Context, op string, body []byte) (*sender.Response, error) {
+// finished error of a status other than 2xx (HEC's code read by
+// explainAnswer); checkAnswer reads a 2xx.
+func (n *Notifier) post(ctx context.Context, op string, body []byte, events []notify.Event) (*sender.Response, error) {
 	header := n.header
 	if n.gzip && len(body) >= gzipMinBytes {
 		gz, err := gzipBytes(body)
@@ -402,7 +401,7 @@ func (n *Notifier) post(ctx context.Context, op string, body []byte) (*sender.Re
 		header.Set("Content-Encoding", "gzip")
 	}
 	return n.http.Do(ctx, sender.Request{Op: op, Method: http.MethodPost, URL: n.eventURL, Header: header, Body: body,
-		NetworkHint: n.networkHint})
+		Explain: n.explainer(events), NetworkHint: n.networkHint})
 }
 
 // networkHint explains a HEC host that does not resolve when the library
@@ -451,12 +450,12 @@ func (n *Notifier) tooLarge(op string, e notify.Event, size, limit int, what str
 	if limit > 0 {
 		msg = fmt.Sprintf("event %q is %d bytes as a HEC envelope, more than %s (%d bytes)", e.ID, size, what, limit)
 	}
-	err := n.http.Errorf(op, notify.ErrRejected, false, "%s", msg)
-	err.Hint = "shorten the event's description or details, or raise the limit (splunk.WithMaxRequestBytes, HEC's max_content_length)"
+	status := 0 // refused offline
 	if limit == 0 {
-		err.StatusCode = http.StatusRequestEntityTooLarge
+		status = http.StatusRequestEntityTooLarge // HEC's answer
 	}
-	return err
+	return n.http.Status(op, status, nil, sender.Explanation{Kind: notify.ErrRejected, Message: msg,
+		Hint: "shorten the event's title, or raise the limit (splunk.WithMaxRequestBytes, HEC's max_content_length)"})
 }
 
 // envelopeTail returns the envelope's constant fields, written once in New.

@@ -42,6 +42,10 @@ type Explanation struct {
 	// RetryAfter, when positive, replaces the wait read from the answer's
 	// headers.
 	RetryAfter time.Duration
+	// Err, when set, is the cause the error wraps, for errors.As (Splunk's
+	// code 7 wraps a *notify.ValidationError naming the index field). Its
+	// message is not scrubbed: it must be the library's own words.
+	Err error
 }
 
 // Errors builds everything the library reports back from one destination:
@@ -105,6 +109,7 @@ func (b *Errors) Status(op string, code int, header http.Header, x Explanation) 
 		Kind:        kind,
 		Message:     b.Clean(x.Message),
 		Hint:        b.Clean(x.Hint),
+		Err:         x.Err,
 	}
 	if x.RetryAfter > 0 {
 		e.RetryAfter = min(x.RetryAfter, MaxRetryAfter)
