@@ -51,6 +51,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/auth"
@@ -92,6 +93,7 @@ type Notifier struct {
 	errs        *sender.Errors
 	logger      *slog.Logger
 	timeout     time.Duration
+	closed      atomic.Bool
 }
 
 var (
@@ -292,8 +294,12 @@ func (n *Notifier) Validate() error { return n.cfg.Validate() }
 
 // Close releases the storage client and idle connections the Notifier made
 // for itself; a client given with WithStorageClient or notify.WithHTTPClient
-// stays the caller's. The Notifier must not be used afterwards.
+// stays the caller's. It may be called more than once; afterwards Send,
+// SendBatch and Test return an error.
 func (n *Notifier) Close() error {
+	if n.closed.Swap(true) {
+		return nil
+	}
 	var err error
 	if n.ownsClient {
 		err = n.client.Close()
@@ -303,6 +309,9 @@ func (n *Notifier) Close() error {
 	}
 	return err
 }
+
+// errClosed is the message of what a closed Notifier returns.
+const errClosed = "the notifier is closed"
 
 // Send writes e as one JSON object at <prefix>/YYYY/MM/DD/<event-id>.json
 // (.json.gz with gzip), unless it is already there. An invalid event is
@@ -341,6 +350,9 @@ var crc32cTable = crc32.MakeTable(crc32.Castagnoli)
 // for an upload that then fails.
 func (n *Notifier) write(ctx context.Context, op, key, contentType string, events []notify.Event) (string, error) {
 	op += ": insert " + key
+	if n.closed.Load() {
+		return "", n.errs.Errorf(op, notify.ErrRejected, false, errClosed)
+	}
 	var body bytes.Buffer
 	if err := objects.WriteEvents(&body, events, n.gzip); err != nil {
 		return "", n.errs.Errorf(op, notify.ErrRejected, false, "cannot encode the event: %v", err)
@@ -415,6 +427,12 @@ func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Er
 func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 	const op = "test: testIamPermissions"
 	var r notify.Report
+	if n.closed.Load() {
+		r.Fail(checkKey, n.errs.Errorf(op, notify.ErrRejected, false, errClosed))
+		r.Skip(checkBucket, errClosed)
+		r.Skip(checkCreate, errClosed)
+		return r
+	}
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
 	start := time.Now()

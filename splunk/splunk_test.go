@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -803,4 +804,15 @@ func TestConsoleFormAgainstTheFake(t *testing.T) {
 	require.Len(t, events, 1)
 	require.Equal(t, "http-inputs-acme.splunkcloud.com", events[0].Host, "the stack's HEC host, not its web address")
 	require.Equal(t, "/services/collector/event", events[0].Path)
+}
+
+func TestCloseContract(t *testing.T) {
+	n, mt := mockNotifier(t, validConfig())
+	got := capture(t, mt, cloudEventURL, http.StatusOK, `{"text":"Success","code":0}`)
+	_, err := n.Send(context.Background(), testkit.FullEvent())
+	require.NoError(t, err)
+	testkit.CloseContract(t, n, testkit.FullEvent(), func() int { return len(*got) }, testToken)
+	rcs, err := n.SendBatch(context.Background(), makeEvents(2))
+	require.Empty(t, rcs)
+	require.ErrorContains(t, err, "closed")
 }
