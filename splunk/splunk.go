@@ -654,3 +654,305 @@ func shrinkCap(fields []*string, over int) int {
 	}
 	return lo
 }
+
+// HEC answers {"text": ..., "code": N} and, for a batch whose event N
+// failed, "invalid-event-number" (CONTRACTS §6).
+type hecAnswer struct {
+	Text               string `json:"text"`
+	Code               *int   `json:"code"`
+	InvalidEventNumber *int   `json:"invalid-event-number"`
+}
+
+// The HEC codes the notifier itself branches on.
+const (
+	codeSuccess      = 0
+	codeNoData       = 5
+	codeIncorrectIdx = 7
+)
+
+// hecCode is what one HEC code means for the caller.
+type hecCode struct {
+	kind      error
+	retryable bool
+	hint      string
+}
+
+// hecCodes maps HEC's body codes onto sentinels (CONTRACTS §6, from
+// SplunkAdmins' copy of Splunk's table). The code decides, not the HTTP
+// status: a 403 with code 1 (token disabled) and a 403 with code 4 (invalid
+// token) need different fixes. Code 7 (incorrect index) is handled apart,
+// since it names a config field. Codes not listed fall back to the HTTP
+// status table.
+var hecCodes = map[int]hecCode{
+	1:  {notify.ErrForbidden, false, disabledHint},
+	2:  {notify.ErrUnauthorized, false, "the Authorization header did not reach HEC: a proxy in between may strip it"},
+	3:  {notify.ErrUnauthorized, false, "HEC did not accept the Authorization header"},
+	4:  {notify.ErrUnauthorized, false, invalidHint},
+	5:  {notify.ErrRejected, false, "the request reached HEC without its body: a proxy in between may drop it"},
+	6:  {notify.ErrRejected, false, "HEC could not parse an event"},
+	8:  {notify.ErrUnavailable, true, "HEC had an internal error: retry later"},
+	9:  {notify.ErrUnavailable, true, "HEC is busy: retry later"},
+	10: {notify.ErrRejected, false, "the token has indexer acknowledgement on and wants a request channel"},
+	11: {notify.ErrRejected, false, "HEC refused the request channel"},
+	12: {notify.ErrRejected, false, "an event reached HEC without its event field"},
+	13: {notify.ErrRejected, false, "an event reached HEC with a blank event field"},
+	14: {notify.ErrRejected, false, "indexer acknowledgement is off for this token"},
+	15: {notify.ErrRejected, false, "HEC could not handle the indexed fields"},
+	16: {notify.ErrRejected, false, "this library sends the token in the Authorization header, never in the query string"},
+	18: {notify.ErrUnavailable, true, "HEC's queues are full: retry later"},
+	19: {notify.ErrUnavailable, true, "HEC's acknowledgement service is unavailable: retry later"},
+	20: {notify.ErrUnavailable, true, "HEC's queues are full and its acknowledgement service is unavailable: retry later"},
+	21: {notify.ErrUnauthorized, false, invalidHint},
+	22: {notify.ErrForbidden, false, disabledHint},
+}
+
+const (
+	disabledHint = "the token is disabled: enable it in Splunk under Settings > Data inputs > HTTP Event Collector"
+	invalidHint  = "HEC does not know this token: copy it again from Settings > Data inputs > HTTP Event Collector"
+)
+
+// parseAnswer reads HEC's JSON answer; ok is false when the body is not one.
+func parseAnswer(r *sender.Response) (hecAnswer, bool) {
+	var a hecAnswer
+	if err := r.DecodeJSON(&a); err != nil || a.Code == nil {
+		return hecAnswer{}, false
+	}
+	return a, true
+}
+
+// noHECHint is the hint of a 404 that is not HEC's answer.
+const noHECHint = "no HEC endpoint at this URL: check it (Splunk Cloud: https://http-inputs-<stack>.splunkcloud.com/services/collector) and that HEC is enabled"
+
+// checkAnswer returns nil when HEC accepted the request (a 2xx with code
+// 0), and otherwise the error for it. doErr is what Sender.Do returned with
+// resp: for a status other than 2xx it is already the finished error, read
+// by explainer; events are the request's events, in order, to name the one
+// HEC's invalid-event-number points at.
+func (n *Notifier) checkAnswer(op string, resp *sender.Response, doErr error, events []notify.Event) error {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return doErr
+	}
+	a, ok := parseAnswer(resp)
+	switch {
+	case ok && *a.Code == codeSuccess:
+		return nil
+	case !ok:
+		// A receipt must come from HEC's own answer; a proxy's page is not one.
+		return n.http.Status(op, resp.StatusCode, resp.Header, sender.Explanation{Kind: notify.ErrRejected,
+			Message: "the answer is not HEC's JSON (it has no code); is the URL the HEC endpoint?"})
+	}
+	return n.http.Status(op, resp.StatusCode, resp.Header, n.explainAnswer(resp, events))
+}
+
+// explainer is the sender.Request.Explain of a request holding events.
+func (n *Notifier) explainer(events []notify.Event) func(*sender.Response) sender.Explanation {
+	return func(r *sender.Response) sender.Explanation { return n.explainAnswer(r, events) }
+}
+
+// explainAnswer reads HEC's answer once: its code decides the sentinel
+// when it is one HEC documents, else the HTTP status does; an answer
+// without a HEC code (a proxy's page, a load balancer's 429, 502 or 504)
+// goes by the shared status table. What HEC said is scrubbed of the token
+// by the Sender.
+func (n *Notifier) explainAnswer(r *sender.Response, events []notify.Event) sender.Explanation {
+	a, ok := parseAnswer(r)
+	if !ok {
+		if r.StatusCode == http.StatusNotFound {
+			return sender.Explanation{Hint: noHECHint}
+		}
+		return sender.Explanation{}
+	}
+	x := sender.Explanation{Message: fmt.Sprintf("HEC code %d: %s", *a.Code, a.Text)}
+	if a.InvalidEventNumber != nil {
+		i := *a.InvalidEventNumber
+		if i >= 0 && i < len(events) {
+			x.Message += fmt.Sprintf(" (event %d of the request, id %q)", i, events[i].ID)
+		} else {
+			x.Message += fmt.Sprintf(" (event %d of the request)", i)
+		}
+	}
+	switch c, known := hecCodes[*a.Code]; {
+	case *a.Code == codeIncorrectIdx:
+		x.Kind, x.Retryable, x.Err = notify.ErrRejected, false, n.indexError()
+	case known:
+		x.Kind, x.Retryable, x.Hint = c.kind, c.retryable, c.hint
+	}
+	return x
+}
+
+// indexError is the cause of a code 7: a field error naming "index", so
+// that a console can point at the field (errors.As to *notify.ValidationError)
+// while errors.Is(err, notify.ErrRejected) still holds.
+func (n *Notifier) indexError() *notify.ValidationError {
+	msg := "the token's default index does not exist or the token may not write to it: set index, or fix the token in Splunk"
+	if n.cfg.Index != "" {
+		msg = fmt.Sprintf("%q is not an index this token may write to: add it to the token's allowed indexes in Splunk, "+
+			"or change index", n.cfg.Index)
+	}
+	return &notify.ValidationError{Fields: []notify.FieldError{{Field: "index", Message: msg}}}
+}
+
+// maxReportedInvalid bounds how many invalid events one *ValidationError
+// lists, so that a batch of 100,000 bad events gives a readable error.
+const maxReportedInvalid = 10
+
+// SendBatch delivers events in HEC's batch form: envelopes one after
+// another in as few requests as the request limit allows, sent one at a
+// time, so that only one request body (two while a 413 is split) is held at
+// once whatever the batch size.
+//
+// Every event is checked first: if any is invalid, SendBatch returns a
+// *notify.ValidationError whose fields are prefixed "events[i]." and sends
+// nothing. Otherwise it returns one Receipt per delivered event, in order
+// (ID = Event.ID). On a failure it returns the receipts of the events
+// delivered before it with the error, whose Op names the failed request's
+// events (for example "send batch: events[2500:5000]"); events[len(receipts)]
+// is the first event not delivered, so a retry should resend
+// events[len(receipts):]. An event whose envelope alone exceeds the request
+// limit, or HEC's (a 413), is delivered shortened as Send does, and the
+// events after it follow: one oversized event never blocks the rest. When
+// HEC reports an invalid event inside a request, the whole request counts
+// as not delivered (HEC may have kept the events before it [unverified]),
+// which can duplicate those events on retry but never loses one.
+func (n *Notifier) SendBatch(ctx context.Context, events []notify.Event) ([]notify.Receipt, error) {
+	var errs validate.Errors
+	bad := 0
+	for i, e := range events {
+		if err := e.Validate(); err != nil {
+			if bad++; bad <= maxReportedInvalid {
+				errs.Merge(fmt.Sprintf("events[%d]", i), err)
+			}
+		}
+	}
+	if bad > maxReportedInvalid {
+		errs.Addf("events", "%d more events are invalid", bad-maxReportedInvalid)
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	b := &batch{n: n, events: events, receipts: make([]notify.Receipt, 0, len(events)), pack: n.maxBytes}
+	err := b.run(ctx)
+	return b.receipts, err
+}
+
+// batch is one SendBatch call in progress.
+type batch struct {
+	n        *Notifier
+	events   []notify.Event
+	receipts []notify.Receipt
+	// pack is how full a request is filled: the request limit, lowered after
+	// a 413 so the rest of the batch does not hit the same wall.
+	pack int
+}
+
+// run encodes the events into bodies of at most pack bytes and sends each
+// as soon as it is full.
+func (b *batch) run(ctx context.Context) error {
+	var (
+		w     envelopeWriter
+		body  []byte
+		ends  []int // ends[k] is where the k-th envelope of body ends
+		first int   // index in b.events of body's first envelope
+	)
+	for i := range b.events {
+		e := &b.events[i]
+		// An event larger than a request goes shortened (fit), never
+		// stopping the events after it.
+		env, _, err := b.n.fit(&w, *e, b.n.maxBytes)
+		if err == nil && len(env) > b.n.maxBytes {
+			err = b.n.tooLarge(b.op(i, i+1), *e, len(env), b.n.maxBytes, "the request limit")
+		} else if err != nil {
+			err = b.n.http.Errorf(b.op(i, i+1), notify.ErrRejected, false, "cannot encode event %q: %v", e.ID, err)
+		}
+		if err != nil {
+			if ferr := b.flush(ctx, body, first, ends); ferr != nil {
+				return ferr
+			}
+			return err
+		}
+		if len(ends) > 0 && len(body)+len(env) > b.pack {
+			if err := b.flush(ctx, body, first, ends); err != nil {
+				return err
+			}
+			body, ends, first = nil, ends[:0], i
+		}
+		if body == nil {
+			// A new body each time: the transport may still read the last
+			// one after Do returns. Sized for the rest of the batch at this
+			// event's size, so a small batch does not take a full megabyte.
+			body = make([]byte, 0, min(b.pack, len(env)*(len(b.events)-i)))
+		}
+		body = append(body, env...)
+		ends = append(ends, len(body))
+	}
+	return b.flush(ctx, body, first, ends)
+}
+
+// op names the request holding events[from:to].
+func (b *batch) op(from, to int) string {
+	return fmt.Sprintf("send batch: events[%d:%d]", from, to)
+}
+
+// flush sends body, which holds the envelopes of b.events[first:first+len(ends)].
+func (b *batch) flush(ctx context.Context, body []byte, first int, ends []int) error {
+	if len(ends) == 0 {
+		return nil
+	}
+	return b.send(ctx, body, first, ends, 0)
+}
+
+// send posts body, the envelopes of b.events[first:first+len(ends)], where
+// ends are offsets into the original body and body starts at base. A 413
+// splits it in halves at an envelope boundary and sends each; a body already
+// larger than a size HEC refused is split without being sent.
+func (b *batch) send(ctx context.Context, body []byte, first int, ends []int, base int) error {
+	if len(ends) > 1 && len(body) > b.pack {
+		return b.split(ctx, body, first, ends, base)
+	}
+	evs := b.events[first : first+len(ends)]
+	op := b.op(first, first+len(ends))
+	resp, err := b.n.post(ctx, op, body, evs)
+	if resp == nil {
+		return err
+	}
+	if err := b.n.checkAnswer(op, resp, err, evs); err != nil {
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			return err
+		}
+		if len(evs) == 1 {
+			// HEC's limit is below this one event: it goes alone,
+			// shortened, and the batch carries on after it.
+			b.pack = min(b.pack, len(body)-1)
+			if len(body)/2 < minShrinkBytes {
+				return b.n.tooLarge(op, evs[0], len(body), 0, "HEC's max_content_length")
+			}
+			if err := b.n.sendOne(ctx, op, evs[0], len(body)/2); err != nil {
+				return err
+			}
+			b.receipts = append(b.receipts, notify.Receipt{ID: evs[0].ID})
+			return nil
+		}
+		// Pack no larger than the bigger half from now on, so the rest of
+		// the batch, and this body's other pieces, are not refused again.
+		cut := ends[len(ends)/2-1] - base
+		b.pack = min(b.pack, max(cut, len(body)-cut))
+		b.n.log.DebugContext(ctx, "splunk: HEC refused the request as too large; splitting it",
+			"integration", Type, "op", op, "bytes", len(body), "pack", b.pack)
+		return b.split(ctx, body, first, ends, base)
+	}
+	for _, e := range evs {
+		b.receipts = append(b.receipts, notify.Receipt{ID: e.ID})
+	}
+	return nil
+}
+
+// split sends body's two halves, cut at the envelope boundary nearest the
+// middle by count, in order.
+func (b *batch) split(ctx context.Context, body []byte, first int, ends []int, base int) error {
+	mid := len(ends) / 2
+	cut := ends[mid-1] - base
+	if err := b.send(ctx, body[:cut], first, ends[:mid], base); err != nil {
+		return err
+	}
+	return b.send(ctx, body[cut:], first+mid, ends[mid:], base+cut)
+}
