@@ -165,56 +165,53 @@ func TestValidate(t *testing.T) {
 	require.NoError(t, local.Validate(), "a host name over http is checked where it resolves, at dial time")
 
 	tests := []struct {
-		name  string
-		edit  func(c *s3.Config)
-		field string
-		want  string
+		testkit.ValidateCase[s3.Config]
+		want string // a phrase the field's message holds
 	}{
-		{"no name", func(c *s3.Config) { c.Name = "" }, "name", "required"},
-		{"no key id", func(c *s3.Config) { c.AccessKeyID = "" }, "access_key_id", "required"},
-		{"lower-case key id", func(c *s3.Config) { c.AccessKeyID = "akiaiosfodnn7example" }, "access_key_id", "AWS access key ID"},
-		{"short key id", func(c *s3.Config) { c.AccessKeyID = "AKIA1" }, "access_key_id", "AWS access key ID"},
-		{"temporary key", func(c *s3.Config) { c.AccessKeyID = "ASIAIOSFODNN7EXAMPLE" }, "access_key_id", "session token"},
-		{"key id with space", func(c *s3.Config) { c.AccessKeyID = "AKIA IOSFODNN7EXAMPLE" }, "access_key_id", "spaces"},
-		{"no secret", func(c *s3.Config) { c.SecretAccessKey = "" }, "secret_access_key", "required"},
-		{"masked secret", func(c *s3.Config) { c.SecretAccessKey = notify.Redacted }, "secret_access_key", "mask"},
-		{"secret with newline", func(c *s3.Config) { c.SecretAccessKey = "abc\ndef" }, "secret_access_key", "line breaks"},
-		{"no region", func(c *s3.Config) { c.Region = "" }, "region", "required"},
-		{"bad region", func(c *s3.Config) { c.Region = "Europe" }, "region", "AWS region"},
-		{"auto is not AWS", func(c *s3.Config) { c.Region = "auto" }, "region", "AWS region"},
-		{"no bucket", func(c *s3.Config) { c.Bucket = "" }, "bucket", "required"},
-		{"short bucket", func(c *s3.Config) { c.Bucket = "ab" }, "bucket", "3 to 63"},
-		{"upper-case bucket", func(c *s3.Config) { c.Bucket = "CD-Alerts" }, "bucket", "lower-case"},
-		{"bucket ends with dash", func(c *s3.Config) { c.Bucket = "alerts-" }, "bucket", "begin and end"},
-		{"bucket with ..", func(c *s3.Config) { c.Bucket = "a..b" }, "bucket", "adjacent"},
-		{"IP bucket", func(c *s3.Config) { c.Bucket = "192.168.5.4" }, "bucket", "IP address"},
-		{"reserved prefix", func(c *s3.Config) { c.Bucket = "xn--alerts" }, "bucket", "xn--"},
-		{"reserved suffix", func(c *s3.Config) { c.Bucket = "alerts-s3alias" }, "bucket", "-s3alias"},
-		{"directory bucket", func(c *s3.Config) { c.Bucket = "alerts--use1-az4--x-s3" }, "bucket", "--x-s3"},
-		{"prefix with leading slash", func(c *s3.Config) { c.Prefix = "/alerts" }, "prefix", "start or end"},
-		{"prefix with trailing slash", func(c *s3.Config) { c.Prefix = "alerts/" }, "prefix", "start or end"},
-		{"prefix with //", func(c *s3.Config) { c.Prefix = "a//b" }, "prefix", "//"},
-		{"prefix with ..", func(c *s3.Config) { c.Prefix = "a/../b" }, "prefix", ".."},
-		{"prefix with space", func(c *s3.Config) { c.Prefix = "my alerts" }, "prefix", "letters, digits"},
-		{"long prefix", func(c *s3.Config) { c.Prefix = strings.Repeat("a", 513) }, "prefix", "512"},
-		{"bad compression", func(c *s3.Config) { c.Compression = "zstd" }, "compression", "gzip"},
-		{"endpoint ftp", func(c *s3.Config) { c.Endpoint = "ftp://minio.example.com" }, "endpoint", "https"},
-		{"endpoint public http", func(c *s3.Config) { c.Endpoint = "http://203.0.113.7:9000" }, "endpoint", "https"},
-		{"endpoint with path", func(c *s3.Config) { c.Endpoint = "https://minio.example.com/cd-alerts" }, "endpoint", "base URL"},
-		{"endpoint with user", func(c *s3.Config) { c.Endpoint = "https://u:p@minio.example.com" }, "endpoint", "user name"},
-		{"endpoint not a URL", func(c *s3.Config) { c.Endpoint = "minio" }, "endpoint", "absolute"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "no name", Config: with(func(c *s3.Config) { c.Name = "" }), Fields: []string{"name"}, Schema: true}, want: "required"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "no key id", Config: with(func(c *s3.Config) { c.AccessKeyID = "" }), Fields: []string{"access_key_id"}, Schema: true}, want: "required"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "lower-case key id", Config: with(func(c *s3.Config) { c.AccessKeyID = "akiaiosfodnn7example" }), Fields: []string{"access_key_id"}, Schema: true}, want: "AWS access key ID"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "short key id", Config: with(func(c *s3.Config) { c.AccessKeyID = "AKIA1" }), Fields: []string{"access_key_id"}}, want: "AWS access key ID"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "temporary key", Config: with(func(c *s3.Config) { c.AccessKeyID = "ASIAIOSFODNN7EXAMPLE" }), Fields: []string{"access_key_id"}}, want: "session token"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "key id with space", Config: with(func(c *s3.Config) { c.AccessKeyID = "AKIA IOSFODNN7EXAMPLE" }), Fields: []string{"access_key_id"}}, want: "spaces"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "no secret", Config: with(func(c *s3.Config) { c.SecretAccessKey = "" }), Fields: []string{"secret_access_key"}, Schema: true}, want: "required"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "masked secret", Config: with(func(c *s3.Config) { c.SecretAccessKey = notify.Redacted }), Fields: []string{"secret_access_key"}}, want: "mask"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "secret with newline", Config: with(func(c *s3.Config) { c.SecretAccessKey = "abc\ndef" }), Fields: []string{"secret_access_key"}}, want: "line breaks"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "no region", Config: with(func(c *s3.Config) { c.Region = "" }), Fields: []string{"region"}, Schema: true}, want: "required"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "bad region", Config: with(func(c *s3.Config) { c.Region = "Europe" }), Fields: []string{"region"}, Schema: true}, want: "AWS region"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "auto is not AWS", Config: with(func(c *s3.Config) { c.Region = "auto" }), Fields: []string{"region"}}, want: "AWS region"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "no bucket", Config: with(func(c *s3.Config) { c.Bucket = "" }), Fields: []string{"bucket"}, Schema: true}, want: "required"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "short bucket", Config: with(func(c *s3.Config) { c.Bucket = "ab" }), Fields: []string{"bucket"}, Schema: true}, want: "3 to 63"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "upper-case bucket", Config: with(func(c *s3.Config) { c.Bucket = "CD-Alerts" }), Fields: []string{"bucket"}, Schema: true}, want: "lower-case"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "bucket ends with dash", Config: with(func(c *s3.Config) { c.Bucket = "alerts-" }), Fields: []string{"bucket"}}, want: "begin and end"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "bucket with ..", Config: with(func(c *s3.Config) { c.Bucket = "a..b" }), Fields: []string{"bucket"}}, want: "adjacent"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "IP bucket", Config: with(func(c *s3.Config) { c.Bucket = "192.168.5.4" }), Fields: []string{"bucket"}}, want: "IP address"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "reserved prefix", Config: with(func(c *s3.Config) { c.Bucket = "xn--alerts" }), Fields: []string{"bucket"}}, want: "xn--"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "reserved suffix", Config: with(func(c *s3.Config) { c.Bucket = "alerts-s3alias" }), Fields: []string{"bucket"}}, want: "-s3alias"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "directory bucket", Config: with(func(c *s3.Config) { c.Bucket = "alerts--use1-az4--x-s3" }), Fields: []string{"bucket"}}, want: "--x-s3"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "prefix with leading slash", Config: with(func(c *s3.Config) { c.Prefix = "/alerts" }), Fields: []string{"prefix"}}, want: "start or end"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "prefix with trailing slash", Config: with(func(c *s3.Config) { c.Prefix = "alerts/" }), Fields: []string{"prefix"}}, want: "start or end"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "prefix with //", Config: with(func(c *s3.Config) { c.Prefix = "a//b" }), Fields: []string{"prefix"}}, want: "//"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "prefix with ..", Config: with(func(c *s3.Config) { c.Prefix = "a/../b" }), Fields: []string{"prefix"}}, want: ".."},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "prefix with space", Config: with(func(c *s3.Config) { c.Prefix = "my alerts" }), Fields: []string{"prefix"}}, want: "letters, digits"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "long prefix", Config: with(func(c *s3.Config) { c.Prefix = strings.Repeat("a", 513) }), Fields: []string{"prefix"}, Schema: true}, want: "512"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "bad compression", Config: with(func(c *s3.Config) { c.Compression = "zstd" }), Fields: []string{"compression"}, Schema: true}, want: "gzip"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "endpoint ftp", Config: with(func(c *s3.Config) { c.Endpoint = "ftp://minio.example.com" }), Fields: []string{"endpoint"}}, want: "https"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "endpoint public http", Config: with(func(c *s3.Config) { c.Endpoint = "http://203.0.113.7:9000" }), Fields: []string{"endpoint"}}, want: "https"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "endpoint with path", Config: with(func(c *s3.Config) { c.Endpoint = "https://minio.example.com/cd-alerts" }), Fields: []string{"endpoint"}}, want: "base URL"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "endpoint with user", Config: with(func(c *s3.Config) { c.Endpoint = "https://u:p@minio.example.com" }), Fields: []string{"endpoint"}}, want: "user name"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "endpoint not a URL", Config: with(func(c *s3.Config) { c.Endpoint = "minio" }), Fields: []string{"endpoint"}}, want: "absolute"},
 	}
+	cases := make([]testkit.ValidateCase[s3.Config], len(tests))
+	for i, tt := range tests {
+		cases[i] = tt.ValidateCase
+	}
+	testkit.RunValidate(t, cases, func(c s3.Config) []notify.Secret { return testkit.Unmasked(testSecret, c.SecretAccessKey) })
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := validConfig()
-			tt.edit(&c)
-			err := c.Validate()
+		t.Run(tt.Name+": message", func(t *testing.T) {
 			var ve *notify.ValidationError
-			require.ErrorAs(t, err, &ve)
-			require.True(t, ve.Has(tt.field), "want a %s error, got %v", tt.field, err)
-			require.Len(t, ve.Fields, 1, "only %s is bad: %v", tt.field, err)
+			require.ErrorAs(t, tt.Config.Validate(), &ve)
 			require.Contains(t, ve.Fields[0].Message, tt.want)
-			notifytest.AssertNoSecret(t, err, testSecret)
 		})
 	}
 
@@ -897,4 +894,11 @@ func TestCloseContract(t *testing.T) {
 	testkit.CloseContract(t, n, testkit.FullEvent(), func() int { return len(m.requests()) }, testSecret)
 	_, err = n.SendBatch(context.Background(), batchEvents(2))
 	require.ErrorContains(t, err, "closed")
+}
+
+// with returns the valid config changed by change.
+func with(change func(*s3.Config)) s3.Config {
+	c := validConfig()
+	change(&c)
+	return c
 }

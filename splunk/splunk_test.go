@@ -129,60 +129,55 @@ var guidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-
 
 func TestConfigValidate(t *testing.T) {
 	tests := []struct {
-		name   string
-		mutate func(c *Config)
-		fields []string // nil: valid
-		want   string   // a phrase the url message must hold
+		testkit.ValidateCase[Config]
+		want string // a phrase the url message holds
 	}{
-		{"valid cloud AWS form", func(*Config) {}, nil, ""},
-		{"valid cloud GCP/Azure form", func(c *Config) { c.URL = "https://http-inputs.acme.splunkcloud.com/services/collector" }, nil, ""},
-		{"valid FedRAMP form", func(c *Config) { c.URL = "https://http-inputs.acme.splunkcloudgc.com:443/services/collector" }, nil, ""},
-		{"valid trial form", func(c *Config) { c.URL = "https://prd-p-ab12c.splunkcloud.com:8088/services/collector" }, nil, ""},
-		{"valid event endpoint", func(c *Config) { c.URL = cloudEventURL }, nil, ""},
-		{"valid trailing slash", func(c *Config) { c.URL = cloudURL + "/" }, nil, ""},
-		{"valid on-prem", func(c *Config) { c.URL = "https://splunk.corp.example:8088/services/collector" }, nil, ""},
-		{"valid behind a path prefix", func(c *Config) { c.URL = "https://gw.example.com/splunk/services/collector" }, nil, ""},
-		{"valid loopback http (New decides)", func(c *Config) { c.URL = "http://127.0.0.1:8088/services/collector" }, nil, ""},
-		{"valid no index", func(c *Config) { c.Index = "" }, nil, ""},
-		{"valid upper-case token", func(c *Config) { c.APIToken = notify.Secret(strings.ToUpper(testToken.Reveal())) }, nil, ""},
-		{"all empty", func(c *Config) { *c = Config{} }, []string{"name", "url", "api_token"}, "required"},
-		{"name too long", func(c *Config) { c.Name = strings.Repeat("n", 101) }, []string{"name"}, ""},
-		{"name control char", func(c *Config) { c.Name = "a\nb" }, []string{"name"}, ""},
-		{"plain http to a public address", func(c *Config) { c.URL = "http://93.184.216.34:8088/services/collector" }, []string{"url"}, "https"},
-		{"cloud over http", func(c *Config) { c.URL = "http://http-inputs-acme.splunkcloud.com/services/collector" }, []string{"url"}, "https"},
-		{"token in query", func(c *Config) { c.URL = cloudURL + "?token=" + testToken.Reveal() }, []string{"url"}, "query string"},
-		{"fragment", func(c *Config) { c.URL = cloudURL + "#x" }, []string{"url"}, "fragment"},
-		{"raw endpoint", func(c *Config) { c.URL = cloudURL + "/raw" }, []string{"url"}, "raw endpoint"},
-		{"health endpoint", func(c *Config) { c.URL = cloudURL + "/health" }, []string{"url"}, "health endpoint"},
-		{"no HEC path", func(c *Config) { c.URL = "https://http-inputs-acme.splunkcloud.com/" }, []string{"url"}, "/services/collector"},
-		{"valid cloud web address (the console's form)", func(c *Config) { c.URL = "https://acme.splunkcloud.com/services/collector" }, nil, ""},
-		{"valid cloud web address, event endpoint", func(c *Config) { c.URL = "https://acme.splunkcloud.com/services/collector/event" }, nil, ""},
-		{"cloud web address over http", func(c *Config) { c.URL = "http://acme.splunkcloud.com/services/collector" }, []string{"url"}, "https"},
-		{"user info", func(c *Config) { c.URL = "https://admin:pw@splunk.corp.example:8088/services/collector" }, []string{"url"}, "user name"},
-		{"not a URL", func(c *Config) { c.URL = "splunk" }, []string{"url"}, "absolute"},
-		{"token not a GUID", func(c *Config) { c.APIToken = "not-a-guid-token" }, []string{"api_token"}, ""},
-		{"token masked", func(c *Config) { c.APIToken = notify.Redacted }, []string{"api_token"}, ""},
-		{"token with newline", func(c *Config) { c.APIToken = testToken + "\n" }, []string{"api_token"}, ""},
-		{"index upper case", func(c *Config) { c.Index = "Security" }, []string{"index"}, ""},
-		{"index internal", func(c *Config) { c.Index = "_internal" }, []string{"index"}, ""},
-		{"index leading hyphen", func(c *Config) { c.Index = "-x" }, []string{"index"}, ""},
-		{"index bad char", func(c *Config) { c.Index = "sec.alerts" }, []string{"index"}, ""},
-		{"index spaces", func(c *Config) { c.Index = " security" }, []string{"index"}, ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid cloud AWS form", Config: with(func(c *Config) {})}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid cloud GCP/Azure form", Config: with(func(c *Config) { c.URL = "https://http-inputs.acme.splunkcloud.com/services/collector" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid FedRAMP form", Config: with(func(c *Config) { c.URL = "https://http-inputs.acme.splunkcloudgc.com:443/services/collector" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid trial form", Config: with(func(c *Config) { c.URL = "https://prd-p-ab12c.splunkcloud.com:8088/services/collector" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid event endpoint", Config: with(func(c *Config) { c.URL = cloudEventURL })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid trailing slash", Config: with(func(c *Config) { c.URL = cloudURL + "/" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid on-prem", Config: with(func(c *Config) { c.URL = "https://splunk.corp.example:8088/services/collector" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid behind a path prefix", Config: with(func(c *Config) { c.URL = "https://gw.example.com/splunk/services/collector" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid loopback http (New decides)", Config: with(func(c *Config) { c.URL = "http://127.0.0.1:8088/services/collector" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid no index", Config: with(func(c *Config) { c.Index = "" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid upper-case token", Config: with(func(c *Config) { c.APIToken = notify.Secret(strings.ToUpper(testToken.Reveal())) })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "all empty", Config: with(func(c *Config) { *c = Config{} }), Fields: []string{"name", "url", "api_token"}, Schema: true}, want: "required"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "name too long", Config: with(func(c *Config) { c.Name = strings.Repeat("n", 101) }), Fields: []string{"name"}, Schema: true}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "name control char", Config: with(func(c *Config) { c.Name = "a\nb" }), Fields: []string{"name"}}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "plain http to a public address", Config: with(func(c *Config) { c.URL = "http://93.184.216.34:8088/services/collector" }), Fields: []string{"url"}, Schema: true}, want: "https"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "cloud over http", Config: with(func(c *Config) { c.URL = "http://http-inputs-acme.splunkcloud.com/services/collector" }), Fields: []string{"url"}, Schema: true}, want: "https"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "token in query", Config: with(func(c *Config) { c.URL = cloudURL + "?token=" + testToken.Reveal() }), Fields: []string{"url"}}, want: "query string"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "fragment", Config: with(func(c *Config) { c.URL = cloudURL + "#x" }), Fields: []string{"url"}}, want: "fragment"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "raw endpoint", Config: with(func(c *Config) { c.URL = cloudURL + "/raw" }), Fields: []string{"url"}}, want: "raw endpoint"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "health endpoint", Config: with(func(c *Config) { c.URL = cloudURL + "/health" }), Fields: []string{"url"}}, want: "health endpoint"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "no HEC path", Config: with(func(c *Config) { c.URL = "https://http-inputs-acme.splunkcloud.com/" }), Fields: []string{"url"}}, want: "/services/collector"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid cloud web address (the console's form)", Config: with(func(c *Config) { c.URL = "https://acme.splunkcloud.com/services/collector" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid cloud web address, event endpoint", Config: with(func(c *Config) { c.URL = "https://acme.splunkcloud.com/services/collector/event" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "cloud web address over http", Config: with(func(c *Config) { c.URL = "http://acme.splunkcloud.com/services/collector" }), Fields: []string{"url"}, Schema: true}, want: "https"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "user info", Config: with(func(c *Config) { c.URL = "https://admin:pw@splunk.corp.example:8088/services/collector" }), Fields: []string{"url"}}, want: "user name"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "not a URL", Config: with(func(c *Config) { c.URL = "splunk" }), Fields: []string{"url"}}, want: "absolute"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "token not a GUID", Config: with(func(c *Config) { c.APIToken = "not-a-guid-token" }), Fields: []string{"api_token"}}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "token masked", Config: with(func(c *Config) { c.APIToken = notify.Redacted }), Fields: []string{"api_token"}}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "token with newline", Config: with(func(c *Config) { c.APIToken = testToken + "\n" }), Fields: []string{"api_token"}}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "index upper case", Config: with(func(c *Config) { c.Index = "Security" }), Fields: []string{"index"}, Schema: true}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "index internal", Config: with(func(c *Config) { c.Index = "_internal" }), Fields: []string{"index"}, Schema: true}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "index leading hyphen", Config: with(func(c *Config) { c.Index = "-x" }), Fields: []string{"index"}, Schema: true}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "index bad char", Config: with(func(c *Config) { c.Index = "sec.alerts" }), Fields: []string{"index"}, Schema: true}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "index spaces", Config: with(func(c *Config) { c.Index = " security" }), Fields: []string{"index"}}, want: ""},
 	}
+	cases := make([]testkit.ValidateCase[Config], len(tests))
+	for i, tt := range tests {
+		cases[i] = tt.ValidateCase
+	}
+	testkit.RunValidate(t, cases, func(c Config) []notify.Secret { return testkit.Unmasked(testToken, c.APIToken) })
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := validConfig()
-			tt.mutate(&c)
-			err := c.Validate()
-			notifytest.AssertNoSecret(t, err, testToken)
-			if tt.fields == nil {
-				require.NoError(t, err)
-				return
-			}
-			require.Equal(t, tt.fields, notifytest.FieldsOf(err), "%v", err)
-			if tt.want != "" {
-				require.Contains(t, err.Error(), tt.want)
-			}
+		if tt.want == "" {
+			continue
+		}
+		t.Run(tt.Name+": message", func(t *testing.T) {
+			require.ErrorContains(t, tt.Config.Validate(), tt.want)
 		})
 	}
 }
@@ -1139,4 +1134,11 @@ func TestSendBatchReadsInvalidEventNumber(t *testing.T) {
 	require.ErrorIs(t, err, notify.ErrRejected)
 	require.Contains(t, err.Error(), `HEC code 6: Invalid data format (event 2 of the request, id "evt-0000002")`)
 	require.False(t, errors.Is(err, notify.ErrUnavailable))
+}
+
+// with returns the valid config changed by change.
+func with(change func(*Config)) Config {
+	c := validConfig()
+	change(&c)
+	return c
 }
