@@ -335,8 +335,11 @@ func (n *Notifier) SendBatch(ctx context.Context, events []notify.Event) ([]noti
 	return objects.SendBatch(ctx, n.cfg.Prefix, n.gzip, events, n.write, n.receipt)
 }
 
+// receipt names the object GCS stored. The name is GCS's answer, raw
+// server data, so it goes through sender.Errors.Receipt: scrubbed, on one
+// line, bounded.
 func (n *Notifier) receipt(name string) notify.Receipt {
-	return notify.Receipt{ID: name, URL: "gs://" + n.cfg.Bucket + "/" + name}
+	return n.errs.Receipt(name, "gs://"+n.cfg.Bucket+"/"+name)
 }
 
 // crc32cTable is the Castagnoli polynomial GCS checksums with.

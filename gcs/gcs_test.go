@@ -750,6 +750,21 @@ func TestSendReceiptIsWhatGCSStored(t *testing.T) {
 	rc, err = n.Send(context.Background(), testEvent())
 	require.NoError(t, err)
 	require.Equal(t, "renamed-by-a-proxy.json", rc.ID, "the receipt is GCS's answer, not the input")
+
+	// GCS's answer is server data: scrubbed of the key, on one line, bounded.
+	c := validConfig(t)
+	hostile := "a\r\nb" + pkcs8PEM(t) + strings.Repeat("x", 5000)
+	d := newAPI(t, nil, stored(hostile))
+	n, err = gcs.New(c, d.client())
+	require.NoError(t, err)
+	rc, err = n.Send(context.Background(), testEvent())
+	require.NoError(t, err)
+	require.NotContains(t, rc.ID, "\n")
+	require.True(t, strings.HasPrefix(rc.ID, "ab"), rc.ID[:10])
+	require.LessOrEqual(t, len([]rune(rc.ID)), 1024)
+	require.LessOrEqual(t, len([]rune(rc.URL)), 2048)
+	notifytest.AssertNoSecret(t, rc.ID, secrets(t, c)...)
+	notifytest.AssertNoSecret(t, rc.URL, secrets(t, c)...)
 }
 
 func TestSendAlreadyWritten(t *testing.T) {

@@ -193,8 +193,10 @@ func (n *Notifier) SendBatch(ctx context.Context, events []notify.Event) ([]noti
 	return objects.SendBatch(ctx, n.cfg.Prefix, n.gzip, events, n.putEvents, n.receipt)
 }
 
+// receipt names the object written; built like every receipt
+// (sender.Errors.Receipt), though PutObject echoes no name.
 func (n *Notifier) receipt(key string) notify.Receipt {
-	return notify.Receipt{ID: key, URL: "s3://" + n.cfg.Bucket + "/" + key}
+	return n.errs.Receipt(key, "s3://"+n.cfg.Bucket+"/"+key)
 }
 
 // putEvents is the objects.Write of S3: it returns key, since PutObject
