@@ -46,7 +46,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -166,7 +165,7 @@ func newClient(saJSON notify.Secret, s settings.Settings) (*storage.Client, *htt
 	hc := guard.NewHTTPClient(s)
 	// The Google libraries read whole bodies (an error body with
 	// io.ReadAll): every answer they are given is bounded here instead.
-	bounded := &http.Client{Transport: boundedBodies{base: hc.Transport}, CheckRedirect: hc.CheckRedirect, Timeout: hc.Timeout}
+	bounded := &http.Client{Transport: sender.BoundedTransport(hc.Transport), CheckRedirect: hc.CheckRedirect, Timeout: hc.Timeout}
 	creds, err := credentials.NewCredentialsFromJSON(credentials.ServiceAccount, []byte(saJSON.Reveal()), &credentials.DetectOptions{
 		Scopes: []string{storage.ScopeReadWrite},
 		Client: bounded,
@@ -236,51 +235,6 @@ func (u userAgent) RoundTrip(r *http.Request) (*http.Response, error) {
 		base = http.DefaultTransport
 	}
 	return base.RoundTrip(r)
-}
-
-// boundedBodies limits every response body it hands on to
-// sender.MaxResponseBytes: GCS and Google's token endpoint answer this
-// integration's requests in a few KiB, and a peer that sends more (an
-// endless error page) must not grow the heap or hold the request until its
-// timeout.
-type boundedBodies struct{ base http.RoundTripper }
-
-func (b boundedBodies) RoundTrip(r *http.Request) (*http.Response, error) {
-	base := b.base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	resp, err := base.RoundTrip(r)
-	if resp != nil && resp.Body != nil {
-		resp.Body = &boundedBody{ReadCloser: resp.Body, left: sender.MaxResponseBytes}
-	}
-	return resp, err
-}
-
-// errAnswerTooLarge is what reading past the bound gives.
-var errAnswerTooLarge = fmt.Errorf("the answer is larger than %d bytes; not read further", sender.MaxResponseBytes)
-
-// boundedBody reads up to left bytes, then fails with errAnswerTooLarge
-// if the peer has more.
-type boundedBody struct {
-	io.ReadCloser
-	left int64
-}
-
-func (b *boundedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		var one [1]byte
-		if n, err := b.ReadCloser.Read(one[:]); n == 0 {
-			return 0, err // the body ended exactly at the bound
-		}
-		return 0, errAnswerTooLarge
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.ReadCloser.Read(p)
-	b.left -= int64(n)
-	return n, err
 }
 
 // FromJSON builds a Notifier from the console's JSON config; it is this

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -420,4 +421,34 @@ func TestPeerConcurrentSends(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Len(t, p.keys(t, testBucket), len(events))
+}
+
+// A store whose error answer never ends: the SDK reads error bodies whole,
+// so the library bounds every body it is given.
+func TestEndlessAnswerIsBounded(t *testing.T) {
+	var written atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusInternalServerError)
+		chunk := []byte("<Error><Code>InternalError</Code><Message>" + strings.Repeat("x", 32<<10))
+		for written.Load() < 1<<30 && r.Context().Err() == nil {
+			n, err := w.Write(chunk)
+			written.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	c := validConfig()
+	c.Endpoint, c.AccessKeyID, c.Region, c.PathStyle = srv.URL, "minio-user", "us-east-1", true
+	n := newPeerNotifier(t, c, notify.WithTimeout(20*time.Second))
+	start := time.Now()
+	_, err := n.Send(context.Background(), testEvent())
+	require.Error(t, err)
+	require.NotErrorIs(t, err, context.DeadlineExceeded, "stopped by the bound, not by the timeout: %v", err)
+	require.Less(t, time.Since(start), 10*time.Second)
+	require.Less(t, written.Load(), int64(64<<20), "the bound plus socket buffers, never the GiB")
+	notifytest.AssertNoSecret(t, err, testSecret)
 }

@@ -118,7 +118,8 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	o := awss3.Options{
 		Region:      c.Region,
 		Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey.Reveal(), ""),
-		HTTPClient:  hc,
+		// The SDK reads error bodies whole: every answer is bounded.
+		HTTPClient: &http.Client{Transport: sender.BoundedTransport(hc.Transport), CheckRedirect: hc.CheckRedirect, Timeout: hc.Timeout},
 		// notify.Retry is the one retry layer; the SDK's would multiply it.
 		Retryer: aws.NopRetryer{},
 		// S3-compatible stores reject the default CRC32 trailers

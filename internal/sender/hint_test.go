@@ -3,8 +3,10 @@ package sender_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/jarcoal/httpmock"
@@ -56,4 +58,27 @@ func TestExplanationErrIsTheCause(t *testing.T) {
 	require.ErrorAs(t, e, &ve)
 	require.True(t, ve.Has("index"))
 	require.ErrorIs(t, e, notify.ErrRejected)
+}
+
+func TestBoundedTransport(t *testing.T) {
+	for _, tt := range []struct {
+		size    int
+		tooMuch bool
+	}{{0, false}, {sender.MaxResponseBytes, false}, {sender.MaxResponseBytes + 1, true}} {
+		mt := httpmock.NewMockTransport()
+		mt.RegisterResponder(http.MethodGet, "https://api.example.com/x",
+			httpmock.NewStringResponder(500, strings.Repeat("x", tt.size)))
+		c := &http.Client{Transport: sender.BoundedTransport(mt)}
+		resp, err := c.Get("https://api.example.com/x")
+		require.NoError(t, err)
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, resp.Body.Close())
+		if tt.tooMuch {
+			require.ErrorIs(t, err, sender.ErrAnswerTooLarge)
+			require.Len(t, b, sender.MaxResponseBytes)
+			continue
+		}
+		require.NoError(t, err)
+		require.Len(t, b, tt.size)
+	}
 }
