@@ -23,13 +23,14 @@ import (
 // Type is the console's integration type for a Google Cloud Storage bucket.
 const Type = "gcs"
 
-// Compression says how event objects are stored.
-type Compression string
+// Compression says how event objects are stored; the storage
+// destinations share it.
+type Compression = objects.Compression
 
 // The compressions the console offers. The empty string means none.
 const (
-	CompressionNone Compression = "none"
-	CompressionGzip Compression = "gzip"
+	CompressionNone = objects.CompressionNone
+	CompressionGzip = objects.CompressionGzip
 )
 
 // Config is a GCS integration as the console stores it.
@@ -102,10 +103,8 @@ func (c Config) Validate() error {
 	if msg := objects.PrefixProblem(c.Prefix); msg != "" {
 		errs.Add("prefix", msg)
 	}
-	switch c.Compression {
-	case "", CompressionNone, CompressionGzip:
-	default:
-		errs.Add("compression", `must be "none" or "gzip"`)
+	if msg := c.Compression.Problem(); msg != "" {
+		errs.Add("compression", msg)
 	}
 	return errs.Err()
 }

@@ -23,7 +23,7 @@ import (
 // WithStorageClient points the Notifier at an emulator, here
 // fake-gcs-server on loopback. A second Send of the same event finds the
 // object written (GCS answers 412 to the does-not-exist precondition) and
-// succeeds without overwriting it.
+// succeeds without overwriting it; a resolved event is its own object.
 func ExampleWithStorageClient() {
 	emulator, err := fakestorage.NewServerWithOptions(fakestorage.Options{Scheme: "http", Host: "127.0.0.1"})
 	if err != nil {
@@ -66,9 +66,14 @@ func ExampleWithStorageClient() {
 		rc, err := n.Send(context.Background(), e)
 		fmt.Println(rc.URL, err)
 	}
+	// The alert's resolution is its own object beside the open one.
+	e.Status = notify.StatusResolved
+	rc, err := n.Send(context.Background(), e)
+	fmt.Println(rc.URL, err)
 	// Output:
 	// gs://cd-alerts/alerts/2026/01/02/evt-123.json.gz <nil>
 	// gs://cd-alerts/alerts/2026/01/02/evt-123.json.gz <nil>
+	// gs://cd-alerts/alerts/2026/01/02/evt-123-resolved.json.gz <nil>
 }
 
 // Validate checks that the key file is a service account's key that sends

@@ -5,7 +5,10 @@
 //
 //	<prefix>/YYYY/MM/DD/<event-id>.json   (.json.gz, Content-Encoding gzip, with gzip)
 //
-// dated by the event's own time in UTC. SendBatch (notify.BatchSender)
+// dated by the event's own time in UTC. A resolved event
+// (notify.StatusResolved) is its own record beside the open one, at
+// <event-id>-resolved.json, holding the Event with "status":"resolved"; the
+// open record stays as it was, and resolving twice is a success. SendBatch (notify.BatchSender)
 // writes one newline-delimited JSON object per batch to
 // <prefix>/YYYY/MM/DD/batch-<hash>.ndjson, dated by the earliest event and
 // named by a hash of the batch's event IDs. Every write carries a
@@ -47,6 +50,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/auth"
@@ -88,11 +92,13 @@ type Notifier struct {
 	errs        *sender.Errors
 	logger      *slog.Logger
 	timeout     time.Duration
+	closed      atomic.Bool
 }
 
 var (
 	_ notify.Notifier    = (*Notifier)(nil)
 	_ notify.BatchSender = (*Notifier)(nil)
+	_ notify.Reporter    = (*Notifier)(nil)
 )
 
 type storageClientKey struct{}
@@ -122,7 +128,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	n := &Notifier{
 		Identity:    identity.New(Type, c.Name),
 		cfg:         c,
-		gzip:        c.Compression == CompressionGzip,
+		gzip:        c.Compression.Gzip(),
 		clientEmail: key.ClientEmail,
 		errs:        sender.NewErrors(Type, keySecrets(c.ServiceAccountJSON, key)...),
 		logger:      s.Logger,
@@ -138,8 +144,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	}
 	client, hc, err := newClient(c.ServiceAccountJSON, s)
 	if err != nil {
-		return nil, &notify.Error{Integration: Type, Op: "new", Kind: notify.ErrRejected,
-			Message: n.errs.Clean(err.Error())}
+		return nil, n.errs.Errorf("new", notify.ErrRejected, false, "%v", err)
 	}
 	n.client, n.ownsClient = client, true
 	if s.HTTPClient == nil {
@@ -158,9 +163,12 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 func newClient(saJSON notify.Secret, s settings.Settings) (*storage.Client, *http.Client, error) {
 	quiet := slog.New(slog.DiscardHandler) // the SDKs' own debug logs could show request details
 	hc := guard.NewHTTPClient(s)
+	// The Google libraries read whole bodies (an error body with
+	// io.ReadAll): every answer they are given is bounded here instead.
+	bounded := &http.Client{Transport: sender.BoundedTransport(hc.Transport), CheckRedirect: hc.CheckRedirect, Timeout: hc.Timeout}
 	creds, err := credentials.NewCredentialsFromJSON(credentials.ServiceAccount, []byte(saJSON.Reveal()), &credentials.DetectOptions{
 		Scopes: []string{storage.ScopeReadWrite},
-		Client: hc,
+		Client: bounded,
 		// A background refresh would outlive the caller's context.
 		DisableAsyncRefresh: true,
 		Logger:              quiet,
@@ -168,7 +176,7 @@ func newClient(saJSON notify.Secret, s settings.Settings) (*storage.Client, *htt
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the service account key: %w", err)
 	}
-	api := &http.Client{Transport: userAgent{base: hc.Transport, ua: s.UserAgent}, CheckRedirect: hc.CheckRedirect}
+	api := &http.Client{Transport: userAgent{base: bounded.Transport, ua: s.UserAgent}, CheckRedirect: hc.CheckRedirect}
 	if err := httptransport.AddAuthorizationMiddleware(api, creds); err != nil {
 		return nil, nil, err
 	}
@@ -240,8 +248,12 @@ func (n *Notifier) Validate() error { return n.cfg.Validate() }
 
 // Close releases the storage client and idle connections the Notifier made
 // for itself; a client given with WithStorageClient or notify.WithHTTPClient
-// stays the caller's. The Notifier must not be used afterwards.
+// stays the caller's. It may be called more than once; afterwards Send,
+// SendBatch and Test return an error.
 func (n *Notifier) Close() error {
+	if n.closed.Swap(true) {
+		return nil
+	}
 	var err error
 	if n.ownsClient {
 		err = n.client.Close()
@@ -251,6 +263,9 @@ func (n *Notifier) Close() error {
 	}
 	return err
 }
+
+// errClosed is the message of what a closed Notifier returns.
+const errClosed = "the notifier is closed"
 
 // Send writes e as one JSON object at <prefix>/YYYY/MM/DD/<event-id>.json
 // (.json.gz with gzip), unless it is already there. An invalid event is
@@ -274,8 +289,11 @@ func (n *Notifier) SendBatch(ctx context.Context, events []notify.Event) ([]noti
 	return objects.SendBatch(ctx, n.cfg.Prefix, n.gzip, events, n.write, n.receipt)
 }
 
+// receipt names the object GCS stored. The name is GCS's answer, raw
+// server data, so it goes through sender.Errors.Receipt: scrubbed, on one
+// line, bounded.
 func (n *Notifier) receipt(name string) notify.Receipt {
-	return notify.Receipt{ID: name, URL: "gs://" + n.cfg.Bucket + "/" + name}
+	return n.errs.Receipt(name, "gs://"+n.cfg.Bucket+"/"+name)
 }
 
 // crc32cTable is the Castagnoli polynomial GCS checksums with.
@@ -289,9 +307,12 @@ var crc32cTable = crc32.MakeTable(crc32.Castagnoli)
 // for an upload that then fails.
 func (n *Notifier) write(ctx context.Context, op, key, contentType string, events []notify.Event) (string, error) {
 	op += ": insert " + key
+	if n.closed.Load() {
+		return "", n.errs.Errorf(op, notify.ErrRejected, false, errClosed)
+	}
 	var body bytes.Buffer
 	if err := objects.WriteEvents(&body, events, n.gzip); err != nil {
-		return "", &notify.Error{Integration: Type, Op: op, Kind: notify.ErrRejected, Message: "cannot encode the event", Err: err}
+		return "", n.errs.Errorf(op, notify.ErrRejected, false, "cannot encode the event: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
@@ -344,28 +365,74 @@ func (n *Notifier) logged(ctx context.Context, op string, start time.Time, e *no
 	return e
 }
 
+// The names of TestReport's checks.
+const (
+	checkKey    = "key accepted"
+	checkBucket = "bucket found"
+	checkCreate = "may create objects"
+)
+
 // Test asks GCS whether the service account may create objects in the
 // bucket (IAM testPermissions). Nothing is written; the call itself needs no
-// permission, and the token it needs proves the key.
-func (n *Notifier) Test(ctx context.Context) error {
+// permission, and the token it needs proves the key. It returns
+// TestReport(ctx).Err().
+func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
+
+// TestReport runs Test's one request and says what it proved, step by
+// step: Google accepted the key (a token was issued and the API took it),
+// the bucket exists, and the account holds storage.objects.create on it.
+func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 	const op = "test: testIamPermissions"
+	var r notify.Report
+	if n.closed.Load() {
+		r.Fail(checkKey, n.errs.Errorf(op, notify.ErrRejected, false, errClosed))
+		r.Skip(checkBucket, errClosed)
+		r.Skip(checkCreate, errClosed)
+		return r
+	}
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
 	start := time.Now()
 	bucket := n.client.Bucket(n.cfg.Bucket).Retryer(storage.WithPolicy(storage.RetryNever))
 	held, err := bucket.IAM().TestPermissions(ctx, []string{permCreate})
+	keyOK := "Google accepted the key of " + n.clientEmail
 	if err != nil {
-		return n.logged(ctx, op, start, n.apiError(ctx, op, err))
+		e := n.logged(ctx, op, start, n.apiError(ctx, op, err))
+		token := strings.HasSuffix(e.Op, tokenOpSuffix)
+		switch {
+		case e.StatusCode == http.StatusNotFound && !token:
+			r.Pass(checkKey, keyOK)
+			r.Fail(checkBucket, e)
+			r.Skip(checkCreate, "the bucket was not found")
+		case e.StatusCode == http.StatusForbidden && !token:
+			r.Pass(checkKey, keyOK)
+			r.Pass(checkBucket, "bucket "+n.cfg.Bucket+" exists")
+			r.Fail(checkCreate, e)
+		default:
+			r.Fail(checkKey, e)
+			r.Skip(checkBucket, "the key was not accepted, or Google could not be reached")
+			r.Skip(checkCreate, "the key was not accepted, or Google could not be reached")
+		}
+		return r
 	}
+	r.Pass(checkKey, keyOK)
+	r.Pass(checkBucket, "bucket "+n.cfg.Bucket+" exists")
 	if !slices.Contains(held, permCreate) {
-		return n.logged(ctx, op, start, &notify.Error{Integration: Type, Op: op, Kind: notify.ErrForbidden,
+		r.Fail(checkCreate, n.logged(ctx, op, start, n.errs.Status(op, 0, nil, sender.Explanation{
+			Kind:    notify.ErrForbidden,
 			Message: fmt.Sprintf("service account %s does not have %s on bucket %s", n.clientEmail, permCreate, n.cfg.Bucket),
-			Hint:    "grant it roles/storage.objectCreator on the bucket (or a role with " + permCreate + ")"})
+			Hint:    "grant it roles/storage.objectCreator on the bucket (or a role with " + permCreate + ")",
+		})))
+		return r
 	}
 	n.logger.DebugContext(ctx, "gcs: request", "integration", Type, "name", n.Name(), "op", op,
 		"bucket", n.cfg.Bucket, "duration", time.Since(start))
-	return nil
+	r.Pass(checkCreate, "service account "+n.clientEmail+" holds "+permCreate+" on bucket "+n.cfg.Bucket+": nothing was written")
+	return r
 }
+
+// tokenOpSuffix marks the errors of Google's token endpoint.
+const tokenOpSuffix = " (token)"
 
 // apiError turns a storage or auth error into a *notify.Error: the status
 // decides the sentinel and retryability (sender.ClassifyStatus) and the
@@ -374,41 +441,31 @@ func (n *Notifier) Test(ctx context.Context) error {
 func (n *Notifier) apiError(ctx context.Context, op string, err error) *notify.Error {
 	var ge *googleapi.Error
 	if errors.As(err, &ge) {
-		kind, retryable := sender.ClassifyStatus(ge.Code)
-		e := &notify.Error{
-			Integration: Type, Op: op, StatusCode: ge.Code, Kind: kind, Retryable: retryable,
-			RetryAfter: sender.ParseRetryAfter(ge.Header, time.Now()),
-			Message:    n.errs.Clean(googleMessage(ge)),
-		}
+		x := sender.Explanation{Message: googleMessage(ge)}
 		switch ge.Code {
 		case http.StatusUnauthorized:
-			e.Hint = "Google did not accept the credentials of " + n.clientEmail + ": was the key deleted or the account disabled? Create a new key"
+			x.Hint = "Google did not accept the credentials of " + n.clientEmail + ": was the key deleted or the account disabled? Create a new key"
 		case http.StatusForbidden:
-			e.Hint = fmt.Sprintf("service account %s lacks %s on bucket %s: grant it roles/storage.objectCreator (or an organisation policy or VPC Service Controls refuse it)",
+			x.Hint = fmt.Sprintf("service account %s lacks %s on bucket %s: grant it roles/storage.objectCreator (or an organisation policy or VPC Service Controls refuse it)",
 				n.clientEmail, permCreate, n.cfg.Bucket)
 		case http.StatusNotFound:
-			e.Hint = fmt.Sprintf("bucket %q does not exist: check bucket", n.cfg.Bucket)
+			x.Hint = fmt.Sprintf("bucket %q does not exist: check bucket", n.cfg.Bucket)
 		case http.StatusTooManyRequests:
-			e.Hint = "GCS asks to slow down: retry later, or send fewer, larger batches"
+			x.Hint = "GCS asks to slow down: retry later, or send fewer, larger batches"
 		}
-		return e
+		return n.errs.Status(op, ge.Code, ge.Header, x)
 	}
 	var ae *auth.Error
 	if errors.As(err, &ae) && ae.Response != nil {
 		status := ae.Response.StatusCode
-		kind, retryable := sender.ClassifyStatus(status)
-		e := &notify.Error{
-			Integration: Type, Op: op + " (token)", StatusCode: status, Kind: kind, Retryable: retryable,
-			RetryAfter: sender.ParseRetryAfter(ae.Response.Header, time.Now()),
-			Message:    n.errs.Clean(ae.Error()),
-		}
+		x := sender.Explanation{Message: ae.Error()}
 		if status == http.StatusBadRequest || status == http.StatusUnauthorized || status == http.StatusForbidden {
 			// invalid_grant: a deleted or disabled key, or a wrong clock.
-			e.Kind, e.Retryable = notify.ErrUnauthorized, false
-			e.Hint = "Google's token endpoint refused the key of " + n.clientEmail +
+			x.Kind, x.Retryable = notify.ErrUnauthorized, false
+			x.Hint = "Google's token endpoint refused the key of " + n.clientEmail +
 				": was the key deleted or the account disabled (create a new key), or is this machine's clock off?"
 		}
-		return e
+		return n.errs.Status(op+tokenOpSuffix, status, ae.Response.Header, x)
 	}
 	return n.errs.Network(ctx, op, err)
 }

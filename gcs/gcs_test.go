@@ -20,10 +20,13 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +35,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/codedefender/integrations/gcs"
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -181,88 +185,84 @@ func TestValidate(t *testing.T) {
 
 	sa := "service_account_json"
 	tests := []struct {
-		name  string
-		edit  func(c *gcs.Config)
-		field string
-		want  string
+		testkit.ValidateCase[gcs.Config]
+		want string // a phrase the field's message holds
 	}{
-		{"no name", func(c *gcs.Config) { c.Name = "" }, "name", "required"},
-		{"no bucket", func(c *gcs.Config) { c.Bucket = "" }, "bucket", "required"},
-		{"short bucket", func(c *gcs.Config) { c.Bucket = "ab" }, "bucket", "at least 3"},
-		{"upper-case bucket", func(c *gcs.Config) { c.Bucket = "CD-alerts" }, "bucket", "lower-case"},
-		{"long bucket", func(c *gcs.Config) { c.Bucket = strings.Repeat("a", 64) }, "bucket", "at most 63"},
-		{"long dotted part", func(c *gcs.Config) { c.Bucket = strings.Repeat("a", 64) + ".example.com" }, "bucket", "each dot-separated part"},
-		{"long dotted bucket", func(c *gcs.Config) { c.Bucket = strings.Repeat(strings.Repeat("a", 60)+".", 4) + "com" }, "bucket", "222"},
-		{"adjacent dots", func(c *gcs.Config) { c.Bucket = "a..b" }, "bucket", "adjacent"},
-		{"IP bucket", func(c *gcs.Config) { c.Bucket = "192.168.5.4" }, "bucket", "IP address"},
-		{"goog prefix", func(c *gcs.Config) { c.Bucket = "goog-alerts" }, "bucket", "goog"},
-		{"google inside", func(c *gcs.Config) { c.Bucket = "my-g00gle-alerts" }, "bucket", "google"},
-		{"no key", func(c *gcs.Config) { c.ServiceAccountJSON = "" }, sa, "required"},
-		{"masked key", func(c *gcs.Config) { c.ServiceAccountJSON = notify.Redacted }, sa, "mask"},
-		{"not JSON", func(c *gcs.Config) { c.ServiceAccountJSON = "-----BEGIN PRIVATE KEY-----" }, sa, "not valid JSON"},
-		{"a list", func(c *gcs.Config) { c.ServiceAccountJSON = `["service_account"]` }, sa, "JSON object"},
-		{"cut short", func(c *gcs.Config) { c.ServiceAccountJSON = `{"type":"service_account"` }, sa, "complete"},
-		{"two objects", func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, nil) + "{}" }, sa, "after the JSON object"},
-		{"huge", func(c *gcs.Config) { c.ServiceAccountJSON = notify.Secret(strings.Repeat(" ", 70<<10)) }, sa, "larger than"},
-		{"type not a string", func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, map[string]any{"type": 1}) }, sa, "field type must be a JSON string"},
-		{"user credentials", func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, map[string]any{"type": "authorized_user"}) }, sa + ".type", `not "authorized_user"`},
-		{"external account", func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, map[string]any{"type": "external_account"}) }, sa + ".type", "fetch URLs"},
-		{"no type", func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, map[string]any{"type": nil}) }, sa + ".type", "missing"},
-		{"no email", func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, map[string]any{"client_email": nil}) }, sa + ".client_email", "missing"},
-		{"bad email", func(c *gcs.Config) {
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "no name", Config: with(t, func(c *gcs.Config) { c.Name = "" }), Fields: []string{"name"}, Schema: true}, want: "required"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "no bucket", Config: with(t, func(c *gcs.Config) { c.Bucket = "" }), Fields: []string{"bucket"}, Schema: true}, want: "required"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "short bucket", Config: with(t, func(c *gcs.Config) { c.Bucket = "ab" }), Fields: []string{"bucket"}, Schema: true}, want: "at least 3"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "upper-case bucket", Config: with(t, func(c *gcs.Config) { c.Bucket = "CD-alerts" }), Fields: []string{"bucket"}, Schema: true}, want: "lower-case"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "long bucket", Config: with(t, func(c *gcs.Config) { c.Bucket = strings.Repeat("a", 64) }), Fields: []string{"bucket"}, Schema: true}, want: "at most 63"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "long dotted part", Config: with(t, func(c *gcs.Config) { c.Bucket = strings.Repeat("a", 64) + ".example.com" }), Fields: []string{"bucket"}}, want: "each dot-separated part"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "long dotted bucket", Config: with(t, func(c *gcs.Config) { c.Bucket = strings.Repeat(strings.Repeat("a", 60)+".", 4) + "com" }), Fields: []string{"bucket"}}, want: "222"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "adjacent dots", Config: with(t, func(c *gcs.Config) { c.Bucket = "a..b" }), Fields: []string{"bucket"}}, want: "adjacent"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "IP bucket", Config: with(t, func(c *gcs.Config) { c.Bucket = "192.168.5.4" }), Fields: []string{"bucket"}}, want: "IP address"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "goog prefix", Config: with(t, func(c *gcs.Config) { c.Bucket = "goog-alerts" }), Fields: []string{"bucket"}}, want: "goog"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "google inside", Config: with(t, func(c *gcs.Config) { c.Bucket = "my-g00gle-alerts" }), Fields: []string{"bucket"}}, want: "google"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "no key", Config: with(t, func(c *gcs.Config) { c.ServiceAccountJSON = "" }), Fields: []string{sa}, Schema: true}, want: "required"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "masked key", Config: with(t, func(c *gcs.Config) { c.ServiceAccountJSON = notify.Redacted }), Fields: []string{sa}}, want: "mask"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "not JSON", Config: with(t, func(c *gcs.Config) { c.ServiceAccountJSON = "-----BEGIN PRIVATE KEY-----" }), Fields: []string{sa}}, want: "not valid JSON"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "a list", Config: with(t, func(c *gcs.Config) { c.ServiceAccountJSON = `["service_account"]` }), Fields: []string{sa}}, want: "JSON object"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "cut short", Config: with(t, func(c *gcs.Config) { c.ServiceAccountJSON = `{"type":"service_account"` }), Fields: []string{sa}}, want: "complete"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "two objects", Config: with(t, func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, nil) + "{}" }), Fields: []string{sa}}, want: "after the JSON object"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "huge", Config: with(t, func(c *gcs.Config) { c.ServiceAccountJSON = notify.Secret(strings.Repeat(" ", 70<<10)) }), Fields: []string{sa}}, want: "larger than"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "type not a string", Config: with(t, func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, map[string]any{"type": 1}) }), Fields: []string{sa}}, want: "field type must be a JSON string"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "user credentials", Config: with(t, func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, map[string]any{"type": "authorized_user"}) }), Fields: []string{sa + ".type"}}, want: `not "authorized_user"`},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "external account", Config: with(t, func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, map[string]any{"type": "external_account"}) }), Fields: []string{sa + ".type"}}, want: "fetch URLs"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "no type", Config: with(t, func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, map[string]any{"type": nil}) }), Fields: []string{sa + ".type"}}, want: "missing"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "no email", Config: with(t, func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, map[string]any{"client_email": nil}) }), Fields: []string{sa + ".client_email"}}, want: "missing"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "bad email", Config: with(t, func(c *gcs.Config) {
 			c.ServiceAccountJSON = keyFile(t, map[string]any{"client_email": "Alerts <alerts@x.iam.gserviceaccount.com>"})
-		}, sa + ".client_email", "not an email address"},
-		{"no key id", func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, map[string]any{"private_key_id": nil}) }, sa + ".private_key_id", "missing"},
-		{"key id not hex", func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, map[string]any{"private_key_id": "key-1"}) }, sa + ".private_key_id", "hexadecimal"},
-		{"no private key", func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, map[string]any{"private_key": nil}) }, sa + ".private_key", "missing"},
-		{"private key not PEM", func(c *gcs.Config) {
+		}), Fields: []string{sa + ".client_email"}}, want: "not an email address"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "no key id", Config: with(t, func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, map[string]any{"private_key_id": nil}) }), Fields: []string{sa + ".private_key_id"}}, want: "missing"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "key id not hex", Config: with(t, func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, map[string]any{"private_key_id": "key-1"}) }), Fields: []string{sa + ".private_key_id"}}, want: "hexadecimal"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "no private key", Config: with(t, func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, map[string]any{"private_key": nil}) }), Fields: []string{sa + ".private_key"}}, want: "missing"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "private key not PEM", Config: with(t, func(c *gcs.Config) {
 			c.ServiceAccountJSON = keyFile(t, map[string]any{"private_key": "MIIEvQIBADANBg"})
-		}, sa + ".private_key", "not a PEM block"},
-		{"private key garbage", func(c *gcs.Config) {
+		}), Fields: []string{sa + ".private_key"}}, want: "not a PEM block"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "private key garbage", Config: with(t, func(c *gcs.Config) {
 			c.ServiceAccountJSON = keyFile(t, map[string]any{"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte("junk")}))})
-		}, sa + ".private_key", "does not parse"},
-		{"EC key", func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, map[string]any{"private_key": ecPEM}) }, sa + ".private_key", "not an RSA key"},
-		{"certificate", func(c *gcs.Config) {
+		}), Fields: []string{sa + ".private_key"}}, want: "does not parse"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "EC key", Config: with(t, func(c *gcs.Config) { c.ServiceAccountJSON = keyFile(t, map[string]any{"private_key": ecPEM}) }), Fields: []string{sa + ".private_key"}}, want: "not an RSA key"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "certificate", Config: with(t, func(c *gcs.Config) {
 			c.ServiceAccountJSON = keyFile(t, map[string]any{"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("x")}))})
-		}, sa + ".private_key", `"CERTIFICATE" block`},
-		{"encrypted key", func(c *gcs.Config) {
+		}), Fields: []string{sa + ".private_key"}}, want: `"CERTIFICATE" block`},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "encrypted key", Config: with(t, func(c *gcs.Config) {
 			c.ServiceAccountJSON = keyFile(t, map[string]any{"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte("x")}))})
-		}, sa + ".private_key", "encrypted"},
-		{"two PEM blocks", func(c *gcs.Config) {
+		}), Fields: []string{sa + ".private_key"}}, want: "encrypted"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "two PEM blocks", Config: with(t, func(c *gcs.Config) {
 			c.ServiceAccountJSON = keyFile(t, map[string]any{"private_key": pkcs8PEM(t) + pkcs8PEM(t)})
-		}, sa + ".private_key", "one PEM block"},
-		{"foreign token_uri", func(c *gcs.Config) {
+		}), Fields: []string{sa + ".private_key"}}, want: "one PEM block"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "foreign token_uri", Config: with(t, func(c *gcs.Config) {
 			c.ServiceAccountJSON = keyFile(t, map[string]any{"token_uri": "https://attacker.example/token"})
-		}, sa + ".token_uri", "must be https://oauth2.googleapis.com/token"},
-		{"metadata token_uri", func(c *gcs.Config) {
+		}), Fields: []string{sa + ".token_uri"}}, want: "must be https://oauth2.googleapis.com/token"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "metadata token_uri", Config: with(t, func(c *gcs.Config) {
 			c.ServiceAccountJSON = keyFile(t, map[string]any{"token_uri": "http://169.254.169.254/token"})
-		}, sa + ".token_uri", "refused"},
-		{"other universe", func(c *gcs.Config) {
+		}), Fields: []string{sa + ".token_uri"}}, want: "refused"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "other universe", Config: with(t, func(c *gcs.Config) {
 			c.ServiceAccountJSON = keyFile(t, map[string]any{"universe_domain": "example-universe.com"})
-		}, sa + ".universe_domain", "googleapis.com"},
-		{"prefix with leading slash", func(c *gcs.Config) { c.Prefix = "/alerts" }, "prefix", "start or end"},
-		{"prefix with //", func(c *gcs.Config) { c.Prefix = "a//b" }, "prefix", "//"},
-		{"prefix with ..", func(c *gcs.Config) { c.Prefix = "a/../b" }, "prefix", ".."},
-		{"prefix with newline", func(c *gcs.Config) { c.Prefix = "a\nb" }, "prefix", "letters, digits"},
-		{"long prefix", func(c *gcs.Config) { c.Prefix = strings.Repeat("a", 513) }, "prefix", "512"},
-		{"bad compression", func(c *gcs.Config) { c.Compression = "br" }, "compression", "gzip"},
+		}), Fields: []string{sa + ".universe_domain"}}, want: "googleapis.com"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "prefix with leading slash", Config: with(t, func(c *gcs.Config) { c.Prefix = "/alerts" }), Fields: []string{"prefix"}}, want: "start or end"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "prefix with //", Config: with(t, func(c *gcs.Config) { c.Prefix = "a//b" }), Fields: []string{"prefix"}}, want: "//"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "prefix with ..", Config: with(t, func(c *gcs.Config) { c.Prefix = "a/../b" }), Fields: []string{"prefix"}}, want: ".."},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "prefix with newline", Config: with(t, func(c *gcs.Config) { c.Prefix = "a\nb" }), Fields: []string{"prefix"}}, want: "letters, digits"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "long prefix", Config: with(t, func(c *gcs.Config) { c.Prefix = strings.Repeat("a", 513) }), Fields: []string{"prefix"}, Schema: true}, want: "512"},
+		{ValidateCase: testkit.ValidateCase[gcs.Config]{Name: "bad compression", Config: with(t, func(c *gcs.Config) { c.Compression = "br" }), Fields: []string{"compression"}, Schema: true}, want: "gzip"},
 	}
+	cases := make([]testkit.ValidateCase[gcs.Config], len(tests))
+	for i, tt := range tests {
+		cases[i] = tt.ValidateCase
+	}
+	// The key under test too, unless the case replaced it with the mask.
+	testkit.RunValidate(t, cases, func(c gcs.Config) []notify.Secret {
+		return append(secrets(t, validConfig(t)), testkit.Unmasked(notify.Secret(ecPEM), c.ServiceAccountJSON)...)
+	})
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := validConfig(t)
-			tt.edit(&c)
-			err := c.Validate()
+		t.Run(tt.Name+": message", func(t *testing.T) {
+			err := tt.Config.Validate()
 			var ve *notify.ValidationError
 			require.ErrorAs(t, err, &ve)
-			require.True(t, ve.Has(tt.field), "want a %s error, got %v", tt.field, err)
-			require.Len(t, ve.Fields, 1, "only %s is bad: %v", tt.field, err)
 			require.Contains(t, ve.Fields[0].Message, tt.want)
-			// The key under test, unless the test replaced it with the mask.
-			leaks := append(secrets(t, validConfig(t)), notify.Secret(ecPEM))
-			if !c.ServiceAccountJSON.IsMasked() {
-				leaks = append(leaks, c.ServiceAccountJSON)
-			}
-			notifytest.AssertNoSecret(t, err, leaks...)
 			require.NotContains(t, err.Error(), "attacker.example", "the bad token_uri is not echoed")
 		})
 	}
@@ -283,7 +283,7 @@ func TestNothingPrintsTheSecret(t *testing.T) {
 	n, err := gcs.New(c)
 	require.NoError(t, err)
 	defer n.Close()
-	for _, v := range []any{c, &c, n, *n} {
+	for _, v := range []any{c, &c, n} {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
 			notifytest.AssertNoSecret(t, fmt.Sprintf(verb, v), secrets(t, c)...)
 		}
@@ -515,6 +515,68 @@ func TestTestPermissions(t *testing.T) {
 	})
 }
 
+func TestTestReport(t *testing.T) {
+	const (
+		pass = notify.CheckPassed
+		fail = notify.CheckFailed
+		skip = notify.CheckSkipped
+	)
+	badToken := func(r *http.Request) (*http.Response, error) {
+		return jsonResponse(400, `{"error":"invalid_grant","error_description":"Invalid JWT Signature."}`), nil
+	}
+	tests := []struct {
+		name     string
+		token    httpmock.Responder
+		answer   func(r *http.Request, body []byte) *http.Response
+		statuses []notify.CheckStatus
+		kind     error
+	}{
+		{"all proven", nil, func(*http.Request, []byte) *http.Response {
+			return jsonResponse(200, `{"kind":"storage#testIamPermissionsResponse","permissions":["storage.objects.create"]}`)
+		}, []notify.CheckStatus{pass, pass, pass}, nil},
+		{"permission missing", nil, func(*http.Request, []byte) *http.Response {
+			return jsonResponse(200, `{"kind":"storage#testIamPermissionsResponse"}`)
+		}, []notify.CheckStatus{pass, pass, fail}, notify.ErrForbidden},
+		{"no bucket", nil, func(*http.Request, []byte) *http.Response {
+			return googleError(404, "notFound", "The specified bucket does not exist.")
+		}, []notify.CheckStatus{pass, fail, skip}, notify.ErrNotFound},
+		{"forbidden", nil, func(*http.Request, []byte) *http.Response {
+			return googleError(403, "forbidden", "Request violates VPC Service Controls.")
+		}, []notify.CheckStatus{pass, pass, fail}, notify.ErrForbidden},
+		{"key refused", badToken, nil, []notify.CheckStatus{fail, skip, skip}, notify.ErrUnauthorized},
+		{"key rejected by the API", nil, func(*http.Request, []byte) *http.Response {
+			return googleError(401, "authError", "Invalid Credentials")
+		}, []notify.CheckStatus{fail, skip, skip}, notify.ErrUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newAPI(t, tt.token, tt.answer)
+			c := validConfig(t)
+			n, err := gcs.New(c, a.client())
+			require.NoError(t, err)
+			defer n.Close()
+			rep := n.TestReport(context.Background())
+			var names []string
+			var statuses []notify.CheckStatus
+			for _, ch := range rep.Checks {
+				names, statuses = append(names, ch.Name), append(statuses, ch.Status)
+				require.NotEmpty(t, ch.Detail)
+				notifytest.AssertNoSecret(t, ch.Detail, secrets(t, c)...)
+			}
+			require.Equal(t, []string{"key accepted", "bucket found", "may create objects"}, names)
+			require.Equal(t, tt.statuses, statuses, "%+v", rep.Checks)
+			if tt.kind == nil {
+				require.NoError(t, rep.Err())
+				require.NoError(t, n.Test(context.Background()))
+				return
+			}
+			require.ErrorIs(t, rep.Err(), tt.kind)
+			require.ErrorIs(t, n.Test(context.Background()), tt.kind, "Test is TestReport(ctx).Err()")
+			notifytest.AssertNoSecret(t, rep.Err(), secrets(t, c)...)
+		})
+	}
+}
+
 func TestTokenRefused(t *testing.T) {
 	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
@@ -654,6 +716,26 @@ func TestSendRequest(t *testing.T) {
 	}
 }
 
+func TestSendResolvedIsItsOwnObject(t *testing.T) {
+	const key = "alerts/2026/01/02/evt-123-resolved.json"
+	a := newAPI(t, nil, stored(key))
+	n, err := gcs.New(validConfig(t), a.client())
+	require.NoError(t, err)
+	rc, err := n.Send(context.Background(), testkit.Resolved(testEvent()))
+	require.NoError(t, err)
+	require.Equal(t, notify.Receipt{ID: key, URL: "gs://cd-alerts/" + key}, rc)
+
+	reqs := a.requests()
+	require.Len(t, reqs, 2, "the token, then one upload")
+	u := parseUpload(t, reqs[1])
+	require.Equal(t, key, u.meta["name"], "beside the open record, which is never touched")
+	require.Equal(t, "0", u.query.Get("ifGenerationMatch"))
+	require.JSONEq(t, `{"id":"evt-123","type":"incident","title":"New script <injected> on checkout & cart",
+		"description":"A script from cdn.example.net appeared.","risk":"high","time":"2026-01-02T23:30:00+01:00",
+		"url":"https://console.example.com/incidents/123","source":"shop.example.com","tags":["pci"],
+		"details":{"script":"https://cdn.example.net/x.js"},"status":"resolved"}`, string(u.media))
+}
+
 func TestSendReceiptIsWhatGCSStored(t *testing.T) {
 	a := newAPI(t, nil, stored("alerts/2026/01/02/evt-123.json"))
 	n, err := gcs.New(validConfig(t), a.client())
@@ -668,6 +750,21 @@ func TestSendReceiptIsWhatGCSStored(t *testing.T) {
 	rc, err = n.Send(context.Background(), testEvent())
 	require.NoError(t, err)
 	require.Equal(t, "renamed-by-a-proxy.json", rc.ID, "the receipt is GCS's answer, not the input")
+
+	// GCS's answer is server data: scrubbed of the key, on one line, bounded.
+	c := validConfig(t)
+	hostile := "a\r\nb" + pkcs8PEM(t) + strings.Repeat("x", 5000)
+	d := newAPI(t, nil, stored(hostile))
+	n, err = gcs.New(c, d.client())
+	require.NoError(t, err)
+	rc, err = n.Send(context.Background(), testEvent())
+	require.NoError(t, err)
+	require.NotContains(t, rc.ID, "\n")
+	require.True(t, strings.HasPrefix(rc.ID, "ab"), rc.ID[:10])
+	require.LessOrEqual(t, len([]rune(rc.ID)), 1024)
+	require.LessOrEqual(t, len([]rune(rc.URL)), 2048)
+	notifytest.AssertNoSecret(t, rc.ID, secrets(t, c)...)
+	notifytest.AssertNoSecret(t, rc.URL, secrets(t, c)...)
 }
 
 func TestSendAlreadyWritten(t *testing.T) {
@@ -793,4 +890,102 @@ func TestEmulatorVariableIsIgnored(t *testing.T) {
 	require.Len(t, reqs, 2)
 	require.Equal(t, "storage.googleapis.com", reqs[1].req.URL.Host)
 	require.Equal(t, "Bearer "+testToken, reqs[1].req.Header.Get("Authorization"))
+}
+
+// endlessPeer is a loopback TLS server that every host resolves to (the
+// client dials it whatever the URL says): Google's token endpoint answers
+// with a token unless endlessToken, and every other request, and the token
+// endpoint when endlessToken, gets a body that never ends.
+type endlessPeer struct {
+	srv     *httptest.Server
+	written atomic.Int64
+}
+
+func startEndlessPeer(t *testing.T, status int, endlessToken bool) *endlessPeer {
+	p := &endlessPeer{}
+	p.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if r.Host == "oauth2.googleapis.com" && !endlessToken {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"access_token":"`+testToken+`","token_type":"Bearer","expires_in":3600}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		chunk := []byte(`{"error":{"message":"` + strings.Repeat("x", 32<<10))
+		for p.written.Load() < 1<<30 && r.Context().Err() == nil {
+			n, err := w.Write(chunk)
+			p.written.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// client dials the peer for every host, trusting its certificate under the
+// name example.com (the names httptest's certificate holds).
+func (p *endlessPeer) client() *http.Client {
+	tr := p.srv.Client().Transport.(*http.Transport).Clone()
+	addr := p.srv.Listener.Addr().String()
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	tr.TLSClientConfig.ServerName = "example.com"
+	return &http.Client{Transport: tr}
+}
+
+func TestEveryReadFromGoogleIsBounded(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		status       int
+		endlessToken bool
+	}{
+		{"endless error body", http.StatusInternalServerError, false},
+		{"endless success body", http.StatusOK, false},
+		{"endless token answer", http.StatusOK, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := startEndlessPeer(t, tt.status, tt.endlessToken)
+			c := validConfig(t)
+			n, err := gcs.New(c, notify.WithHTTPClient(p.client()), notify.WithTimeout(20*time.Second))
+			require.NoError(t, err)
+			defer n.Close()
+			for _, op := range []func() error{
+				func() error { return n.Test(context.Background()) },
+				func() error { _, err := n.Send(context.Background(), testEvent()); return err },
+			} {
+				start := time.Now()
+				err := op()
+				require.Error(t, err)
+				require.NotErrorIs(t, err, context.DeadlineExceeded, "stopped by the bound, not by the timeout: %v", err)
+				require.Less(t, time.Since(start), 10*time.Second)
+				notifytest.AssertNoSecret(t, err, secrets(t, c)...)
+			}
+			// What the server managed to write before the client stopped
+			// reading: the bound plus what socket buffers hold, never the GiB.
+			require.Less(t, p.written.Load(), int64(64<<20))
+		})
+	}
+}
+
+func TestCloseContract(t *testing.T) {
+	a := newAPI(t, nil, stored("alerts/2026/01/02/evt-123.json"))
+	c := validConfig(t)
+	n, err := gcs.New(c, a.client())
+	require.NoError(t, err)
+	_, err = n.Send(context.Background(), testkit.FullEvent())
+	require.NoError(t, err)
+	testkit.CloseContract(t, n, testkit.FullEvent(), func() int { return len(a.requests()) }, secrets(t, c)...)
+	_, err = n.SendBatch(context.Background(), batchEvents(2))
+	require.ErrorContains(t, err, "closed")
+}
+
+// with returns the valid config changed by change.
+func with(t testing.TB, change func(*gcs.Config)) gcs.Config {
+	c := validConfig(t)
+	change(&c)
+	return c
 }

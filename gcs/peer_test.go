@@ -16,6 +16,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/codedefender/integrations/gcs"
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -173,6 +174,27 @@ func TestPeerNeverOverwrites(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Len(t, p.names(t), 2, "one event object and one batch object")
+}
+
+func TestPeerResolveTwice(t *testing.T) {
+	p := startGCS(t)
+	n := p.notifier(t, validConfig(t))
+	e := testEvent()
+	open, err := n.Send(context.Background(), e)
+	require.NoError(t, err)
+	first := p.object(t, open.ID)
+	for range 2 {
+		// The second resolution finds the record written (412): a success.
+		rc, err := n.Send(context.Background(), testkit.Resolved(e))
+		require.NoError(t, err)
+		require.Equal(t, "alerts/2026/01/02/evt-123-resolved.json", rc.ID)
+	}
+	require.ElementsMatch(t, []string{"alerts/2026/01/02/evt-123.json", "alerts/2026/01/02/evt-123-resolved.json"}, p.names(t))
+	resolved := p.object(t, "alerts/2026/01/02/evt-123-resolved.json")
+	require.JSONEq(t, eventJSON(t, testkit.Resolved(e)), string(resolved.Content))
+	require.Contains(t, string(resolved.Content), `"status":"resolved"`)
+	again := p.object(t, open.ID)
+	require.Equal(t, first.Generation, again.Generation, "the open record stays as it was")
 }
 
 func TestPeerSendBatch(t *testing.T) {

@@ -15,13 +15,14 @@ import (
 // Type is the console's integration type for an S3 bucket.
 const Type = "s3"
 
-// Compression says how event objects are stored.
-type Compression string
+// Compression says how event objects are stored; the storage
+// destinations share it.
+type Compression = objects.Compression
 
 // The compressions the console offers. The empty string means none.
 const (
-	CompressionNone Compression = "none"
-	CompressionGzip Compression = "gzip"
+	CompressionNone = objects.CompressionNone
+	CompressionGzip = objects.CompressionGzip
 )
 
 // Config is an S3 integration as the console stores it.
@@ -58,6 +59,9 @@ const (
 	maxAccessKeyIDLength = 128
 	// S3-compatible stores accept shorter ids (MinIO: at least 3).
 	minCompatAccessKeyIDLength = 3
+	// maxRegionLength is one DNS label, the most a region name can be
+	// (compatRegion); AWS's are far shorter.
+	maxRegionLength = 63
 )
 
 var (
@@ -99,10 +103,8 @@ func (c Config) Validate() error {
 	if msg := objects.PrefixProblem(c.Prefix); msg != "" {
 		errs.Add("prefix", msg)
 	}
-	switch c.Compression {
-	case "", CompressionNone, CompressionGzip:
-	default:
-		errs.Add("compression", `must be "none" or "gzip"`)
+	if msg := c.Compression.Problem(); msg != "" {
+		errs.Add("compression", msg)
 	}
 	if c.Endpoint != "" {
 		if msg := endpointProblem(c.Endpoint, true); msg != "" {

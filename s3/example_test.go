@@ -143,3 +143,57 @@ func ExampleWithProbeWrite() {
 	// Output:
 	// <nil>
 }
+
+// TestReport says what Test proved: the keys reach the bucket, and writing
+// is proven only by a write (WithProbeWrite), so it is a warning.
+func ExampleNotifier_TestReport() {
+	backend := s3mem.New()
+	_ = backend.CreateBucket("cd-alerts")
+	store := httptest.NewServer(gofakes3.New(backend).Server())
+	defer store.Close()
+
+	n, err := s3.New(s3.Config{Name: "SOC archive", AccessKeyID: "minio-user", SecretAccessKey: "minio-secret-key",
+		Region: "us-east-1", Bucket: "cd-alerts", Endpoint: store.URL, PathStyle: true}, notify.WithAllowPrivateNetworks())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer n.Close()
+	for _, c := range n.TestReport(context.Background()).Checks {
+		fmt.Printf("%s: %s\n", c.Name, c.Status)
+	}
+	// Output:
+	// bucket reachable: passed
+	// bucket in region: skipped
+	// objects writable: warning
+}
+
+// A resolved event is its own object beside the open one.
+func ExampleNotifier_Send_resolved() {
+	backend := s3mem.New()
+	_ = backend.CreateBucket("cd-alerts")
+	store := httptest.NewServer(gofakes3.New(backend).Server())
+	defer store.Close()
+
+	n, err := s3.New(s3.Config{Name: "SOC archive", AccessKeyID: "minio-user", SecretAccessKey: "minio-secret-key",
+		Region: "us-east-1", Bucket: "cd-alerts", Endpoint: store.URL, PathStyle: true}, notify.WithAllowPrivateNetworks())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer n.Close()
+	e := notify.Event{ID: "evt-123", Type: notify.EventIncident, Title: "New script on checkout",
+		Risk: notify.RiskHigh, Time: time.Date(2026, 1, 2, 22, 30, 0, 0, time.UTC)}
+	for _, status := range []notify.Status{notify.StatusOpen, notify.StatusResolved} {
+		e.Status = status
+		rc, err := n.Send(context.Background(), e)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(rc.ID)
+	}
+	// Output:
+	// 2026/01/02/evt-123.json
+	// 2026/01/02/evt-123-resolved.json
+}

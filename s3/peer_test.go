@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/stretchr/testify/require"
 
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 	"github.com/codedefender/integrations/s3"
@@ -262,6 +264,26 @@ func TestPeerRetryWritesOneObject(t *testing.T) {
 	require.Len(t, keys, 2, "the same event and the same batch land on the same keys: %v", keys)
 }
 
+func TestPeerResolveTwice(t *testing.T) {
+	p := startPeer(t, testKeyID, testSecret, testRegion, testBucket)
+	n := newPeerNotifier(t, p.config(testBucket))
+	e := testEvent()
+	open, err := n.Send(context.Background(), e)
+	require.NoError(t, err)
+	openBody, _ := p.object(t, testBucket, open.ID)
+	for range 2 {
+		rc, err := n.Send(context.Background(), testkit.Resolved(e))
+		require.NoError(t, err)
+		require.Equal(t, "alerts/2026/01/02/evt-123-resolved.json", rc.ID)
+	}
+	require.Equal(t, []string{"alerts/2026/01/02/evt-123-resolved.json", "alerts/2026/01/02/evt-123.json"}, p.keys(t, testBucket))
+	body, _ := p.object(t, testBucket, "alerts/2026/01/02/evt-123-resolved.json")
+	require.JSONEq(t, eventJSON(t, testkit.Resolved(e)), string(body))
+	require.Contains(t, string(body), `"status":"resolved"`)
+	again, _ := p.object(t, testBucket, open.ID)
+	require.Equal(t, string(openBody), string(again), "the open record stays as it was")
+}
+
 func TestPeerSendBatch(t *testing.T) {
 	p := startPeer(t, testKeyID, testSecret, testRegion, testBucket)
 	c := p.config(testBucket)
@@ -345,12 +367,14 @@ func TestPeerTest(t *testing.T) {
 			p.denyDelete = false
 			p.mu.Unlock()
 		}()
-		logger, logs := notifytest.NewLogger()
-		n := newPeerNotifier(t, p.config(testBucket), s3.WithProbeWrite(), notify.WithLogger(logger))
-		require.NoError(t, n.Test(context.Background()))
+		n := newPeerNotifier(t, p.config(testBucket), s3.WithProbeWrite())
+		rep := n.TestReport(context.Background())
+		require.NoError(t, rep.Err())
 		keys := p.keys(t, testBucket)
 		require.Len(t, keys, 1, "the probe was left behind")
-		require.Contains(t, logs.String(), "write OK, cleanup not permitted: delete "+keys[0])
+		last := rep.Checks[len(rep.Checks)-1]
+		require.Equal(t, notify.CheckWarning, last.Status)
+		require.Contains(t, last.Detail, "write OK, cleanup not permitted: delete "+keys[0])
 		_, err := p.backend.DeleteObject(testBucket, keys[0])
 		require.NoError(t, err)
 	})
@@ -397,4 +421,34 @@ func TestPeerConcurrentSends(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Len(t, p.keys(t, testBucket), len(events))
+}
+
+// A store whose error answer never ends: the SDK reads error bodies whole,
+// so the library bounds every body it is given.
+func TestEndlessAnswerIsBounded(t *testing.T) {
+	var written atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusInternalServerError)
+		chunk := []byte("<Error><Code>InternalError</Code><Message>" + strings.Repeat("x", 32<<10))
+		for written.Load() < 1<<30 && r.Context().Err() == nil {
+			n, err := w.Write(chunk)
+			written.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	c := validConfig()
+	c.Endpoint, c.AccessKeyID, c.Region, c.PathStyle = srv.URL, "minio-user", "us-east-1", true
+	n := newPeerNotifier(t, c, notify.WithTimeout(20*time.Second))
+	start := time.Now()
+	_, err := n.Send(context.Background(), testEvent())
+	require.Error(t, err)
+	require.NotErrorIs(t, err, context.DeadlineExceeded, "stopped by the bound, not by the timeout: %v", err)
+	require.Less(t, time.Since(start), 10*time.Second)
+	require.Less(t, written.Load(), int64(64<<20), "the bound plus socket buffers, never the GiB")
+	notifytest.AssertNoSecret(t, err, testSecret)
 }

@@ -6,7 +6,10 @@
 //
 //	<prefix>/YYYY/MM/DD/<event-id>.json   (.json.gz, Content-Encoding gzip, with gzip)
 //
-// dated by the event's own time in UTC. SendBatch (notify.BatchSender)
+// dated by the event's own time in UTC. A resolved event
+// (notify.StatusResolved) is its own record beside the open one, at
+// <event-id>-resolved.json, holding the Event with "status":"resolved"; the
+// open record stays as it was, and resolving twice is a success. SendBatch (notify.BatchSender)
 // writes one newline-delimited JSON object per batch to
 // <prefix>/YYYY/MM/DD/batch-<hash>.ndjson, dated by the earliest event and
 // named by a hash of the batch's event IDs. Keys come from the events alone,
@@ -47,6 +50,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -79,11 +83,13 @@ type Notifier struct {
 	logger     *slog.Logger
 	timeout    time.Duration
 	probeWrite bool
+	closed     atomic.Bool
 }
 
 var (
 	_ notify.Notifier    = (*Notifier)(nil)
 	_ notify.BatchSender = (*Notifier)(nil)
+	_ notify.Reporter    = (*Notifier)(nil)
 )
 
 type probeWriteKey struct{}
@@ -112,7 +118,8 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	o := awss3.Options{
 		Region:      c.Region,
 		Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey.Reveal(), ""),
-		HTTPClient:  hc,
+		// The SDK reads error bodies whole: every answer is bounded.
+		HTTPClient: &http.Client{Transport: sender.BoundedTransport(hc.Transport), CheckRedirect: hc.CheckRedirect, Timeout: hc.Timeout},
 		// notify.Retry is the one retry layer; the SDK's would multiply it.
 		Retryer: aws.NopRetryer{},
 		// S3-compatible stores reject the default CRC32 trailers
@@ -132,7 +139,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	return &Notifier{
 		Identity:   identity.New(Type, c.Name),
 		cfg:        c,
-		gzip:       c.Compression == CompressionGzip,
+		gzip:       c.Compression.Gzip(),
 		client:     awss3.New(o),
 		httpClient: hc,
 		ownsHTTP:   s.HTTPClient == nil,
@@ -154,13 +161,17 @@ func (n *Notifier) Validate() error { return n.cfg.Validate() }
 
 // Close releases the idle connections of the HTTP client the Notifier made
 // for itself (a client given with notify.WithHTTPClient stays the
-// caller's). The Notifier must not be used afterwards.
+// caller's). It may be called more than once; afterwards Send, SendBatch
+// and Test return an error.
 func (n *Notifier) Close() error {
-	if n.ownsHTTP {
+	if !n.closed.Swap(true) && n.ownsHTTP {
 		n.httpClient.CloseIdleConnections()
 	}
 	return nil
 }
+
+// errClosed is the message of what a closed Notifier returns.
+const errClosed = "the notifier is closed"
 
 // Send writes e as one JSON object at <prefix>/YYYY/MM/DD/<event-id>.json
 // (.json.gz with gzip). An invalid event is refused before any request.
@@ -183,8 +194,10 @@ func (n *Notifier) SendBatch(ctx context.Context, events []notify.Event) ([]noti
 	return objects.SendBatch(ctx, n.cfg.Prefix, n.gzip, events, n.putEvents, n.receipt)
 }
 
+// receipt names the object written; built like every receipt
+// (sender.Errors.Receipt), though PutObject echoes no name.
 func (n *Notifier) receipt(key string) notify.Receipt {
-	return notify.Receipt{ID: key, URL: "s3://" + n.cfg.Bucket + "/" + key}
+	return n.errs.Receipt(key, "s3://"+n.cfg.Bucket+"/"+key)
 }
 
 // putEvents is the objects.Write of S3: it returns key, since PutObject
@@ -192,7 +205,7 @@ func (n *Notifier) receipt(key string) notify.Receipt {
 func (n *Notifier) putEvents(ctx context.Context, op, key, contentType string, events []notify.Event) (string, error) {
 	var body bytes.Buffer
 	if err := objects.WriteEvents(&body, events, n.gzip); err != nil {
-		return "", &notify.Error{Integration: Type, Op: op, Kind: notify.ErrRejected, Message: "cannot encode the event", Err: err}
+		return "", n.errs.Errorf(op, notify.ErrRejected, false, "cannot encode the event: %v", err)
 	}
 	return key, n.put(ctx, op+": PutObject "+key, key, contentType, n.gzip, body.Bytes())
 }
@@ -221,6 +234,9 @@ func (n *Notifier) put(ctx context.Context, op, key, contentType string, gz bool
 // call runs one SDK operation under the notifier's timeout, logs it, and
 // turns its failure into a *notify.Error.
 func (n *Notifier) call(ctx context.Context, op string, do func(context.Context) error) error {
+	if n.closed.Load() {
+		return n.errs.Errorf(op, notify.ErrRejected, false, errClosed)
+	}
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
 	start := time.Now()
@@ -236,59 +252,87 @@ func (n *Notifier) call(ctx context.Context, op string, do func(context.Context)
 	return e
 }
 
+// The names of TestReport's checks.
+const (
+	stepBucket    = "bucket reachable"
+	stepRegion    = "bucket in region"
+	stepWrite     = "objects writable"
+	stepCleanup   = "probe object deleted"
+	skipHeadProbe = "not asked with WithProbeWrite: the probe write proves the keys and the bucket"
+)
+
 // Test checks that the keys work and reach the bucket in the configured
 // region, without writing (HeadBucket: s3:ListBucket). With WithProbeWrite
 // it writes a test object under <prefix>/.connection-test/ and deletes it
-// instead.
-func (n *Notifier) Test(ctx context.Context) error {
+// instead. It returns TestReport(ctx).Err().
+func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
+
+// TestReport runs Test's steps and says what each proved. Read-only (the
+// default): the keys reach the bucket (HeadBucket), the bucket is in the
+// configured region, and a warning that s3:PutObject is proven only by a
+// write. With WithProbeWrite: the probe object is written, then deleted (a
+// refused delete is a warning: writing is all Send needs).
+func (n *Notifier) TestReport(ctx context.Context) notify.Report {
+	var r notify.Report
 	if n.probeWrite {
-		return n.probe(ctx)
+		r.Skip(stepBucket, skipHeadProbe)
+		r.Skip(stepRegion, skipHeadProbe)
+		n.probe(ctx, &r)
+		return r
 	}
-	const op = "test: HeadBucket"
+	out, err := n.headBucket(ctx)
+	if !r.Check(stepBucket, err, "the keys reach bucket "+n.cfg.Bucket+n.where()) {
+		r.Skip(stepRegion, "the bucket could not be reached")
+		r.Skip(stepWrite, "the bucket could not be reached")
+		return r
+	}
+	switch {
+	case n.cfg.Endpoint != "":
+		r.Skip(stepRegion, "an S3-compatible store does not report a bucket's region")
+	case out.BucketRegion != nil && *out.BucketRegion != "" && *out.BucketRegion != n.cfg.Region:
+		r.Fail(stepRegion, n.errs.Status("test: HeadBucket", 0, nil, sender.Explanation{Kind: notify.ErrRejected,
+			Message: "the bucket answered from another region", Hint: n.regionHint(n.regionName(*out.BucketRegion))}))
+	default:
+		r.Pass(stepRegion, "the bucket answered in region "+n.cfg.Region)
+	}
+	r.Warn(stepWrite, "s3:PutObject cannot be proven without writing: the first alert proves it, "+
+		"or test with s3.WithProbeWrite() to write and delete a test object")
+	return r
+}
+
+// headBucket asks for the bucket without reading or writing anything. A
+// HEAD answer has no body: when its 400 or 403 says little, a read-only
+// ListObjectsV2 (the same permission, no side effect) is asked too, and its
+// error, which has a body, is the one returned when it says more (a wrong
+// key, a wrong secret, a wrong region or a missing permission).
+func (n *Notifier) headBucket(ctx context.Context) (*awss3.HeadBucketOutput, error) {
 	var out *awss3.HeadBucketOutput
-	err := n.call(ctx, op, func(ctx context.Context) error {
+	err := n.call(ctx, "test: HeadBucket", func(ctx context.Context) error {
 		var err error
 		out, err = n.client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(n.cfg.Bucket)})
 		return err
 	})
-	if err != nil {
-		// A HEAD answer has no body; when its status alone says little,
-		// ask again in a way whose answer says more.
-		var e *notify.Error
-		if errors.As(err, &e) && (e.StatusCode == http.StatusForbidden || e.StatusCode == http.StatusBadRequest && e.Hint == "") {
-			return n.explain(ctx, e)
-		}
-		return err
+	var head *notify.Error
+	if !errors.As(err, &head) || !(head.StatusCode == http.StatusForbidden || head.StatusCode == http.StatusBadRequest && head.Hint == "") {
+		return out, err
 	}
-	if n.cfg.Endpoint == "" && out.BucketRegion != nil && *out.BucketRegion != "" && *out.BucketRegion != n.cfg.Region {
-		return &notify.Error{Integration: Type, Op: op, Kind: notify.ErrRejected,
-			Message: "the bucket answered from another region", Hint: n.regionHint(*out.BucketRegion)}
-	}
-	return nil
-}
-
-// explain follows a bodiless HeadBucket 400 or 403 with a read-only
-// ListObjectsV2 (same permission, no side effect) whose error body says
-// which it was: a wrong key, a wrong secret, a wrong region or a missing
-// permission. When that tells nothing more, the HEAD error stands.
-func (n *Notifier) explain(ctx context.Context, head *notify.Error) error {
-	const op = "test: ListObjectsV2"
-	err := n.call(ctx, op, func(ctx context.Context) error {
+	listErr := n.call(ctx, "test: ListObjectsV2", func(ctx context.Context) error {
 		_, err := n.client.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String(n.cfg.Bucket), MaxKeys: aws.Int32(0)})
 		return err
 	})
-	var e *notify.Error
-	if errors.As(err, &e) && e.StatusCode != 0 && e.Message != head.Message {
-		return e
+	var list *notify.Error
+	if errors.As(listErr, &list) && list.StatusCode != 0 && list.Message != head.Message {
+		return nil, list
 	}
-	return head
+	return nil, head
 }
 
 // probeDirectory holds Test's probe objects, out of the way of the dated
 // event objects.
 const probeDirectory = ".connection-test"
 
-func (n *Notifier) probe(ctx context.Context) error {
+// probe writes a test object and deletes it, recording both steps in r.
+func (n *Notifier) probe(ctx context.Context, r *notify.Report) {
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	id := "connection-test-" + hex.EncodeToString(rnd[:])
@@ -300,30 +344,32 @@ func (n *Notifier) probe(ctx context.Context) error {
 	ev := notify.Event{ID: id, Type: notify.EventTest, Title: "[TEST] Code Defender connection check",
 		Risk: notify.RiskInfo, Time: time.Now().UTC()}
 	var body bytes.Buffer
-	if err := objects.WriteEvents(&body, []notify.Event{ev}, false); err != nil {
-		return &notify.Error{Integration: Type, Op: "test", Kind: notify.ErrRejected, Message: "cannot encode the probe", Err: err}
+	err := objects.WriteEvents(&body, []notify.Event{ev}, false)
+	if err != nil {
+		err = n.errs.Errorf("test", notify.ErrRejected, false, "cannot encode the probe: %v", err)
+	} else {
+		// The probe is small and plain whatever the compression setting.
+		err = n.put(ctx, "test: PutObject "+key, key, objects.ContentTypeJSON, false, body.Bytes())
 	}
-	// The probe is small and plain whatever the compression setting.
-	if err := n.put(ctx, "test: PutObject "+key, key, objects.ContentTypeJSON, false, body.Bytes()); err != nil {
-		return err
+	if !r.Check(stepWrite, err, "a test object was written at "+key) {
+		r.Skip(stepCleanup, "nothing was written")
+		return
 	}
-	delOp := "test: DeleteObject " + key
-	err := n.call(ctx, delOp, func(ctx context.Context) error {
+	err = n.call(ctx, "test: DeleteObject "+key, func(ctx context.Context) error {
 		_, err := n.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(n.cfg.Bucket), Key: aws.String(key)})
 		return err
 	})
-	if err != nil {
+	var e *notify.Error
+	switch {
+	case err == nil:
+		r.Pass(stepCleanup, "the test object was deleted")
+	case errors.As(err, &e) && e.StatusCode == http.StatusForbidden:
 		// Writing works, which is all Send needs; a write-only policy is
 		// exactly what the probe is for, so a refused delete is no failure.
-		msg := "write OK, cleanup not permitted: delete " + key + " yourself, or grant s3:DeleteObject on it"
-		var e *notify.Error
-		if !errors.As(err, &e) || e.StatusCode != http.StatusForbidden {
-			msg = "write OK, but the probe object could not be deleted: delete " + key + " yourself"
-		}
-		n.logger.WarnContext(ctx, "s3: test: "+msg, "integration", Type, "name", n.Name(),
-			"bucket", n.cfg.Bucket, "key", key, "error", err.Error())
+		r.Warn(stepCleanup, "write OK, cleanup not permitted: delete "+key+" yourself, or grant s3:DeleteObject on it")
+	default:
+		r.Warn(stepCleanup, "write OK, but the probe object could not be deleted ("+err.Error()+"): delete "+key+" yourself")
 	}
-	return nil
 }
 
 // The S3 error codes this package explains (docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
@@ -372,81 +418,86 @@ func (n *Notifier) apiError(ctx context.Context, op string, err error) *notify.E
 	if errors.As(err, &ae) {
 		code, msg = ae.ErrorCode(), ae.ErrorMessage()
 	}
-	kind, retryable := sender.ClassifyStatus(status)
-	e := &notify.Error{
-		Integration: Type,
-		Op:          op,
-		StatusCode:  status,
-		Kind:        kind,
-		Retryable:   retryable,
-		RetryAfter:  sender.ParseRetryAfter(header, time.Now()),
-	}
+	x := sender.Explanation{Message: http.StatusText(status)}
 	switch {
 	case code != "" && msg != "":
-		e.Message = n.errs.Clean(code + ": " + msg)
+		x.Message = code + ": " + msg
 	case code != "":
-		e.Message = n.errs.Clean(code)
-	default:
-		e.Message = http.StatusText(status)
+		x.Message = code
 	}
-	region := header.Get(headerBucketRegion)
+	region := n.regionName(header.Get(headerBucketRegion))
 	if region == "" {
 		if m := expectingRegion.FindStringSubmatch(msg); m != nil {
-			region = m[1]
+			region = n.regionName(m[1])
 		}
 	}
 	bucket := n.cfg.Bucket
 	switch {
 	case code == codeInvalidAccessKeyID:
-		e.Kind, e.Retryable = notify.ErrUnauthorized, false
-		e.Hint = fmt.Sprintf("the store does not know access key ID %s: check access_key_id (deleted or deactivated key?)", n.cfg.AccessKeyID)
+		x.Kind, x.Retryable = notify.ErrUnauthorized, false
+		x.Hint = fmt.Sprintf("the store does not know access key ID %s: check access_key_id (deleted or deactivated key?)", n.cfg.AccessKeyID)
 	case code == codeSignatureDoesNotMatch:
-		e.Kind, e.Retryable = notify.ErrUnauthorized, false
-		e.Hint = "the secret access key does not belong to access key ID " + n.cfg.AccessKeyID + ": check secret_access_key"
+		x.Kind, x.Retryable = notify.ErrUnauthorized, false
+		x.Hint = "the secret access key does not belong to access key ID " + n.cfg.AccessKeyID + ": check secret_access_key"
 	case code == codeExpiredToken, code == codeInvalidToken:
-		e.Kind, e.Retryable = notify.ErrUnauthorized, false
-		e.Hint = "the credentials have expired or are not valid: use a long-term access key"
+		x.Kind, x.Retryable = notify.ErrUnauthorized, false
+		x.Hint = "the credentials have expired or are not valid: use a long-term access key"
 	case code == codeRequestTimeTooSkewed:
 		// The SDK corrects its clock offset from this very answer, so the
 		// next attempt is signed with S3's time and can succeed.
-		e.Kind, e.Retryable = notify.ErrRejected, true
-		e.Hint = "this machine's clock is more than 15 minutes off S3's: synchronise it (NTP)"
+		x.Kind, x.Retryable = notify.ErrRejected, true
+		x.Hint = "this machine's clock is more than 15 minutes off S3's: synchronise it (NTP)"
 	case code == codePermanentRedirect, code == codeAuthHeaderMalformed && region != "",
 		code == codeIllegalLocation, status == http.StatusMovedPermanently,
 		status == http.StatusBadRequest && region != "" && region != n.cfg.Region && n.cfg.Endpoint == "":
-		e.Kind, e.Retryable = notify.ErrRejected, false
-		e.Hint = n.regionHint(region)
+		x.Kind, x.Retryable = notify.ErrRejected, false
+		x.Hint = n.regionHint(region)
 	case code == codeTemporaryRedirect, status == http.StatusTemporaryRedirect:
 		// S3 redirects to a new bucket's region until its DNS name has
 		// propagated; it settles by itself.
-		e.Kind, e.Retryable = notify.ErrUnavailable, true
-		e.Hint = "the bucket is new and S3 is still redirecting: retry shortly, or set region to the bucket's region"
+		x.Kind, x.Retryable = notify.ErrUnavailable, true
+		x.Hint = "the bucket is new and S3 is still redirecting: retry shortly, or set region to the bucket's region"
 	case code == codeNoSuchBucket, status == http.StatusNotFound:
-		e.Kind, e.Retryable = notify.ErrNotFound, false
-		e.Hint = fmt.Sprintf("bucket %q does not exist%s: check bucket", bucket, n.where())
+		x.Kind, x.Retryable = notify.ErrNotFound, false
+		x.Hint = fmt.Sprintf("bucket %q does not exist%s: check bucket", bucket, n.where())
 	case code == codeAccessDenied, code == codeAllAccessDisabled, status == http.StatusForbidden:
-		e.Kind, e.Retryable = notify.ErrForbidden, false
-		e.Hint = n.permissionHint(op)
+		x.Kind, x.Retryable = notify.ErrForbidden, false
+		x.Hint = n.permissionHint(op)
 	case code == codeSlowDown:
-		e.Kind, e.Retryable = notify.ErrRateLimited, true
-		e.Hint = "S3 asks to slow down: retry later, or send fewer, larger batches"
+		x.Kind, x.Retryable = notify.ErrRateLimited, true
+		x.Hint = "S3 asks to slow down: retry later, or send fewer, larger batches"
 	case code == codeRequestTimeout, code == codeBadDigest:
 		// The upload stalled or arrived damaged: sending it again works.
-		e.Kind, e.Retryable = notify.ErrUnavailable, true
+		x.Kind, x.Retryable = notify.ErrUnavailable, true
 	case code == codeSHA256Mismatch:
-		e.Kind, e.Retryable = notify.ErrRejected, false
-		e.Hint = "the store does not accept the request's payload signature: is endpoint an S3-compatible store that supports SigV4?"
+		x.Kind, x.Retryable = notify.ErrRejected, false
+		x.Hint = "the store does not accept the request's payload signature: is endpoint an S3-compatible store that supports SigV4?"
 	case code == codeInvalidBucketName:
-		e.Kind, e.Retryable = notify.ErrRejected, false
-		e.Hint = "the store refuses the bucket name: check bucket"
+		x.Kind, x.Retryable = notify.ErrRejected, false
+		x.Hint = "the store refuses the bucket name: check bucket"
 	case code == codeNotImplemented, status == http.StatusNotImplemented:
-		e.Kind, e.Retryable = notify.ErrRejected, false
-		e.Hint = "the store does not implement this request"
+		x.Kind, x.Retryable = notify.ErrRejected, false
+		x.Hint = "the store does not implement this request"
 	case status >= 300 && status < 400:
-		e.Kind, e.Retryable = notify.ErrRejected, false
-		e.Hint = "redirect not followed: check endpoint, path_style and region"
+		x.Kind, x.Retryable = notify.ErrRejected, false
+		x.Hint = "redirect not followed: check endpoint, path_style and region"
 	}
-	return e
+	return n.errs.Status(op, status, header, x)
+}
+
+// regionName returns v when it is a region name this integration could be
+// configured with, else "": the region S3 names (the X-Amz-Bucket-Region
+// header, an error message) is server data that reaches a hint, so only a
+// well-formed name, bounded like one, is ever repeated.
+func (n *Notifier) regionName(v string) string {
+	v = strings.TrimSpace(v)
+	switch {
+	case len(v) > maxRegionLength:
+		return ""
+	case awsRegion.MatchString(v), n.cfg.Endpoint != "" && compatRegion.MatchString(v):
+		return v
+	}
+	return ""
 }
 
 // regionHint says which region to configure, when S3 said.

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 	"github.com/codedefender/integrations/s3"
@@ -164,56 +165,53 @@ func TestValidate(t *testing.T) {
 	require.NoError(t, local.Validate(), "a host name over http is checked where it resolves, at dial time")
 
 	tests := []struct {
-		name  string
-		edit  func(c *s3.Config)
-		field string
-		want  string
+		testkit.ValidateCase[s3.Config]
+		want string // a phrase the field's message holds
 	}{
-		{"no name", func(c *s3.Config) { c.Name = "" }, "name", "required"},
-		{"no key id", func(c *s3.Config) { c.AccessKeyID = "" }, "access_key_id", "required"},
-		{"lower-case key id", func(c *s3.Config) { c.AccessKeyID = "akiaiosfodnn7example" }, "access_key_id", "AWS access key ID"},
-		{"short key id", func(c *s3.Config) { c.AccessKeyID = "AKIA1" }, "access_key_id", "AWS access key ID"},
-		{"temporary key", func(c *s3.Config) { c.AccessKeyID = "ASIAIOSFODNN7EXAMPLE" }, "access_key_id", "session token"},
-		{"key id with space", func(c *s3.Config) { c.AccessKeyID = "AKIA IOSFODNN7EXAMPLE" }, "access_key_id", "spaces"},
-		{"no secret", func(c *s3.Config) { c.SecretAccessKey = "" }, "secret_access_key", "required"},
-		{"masked secret", func(c *s3.Config) { c.SecretAccessKey = notify.Redacted }, "secret_access_key", "mask"},
-		{"secret with newline", func(c *s3.Config) { c.SecretAccessKey = "abc\ndef" }, "secret_access_key", "line breaks"},
-		{"no region", func(c *s3.Config) { c.Region = "" }, "region", "required"},
-		{"bad region", func(c *s3.Config) { c.Region = "Europe" }, "region", "AWS region"},
-		{"auto is not AWS", func(c *s3.Config) { c.Region = "auto" }, "region", "AWS region"},
-		{"no bucket", func(c *s3.Config) { c.Bucket = "" }, "bucket", "required"},
-		{"short bucket", func(c *s3.Config) { c.Bucket = "ab" }, "bucket", "3 to 63"},
-		{"upper-case bucket", func(c *s3.Config) { c.Bucket = "CD-Alerts" }, "bucket", "lower-case"},
-		{"bucket ends with dash", func(c *s3.Config) { c.Bucket = "alerts-" }, "bucket", "begin and end"},
-		{"bucket with ..", func(c *s3.Config) { c.Bucket = "a..b" }, "bucket", "adjacent"},
-		{"IP bucket", func(c *s3.Config) { c.Bucket = "192.168.5.4" }, "bucket", "IP address"},
-		{"reserved prefix", func(c *s3.Config) { c.Bucket = "xn--alerts" }, "bucket", "xn--"},
-		{"reserved suffix", func(c *s3.Config) { c.Bucket = "alerts-s3alias" }, "bucket", "-s3alias"},
-		{"directory bucket", func(c *s3.Config) { c.Bucket = "alerts--use1-az4--x-s3" }, "bucket", "--x-s3"},
-		{"prefix with leading slash", func(c *s3.Config) { c.Prefix = "/alerts" }, "prefix", "start or end"},
-		{"prefix with trailing slash", func(c *s3.Config) { c.Prefix = "alerts/" }, "prefix", "start or end"},
-		{"prefix with //", func(c *s3.Config) { c.Prefix = "a//b" }, "prefix", "//"},
-		{"prefix with ..", func(c *s3.Config) { c.Prefix = "a/../b" }, "prefix", ".."},
-		{"prefix with space", func(c *s3.Config) { c.Prefix = "my alerts" }, "prefix", "letters, digits"},
-		{"long prefix", func(c *s3.Config) { c.Prefix = strings.Repeat("a", 513) }, "prefix", "512"},
-		{"bad compression", func(c *s3.Config) { c.Compression = "zstd" }, "compression", "gzip"},
-		{"endpoint ftp", func(c *s3.Config) { c.Endpoint = "ftp://minio.example.com" }, "endpoint", "https"},
-		{"endpoint public http", func(c *s3.Config) { c.Endpoint = "http://203.0.113.7:9000" }, "endpoint", "https"},
-		{"endpoint with path", func(c *s3.Config) { c.Endpoint = "https://minio.example.com/cd-alerts" }, "endpoint", "base URL"},
-		{"endpoint with user", func(c *s3.Config) { c.Endpoint = "https://u:p@minio.example.com" }, "endpoint", "user name"},
-		{"endpoint not a URL", func(c *s3.Config) { c.Endpoint = "minio" }, "endpoint", "absolute"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "no name", Config: with(func(c *s3.Config) { c.Name = "" }), Fields: []string{"name"}, Schema: true}, want: "required"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "no key id", Config: with(func(c *s3.Config) { c.AccessKeyID = "" }), Fields: []string{"access_key_id"}, Schema: true}, want: "required"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "lower-case key id", Config: with(func(c *s3.Config) { c.AccessKeyID = "akiaiosfodnn7example" }), Fields: []string{"access_key_id"}, Schema: true}, want: "AWS access key ID"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "short key id", Config: with(func(c *s3.Config) { c.AccessKeyID = "AKIA1" }), Fields: []string{"access_key_id"}}, want: "AWS access key ID"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "temporary key", Config: with(func(c *s3.Config) { c.AccessKeyID = "ASIAIOSFODNN7EXAMPLE" }), Fields: []string{"access_key_id"}}, want: "session token"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "key id with space", Config: with(func(c *s3.Config) { c.AccessKeyID = "AKIA IOSFODNN7EXAMPLE" }), Fields: []string{"access_key_id"}}, want: "spaces"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "no secret", Config: with(func(c *s3.Config) { c.SecretAccessKey = "" }), Fields: []string{"secret_access_key"}, Schema: true}, want: "required"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "masked secret", Config: with(func(c *s3.Config) { c.SecretAccessKey = notify.Redacted }), Fields: []string{"secret_access_key"}}, want: "mask"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "secret with newline", Config: with(func(c *s3.Config) { c.SecretAccessKey = "abc\ndef" }), Fields: []string{"secret_access_key"}}, want: "line breaks"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "no region", Config: with(func(c *s3.Config) { c.Region = "" }), Fields: []string{"region"}, Schema: true}, want: "required"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "bad region", Config: with(func(c *s3.Config) { c.Region = "Europe" }), Fields: []string{"region"}, Schema: true}, want: "AWS region"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "auto is not AWS", Config: with(func(c *s3.Config) { c.Region = "auto" }), Fields: []string{"region"}}, want: "AWS region"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "no bucket", Config: with(func(c *s3.Config) { c.Bucket = "" }), Fields: []string{"bucket"}, Schema: true}, want: "required"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "short bucket", Config: with(func(c *s3.Config) { c.Bucket = "ab" }), Fields: []string{"bucket"}, Schema: true}, want: "3 to 63"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "upper-case bucket", Config: with(func(c *s3.Config) { c.Bucket = "CD-Alerts" }), Fields: []string{"bucket"}, Schema: true}, want: "lower-case"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "bucket ends with dash", Config: with(func(c *s3.Config) { c.Bucket = "alerts-" }), Fields: []string{"bucket"}}, want: "begin and end"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "bucket with ..", Config: with(func(c *s3.Config) { c.Bucket = "a..b" }), Fields: []string{"bucket"}}, want: "adjacent"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "IP bucket", Config: with(func(c *s3.Config) { c.Bucket = "192.168.5.4" }), Fields: []string{"bucket"}}, want: "IP address"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "reserved prefix", Config: with(func(c *s3.Config) { c.Bucket = "xn--alerts" }), Fields: []string{"bucket"}}, want: "xn--"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "reserved suffix", Config: with(func(c *s3.Config) { c.Bucket = "alerts-s3alias" }), Fields: []string{"bucket"}}, want: "-s3alias"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "directory bucket", Config: with(func(c *s3.Config) { c.Bucket = "alerts--use1-az4--x-s3" }), Fields: []string{"bucket"}}, want: "--x-s3"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "prefix with leading slash", Config: with(func(c *s3.Config) { c.Prefix = "/alerts" }), Fields: []string{"prefix"}}, want: "start or end"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "prefix with trailing slash", Config: with(func(c *s3.Config) { c.Prefix = "alerts/" }), Fields: []string{"prefix"}}, want: "start or end"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "prefix with //", Config: with(func(c *s3.Config) { c.Prefix = "a//b" }), Fields: []string{"prefix"}}, want: "//"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "prefix with ..", Config: with(func(c *s3.Config) { c.Prefix = "a/../b" }), Fields: []string{"prefix"}}, want: ".."},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "prefix with space", Config: with(func(c *s3.Config) { c.Prefix = "my alerts" }), Fields: []string{"prefix"}}, want: "letters, digits"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "long prefix", Config: with(func(c *s3.Config) { c.Prefix = strings.Repeat("a", 513) }), Fields: []string{"prefix"}, Schema: true}, want: "512"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "bad compression", Config: with(func(c *s3.Config) { c.Compression = "zstd" }), Fields: []string{"compression"}, Schema: true}, want: "gzip"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "endpoint ftp", Config: with(func(c *s3.Config) { c.Endpoint = "ftp://minio.example.com" }), Fields: []string{"endpoint"}}, want: "https"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "endpoint public http", Config: with(func(c *s3.Config) { c.Endpoint = "http://203.0.113.7:9000" }), Fields: []string{"endpoint"}}, want: "https"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "endpoint with path", Config: with(func(c *s3.Config) { c.Endpoint = "https://minio.example.com/cd-alerts" }), Fields: []string{"endpoint"}}, want: "base URL"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "endpoint with user", Config: with(func(c *s3.Config) { c.Endpoint = "https://u:p@minio.example.com" }), Fields: []string{"endpoint"}}, want: "user name"},
+		{ValidateCase: testkit.ValidateCase[s3.Config]{Name: "endpoint not a URL", Config: with(func(c *s3.Config) { c.Endpoint = "minio" }), Fields: []string{"endpoint"}}, want: "absolute"},
 	}
+	cases := make([]testkit.ValidateCase[s3.Config], len(tests))
+	for i, tt := range tests {
+		cases[i] = tt.ValidateCase
+	}
+	testkit.RunValidate(t, cases, func(c s3.Config) []notify.Secret { return testkit.Unmasked(testSecret, c.SecretAccessKey) })
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := validConfig()
-			tt.edit(&c)
-			err := c.Validate()
+		t.Run(tt.Name+": message", func(t *testing.T) {
 			var ve *notify.ValidationError
-			require.ErrorAs(t, err, &ve)
-			require.True(t, ve.Has(tt.field), "want a %s error, got %v", tt.field, err)
-			require.Len(t, ve.Fields, 1, "only %s is bad: %v", tt.field, err)
+			require.ErrorAs(t, tt.Config.Validate(), &ve)
 			require.Contains(t, ve.Fields[0].Message, tt.want)
-			notifytest.AssertNoSecret(t, err, testSecret)
 		})
 	}
 
@@ -267,7 +265,7 @@ func TestNothingPrintsTheSecret(t *testing.T) {
 	n, err := s3.New(c)
 	require.NoError(t, err)
 	defer n.Close()
-	for _, v := range []any{c, &c, n, *n} {
+	for _, v := range []any{c, &c, n} {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
 			notifytest.AssertNoSecret(t, fmt.Sprintf(verb, v), testSecret)
 		}
@@ -362,6 +360,35 @@ func TestSendRequest(t *testing.T) {
 			require.Contains(t, string(body), "<injected> on checkout & cart", "HTML is not escaped")
 		})
 	}
+}
+
+func TestSendResolvedIsItsOwnObject(t *testing.T) {
+	m := newMock(t, ok)
+	n, err := s3.New(validConfig(), m.client())
+	require.NoError(t, err)
+	e := testEvent()
+	_, err = n.Send(context.Background(), e)
+	require.NoError(t, err)
+	resolved := testkit.Resolved(e)
+	for range 2 { // resolving twice rewrites the same object: a success both times
+		rc, err := n.Send(context.Background(), resolved)
+		require.NoError(t, err)
+		const key = "alerts/2026/01/02/evt-123-resolved.json"
+		require.Equal(t, notify.Receipt{ID: key, URL: "s3://cd-alerts/" + key}, rc)
+	}
+	reqs := m.requests()
+	require.Len(t, reqs, 3)
+	paths := []string{reqs[0].req.URL.Path, reqs[1].req.URL.Path, reqs[2].req.URL.Path}
+	require.Equal(t, []string{"/alerts/2026/01/02/evt-123.json", "/alerts/2026/01/02/evt-123-resolved.json",
+		"/alerts/2026/01/02/evt-123-resolved.json"}, paths, "the open object is never touched again")
+	for _, r := range reqs[1:] {
+		require.Equal(t, http.MethodPut, r.req.Method)
+		require.JSONEq(t, `{"id":"evt-123","type":"incident","title":"New script <injected> on checkout & cart",
+			"description":"A script from cdn.example.net appeared.","risk":"high","time":"2026-01-02T23:30:00+01:00",
+			"url":"https://console.example.com/incidents/123","source":"shop.example.com","tags":["pci"],
+			"details":{"script":"https://cdn.example.net/x.js"},"status":"resolved"}`, string(r.body))
+	}
+	require.NotContains(t, string(reqs[0].body), "status", "the open record carries no status")
 }
 
 func TestSendWithoutPrefixAndPathStyle(t *testing.T) {
@@ -693,9 +720,12 @@ func TestTestProbeWrite(t *testing.T) {
 		n, err := s3.New(validConfig(), m.client(), s3.WithProbeWrite(), notify.WithLogger(logger))
 		require.NoError(t, err)
 		require.NoError(t, n.Test(context.Background()), "a write-only policy is what the probe is for")
-		require.Contains(t, logs.String(), "write OK, cleanup not permitted")
-		require.Contains(t, logs.String(), "level=WARN")
-		require.Regexp(t, `alerts/\.connection-test/connection-test-[0-9a-f]{16}\.json`, logs.String())
+		rep := n.TestReport(context.Background())
+		require.NoError(t, rep.Err())
+		require.Equal(t, []string{"bucket reachable", "bucket in region", "objects writable", "probe object deleted"}, checkNames(rep))
+		require.Equal(t, notify.CheckWarning, rep.Checks[3].Status)
+		require.Contains(t, rep.Checks[3].Detail, "write OK, cleanup not permitted")
+		require.Regexp(t, `alerts/\.connection-test/connection-test-[0-9a-f]{16}\.json`, rep.Checks[3].Detail)
 		notifytest.AssertNoSecret(t, logs.String(), testSecret)
 	})
 	t.Run("write refused", func(t *testing.T) {
@@ -726,4 +756,149 @@ func TestGuardRefusesLoopbackByDefault(t *testing.T) {
 	require.ErrorIs(t, err, notify.ErrRejected)
 	require.False(t, notify.IsRetryable(err))
 	notifytest.AssertNoSecret(t, err, testSecret)
+}
+
+// checkNames lists a report's check names, in order.
+func checkNames(r notify.Report) []string {
+	var out []string
+	for _, c := range r.Checks {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+// checkStatuses lists a report's check outcomes, in order.
+func checkStatuses(r notify.Report) []notify.CheckStatus {
+	var out []notify.CheckStatus
+	for _, c := range r.Checks {
+		out = append(out, c.Status)
+	}
+	return out
+}
+
+func TestTestReport(t *testing.T) {
+	const (
+		pass = notify.CheckPassed
+		warn = notify.CheckWarning
+		fail = notify.CheckFailed
+		skip = notify.CheckSkipped
+	)
+	regionAnswer := func(region string) func(*http.Request) *http.Response {
+		return func(*http.Request) *http.Response {
+			resp := httpmock.NewStringResponse(200, "")
+			resp.Header.Set("X-Amz-Bucket-Region", region)
+			return resp
+		}
+	}
+	readOnly := []string{"bucket reachable", "bucket in region", "objects writable"}
+	probe := []string{"bucket reachable", "bucket in region", "objects writable", "probe object deleted"}
+	compat := validConfig()
+	compat.Endpoint, compat.AccessKeyID, compat.Region = "https://minio.example.com:9000", "minio-user", "us-east-1"
+	tests := []struct {
+		name     string
+		config   s3.Config
+		opts     []notify.Option
+		answer   func(*http.Request) *http.Response
+		names    []string
+		statuses []notify.CheckStatus
+		kind     error // of Err(), nil when nothing failed
+	}{
+		{"read-only, all proven", validConfig(), nil, regionAnswer(testRegion), readOnly, []notify.CheckStatus{pass, pass, warn}, nil},
+		{"another region", validConfig(), nil, regionAnswer("ap-south-1"), readOnly, []notify.CheckStatus{pass, fail, warn}, notify.ErrRejected},
+		{"bucket unreachable", validConfig(), nil, s3Error(404, "NoSuchBucket", ""), readOnly, []notify.CheckStatus{fail, skip, skip}, notify.ErrNotFound},
+		{"S3-compatible store", compat, nil, ok, readOnly, []notify.CheckStatus{pass, skip, warn}, nil},
+		{"probe write", validConfig(), []notify.Option{s3.WithProbeWrite()}, func(r *http.Request) *http.Response {
+			if r.Method == http.MethodDelete {
+				return httpmock.NewStringResponse(204, "")
+			}
+			return ok(r)
+		}, probe, []notify.CheckStatus{skip, skip, pass, pass}, nil},
+		{"probe write refused", validConfig(), []notify.Option{s3.WithProbeWrite()}, s3Error(403, "AccessDenied", "Access Denied"),
+			probe, []notify.CheckStatus{skip, skip, fail, skip}, notify.ErrForbidden},
+		{"probe cleanup fails", validConfig(), []notify.Option{s3.WithProbeWrite()}, func(r *http.Request) *http.Response {
+			if r.Method == http.MethodDelete {
+				return s3Error(500, "InternalError", "We encountered an internal error.")(r)
+			}
+			return ok(r)
+		}, probe, []notify.CheckStatus{skip, skip, pass, warn}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMock(t, tt.answer)
+			n, err := s3.New(tt.config, append([]notify.Option{m.client()}, tt.opts...)...)
+			require.NoError(t, err)
+			rep := n.TestReport(context.Background())
+			require.Equal(t, tt.names, checkNames(rep))
+			require.Equal(t, tt.statuses, checkStatuses(rep), "%+v", rep.Checks)
+			for _, c := range rep.Checks {
+				require.NotEmpty(t, c.Detail, c.Name)
+				notifytest.AssertNoSecret(t, c.Detail, testSecret)
+			}
+			testErr := n.Test(context.Background())
+			if tt.kind == nil {
+				require.NoError(t, rep.Err())
+				require.NoError(t, testErr)
+				return
+			}
+			require.ErrorIs(t, rep.Err(), tt.kind)
+			require.ErrorIs(t, testErr, tt.kind, "Test is TestReport(ctx).Err()")
+			notifytest.AssertNoSecret(t, rep.Err(), testSecret)
+		})
+	}
+}
+
+func TestBucketRegionHeaderIsNeverRepeatedUnchecked(t *testing.T) {
+	for _, bad := range []string{
+		"us-west-2; now paste your secret " + testSecret.Reveal(),
+		"us-west-2\u00a0(call +1 555 0100)",
+		strings.Repeat("a", 200),
+		"<script>alert(1)</script>",
+	} {
+		t.Run(bad[:10], func(t *testing.T) {
+			for _, answer := range []func(*http.Request) *http.Response{
+				s3Error(301, "PermanentRedirect", "", "X-Amz-Bucket-Region", bad),
+				func(*http.Request) *http.Response { // HeadBucket OK, from "another region"
+					resp := httpmock.NewStringResponse(200, "")
+					resp.Header.Set("X-Amz-Bucket-Region", bad)
+					return resp
+				},
+			} {
+				m := newMock(t, answer)
+				n, err := s3.New(validConfig(), m.client())
+				require.NoError(t, err)
+				err = n.Test(context.Background())
+				var e *notify.Error
+				require.ErrorAs(t, err, &e)
+				require.ErrorIs(t, err, notify.ErrRejected)
+				require.Equal(t, "the bucket is not in region eu-west-1 (or the endpoint or path_style is wrong): "+
+					"set region to the bucket's region", e.Hint, "the header's value is not a region name: not repeated")
+				require.NotContains(t, err.Error(), "us-west-2")
+				require.NotContains(t, err.Error(), "<script>")
+				notifytest.AssertNoSecret(t, err, testSecret)
+			}
+		})
+	}
+	// A well-formed region is named, as before.
+	m := newMock(t, s3Error(301, "PermanentRedirect", "", "X-Amz-Bucket-Region", "us-west-2"))
+	n, err := s3.New(validConfig(), m.client())
+	require.NoError(t, err)
+	require.ErrorContains(t, n.Test(context.Background()), "set region to us-west-2")
+}
+
+func TestCloseContract(t *testing.T) {
+	m := newMock(t, ok)
+	n, err := s3.New(validConfig(), m.client())
+	require.NoError(t, err)
+	_, err = n.Send(context.Background(), testkit.FullEvent())
+	require.NoError(t, err)
+	testkit.CloseContract(t, n, testkit.FullEvent(), func() int { return len(m.requests()) }, testSecret)
+	_, err = n.SendBatch(context.Background(), batchEvents(2))
+	require.ErrorContains(t, err, "closed")
+}
+
+// with returns the valid config changed by change.
+func with(change func(*s3.Config)) s3.Config {
+	c := validConfig()
+	change(&c)
+	return c
 }

@@ -19,6 +19,10 @@ type Config struct {
 	// URL is the HEC endpoint: https://<host>[:port]/services/collector, or
 	// the same ending in /services/collector/event. Both reach the same
 	// collector; the notifier always posts to .../services/collector/event.
+	// The console's documented form, a Splunk Cloud stack's own address
+	// (https://<stack>.splunkcloud.com/services/collector), is accepted as
+	// stored and sent to the stack's HEC host,
+	// https://http-inputs-<stack>.splunkcloud.com.
 	URL string `json:"url"`
 	// APIToken is the HEC token, a GUID, sent as "Authorization: Splunk <token>".
 	APIToken notify.Secret `json:"api_token"`
@@ -63,6 +67,10 @@ type hecURL struct {
 	event string
 	host  string
 	cloud cloudForm
+	// stack is set when the URL was a stack's web address and event was
+	// derived from it: a Test that cannot resolve the derived host says to
+	// enter the stack's HEC URL instead.
+	stack string
 }
 
 // cloudForm says how a host under Splunk Cloud's domains reads.
@@ -74,10 +82,15 @@ const (
 	cloudUnknown                  // under a Splunk Cloud domain, in a form not documented for HEC
 )
 
-// Splunk Cloud's HEC host forms (CONTRACTS §6, [unverified: from a docs
-// mirror]): http-inputs-<stack>.splunkcloud.com and
-// http-inputs.<stack>.splunkcloud.com on 443, http-inputs.<stack>.splunkcloudgc.com
-// (FedRAMP) on 443, and <stack>.splunkcloud.com:8088 on trials.
+// Splunk Cloud's HEC host forms, from Splunk's "Set up and use HTTP Event
+// Collector in Splunk Web" (Splunk Cloud Platform, "Send data to HTTP Event
+// Collector on Splunk Cloud Platform"):
+// https://docs.splunk.com/Documentation/SplunkCloud/9.1.2312/Data/UsetheHTTPEventCollector
+// gives <protocol>://http-inputs-<host>.splunkcloud.com:<port>/<endpoint>
+// on AWS, http-inputs.<host>.splunkcloud.com on Google Cloud and Azure,
+// http-inputs.<host>.splunkcloudgc.com on FedRAMP Moderate (AWS GovCloud),
+// port 443 by default and 8088 on free trials; older trials answer on
+// <stack>.splunkcloud.com:8088 (CONTRACTS §6).
 const (
 	cloudDomain   = ".splunkcloud.com"
 	cloudGCDomain = ".splunkcloudgc.com"
@@ -122,15 +135,25 @@ func parseHECURL(raw string, allowPrivate bool) (hecURL, string) {
 	if form != notCloud && u.Scheme != "https" {
 		return hecURL{}, "must use https: Splunk Cloud takes HEC over https only"
 	}
-	if form == cloudUnknown && isCloudWebHost(host, u.Port()) {
-		stack := strings.TrimSuffix(host, cloudDomain)
-		return hecURL{}, "is the Splunk Cloud web address, not its HTTP Event Collector: use https://" +
-			inputsPrefix + "-" + stack + cloudDomain + collectorPath + " (on a trial stack, port " + trialHECPort + ")"
-	}
 	ev := *u
 	ev.Path, ev.RawPath = path, ""
-	return hecURL{event: ev.String(), host: host, cloud: form}, ""
+	out := hecURL{host: host, cloud: form}
+	if form == cloudUnknown && isCloudWebHost(host, u.Port()) {
+		// The console documents the stack's own address; HEC is not served
+		// there but on the stack's http-inputs- host (AWS, the most common
+		// form). A stack on Google Cloud or Azure is told by Test to enter
+		// its http-inputs. URL.
+		out.stack = strings.TrimSuffix(host, cloudDomain)
+		out.host = cloudHECHost(out.stack)
+		out.cloud = cloudKnown
+		ev.Host = out.host // the port was empty or 443: the default
+	}
+	out.event = ev.String()
+	return out, ""
 }
+
+// cloudHECHost is the HEC host of a Splunk Cloud stack on AWS.
+func cloudHECHost(stack string) string { return inputsPrefix + "-" + stack + cloudDomain }
 
 // classifyCloudHost reads host (lower case) and port against the Splunk
 // Cloud forms.

@@ -128,6 +128,46 @@ func ExampleNotifier_Test() {
 	// events indexed by Test: 0
 }
 
+func ExampleNotifier_TestReport() {
+	hec := startExampleHEC()
+	defer hec.Close()
+
+	n, err := splunk.New(splunk.Config{Name: "SOC Splunk", URL: hec.URL + "/services/collector",
+		APIToken: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", Index: "security"}, notify.WithAllowPrivateNetworks())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, c := range n.TestReport(context.Background()).Checks {
+		fmt.Printf("%s: %s\n", c.Name, c.Status)
+	}
+	// Output:
+	// token accepted: passed
+	// index writable: warning
+}
+
+func ExampleNotifier_Send_resolved() {
+	hec := startExampleHEC()
+	defer hec.Close()
+
+	n, err := splunk.New(splunk.Config{Name: "SOC Splunk", URL: hec.URL + "/services/collector",
+		APIToken: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"}, notify.WithAllowPrivateNetworks())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	e := exampleEvent("inc-42")
+	for _, status := range []notify.Status{notify.StatusOpen, notify.StatusResolved} {
+		e.Status = status
+		if _, err := n.Send(context.Background(), e); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	fmt.Println("events indexed:", hec.events.Load())
+	// Output: events indexed: 2
+}
+
 func ExampleNotifier_SendBatch() {
 	hec := startExampleHEC()
 	defer hec.Close()

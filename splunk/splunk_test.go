@@ -12,17 +12,21 @@ import (
 	"io"
 	"log"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -125,59 +129,55 @@ var guidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-
 
 func TestConfigValidate(t *testing.T) {
 	tests := []struct {
-		name   string
-		mutate func(c *Config)
-		fields []string // nil: valid
-		want   string   // a phrase the url message must hold
+		testkit.ValidateCase[Config]
+		want string // a phrase the url message holds
 	}{
-		{"valid cloud AWS form", func(*Config) {}, nil, ""},
-		{"valid cloud GCP/Azure form", func(c *Config) { c.URL = "https://http-inputs.acme.splunkcloud.com/services/collector" }, nil, ""},
-		{"valid FedRAMP form", func(c *Config) { c.URL = "https://http-inputs.acme.splunkcloudgc.com:443/services/collector" }, nil, ""},
-		{"valid trial form", func(c *Config) { c.URL = "https://prd-p-ab12c.splunkcloud.com:8088/services/collector" }, nil, ""},
-		{"valid event endpoint", func(c *Config) { c.URL = cloudEventURL }, nil, ""},
-		{"valid trailing slash", func(c *Config) { c.URL = cloudURL + "/" }, nil, ""},
-		{"valid on-prem", func(c *Config) { c.URL = "https://splunk.corp.example:8088/services/collector" }, nil, ""},
-		{"valid behind a path prefix", func(c *Config) { c.URL = "https://gw.example.com/splunk/services/collector" }, nil, ""},
-		{"valid loopback http (New decides)", func(c *Config) { c.URL = "http://127.0.0.1:8088/services/collector" }, nil, ""},
-		{"valid no index", func(c *Config) { c.Index = "" }, nil, ""},
-		{"valid upper-case token", func(c *Config) { c.APIToken = notify.Secret(strings.ToUpper(testToken.Reveal())) }, nil, ""},
-		{"all empty", func(c *Config) { *c = Config{} }, []string{"name", "url", "api_token"}, "required"},
-		{"name too long", func(c *Config) { c.Name = strings.Repeat("n", 101) }, []string{"name"}, ""},
-		{"name control char", func(c *Config) { c.Name = "a\nb" }, []string{"name"}, ""},
-		{"plain http to a public address", func(c *Config) { c.URL = "http://93.184.216.34:8088/services/collector" }, []string{"url"}, "https"},
-		{"cloud over http", func(c *Config) { c.URL = "http://http-inputs-acme.splunkcloud.com/services/collector" }, []string{"url"}, "https"},
-		{"token in query", func(c *Config) { c.URL = cloudURL + "?token=" + testToken.Reveal() }, []string{"url"}, "query string"},
-		{"fragment", func(c *Config) { c.URL = cloudURL + "#x" }, []string{"url"}, "fragment"},
-		{"raw endpoint", func(c *Config) { c.URL = cloudURL + "/raw" }, []string{"url"}, "raw endpoint"},
-		{"health endpoint", func(c *Config) { c.URL = cloudURL + "/health" }, []string{"url"}, "health endpoint"},
-		{"no HEC path", func(c *Config) { c.URL = "https://http-inputs-acme.splunkcloud.com/" }, []string{"url"}, "/services/collector"},
-		{"cloud web address", func(c *Config) { c.URL = "https://acme.splunkcloud.com/services/collector" }, []string{"url"},
-			"https://http-inputs-acme.splunkcloud.com/services/collector"},
-		{"user info", func(c *Config) { c.URL = "https://admin:pw@splunk.corp.example:8088/services/collector" }, []string{"url"}, "user name"},
-		{"not a URL", func(c *Config) { c.URL = "splunk" }, []string{"url"}, "absolute"},
-		{"token not a GUID", func(c *Config) { c.APIToken = "not-a-guid-token" }, []string{"api_token"}, ""},
-		{"token masked", func(c *Config) { c.APIToken = notify.Redacted }, []string{"api_token"}, ""},
-		{"token with newline", func(c *Config) { c.APIToken = testToken + "\n" }, []string{"api_token"}, ""},
-		{"index upper case", func(c *Config) { c.Index = "Security" }, []string{"index"}, ""},
-		{"index internal", func(c *Config) { c.Index = "_internal" }, []string{"index"}, ""},
-		{"index leading hyphen", func(c *Config) { c.Index = "-x" }, []string{"index"}, ""},
-		{"index bad char", func(c *Config) { c.Index = "sec.alerts" }, []string{"index"}, ""},
-		{"index spaces", func(c *Config) { c.Index = " security" }, []string{"index"}, ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid cloud AWS form", Config: with(func(c *Config) {})}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid cloud GCP/Azure form", Config: with(func(c *Config) { c.URL = "https://http-inputs.acme.splunkcloud.com/services/collector" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid FedRAMP form", Config: with(func(c *Config) { c.URL = "https://http-inputs.acme.splunkcloudgc.com:443/services/collector" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid trial form", Config: with(func(c *Config) { c.URL = "https://prd-p-ab12c.splunkcloud.com:8088/services/collector" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid event endpoint", Config: with(func(c *Config) { c.URL = cloudEventURL })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid trailing slash", Config: with(func(c *Config) { c.URL = cloudURL + "/" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid on-prem", Config: with(func(c *Config) { c.URL = "https://splunk.corp.example:8088/services/collector" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid behind a path prefix", Config: with(func(c *Config) { c.URL = "https://gw.example.com/splunk/services/collector" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid loopback http (New decides)", Config: with(func(c *Config) { c.URL = "http://127.0.0.1:8088/services/collector" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid no index", Config: with(func(c *Config) { c.Index = "" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid upper-case token", Config: with(func(c *Config) { c.APIToken = notify.Secret(strings.ToUpper(testToken.Reveal())) })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "all empty", Config: with(func(c *Config) { *c = Config{} }), Fields: []string{"name", "url", "api_token"}, Schema: true}, want: "required"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "name too long", Config: with(func(c *Config) { c.Name = strings.Repeat("n", 101) }), Fields: []string{"name"}, Schema: true}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "name control char", Config: with(func(c *Config) { c.Name = "a\nb" }), Fields: []string{"name"}}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "plain http to a public address", Config: with(func(c *Config) { c.URL = "http://93.184.216.34:8088/services/collector" }), Fields: []string{"url"}, Schema: true}, want: "https"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "cloud over http", Config: with(func(c *Config) { c.URL = "http://http-inputs-acme.splunkcloud.com/services/collector" }), Fields: []string{"url"}, Schema: true}, want: "https"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "token in query", Config: with(func(c *Config) { c.URL = cloudURL + "?token=" + testToken.Reveal() }), Fields: []string{"url"}}, want: "query string"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "fragment", Config: with(func(c *Config) { c.URL = cloudURL + "#x" }), Fields: []string{"url"}}, want: "fragment"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "raw endpoint", Config: with(func(c *Config) { c.URL = cloudURL + "/raw" }), Fields: []string{"url"}}, want: "raw endpoint"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "health endpoint", Config: with(func(c *Config) { c.URL = cloudURL + "/health" }), Fields: []string{"url"}}, want: "health endpoint"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "no HEC path", Config: with(func(c *Config) { c.URL = "https://http-inputs-acme.splunkcloud.com/" }), Fields: []string{"url"}}, want: "/services/collector"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid cloud web address (the console's form)", Config: with(func(c *Config) { c.URL = "https://acme.splunkcloud.com/services/collector" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "valid cloud web address, event endpoint", Config: with(func(c *Config) { c.URL = "https://acme.splunkcloud.com/services/collector/event" })}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "cloud web address over http", Config: with(func(c *Config) { c.URL = "http://acme.splunkcloud.com/services/collector" }), Fields: []string{"url"}, Schema: true}, want: "https"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "user info", Config: with(func(c *Config) { c.URL = "https://admin:pw@splunk.corp.example:8088/services/collector" }), Fields: []string{"url"}}, want: "user name"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "not a URL", Config: with(func(c *Config) { c.URL = "splunk" }), Fields: []string{"url"}}, want: "absolute"},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "token not a GUID", Config: with(func(c *Config) { c.APIToken = "not-a-guid-token" }), Fields: []string{"api_token"}}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "token masked", Config: with(func(c *Config) { c.APIToken = notify.Redacted }), Fields: []string{"api_token"}}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "token with newline", Config: with(func(c *Config) { c.APIToken = testToken + "\n" }), Fields: []string{"api_token"}}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "index upper case", Config: with(func(c *Config) { c.Index = "Security" }), Fields: []string{"index"}, Schema: true}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "index internal", Config: with(func(c *Config) { c.Index = "_internal" }), Fields: []string{"index"}, Schema: true}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "index leading hyphen", Config: with(func(c *Config) { c.Index = "-x" }), Fields: []string{"index"}, Schema: true}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "index bad char", Config: with(func(c *Config) { c.Index = "sec.alerts" }), Fields: []string{"index"}, Schema: true}, want: ""},
+		{ValidateCase: testkit.ValidateCase[Config]{Name: "index spaces", Config: with(func(c *Config) { c.Index = " security" }), Fields: []string{"index"}}, want: ""},
 	}
+	cases := make([]testkit.ValidateCase[Config], len(tests))
+	for i, tt := range tests {
+		cases[i] = tt.ValidateCase
+	}
+	testkit.RunValidate(t, cases, func(c Config) []notify.Secret { return testkit.Unmasked(testToken, c.APIToken) })
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := validConfig()
-			tt.mutate(&c)
-			err := c.Validate()
-			notifytest.AssertNoSecret(t, err, testToken)
-			if tt.fields == nil {
-				require.NoError(t, err)
-				return
-			}
-			require.Equal(t, tt.fields, notifytest.FieldsOf(err), "%v", err)
-			if tt.want != "" {
-				require.Contains(t, err.Error(), tt.want)
-			}
+		if tt.want == "" {
+			continue
+		}
+		t.Run(tt.Name+": message", func(t *testing.T) {
+			require.ErrorContains(t, tt.Config.Validate(), tt.want)
 		})
 	}
 }
@@ -284,6 +284,33 @@ func TestSendExactRequest(t *testing.T) {
 	require.Equal(t, want, string(req.body), "one compact envelope, fields in HEC's documented order")
 }
 
+func TestSendResolvedIsItsOwnEvent(t *testing.T) {
+	n, mt := mockNotifier(t, validConfig())
+	got := capture(t, mt, cloudEventURL, http.StatusOK, `{"text":"Success","code":0}`)
+	e := testEvent()
+	_, err := n.Send(context.Background(), e)
+	require.NoError(t, err)
+	resolved := e
+	resolved.Status = notify.StatusResolved
+	for range 2 { // resolving twice is two records of the same fact, both accepted
+		rc, err := n.Send(context.Background(), resolved)
+		require.NoError(t, err)
+		require.Equal(t, notify.Receipt{ID: "evt-0001"}, rc)
+	}
+	require.Len(t, *got, 3)
+	want := `{"time":1767225600.123,"host":"shop.example.com","source":"codedefender","sourcetype":"_json",` +
+		`"index":"security","event":{"id":"evt-0001","type":"incident","title":"Skimmer script on /checkout",` +
+		`"description":"A script from cdn.evil.example reads the card form <input>.","risk":"critical",` +
+		`"time":"2026-01-01T00:00:00.123456789Z","url":"https://console.codedefender.example/incidents/1",` +
+		`"source":"https://shop.example.com/checkout","tags":["pci","skimmer"],` +
+		`"details":{"script":"https://cdn.evil.example/x.js"},"status":"resolved"}}`
+	for _, req := range (*got)[1:] {
+		require.Equal(t, cloudEventURL, req.url)
+		require.Equal(t, want, string(req.body))
+	}
+	require.NotContains(t, string((*got)[0].body), `"status"`, "an open event carries no status")
+}
+
 func TestEnvelopeFields(t *testing.T) {
 	c := validConfig()
 	c.Index = ""
@@ -339,17 +366,77 @@ func TestSendRefusesInvalidEventOffline(t *testing.T) {
 	require.ErrorAs(t, err, &ve)
 	require.True(t, ve.Has("title"))
 
-	big := testEvent()
-	big.Description = strings.Repeat("x", 2000)
-	n2, mt2 := mockNotifier(t, validConfig(), WithMaxRequestBytes(1000))
-	_, err = n2.Send(context.Background(), big)
-	require.ErrorIs(t, err, notify.ErrRejected)
-	require.False(t, notify.IsRetryable(err))
-	require.Contains(t, err.Error(), `event "evt-0001"`)
-	require.Contains(t, err.Error(), "1000 bytes")
-	notifytest.AssertNoSecret(t, err, testToken)
+	require.Zero(t, mt.GetTotalCallCount())
+}
 
-	require.Zero(t, mt.GetTotalCallCount()+mt2.GetTotalCallCount())
+func TestSendOversizedEventIsDeliveredShortened(t *testing.T) {
+	n, mt := mockNotifier(t, validConfig())
+	got := capture(t, mt, cloudEventURL, http.StatusOK, `{"text":"Success","code":0}`)
+	big := testEvent()
+	// Within notify.MaxEventBytes, but more than a 1 MB request as JSON:
+	// every quote is escaped.
+	big.Description = strings.Repeat(`"`, 600_000)
+	big.Details = map[string]string{"dom": strings.Repeat("<a>", 50_000), "page": "/checkout"}
+	require.NoError(t, big.Validate())
+	rc, err := n.Send(context.Background(), big)
+	require.NoError(t, err, "an oversized alert is delivered, not refused")
+	require.Equal(t, notify.Receipt{ID: "evt-0001"}, rc)
+	require.Len(t, *got, 1)
+	body := (*got)[0].body
+	require.LessOrEqual(t, len(body), DefaultMaxRequestBytes)
+
+	var env struct{ Event notify.Event }
+	require.NoError(t, json.Unmarshal(body, &env))
+	e := env.Event
+	require.Equal(t, big.ID, e.ID)
+	require.Equal(t, big.Title, e.Title, "the title is kept")
+	require.True(t, strings.HasSuffix(e.Description, "…"), "the largest field is cut, with a marker")
+	require.Less(t, len(e.Description), len(big.Description))
+	require.True(t, big.Details["dom"] == e.Details["dom"], "a field below the cut stays whole")
+	require.Equal(t, "/checkout", e.Details["page"])
+	require.Equal(t, big.Tags, e.Tags)
+	require.True(t, strings.Repeat(`"`, 600_000) == big.Description, "the caller's event is not modified")
+}
+
+func TestSend413ShortensAndRetries(t *testing.T) {
+	f := newFakeHEC(t)
+	n := fakeNotifier(t, f, WithGzip(false))
+	f.set(func(f *fakeHEC) { f.maxContentLength = 3000 })
+	big := testEvent()
+	big.Description = strings.Repeat("d", 5000)
+	rc, err := n.Send(context.Background(), big)
+	require.NoError(t, err)
+	require.Equal(t, "evt-0001", rc.ID)
+	reqs, envs := f.snapshot()
+	require.Len(t, reqs, 2, "refused once as too large, then delivered shortened")
+	require.Len(t, envs, 1)
+	got := decodeEvent(t, envs[0].Event)
+	require.True(t, strings.HasSuffix(got.Description, "…"))
+	require.Equal(t, big.Title, got.Title)
+}
+
+func TestShrinkEvent(t *testing.T) {
+	e := testEvent()
+	e.Description = strings.Repeat("d", 100)
+	e.Tags = []string{strings.Repeat("t", 60), "pci"}
+	e.Details = map[string]string{"a": strings.Repeat("v", 80), "b": "short"}
+
+	got := shrinkEvent(e, 90)
+	// Largest first: every field longer than the cap is cut to it.
+	require.Equal(t, strings.Repeat("d", 47)+"…", got.Description, "cut to the cap, 50 bytes, marker included")
+	require.Equal(t, strings.Repeat("v", 47)+"…", got.Details["a"])
+	require.Equal(t, []string{strings.Repeat("t", 47) + "…", "pci"}, got.Tags)
+	require.Equal(t, "short", got.Details["b"])
+	require.Equal(t, e.Title, got.Title)
+	require.Equal(t, strings.Repeat("v", 80), e.Details["a"], "the input's map is not modified")
+	require.Equal(t, strings.Repeat("t", 60), e.Tags[0], "nor its tags")
+
+	// More than every other field holds: the title is cut too, never dropped.
+	all := shrinkEvent(e, 10_000)
+	require.Equal(t, "…", all.Title)
+	require.Empty(t, all.Description)
+	require.Nil(t, all.Tags)
+	require.Equal(t, e.ID, all.ID)
 }
 
 func TestHECAnswers(t *testing.T) {
@@ -592,4 +679,466 @@ func TestNoSecretInErrorsOrLogsAgainstPeer(t *testing.T) {
 	require.NotEmpty(t, logs.String())
 	notifytest.AssertNoSecret(t, logs.String(), testToken)
 	require.False(t, errors.Is(err, notify.ErrForbidden))
+}
+
+func TestTestReport(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		index    string
+		status   int
+		answer   string
+		statuses []notify.CheckStatus
+		kind     error
+	}{
+		{"token and index", "security", http.StatusBadRequest, `{"text":"No data","code":5}`,
+			[]notify.CheckStatus{notify.CheckPassed, notify.CheckWarning}, nil},
+		{"token, default index", "", http.StatusBadRequest, `{"text":"No data","code":5}`,
+			[]notify.CheckStatus{notify.CheckPassed, notify.CheckSkipped}, nil},
+		{"token refused", "security", http.StatusForbidden, `{"text":"Invalid token","code":4}`,
+			[]notify.CheckStatus{notify.CheckFailed, notify.CheckSkipped}, notify.ErrUnauthorized},
+		{"not HEC", "security", http.StatusOK, `{"text":"Success","code":0}`,
+			[]notify.CheckStatus{notify.CheckFailed, notify.CheckSkipped}, notify.ErrRejected},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			c.Index = tt.index
+			n, mt := mockNotifier(t, c)
+			got := capture(t, mt, cloudEventURL, tt.status, tt.answer)
+			rep := n.TestReport(context.Background())
+			require.Len(t, *got, 1, "one request, which indexes nothing")
+			require.Empty(t, (*got)[0].body)
+			var names []string
+			var statuses []notify.CheckStatus
+			for _, ch := range rep.Checks {
+				names, statuses = append(names, ch.Name), append(statuses, ch.Status)
+				require.NotEmpty(t, ch.Detail)
+				notifytest.AssertNoSecret(t, ch.Detail, testToken)
+			}
+			require.Equal(t, []string{"token accepted", "index writable"}, names)
+			require.Equal(t, tt.statuses, statuses, "%+v", rep.Checks)
+			if tt.index != "" && tt.kind == nil {
+				require.Contains(t, rep.Checks[1].Detail, `index "security"`)
+			}
+			if tt.kind == nil {
+				require.NoError(t, rep.Err())
+				require.NoError(t, n.Test(context.Background()))
+				return
+			}
+			require.ErrorIs(t, rep.Err(), tt.kind)
+			require.ErrorIs(t, n.Test(context.Background()), tt.kind, "Test is TestReport(ctx).Err()")
+			notifytest.AssertNoSecret(t, rep.Err(), testToken)
+		})
+	}
+}
+
+func TestCloudWebAddressIsSentToTheStacksHECHost(t *testing.T) {
+	for _, stored := range []string{
+		"https://acme.splunkcloud.com/services/collector",
+		"https://acme.splunkcloud.com/services/collector/event",
+		"https://ACME.splunkcloud.com:443/services/collector/",
+	} {
+		t.Run(stored, func(t *testing.T) {
+			c := validConfig()
+			c.URL = stored
+			n, mt := mockNotifier(t, c)
+			const hec = "https://http-inputs-acme.splunkcloud.com/services/collector/event"
+			got := capture(t, mt, hec, http.StatusOK, `{"text":"Success","code":0}`)
+			_, err := n.Send(context.Background(), testEvent())
+			require.NoError(t, err)
+			require.Len(t, *got, 1)
+			require.Equal(t, hec, (*got)[0].url)
+			require.Equal(t, http.MethodPost, (*got)[0].method)
+
+			*got = nil
+			mt.RegisterResponder(http.MethodPost, hec, httpmock.NewStringResponder(http.StatusBadRequest, `{"text":"No data","code":5}`))
+			require.NoError(t, n.Test(context.Background()))
+			require.Equal(t, 1, mt.GetCallCountInfo()["POST "+hec])
+		})
+	}
+}
+
+func TestUnresolvableDerivedHostSaysToEnterTheHECURL(t *testing.T) {
+	dnsFailure := func(r *http.Request) (*http.Response, error) {
+		return nil, &net.DNSError{Err: "no such host", Name: r.URL.Hostname(), IsNotFound: true}
+	}
+	c := validConfig()
+	c.URL = "https://acme.splunkcloud.com/services/collector"
+	mt := httpmock.NewMockTransport()
+	mt.RegisterResponder(http.MethodPost, "https://http-inputs-acme.splunkcloud.com/services/collector/event", dnsFailure)
+	n, err := New(c, notify.WithHTTPClient(&http.Client{Transport: mt}))
+	require.NoError(t, err)
+
+	rep := n.TestReport(context.Background())
+	err = rep.Err()
+	var e *notify.Error
+	require.ErrorAs(t, err, &e)
+	require.ErrorIs(t, err, notify.ErrUnavailable)
+	require.Equal(t, "the URL is the Splunk Cloud stack's own address, and its HEC host http-inputs-acme.splunkcloud.com "+
+		"does not resolve: enter the stack's HEC URL instead (https://http-inputs.acme.splunkcloud.com/services/collector "+
+		"on Google Cloud or Azure; Splunk Web shows it under Settings > Data inputs > HTTP Event Collector)", e.Hint)
+	require.Equal(t, notify.CheckFailed, rep.Checks[0].Status)
+	notifytest.AssertNoSecret(t, err, testToken)
+
+	// A URL the user gave as the HEC URL keeps the usual DNS hint.
+	mt.RegisterResponder(http.MethodPost, cloudEventURL, dnsFailure)
+	n, err = New(validConfig(), notify.WithHTTPClient(&http.Client{Transport: mt}))
+	require.NoError(t, err)
+	err = n.Test(context.Background())
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, "the host name does not resolve: check it", e.Hint)
+}
+
+func TestConsoleFormAgainstTheFake(t *testing.T) {
+	srv := notifytest.NewServer(t)
+	c := validConfig()
+	c.URL = "https://acme.splunkcloud.com/services/collector"
+	n, err := New(c, notify.WithHTTPClient(srv.Client()))
+	require.NoError(t, err)
+	require.NoError(t, n.Test(context.Background()))
+	_, err = n.Send(context.Background(), testEvent())
+	require.NoError(t, err)
+	events := srv.SplunkEvents()
+	require.Len(t, events, 1)
+	require.Equal(t, "http-inputs-acme.splunkcloud.com", events[0].Host, "the stack's HEC host, not its web address")
+	require.Equal(t, "/services/collector/event", events[0].Path)
+}
+
+func TestCloseContract(t *testing.T) {
+	n, mt := mockNotifier(t, validConfig())
+	got := capture(t, mt, cloudEventURL, http.StatusOK, `{"text":"Success","code":0}`)
+	_, err := n.Send(context.Background(), testkit.FullEvent())
+	require.NoError(t, err)
+	testkit.CloseContract(t, n, testkit.FullEvent(), func() int { return len(*got) }, testToken)
+	rcs, err := n.SendBatch(context.Background(), makeEvents(2))
+	require.Empty(t, rcs)
+	require.ErrorContains(t, err, "closed")
+}
+
+// requireDelivered checks that the fake holds exactly events, in order, each
+// in a well-formed envelope.
+func requireDelivered(t *testing.T, envs []gotEnvelope, events []notify.Event) {
+	t.Helper()
+	require.Len(t, envs, len(events))
+	for i, env := range envs {
+		e := events[i]
+		got := decodeEvent(t, env.Event)
+		require.Equal(t, e.ID, got.ID, "event %d out of order", i)
+		require.True(t, e.Time.Equal(got.Time))
+		require.Equal(t, e.Description, got.Description)
+		require.Equal(t, e.Details, got.Details)
+		require.Equal(t, string(appendEpoch(nil, e.Time.UnixMilli())), env.Time.String())
+		require.Equal(t, "_json", env.Sourcetype)
+		require.Equal(t, "codedefender", env.Source)
+		require.NotNil(t, env.Host)
+		require.Equal(t, "shop.example.com", *env.Host)
+		require.NotNil(t, env.Index)
+		require.Equal(t, "security", *env.Index)
+	}
+}
+
+func receiptIDs(rcs []notify.Receipt) []string {
+	ids := make([]string, len(rcs))
+	for i, rc := range rcs {
+		ids[i] = rc.ID
+	}
+	return ids
+}
+
+func eventIDs(events []notify.Event) []string {
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	return ids
+}
+
+func TestSendBatchExactBody(t *testing.T) {
+	c := validConfig()
+	c.Index = ""
+	n, mt := mockNotifier(t, c)
+	got := capture(t, mt, cloudEventURL, http.StatusOK, `{"text":"Success","code":0}`)
+
+	events := makeEvents(2)
+	events[1].Source = ""
+	rcs, err := n.SendBatch(context.Background(), events)
+	require.NoError(t, err)
+	require.Equal(t, []notify.Receipt{{ID: "evt-0000000"}, {ID: "evt-0000001"}}, rcs)
+	require.Len(t, *got, 1)
+	req := (*got)[0]
+	require.Equal(t, "Splunk "+testToken.Reveal(), req.header.Get("Authorization"))
+	require.Equal(t, "application/json", req.header.Get("Content-Type"))
+	require.Empty(t, req.header.Get("Content-Encoding"))
+
+	first := `{"time":1767225600.000,"host":"shop.example.com","source":"codedefender","sourcetype":"_json",` +
+		`"event":{"id":"evt-0000000","type":"client_side_risk","title":"New third-party script #0 on the payment page",` +
+		`"description":"A script was added to the checkout page. ","risk":"critical","time":"2026-01-01T00:00:00Z",` +
+		`"source":"https://shop.example.com","tags":["pci","script"],` +
+		`"details":{"page":"/checkout","script":"https://cdn0.example/a.js"}}}`
+	second := `{"time":1767225600.001,"source":"codedefender","sourcetype":"_json",` +
+		`"event":{"id":"evt-0000001","type":"client_side_risk","title":"New third-party script #1 on the payment page",` +
+		`"description":"A script was added to the checkout page. A script was added to the checkout page. ",` +
+		`"risk":"high","time":"2026-01-01T00:00:00.001Z","tags":["pci","script"],` +
+		`"details":{"page":"/checkout","script":"https://cdn1.example/a.js"}}}`
+	// Envelopes one after another: not an array, nothing between them.
+	require.Equal(t, first+second, string(req.body))
+	dec := json.NewDecoder(bytes.NewReader(req.body))
+	for _, want := range []string{first, second} {
+		var raw json.RawMessage
+		require.NoError(t, dec.Decode(&raw))
+		require.JSONEq(t, want, string(raw))
+	}
+	_, err = dec.Token()
+	require.ErrorIs(t, err, io.EOF)
+}
+
+func TestSendBatchAgainstPeer(t *testing.T) {
+	const limit = 64 << 10
+	f := newFakeHEC(t)
+	n := fakeNotifier(t, f, WithMaxRequestBytes(limit))
+	events := makeEvents(3000)
+
+	rcs, err := n.SendBatch(context.Background(), events)
+	require.NoError(t, err)
+	require.Equal(t, eventIDs(events), receiptIDs(rcs))
+
+	reqs, envs := f.snapshot()
+	requireDelivered(t, envs, events)
+	require.Greater(t, len(reqs), 10, "the batch was split into requests")
+	total := 0
+	for i, r := range reqs {
+		require.Equal(t, http.StatusOK, r.status)
+		require.Equal(t, eventPath, r.path)
+		require.LessOrEqual(t, r.bodyBytes, limit, "request %d is over the limit", i)
+		if r.bodyBytes >= gzipMinBytes {
+			require.Equal(t, "gzip", r.encoding, "a body of many KiB is gzipped")
+			require.Less(t, r.wireBytes, r.bodyBytes/3, "gzip pays on JSON envelopes")
+		} else {
+			require.Empty(t, r.encoding)
+		}
+		require.Equal(t, reqs[0].channel, r.channel)
+		total += r.events
+		if i < len(reqs)-1 {
+			// Packing is tight: the next envelope would not have fitted.
+			next := envs[total]
+			require.Greater(t, r.bodyBytes+envelopeSize(t, n, decodeEvent(t, next.Event)), limit)
+		}
+	}
+	require.Equal(t, len(events), total)
+}
+
+// envelopeSize is the size of e's envelope as n encodes it.
+func envelopeSize(t *testing.T, n *Notifier, e notify.Event) int {
+	t.Helper()
+	var w envelopeWriter
+	env, err := w.encode(&e, n.fixedTail)
+	require.NoError(t, err)
+	return len(env)
+}
+
+func TestSendBatchGzipSwitch(t *testing.T) {
+	f := newFakeHEC(t)
+	plain := fakeNotifier(t, f, WithGzip(false))
+	events := makeEvents(200)
+	_, err := plain.SendBatch(context.Background(), events)
+	require.NoError(t, err)
+	small := fakeNotifier(t, f)
+	_, err = small.SendBatch(context.Background(), events[:2])
+	require.NoError(t, err)
+
+	reqs, envs := f.snapshot()
+	require.Len(t, reqs, 2)
+	require.Empty(t, reqs[0].encoding, "WithGzip(false)")
+	require.Greater(t, reqs[0].bodyBytes, gzipMinBytes)
+	require.Equal(t, reqs[0].bodyBytes, reqs[0].wireBytes)
+	require.Empty(t, reqs[1].encoding, "a small body is not worth gzipping")
+	requireDelivered(t, envs, append(append([]notify.Event(nil), events...), events[:2]...))
+}
+
+func TestSendBatch413SplitsAndLearns(t *testing.T) {
+	const serverMax = 20 << 10
+	f := newFakeHEC(t)
+	f.maxContentLength = serverMax
+	logger, logs := notifytest.NewLogger()
+	n := fakeNotifier(t, f, WithGzip(false), notify.WithLogger(logger)) // uncompressed, so the wire size is the body size
+	events := makeEvents(2000)
+
+	rcs, err := n.SendBatch(context.Background(), events)
+	require.NoError(t, err)
+	require.Equal(t, eventIDs(events), receiptIDs(rcs))
+
+	reqs, envs := f.snapshot()
+	requireDelivered(t, envs, events)
+	refused := 0
+	for _, r := range reqs {
+		if r.status == http.StatusRequestEntityTooLarge {
+			refused++
+			continue
+		}
+		require.LessOrEqual(t, r.wireBytes, serverMax)
+	}
+	// The first body (about 1 MB) is refused at 1 MB, 500, 250, 125, 62
+	// and 31 KB, once per size: the other halves are split before sending,
+	// and the rest of the batch is packed at the learned size.
+	require.Equal(t, 6, refused, "each size is refused once")
+	require.Contains(t, logs.String(), "splitting")
+	notifytest.AssertNoSecret(t, logs.String(), testToken)
+}
+
+func TestSendBatch413OnOneEvent(t *testing.T) {
+	f := newFakeHEC(t)
+	n := fakeNotifier(t, f, WithGzip(false))
+	events := makeEvents(5)
+	events[3].Description = strings.Repeat("d", 3000)
+	f.set(func(f *fakeHEC) { f.maxContentLength = 2500 })
+
+	rcs, err := n.SendBatch(context.Background(), events)
+	require.NoError(t, err, "the event HEC found too large goes shortened, and the ones after it follow")
+	require.Equal(t, eventIDs(events), receiptIDs(rcs))
+	_, envs := f.snapshot()
+	require.Len(t, envs, 5)
+	requireDelivered(t, append(envs[:3:3], envs[4]), append(events[:3:3], events[4]))
+	got := decodeEvent(t, envs[3].Event)
+	require.Equal(t, events[3].ID, got.ID)
+	require.True(t, strings.HasSuffix(got.Description, "…"))
+}
+
+func TestSendBatchEventOverLimitDoesNotBlockTheRest(t *testing.T) {
+	f := newFakeHEC(t)
+	n := fakeNotifier(t, f, WithMaxRequestBytes(4000))
+	events := makeEvents(6)
+	events[4].Description = strings.Repeat("d", 4000)
+
+	rcs, err := n.SendBatch(context.Background(), events)
+	require.NoError(t, err)
+	require.Equal(t, eventIDs(events), receiptIDs(rcs), "every event delivered, the oversized one shortened")
+	reqs, envs := f.snapshot()
+	for _, r := range reqs {
+		require.LessOrEqual(t, r.bodyBytes, 4000)
+	}
+	require.Len(t, envs, 6)
+	requireDelivered(t, append(envs[:4:4], envs[5]), append(events[:4:4], events[5]))
+	got := decodeEvent(t, envs[4].Event)
+	require.Equal(t, events[4].ID, got.ID)
+	require.Equal(t, events[4].Title, got.Title)
+	require.True(t, strings.HasSuffix(got.Description, "…"))
+}
+
+func TestSendBatchPartialFailureAndResume(t *testing.T) {
+	f := newFakeHEC(t)
+	n := fakeNotifier(t, f, WithMaxRequestBytes(16<<10))
+	events := makeEvents(500)
+	f.set(func(f *fakeHEC) {
+		f.answers = map[int]fakeAnswer{2: {status: 503, header: http.Header{"Retry-After": {"7"}},
+			body: `{"text":"Server is busy","code":9}`}}
+	})
+
+	rcs, err := n.SendBatch(context.Background(), events)
+	require.Error(t, err)
+	require.ErrorIs(t, err, notify.ErrUnavailable)
+	require.True(t, notify.IsRetryable(err))
+	require.Equal(t, 7*time.Second, notify.RetryAfterOf(err))
+	reqs, envs := f.snapshot()
+	require.Len(t, reqs, 3, "nothing is sent after the failed request")
+	delivered := reqs[0].events + reqs[1].events
+	require.Equal(t, eventIDs(events[:delivered]), receiptIDs(rcs))
+	require.Contains(t, err.Error(), fmt.Sprintf("send batch: events[%d:", delivered))
+	requireDelivered(t, envs, events[:delivered])
+
+	// Resending the rest delivers every event exactly once.
+	rest, err := n.SendBatch(context.Background(), events[len(rcs):])
+	require.NoError(t, err)
+	require.Equal(t, eventIDs(events), receiptIDs(append(rcs, rest...)))
+	_, envs = f.snapshot()
+	requireDelivered(t, envs, events)
+}
+
+func TestSendBatchRefusesInvalidEventsOffline(t *testing.T) {
+	n, mt := mockNotifier(t, validConfig())
+	events := makeEvents(3)
+	events[1].Title = ""
+	events[2].Risk = "severe"
+	rcs, err := n.SendBatch(context.Background(), events)
+	require.Nil(t, rcs)
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.True(t, ve.Has("events[1].title"))
+	require.True(t, ve.Has("events[2].risk"))
+
+	many := makeEvents(50)
+	for i := range many {
+		many[i].ID = ""
+	}
+	_, err = n.SendBatch(context.Background(), many)
+	require.ErrorAs(t, err, &ve)
+	require.Len(t, ve.Fields, maxReportedInvalid+1)
+	require.True(t, ve.Has("events[9].id"))
+	require.Contains(t, err.Error(), "events: 40 more events are invalid")
+
+	rcs, err = n.SendBatch(context.Background(), nil)
+	require.NoError(t, err)
+	require.Empty(t, rcs)
+	require.Zero(t, mt.GetTotalCallCount())
+}
+
+// TestSendBatchStreamsMemory checks that SendBatch of 100,000 events holds a
+// few request bodies at once, not the batch: at each request the fake
+// forces a collection and reads the live heap.
+func TestSendBatchStreamsMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sends 100,000 events")
+	}
+	const count = 100_000
+	events := makeEvents(count)
+	f := newFakeHEC(t)
+	f.countOnly = true
+	n := fakeNotifier(t, f)
+
+	var peak uint64
+	f.onRequest = func() {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapAlloc)
+	}
+	var base runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&base)
+
+	rcs, err := n.SendBatch(context.Background(), events)
+	require.NoError(t, err)
+	require.Len(t, rcs, count)
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	require.Equal(t, count, f.counted)
+	encoded := count * envelopeSize(t, n, events[count/2])
+	receipts := uint64(count) * uint64(unsafe.Sizeof(notify.Receipt{}))
+	// Allowed: the receipts, a body being built, one in flight, the fake's
+	// copy and the compressor's state. Holding the batch would need encoded.
+	allowed := receipts + 4*DefaultMaxRequestBytes + 4<<20
+	grew := peak - min(peak, base.HeapAlloc)
+	t.Logf("batch encoded: %d MB; live heap grew by at most %.1f MB (allowed %.1f MB) over %d requests",
+		encoded>>20, float64(grew)/(1<<20), float64(allowed)/(1<<20), len(f.requests))
+	require.Less(t, allowed, uint64(encoded), "the bound must be able to tell streaming from holding the batch")
+	require.LessOrEqual(t, grew, allowed)
+}
+
+func TestSendBatchReadsInvalidEventNumber(t *testing.T) {
+	f := newFakeHEC(t)
+	n := fakeNotifier(t, f)
+	f.set(func(f *fakeHEC) {
+		f.answers = map[int]fakeAnswer{0: {status: 400, body: `{"text":"Invalid data format","code":6,"invalid-event-number":2}`}}
+	})
+	rcs, err := n.SendBatch(context.Background(), makeEvents(4))
+	require.Empty(t, rcs, "the whole request counts as not delivered")
+	require.ErrorIs(t, err, notify.ErrRejected)
+	require.Contains(t, err.Error(), `HEC code 6: Invalid data format (event 2 of the request, id "evt-0000002")`)
+	require.False(t, errors.Is(err, notify.ErrUnavailable))
+}
+
+// with returns the valid config changed by change.
+func with(change func(*Config)) Config {
+	c := validConfig()
+	change(&c)
+	return c
 }

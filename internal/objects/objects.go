@@ -26,12 +26,17 @@ import (
 // leave a duplicate behind:
 //
 //	<prefix>/YYYY/MM/DD/<event-id>.json              one event (Send)
+//	<prefix>/YYYY/MM/DD/<event-id>-resolved.json     its resolution (Send of a StatusResolved event)
 //	<prefix>/YYYY/MM/DD/batch-<hash>.ndjson          many events (SendBatch)
 //
-// The date is the event's own time in UTC (for a batch, the earliest
-// event's); <hash> is the first 128 bits, in hex, of SHA-256 over the
-// batch's event IDs sorted and newline-terminated, so the same set of events
-// always lands on the same key. With gzip the names end in .gz and the
+// A resolved event is its own record beside the open one, which stays as
+// it was written: a bucket is an append-only log of what happened, and
+// resolving twice rewrites the same key with the same bytes. The date is
+// the event's own time in UTC (for a batch, the earliest event's); <hash>
+// is the first 128 bits, in hex, of SHA-256 over the batch's record names
+// (the event ID, with "-resolved" for a resolution) sorted and
+// newline-terminated, so the same set of events always lands on the same
+// key. With gzip the names end in .gz and the
 // object carries Content-Encoding: gzip. Without a prefix the key starts at
 // YYYY.
 const (
@@ -45,10 +50,33 @@ const (
 	extNDJSON           = ".ndjson"
 	extGzip             = ".gz"
 	batchNamePrefix     = "batch-"
+	resolvedSuffix      = "-resolved"
 	// batchHashBytes of SHA-256 name a batch: 128 bits make an accidental
 	// collision between two different batches practically impossible.
 	batchHashBytes = 16
 )
+
+// Compression says how the storage destinations store event objects: the
+// console's "compression" field of s3 and gcs, which both alias this type.
+type Compression string
+
+// The compressions the console offers. The empty string means none.
+const (
+	CompressionNone Compression = "none"
+	CompressionGzip Compression = "gzip"
+)
+
+// Gzip reports whether objects are gzip-compressed.
+func (c Compression) Gzip() bool { return c == CompressionGzip }
+
+// Problem returns what is wrong with c as a config value, or "".
+func (c Compression) Problem() string {
+	switch c {
+	case "", CompressionNone, CompressionGzip:
+		return ""
+	}
+	return `must be "none" or "gzip"`
+}
 
 // CheckBatch checks every event of a batch and names the bad ones by index
 // (events[2].title).
@@ -71,9 +99,19 @@ func objectKey(prefix string, t time.Time, name string) string {
 	return prefix + "/" + day + "/" + name
 }
 
-// EventKey is where Send writes e.
+// recordName names e's record: its ID, and for a resolution the ID with
+// "-resolved", so that the resolution never replaces the open record.
+func recordName(e notify.Event) string {
+	if e.Status.IsResolved() {
+		return e.ID + resolvedSuffix
+	}
+	return e.ID
+}
+
+// EventKey is where Send writes e: <id>.json, or <id>-resolved.json for a
+// resolved event.
 func EventKey(prefix string, e notify.Event, gz bool) string {
-	name := e.ID + extJSON
+	name := recordName(e) + extJSON
 	if gz {
 		name += extGzip
 	}
@@ -85,7 +123,7 @@ func BatchKey(prefix string, events []notify.Event, gz bool) string {
 	earliest := events[0].Time
 	ids := make([]string, len(events))
 	for i, e := range events {
-		ids[i] = e.ID
+		ids[i] = recordName(e)
 		if e.Time.Before(earliest) {
 			earliest = e.Time
 		}
@@ -140,7 +178,8 @@ func WriteEvents(w io.Writer, events []notify.Event, gz bool) error {
 
 // MaxPrefixBytes keeps the longest key under the 1024-byte limit S3 and GCS
 // set on object names: the prefix, "/YYYY/MM/DD/" (12), an event ID
-// (notify.MaxEventIDLength, 200) and "batch-<32 hex>.ndjson.gz" must all fit.
+// (notify.MaxEventIDLength, 200) with "-resolved.json.gz", and
+// "batch-<32 hex>.ndjson.gz" must all fit.
 const MaxPrefixBytes = 512
 
 // prefixChars are the characters safe in object names everywhere: no

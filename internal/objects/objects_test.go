@@ -39,6 +39,24 @@ func TestKeys(t *testing.T) {
 	require.Equal(t, want+".gz", objects.BatchKey("p", []notify.Event{early, late}, true))
 }
 
+func TestResolvedEventIsItsOwnRecord(t *testing.T) {
+	e := event("evt-1", time.Date(2026, 3, 10, 1, 0, 0, 0, time.UTC))
+	r := e
+	r.Status = notify.StatusResolved
+	require.Equal(t, "alerts/2026/03/10/evt-1.json", objects.EventKey("alerts", e, false), "the open record stays where it was")
+	require.Equal(t, "alerts/2026/03/10/evt-1-resolved.json", objects.EventKey("alerts", r, false))
+	require.Equal(t, "2026/03/10/evt-1-resolved.json.gz", objects.EventKey("", r, true))
+
+	// A batch of resolutions is not the batch of the events it resolves.
+	sum := sha256.Sum256([]byte("evt-1-resolved\n"))
+	require.Equal(t, "p/2026/03/10/batch-"+hex.EncodeToString(sum[:16])+".ndjson", objects.BatchKey("p", []notify.Event{r}, false))
+	require.NotEqual(t, objects.BatchKey("p", []notify.Event{e}, false), objects.BatchKey("p", []notify.Event{r}, false))
+
+	var body bytes.Buffer
+	require.NoError(t, objects.WriteEvents(&body, []notify.Event{r}, false))
+	require.JSONEq(t, `{"id":"evt-1","type":"incident","title":"t <b>&</b>","risk":"low","time":"2026-03-10T01:00:00Z","status":"resolved"}`, body.String())
+}
+
 func TestWriteEvents(t *testing.T) {
 	events := []notify.Event{event("a", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), event("b", time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC))}
 	var plain, zipped bytes.Buffer
@@ -74,4 +92,14 @@ func TestPrefixProblem(t *testing.T) {
 	for _, bad := range []string{"/alerts", "alerts/", "a//b", "a/../b", "a/./b", "a b", "é", strings.Repeat("a", objects.MaxPrefixBytes+1)} {
 		require.NotEmpty(t, objects.PrefixProblem(bad), bad)
 	}
+}
+
+func TestCompression(t *testing.T) {
+	for _, ok := range []objects.Compression{"", objects.CompressionNone, objects.CompressionGzip} {
+		require.Empty(t, ok.Problem(), ok)
+	}
+	require.Equal(t, `must be "none" or "gzip"`, objects.Compression("zstd").Problem())
+	require.True(t, objects.CompressionGzip.Gzip())
+	require.False(t, objects.CompressionNone.Gzip())
+	require.False(t, objects.Compression("").Gzip())
 }

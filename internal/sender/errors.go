@@ -42,6 +42,10 @@ type Explanation struct {
 	// RetryAfter, when positive, replaces the wait read from the answer's
 	// headers.
 	RetryAfter time.Duration
+	// Err, when set, is the cause the error wraps, for errors.As (Splunk's
+	// code 7 wraps a *notify.ValidationError naming the index field). Its
+	// message is not scrubbed: it must be the library's own words.
+	Err error
 }
 
 // Errors builds everything the library reports back from one destination:
@@ -105,6 +109,7 @@ func (b *Errors) Status(op string, code int, header http.Header, x Explanation) 
 		Kind:        kind,
 		Message:     b.Clean(x.Message),
 		Hint:        b.Clean(x.Hint),
+		Err:         x.Err,
 	}
 	if x.RetryAfter > 0 {
 		e.RetryAfter = min(x.RetryAfter, MaxRetryAfter)
@@ -175,6 +180,23 @@ func (b *Errors) receiptText(s string, max int) string {
 // context is ErrUnavailable and not retryable. The message is scrubbed and
 // never repeats the URL.
 func (b *Errors) Network(ctx context.Context, op string, err error) *notify.Error {
+	return b.NetworkHint(ctx, op, err, nil)
+}
+
+// NetworkHint is Network whose hint, when hint returns one for the
+// transport's error, is the destination's: for a failure only it can
+// explain (Splunk: a Cloud host the library derived does not resolve).
+func (b *Errors) NetworkHint(ctx context.Context, op string, err error, hint func(error) string) *notify.Error {
+	e := b.network(ctx, op, err)
+	if hint != nil {
+		if h := hint(err); h != "" {
+			e.Hint = b.Clean(h)
+		}
+	}
+	return e
+}
+
+func (b *Errors) network(ctx context.Context, op string, err error) *notify.Error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err // url.Error repeats the URL, which may be a credential

@@ -87,6 +87,9 @@ type Request struct {
 	// table's verdict. It is called only for a status other than 2xx and
 	// 3xx.
 	Explain func(r *Response) Explanation
+	// NetworkHint, when set, may give the hint of a failure to reach the
+	// destination (see Errors.NetworkHint); "" keeps the usual one.
+	NetworkHint func(err error) string
 }
 
 // Response is a destination's answer, its body read up to MaxResponseBytes.
@@ -153,7 +156,7 @@ func (s *Sender) Do(ctx context.Context, r Request) (*Response, error) {
 	start := s.now()
 	resp, err := s.client.Do(req)
 	if err != nil {
-		e := s.Network(ctx, r.Op, err)
+		e := s.NetworkHint(ctx, r.Op, err, r.NetworkHint)
 		s.logger.DebugContext(ctx, "notify: request failed", "integration", s.integration, "op", r.Op,
 			"method", r.Method, "host", s.Clean(req.URL.Host), "error", e.Error(), "duration", time.Since(start))
 		return nil, e

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -136,9 +137,36 @@ func (s *Server) SetSplunkMaxContentLength(n int) {
 	s.splunkMaxBytes = max(n, 0)
 }
 
+// isSplunkWebHost reports whether host (as the client sent it) is a Splunk
+// Cloud stack's web address, <stack>.splunkcloud.com on 443, where Splunk
+// Web answers and HEC is not served: HEC lives on the stack's http-inputs
+// hosts (https://docs.splunk.com/Documentation/SplunkCloud/9.1.2312/Data/UsetheHTTPEventCollector),
+// and on <stack>.splunkcloud.com:8088 for trials.
+func isSplunkWebHost(host string) bool {
+	name, port, err := net.SplitHostPort(host)
+	if err != nil {
+		name, port = host, ""
+	}
+	stack, ok := strings.CutSuffix(strings.ToLower(name), ".splunkcloud.com")
+	return ok && stack != "" && !strings.Contains(stack, ".") && !strings.HasPrefix(stack, "http-inputs") &&
+		(port == "" || port == "443")
+}
+
+// splunkWebNotFound is Splunk Web's page for a path it does not serve. The
+// page's exact shape is [unverified]; what matters is that it is HTML and
+// no HEC answer, as a client that posts to the web address meets it.
+const splunkWebNotFound = `<!doctype html><html><head><title>Page not found! | Splunk</title></head>` +
+	`<body><h1>Oops.</h1><p>Page not found!</p></body></html>`
+
 // serveSplunk is the Splunk HEC fake (see Destination).
 func (s *Server) serveSplunk(w http.ResponseWriter, req *fakeRequest) {
 	r := req.r
+	if isSplunkWebHost(r.Host) {
+		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, splunkWebNotFound)
+		return
+	}
 	path := strings.TrimSuffix(r.URL.Path, "/")
 	switch path {
 	case hecBase + "/health", hecBase + "/health/1.0":

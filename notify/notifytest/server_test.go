@@ -405,7 +405,7 @@ func TestAnswerShapesAreJSONWhereTheVendorSaysSo(t *testing.T) {
 		"https://api.opsgenie.com/v2/alerts",
 		"https://acme.atlassian.net/rest/api/2/issue",
 		"https://api.datadoghq.com/api/v2/incidents",
-		"https://acme.splunkcloud.com/services/collector/event",
+		"https://http-inputs-acme.splunkcloud.com/services/collector/event",
 	}
 	for _, u := range urls {
 		a := send(t, srv.Client(), http.MethodPost, u, jsonCT, `{}`)
