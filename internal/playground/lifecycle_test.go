@@ -61,6 +61,18 @@ func TestFanoutOpenThenResolvedLeavesNothingOpen(t *testing.T) {
 	require.GreaterOrEqual(t, len(mail), 2, "the alert's mail and its resolution's")
 	require.True(t, strings.HasPrefix(mail[1].Subject, "Re: "), "the resolution replies to the alert: %q", mail[1].Subject)
 
+	for name, list := range map[string]func() ([]string, error){"s3": p.S3Objects, "gcs": p.GCSObjects} {
+		objects, err := list()
+		require.NoError(t, err)
+		var resolved int
+		for _, o := range objects {
+			if strings.Contains(o, alert.ID+"-resolved.json") {
+				resolved++
+			}
+		}
+		require.Equal(t, 1, resolved, "%s holds the resolution as its own record: %v", name, objects)
+	}
+
 	var statuses []string
 	for _, ev := range p.HTTP.SplunkEvents() {
 		var e notify.Event
