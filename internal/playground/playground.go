@@ -268,13 +268,15 @@ func (p *Playground) integrations(saJSON string) ([]byte, error) {
 			"api_key":         datadogAPIKey,
 		}},
 		{"type": pagerduty.Type, "config": obj{
-			"name":        "On-call",
-			"webhook_url": pagerduty.EventsURL,
+			"name": "On-call",
+			// The console's seed form, as stored: ".../v2/enque".
+			"webhook_url": "https://events.pagerduty.com/v2/enque",
 			"api_key":     pagerDutyKey,
 		}},
 		{"type": splunk.Type, "config": obj{
-			"name":      "Splunk HEC",
-			"url":       "https://http-inputs-playground.splunkcloud.com/services/collector",
+			"name": "Splunk HEC",
+			// The console's seed form, as stored: the stack's web address.
+			"url":       "https://playground.splunkcloud.com/services/collector/event",
 			"api_token": splunkToken,
 			"index":     splunkIndex,
 		}},
