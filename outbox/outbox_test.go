@@ -28,6 +28,7 @@ func runSuite[TTx any](t *testing.T, h harness[TTx]) {
 	t.Run("Horizon", func(t *testing.T) { testHorizon(t, h) })
 	t.Run("StopReleases", func(t *testing.T) { testStop(t, h) })
 	t.Run("RefusesBadInput", func(t *testing.T) { testRefuses(t, h) })
+	t.Run("Telemetry", func(t *testing.T) { testTelemetry(t, h) })
 }
 
 func testDeliver[TTx any](t *testing.T, h harness[TTx]) {
