@@ -2,9 +2,11 @@ package notify_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -201,4 +203,50 @@ func TestWrappersForwardTheShell(t *testing.T) {
 		require.Len(t, rep.Checks, 1)
 		require.False(t, rep.Failed())
 	})
+}
+
+// batchRecorder records batches, so a batch wrapper's events can be read.
+type batchRecorder struct {
+	notifytest.Recorder
+	mu      sync.Mutex
+	batches [][]notify.Event
+}
+
+func (b *batchRecorder) SendBatch(_ context.Context, events []notify.Event) ([]notify.Receipt, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.batches = append(b.batches, append([]notify.Event(nil), events...))
+	return make([]notify.Receipt, len(events)), nil
+}
+
+// A resolved event reaches the destination resolved, through every
+// wrapper and its JSON form.
+func TestStatusFlowsThroughTheWrappers(t *testing.T) {
+	resolved := validEvent()
+	resolved.Status = notify.StatusResolved
+	inner := &batchRecorder{}
+	wrapped := notify.RateLimit(notify.Retry(inner, notify.RetryPolicy{}), rate.NewLimiter(rate.Inf, 1))
+
+	_, err := wrapped.Send(context.Background(), resolved)
+	require.NoError(t, err)
+	results := notify.Fanout(context.Background(), resolved, map[string]notify.Notifier{"x": wrapped})
+	require.NoError(t, results[0].Err)
+	_, err = wrapped.(notify.BatchSender).SendBatch(context.Background(), []notify.Event{validEvent(), resolved})
+	require.NoError(t, err)
+
+	events := inner.Events()
+	require.Len(t, events, 2)
+	for _, e := range events {
+		require.Equal(t, notify.StatusResolved, e.Status)
+	}
+	require.Equal(t, []notify.Status{notify.StatusOpen, notify.StatusResolved},
+		[]notify.Status{inner.batches[0][0].Status, inner.batches[0][1].Status})
+
+	// The JSON form (what a queue stores) keeps it too.
+	b, err := json.Marshal(resolved)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"status":"resolved"`)
+	var back notify.Event
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.Equal(t, resolved, back)
 }
