@@ -4,6 +4,11 @@
 //	cdnotify validate --config FILE [--only NAME]... [--json] [--smtp-url URL]
 //	cdnotify test     --config FILE [--only NAME]... [--json] [--smtp-url URL] [--timeout 30s] [--attempts 3]
 //	cdnotify send     --config FILE [--only NAME]... [--json] [--smtp-url URL] [--timeout 30s] [--attempts 3] [--event FILE]
+//	cdnotify outbox   list|retry|discard --db sqlite:FILE|postgres://...
+//
+// Every command but outbox also takes --allow-private-networks, which lets
+// on-premises destinations (private and loopback addresses) through the
+// network guard; cloud metadata addresses stay refused.
 //
 // validate checks every field offline. test checks each integration against
 // its live destination the way its package's Test documents (credentials,
@@ -14,6 +19,11 @@
 // integration at once, each retried with notify.Retry (--attempts counts
 // every attempt; only errors the destination calls temporary are retried).
 // --only NAME, repeatable, picks integrations by their name.
+//
+// outbox lists, retries and discards the deliveries of a durable outbox
+// (package github.com/codedefender/integrations/outbox). It runs the
+// cdnotify-outbox program found on the PATH, which the outbox module
+// installs, so that this program builds without database drivers.
 //
 // # The config file
 //
@@ -86,6 +96,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strings"
 	"time"
@@ -117,7 +128,9 @@ const usage = `usage:
   cdnotify validate --config FILE [--only NAME]... [--json] [--smtp-url URL]
   cdnotify test     --config FILE [--only NAME]... [--json] [--smtp-url URL] [--timeout 30s] [--attempts 3]
   cdnotify send     --config FILE [--only NAME]... [--json] [--smtp-url URL] [--timeout 30s] [--attempts 3] [--event FILE]
+  cdnotify outbox   list|retry|discard --db sqlite:FILE|postgres://...   (runs cdnotify-outbox)
 
+validate, test and send take --allow-private-networks for on-premises targets.
 The config file is the console's JSON list of {"type", "config"} objects; any
 string in a config may be {"env": "VARIABLE"} to take it from the environment.
 Email integrations send through the SMTP relay of --smtp-url or $CDNOTIFY_SMTP_URL
@@ -127,7 +140,12 @@ Run "go doc ./cmd/cdnotify" for the output format and exit statuses.
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stdin, os.Stdout, os.Stderr)
+	var code int
+	if len(os.Args) > 1 && os.Args[1] == "outbox" {
+		code = runOutbox(ctx, os.Args[2:], exec.LookPath, os.Stdin, os.Stdout, os.Stderr)
+	} else {
+		code = run(ctx, os.Args[1:], os.LookupEnv, os.Stdin, os.Stdout, os.Stderr)
+	}
 	stop()
 	os.Exit(code)
 }
