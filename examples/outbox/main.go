@@ -14,6 +14,11 @@
 // until everything is delivered, prints the outbox's counts and what each
 // fake received, and stops. Run it again on the same file: the same alerts
 // are not delivered twice (the enqueue is idempotent), new ones are.
+//
+// The same program inspects the file, as cdnotify's outbox command does:
+//
+//	go run . list --db sqlite:/tmp/codedefender-outbox-example.db --counts
+//	go run . retry --db sqlite:FILE JOB_ID
 package main
 
 import (
@@ -35,6 +40,7 @@ import (
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 	"github.com/codedefender/integrations/outbox"
+	"github.com/codedefender/integrations/outbox/outboxcli"
 	"github.com/codedefender/integrations/outbox/sqlite"
 )
 
@@ -53,11 +59,18 @@ var stored = map[string]string{
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if len(os.Args) > 1 && isCommand(os.Args[1]) {
+		stop()
+		os.Exit(outboxcli.Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "outbox example:", err)
 		os.Exit(1)
 	}
 }
+
+// isCommand reports whether arg is one of outboxcli's commands.
+func isCommand(arg string) bool { return arg == "list" || arg == "retry" || arg == "discard" }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("outbox", flag.ContinueOnError)
@@ -228,6 +241,6 @@ func report(ctx context.Context, stdout io.Writer, ob *outbox.Outbox[*sql.Tx], f
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "\nInspect the file with: cdnotify outbox list --db sqlite:<file> [--counts]")
+	fmt.Fprintln(stdout, "\nInspect the file with: go run . list --db sqlite:<file> [--counts]")
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/codedefender/integrations/outbox/outboxcli"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -36,4 +38,15 @@ func TestRunDeliversEverythingOnce(t *testing.T) {
 	assert.Contains(t, s, "Raised 3 alerts: 3 deliveries queued, 6 already known")
 	assert.Regexp(t, `slack\s+1\s+1`, s)
 	assert.Regexp(t, `slack-security\s+completed\s+3`, s)
+}
+
+func TestInspectCommands(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "example.db")
+	require.NoError(t, run(context.Background(), []string{"-db", db, "-alerts", "1"}, &bytes.Buffer{}))
+	assert.True(t, isCommand("list"))
+	assert.False(t, isCommand("-db"))
+	var out, errs bytes.Buffer
+	code := outboxcli.Run(context.Background(), []string{"list", "--db", "sqlite:" + db, "--counts"}, &out, &errs)
+	require.Equal(t, outboxcli.ExitOK, code, errs.String())
+	assert.Regexp(t, `webhook-siem\s+completed\s+1`, out.String())
 }
