@@ -231,12 +231,14 @@ type sink struct {
 	mu  sync.Mutex
 	got map[string]int
 	n   int
+	// delay holds each answer, so that a kill lands mid-delivery.
+	delay time.Duration
 }
 
-func newSink(t *testing.T) *sink {
+func newSink(t testing.TB, delay time.Duration) *sink {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	s := &sink{got: map[string]int{}, url: "http://" + ln.Addr().String()}
+	s := &sink{got: map[string]int{}, url: "http://" + ln.Addr().String(), delay: delay}
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
 	t.Cleanup(func() { _ = s.srv.Close() })
@@ -249,7 +251,7 @@ func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	time.Sleep(2 * time.Millisecond)
+	time.Sleep(s.delay)
 	s.mu.Lock()
 	s.got[e.ID+"@"+strings.TrimPrefix(r.URL.Path, "/")]++
 	s.n++
@@ -276,7 +278,7 @@ func (s *sink) missing(want []string) []string {
 
 // crashEvents enqueues events × integrations deliveries and returns their
 // keys as the sink counts them.
-func crashEvents[TTx any](t *testing.T, d outbox.Driver[TTx], events int, integrations ...string) []string {
+func crashEvents[TTx any](t testing.TB, d outbox.Driver[TTx], events int, integrations ...string) []string {
 	ob, err := outbox.New(context.Background(), d, outbox.Config{})
 	require.NoError(t, err)
 	var keys []string
@@ -305,7 +307,7 @@ func waitDistinct(t *testing.T, s *sink, n int, timeout time.Duration) {
 // TestCrashSQLite kills the only delivering process mid-run with SIGKILL
 // and starts another: every delivery arrives at least once.
 func TestCrashSQLite(t *testing.T) {
-	s := newSink(t)
+	s := newSink(t, 2*time.Millisecond)
 	path := t.TempDir() + "/outbox.db"
 	d, err := sqlite.Open(path)
 	require.NoError(t, err)
@@ -333,7 +335,7 @@ func TestCrashSQLite(t *testing.T) {
 // one mid-run: the other delivers everything, the killed one's jobs
 // included once River's rescuer gives them back.
 func TestCrashPostgres(t *testing.T) {
-	s := newSink(t)
+	s := newSink(t, 2*time.Millisecond)
 	url := postgresHarness().fresh(t)
 	d, err := postgres.Open(context.Background(), url)
 	require.NoError(t, err)

@@ -28,20 +28,20 @@ type harness[TTx any] struct {
 	name string
 	// fresh returns the location of a new, empty database: a file path or
 	// a URL.
-	fresh func(t *testing.T) string
+	fresh func(t testing.TB) string
 	// open opens a driver on loc, closed at the end of the test.
-	open func(t *testing.T, loc string) outbox.Driver[TTx]
+	open func(t testing.TB, loc string) outbox.Driver[TTx]
 	// begin starts a transaction of the caller's on d.
 	begin func(ctx context.Context, d outbox.Driver[TTx]) (tx TTx, commit, rollback func() error)
 	// dump returns every row of every table as text.
-	dump func(t *testing.T, d outbox.Driver[TTx]) string
+	dump func(t testing.TB, d outbox.Driver[TTx]) string
 }
 
 func sqliteHarness() harness[*sql.Tx] {
 	return harness[*sql.Tx]{
 		name:  "sqlite",
-		fresh: func(t *testing.T) string { return filepath.Join(t.TempDir(), "outbox.db") },
-		open: func(t *testing.T, loc string) outbox.Driver[*sql.Tx] {
+		fresh: func(t testing.TB) string { return filepath.Join(t.TempDir(), "outbox.db") },
+		open: func(t testing.TB, loc string) outbox.Driver[*sql.Tx] {
 			d, err := sqlite.Open(loc)
 			require.NoError(t, err)
 			t.Cleanup(func() { require.NoError(t, d.Close()) })
@@ -54,7 +54,7 @@ func sqliteHarness() harness[*sql.Tx] {
 			}
 			return tx, tx.Commit, tx.Rollback
 		},
-		dump: func(t *testing.T, d outbox.Driver[*sql.Tx]) string {
+		dump: func(t testing.TB, d outbox.Driver[*sql.Tx]) string {
 			db := d.(*sqlite.Driver).DB()
 			rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
 			require.NoError(t, err)
@@ -74,7 +74,7 @@ func sqliteHarness() harness[*sql.Tx] {
 	}
 }
 
-func dumpRows(t *testing.T, b *strings.Builder, table string, query func() (*sql.Rows, error)) {
+func dumpRows(t testing.TB, b *strings.Builder, table string, query func() (*sql.Rows, error)) {
 	rows, err := query()
 	require.NoError(t, err)
 	defer rows.Close()
@@ -102,8 +102,8 @@ func dumpRows(t *testing.T, b *strings.Builder, table string, query func() (*sql
 func postgresHarness() harness[pgx.Tx] {
 	return harness[pgx.Tx]{
 		name:  "postgres",
-		fresh: func(t *testing.T) string { return pgtest.Database(t) },
-		open: func(t *testing.T, loc string) outbox.Driver[pgx.Tx] {
+		fresh: func(t testing.TB) string { return pgtest.Database(t) },
+		open: func(t testing.TB, loc string) outbox.Driver[pgx.Tx] {
 			d, err := postgres.Open(context.Background(), loc)
 			require.NoError(t, err)
 			t.Cleanup(func() { require.NoError(t, d.Close()) })
@@ -116,7 +116,7 @@ func postgresHarness() harness[pgx.Tx] {
 			}
 			return tx, func() error { return tx.Commit(ctx) }, func() error { return tx.Rollback(ctx) }
 		},
-		dump: func(t *testing.T, d outbox.Driver[pgx.Tx]) string {
+		dump: func(t testing.TB, d outbox.Driver[pgx.Tx]) string {
 			ctx := context.Background()
 			pool := d.(*postgres.Driver).Pool()
 			rows, err := pool.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`)
@@ -153,7 +153,7 @@ type attemptLog struct {
 	status        int
 }
 
-func newFakes(t *testing.T, ids ...string) *fakes {
+func newFakes(t testing.TB, ids ...string) *fakes {
 	f := &fakes{srv: notifytest.NewServer(t), hooks: map[string]notify.Secret{}}
 	for i, id := range ids {
 		f.hooks[id] = notify.Secret(fmt.Sprintf("https://hooks.slack.com/services/T00000%03d/B00000%03d/%s", i, i, strings.Repeat(string(rune('a'+i%26)), 24)))

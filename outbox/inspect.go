@@ -49,9 +49,9 @@ type Job struct {
 
 // AttemptError is one failed attempt.
 type AttemptError struct {
-	At      time.Time
-	Attempt int
-	Error   string
+	At      time.Time `json:"at"`
+	Attempt int       `json:"attempt"`
+	Error   string    `json:"error"`
 }
 
 // ListOptions narrows Pending and Failed.

@@ -60,9 +60,9 @@ const (
 // DefaultRateLimits is the shortest interval between two deliveries to one
 // integration, per integration type, shared by every process on the
 // database. Slack's incoming webhooks take one message per second per
-// webhook (https://api.slack.com/docs/rate-limits#incoming-webhooks);
+// webhook (https://api.slack.com/docs/rate-limits);
 // PagerDuty's Events API v2 takes 120 events a minute per routing key
-// (https://developer.pagerduty.com/docs/events-api-v2-overview#rate-limits).
+// (https://developer.pagerduty.com/docs/events-api-v2-overview).
 var DefaultRateLimits = map[string]time.Duration{
 	"slack":     time.Second,
 	"pagerduty": 500 * time.Millisecond,

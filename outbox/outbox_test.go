@@ -180,7 +180,8 @@ func testPermanent[TTx any](t *testing.T, h harness[TTx]) {
 // timeout, then 429 with a Retry-After longer than that timeout too, then
 // recovers: everything arrives, and no attempt comes before Retry-After.
 func testOutage[TTx any](t *testing.T, h harness[TTx]) {
-	f := newFakes(t, "slack-a", "slack-b")
+	f := newFakes(t, "slack-a", "slack-b", "slack-revoked")
+	f.srv.RevokeCredentials(f.hooks["slack-revoked"])
 	d := h.open(t, h.fresh(t))
 	cfg := f.testConfig()
 	cfg.AttemptTimeout = time.Second
@@ -191,7 +192,7 @@ func testOutage[TTx any](t *testing.T, h harness[TTx]) {
 	ctx := context.Background()
 	began := time.Now()
 	for _, id := range []string{"evt-1", "evt-2", "evt-3"} {
-		_, err := ob.Enqueue(ctx, event(id), "slack-a", "slack-b")
+		_, err := ob.Enqueue(ctx, event(id), "slack-a", "slack-b", "slack-revoked")
 		require.NoError(t, err)
 	}
 	require.Eventually(t, func() bool { return f.delivered("slack-a") == 3 && f.delivered("slack-b") == 3 },
@@ -213,8 +214,10 @@ func testOutage[TTx any](t *testing.T, h harness[TTx]) {
 	require.Eventually(t, func() bool {
 		cs, err := ob.Counts(ctx)
 		require.NoError(t, err)
-		return countOf(cs, "slack-a", rivertype.JobStateCompleted) == 3
+		return countOf(cs, "slack-a", rivertype.JobStateCompleted) == 3 &&
+			countOf(cs, "slack-revoked", rivertype.JobStateCancelled) == 3
 	}, 10*time.Second, 20*time.Millisecond)
+	assert.Len(t, f.attempts("slack-revoked"), 3, "a permanent error is never retried, however long the outage")
 	notifytest.AssertNoSecret(t, h.dump(t, d), f.secrets()...)
 }
 
