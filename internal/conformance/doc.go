@@ -20,7 +20,11 @@
 // why.
 //
 // TestConnectionReuse checks that 1,000 sequential Sends open one TCP
-// connection. BenchmarkRawPost and BenchmarkSend compare each destination's
+// connection, each Send putting its connection back in the pool before it
+// returns (seen through an httptrace.ClientTrace). Nothing rests on how
+// fast the machine is: a case whose server never answers grows its timeout
+// until the server had the request before the client gave up, and every
+// other wait is a generous guard against a hang. BenchmarkRawPost and BenchmarkSend compare each destination's
 // Send with a plain net/http post of the same bytes over an equivalent
 // client, and BenchmarkSenderDo the same bytes through sender.Sender.Do
 // alone, which splits the overhead between the core and the destination;

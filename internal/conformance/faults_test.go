@@ -29,9 +29,18 @@ import (
 // hugeBody is the size of the answer that must not be read whole.
 const hugeBody = 10 << 20
 
-// hangTimeout is the notifier timeout of the cases where the server never
-// finishes: short, since the point is only that the timeout holds.
+// hangTimeout is the first notifier timeout of the cases where the server
+// never finishes: short, since the point is only that the timeout holds.
+// When it runs out before the server has the request (a machine too slow
+// to get it there in time), the attempt proves nothing, and runFault tries
+// again with four times the timeout, up to hangGuard.
 const hangTimeout = 100 * time.Millisecond
+
+// hangGuard bounds everything else the suite waits for: the notifier
+// timeout of the cases that the server ends itself, the wait for a server
+// to stop writing, the routed client's dialer. It guards against a hang
+// and is never what a case measures, so a slow machine cannot reach it.
+const hangGuard = time.Minute
 
 // expect is what a destination must make of a case.
 type expect struct {
@@ -67,6 +76,13 @@ type faultRun struct {
 	read    atomic.Int64       // bytes the routed client read from the network
 	done    chan struct{}      // closed when the huge-body or gzip-bomb handler returns
 	cancel  context.CancelFunc // cancels the caller's context (cancelOnRequest)
+	silent  *silentListener    // the silent and banner servers
+	// dated is when the server wrote a Retry-After date (the date is a
+	// minute later, in whole seconds).
+	dated atomic.Pointer[time.Time]
+	// err and returned are the operation's error and when it returned.
+	err      error
+	returned time.Time
 }
 
 type faultCase struct {
@@ -76,7 +92,7 @@ type faultCase struct {
 	test    bool
 	server  serverKind
 	handler func(run *faultRun) http.HandlerFunc
-	timeout time.Duration // the notifier's timeout; 0 for 5s
+	timeout time.Duration // the notifier's first timeout (hangTimeout); 0 for hangGuard
 	// sendBuffer bounds the server's socket send buffer (huge bodies).
 	sendBuffer int
 	want       expect
@@ -239,7 +255,7 @@ var faultCases = []faultCase{
 		check: func(t *testing.T, d destination, run *faultRun) {
 			select {
 			case <-run.done:
-			case <-time.After(30 * time.Second):
+			case <-time.After(hangGuard):
 				t.Fatal("the server is still writing the 10 MiB body: the client neither read it nor closed the connection")
 			}
 			t.Logf("the server wrote %d bytes of %d; the client read %d", run.written.Load(), hugeBody, run.read.Load())
@@ -353,7 +369,7 @@ var faultCases = []faultCase{
 		check: func(t *testing.T, d destination, run *faultRun) {
 			select {
 			case <-run.done:
-			case <-time.After(30 * time.Second):
+			case <-time.After(hangGuard):
 				t.Fatal("the server is still writing the gzip bomb: the client neither read it nor closed the connection")
 			}
 			t.Logf("the server wrote %d bytes of gzip of %d", run.written.Load(), 1024*len(gzipBombMember()))
@@ -366,7 +382,9 @@ var faultCases = []faultCase{
 	{
 		name: "429 without Retry-After", test: true,
 		handler: answer(http.StatusTooManyRequests, nil, "text/plain", fixed("Too Many Requests")),
-		want:    expect{kind: notify.ErrRateLimited, retryable: true, fragment: `status 429`},
+		// No wait named: RetryAfterOf's floor for a rate-limited error, so
+		// that a 429 is never retried at once.
+		want: expect{kind: notify.ErrRateLimited, retryable: true, fragment: `status 429`, raMin: time.Second, raMax: time.Second},
 	},
 	{
 		name: "429 Retry-After in seconds", test: true,
@@ -375,16 +393,28 @@ var faultCases = []faultCase{
 	},
 	{
 		name: "429 Retry-After as an HTTP date", test: true,
-		handler: func(*faultRun) http.HandlerFunc {
+		handler: func(run *faultRun) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				drain(r)
-				w.Header().Set("Retry-After", time.Now().Add(60*time.Second).UTC().Format(http.TimeFormat))
+				now := time.Now()
+				run.dated.Store(&now)
+				w.Header().Set("Retry-After", retryDate(now))
 				w.WriteHeader(http.StatusTooManyRequests)
 			}
 		},
-		// The date has whole seconds and the clock moves on: between 30s
-		// and 60s is "about a minute" on any machine.
-		want: expect{kind: notify.ErrRateLimited, retryable: true, fragment: `status 429.*\[retry after`, raMin: 30 * time.Second, raMax: 60 * time.Second},
+		// The date has whole seconds and the clock moves on: at most a
+		// minute, and check bounds it by when the date was written and
+		// when the operation returned, however slow the machine.
+		want: expect{kind: notify.ErrRateLimited, retryable: true, fragment: `status 429.*\[retry after`, raMin: time.Second, raMax: 60 * time.Second},
+		check: func(t *testing.T, _ destination, run *faultRun) {
+			dated := run.dated.Load()
+			require.NotNil(t, dated, "the server wrote the date")
+			date, err := http.ParseTime(retryDate(*dated))
+			require.NoError(t, err)
+			ra := notify.RetryAfterOf(run.err)
+			require.GreaterOrEqual(t, ra, date.Sub(run.returned), "Retry-After: the date, read no later than the operation returned")
+			require.LessOrEqual(t, ra, date.Sub(*dated), "Retry-After: the date, read no earlier than the server wrote it")
+		},
 	},
 	{
 		name: "429 X-RateLimit-Reset in seconds", test: true,
@@ -435,6 +465,9 @@ var faultCases = []faultCase{
 	},
 }
 
+// retryDate is the Retry-After date a server writes at now: a minute later.
+func retryDate(now time.Time) string { return now.Add(time.Minute).UTC().Format(http.TimeFormat) }
+
 // gzipBombMember is one gzip member holding 1 MiB of the letter a.
 var gzipBombMember = sync.OnceValue(func() []byte {
 	var b bytes.Buffer
@@ -477,7 +510,30 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+// runFault runs the case. A case with its own (short) timeout runs until
+// an attempt where the server had the request (or, silent, the ClientHello)
+// before the operation gave up, the timeout growing fourfold each time;
+// the attempt past which the next timeout would pass hangGuard must be that
+// one. An attempt that times out before the server has anything is still
+// checked for what it is: a retryable timeout without a secret.
 func runFault(t *testing.T, d destination, fc faultCase, op string) {
+	if fc.timeout == 0 {
+		runFaultOnce(t, d, fc, op, hangGuard, true)
+		return
+	}
+	for timeout := fc.timeout; ; timeout *= 4 {
+		if runFaultOnce(t, d, fc, op, timeout, 4*timeout > hangGuard) {
+			return
+		}
+		t.Logf("the %v timeout ran out before the server had the request (a slow machine): again with %v", timeout, 4*timeout)
+	}
+}
+
+// runFaultOnce runs one attempt of the case with the notifier timeout
+// given, and reports whether the server had the request (or the
+// ClientHello) before the operation returned. When final is set, or the
+// server had it, every check of the case applies.
+func runFaultOnce(t *testing.T, d destination, fc faultCase, op string, timeout time.Duration, final bool) bool {
 	p := testPKI()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -491,9 +547,11 @@ func runFault(t *testing.T, d destination, fc faultCase, op string) {
 	case closedPort:
 		addr = closedAddr(t)
 	case silent:
-		addr = startSilent(t, nil).Addr().String()
+		run.silent = startSilent(t, nil)
+		addr = run.silent.Addr().String()
 	case banner:
-		addr = startSilent(t, []byte("SSH-2.0-OpenSSH_9.6\r\n")).Addr().String()
+		run.silent = startSilent(t, []byte("SSH-2.0-OpenSSH_9.6\r\n"))
+		addr = run.silent.Addr().String()
 	default:
 		o := serverOptions{cert: p.good, sendBuffer: fc.sendBuffer, http2: d.http2}
 		switch fc.server {
@@ -515,10 +573,6 @@ func runFault(t *testing.T, d destination, fc faultCase, op string) {
 	}))
 	t.Cleanup(func() { close(run.stop) }) // runs before the servers close
 
-	timeout := fc.timeout
-	if timeout == 0 {
-		timeout = 5 * time.Second
-	}
 	logger, logs := notifytest.NewLogger()
 	var read *atomic.Int64
 	if fc.sendBuffer > 0 {
@@ -541,6 +595,27 @@ func runFault(t *testing.T, d destination, fc faultCase, op string) {
 	} else {
 		err = n.Test(ctx)
 	}
+	run.err, run.returned = err, time.Now()
+	// What the server had when the operation returned.
+	requests := int64(-1)
+	if run.main != nil {
+		requests = run.main.requests.Load()
+	}
+	reached := true
+	switch fc.server {
+	case goodTLS:
+		reached = requests > 0
+	case silent:
+		reached = run.silent.heard.Load() > 0
+	}
+	if !reached && !final {
+		require.ErrorIs(t, err, notify.ErrUnavailable)
+		require.True(t, notify.IsRetryable(err), "retryable: %v", err)
+		require.Contains(t, err.Error(), "(timed out)")
+		notifytest.AssertNoSecret(t, err, d.secrets...)
+		notifytest.AssertNoSecret(t, logs.String(), d.secrets...)
+		return false
+	}
 
 	want := fc.want
 	if w, ok := fc.per[strings.TrimSuffix(d.name, "-h2")]; ok { // HTTP/2 changes no outcome
@@ -552,7 +627,9 @@ func runFault(t *testing.T, d destination, fc faultCase, op string) {
 
 	switch fc.server {
 	case goodTLS:
-		require.Positive(t, run.main.requests.Load(), "the case must reach the server")
+		require.Positive(t, requests, "the case must reach the server")
+	case silent:
+		require.Positive(t, run.silent.heard.Load(), "the ClientHello must reach the server")
 	case rogueTLS, wrongHost, expiredTLS, plainHTTP:
 		require.Positive(t, run.main.conns.Load(), "the case must reach the server")
 		require.Zero(t, run.main.requests.Load(), "no request may go over a connection that is not trusted")
@@ -561,6 +638,7 @@ func runFault(t *testing.T, d destination, fc faultCase, op string) {
 	if fc.check != nil {
 		fc.check(t, d, run)
 	}
+	return true
 }
 
 func checkOutcome(t *testing.T, d destination, want expect, op string, rc notify.Receipt, err error) {

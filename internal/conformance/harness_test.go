@@ -359,12 +359,16 @@ func closedAddr(t testing.TB) string {
 }
 
 // silentListener accepts TCP connections, writes its greeting (none: a
-// TLS handshake to it never completes) and then says nothing more.
+// TLS handshake to it never completes) and then says nothing more. It
+// reads and counts what the client sends (heard): a ClientHello that
+// arrived shows the handshake began.
 type silentListener struct {
 	net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-	done  chan struct{}
+	heard   atomic.Int64
+	mu      sync.Mutex
+	conns   []net.Conn
+	done    chan struct{}
+	readers sync.WaitGroup
 }
 
 func startSilent(t testing.TB, greeting []byte) *silentListener {
@@ -387,16 +391,27 @@ func startSilent(t testing.TB, greeting []byte) *silentListener {
 			s.mu.Lock()
 			s.conns = append(s.conns, c)
 			s.mu.Unlock()
+			s.readers.Go(func() {
+				buf := make([]byte, 4<<10)
+				for {
+					n, err := c.Read(buf)
+					s.heard.Add(int64(n))
+					if err != nil {
+						return
+					}
+				}
+			})
 		}
 	}()
 	t.Cleanup(func() {
 		_ = l.Close()
 		<-s.done
 		s.mu.Lock()
-		defer s.mu.Unlock()
 		for _, c := range s.conns {
 			_ = c.Close()
 		}
+		s.mu.Unlock()
+		s.readers.Wait()
 	})
 	return s
 }
@@ -409,7 +424,7 @@ func startSilent(t testing.TB, greeting []byte) *silentListener {
 // not nil it counts the bytes read from the network, over connections
 // with a small receive buffer.
 func routedClient(t testing.TB, target string, read *atomic.Int64) *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	dialer := &net.Dialer{Timeout: hangGuard}
 	tr := &http.Transport{
 		Proxy: nil,
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
