@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -149,6 +150,7 @@ type fakes struct {
 
 type attemptLog struct {
 	path          string
+	body          string // the request's body, which names the event
 	start, answer time.Time
 	status        int
 }
@@ -176,8 +178,15 @@ func (f *fakes) secrets() []notify.Secret {
 
 func (f *fakes) RoundTrip(r *http.Request) (*http.Response, error) {
 	start := time.Now()
+	var body []byte
+	if r.GetBody != nil {
+		if rc, err := r.GetBody(); err == nil {
+			body, _ = io.ReadAll(rc)
+			_ = rc.Close()
+		}
+	}
 	resp, err := f.srv.Client().Transport.RoundTrip(r)
-	l := attemptLog{path: r.URL.Path, start: start, answer: time.Now()}
+	l := attemptLog{path: r.URL.Path, body: string(body), start: start, answer: time.Now()}
 	if resp != nil {
 		l.status = resp.StatusCode
 	}
