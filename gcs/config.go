@@ -256,3 +256,9 @@ func bucketProblem(b string) string {
 	}
 	return ""
 }
+
+// FromJSON builds a Notifier from the console's JSON config; it is this
+// package's notify.Factory.
+func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+	return validate.FromJSON(raw, New, opts...)
+}

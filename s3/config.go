@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"encoding/json"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -184,4 +185,10 @@ func endpointProblem(raw string, allowPrivate bool) string {
 		return "must be the store's base URL only, such as https://minio.example.com:9000 (the bucket goes in bucket)"
 	}
 	return ""
+}
+
+// FromJSON builds a Notifier from the console's JSON config; it is this
+// package's notify.Factory.
+func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+	return validate.FromJSON(raw, New, opts...)
 }

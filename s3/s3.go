@@ -43,14 +43,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -62,17 +60,16 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/codedefender/integrations/internal/guard"
-	"github.com/codedefender/integrations/internal/identity"
 	"github.com/codedefender/integrations/internal/objects"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
-	"github.com/codedefender/integrations/internal/validate"
+	"github.com/codedefender/integrations/internal/shell"
 	"github.com/codedefender/integrations/notify"
 )
 
 // Notifier writes events to one S3 bucket.
 type Notifier struct {
-	identity.Identity // prints as s3("name"): never the config or the client
+	shell.Shell[Config] // Type, Name, Validate, Test, Close; prints as s3("name")
 
 	cfg        Config
 	gzip       bool
@@ -83,7 +80,7 @@ type Notifier struct {
 	logger     *slog.Logger
 	timeout    time.Duration
 	probeWrite bool
-	closed     atomic.Bool
+	closing    sender.Closing
 }
 
 var (
@@ -136,8 +133,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	}
 	o.APIOptions = append(o.APIOptions, awsmiddleware.AddUserAgentKey(s.UserAgent))
 	probe, _ := s.Extra(probeWriteKey{})
-	return &Notifier{
-		Identity:   identity.New(Type, c.Name),
+	n := &Notifier{
 		cfg:        c,
 		gzip:       c.Compression.Gzip(),
 		client:     awss3.New(o),
@@ -147,31 +143,21 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 		logger:     s.Logger,
 		timeout:    s.Timeout,
 		probeWrite: probe == true,
-	}, nil
-}
-
-// FromJSON builds a Notifier from the console's JSON config; it is this
-// package's notify.Factory.
-func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return validate.FromJSON(raw, New, opts...)
-}
-
-// Validate checks the configuration offline.
-func (n *Notifier) Validate() error { return n.cfg.Validate() }
-
-// Close releases the idle connections of the HTTP client the Notifier made
-// for itself (a client given with notify.WithHTTPClient stays the
-// caller's). It may be called more than once; afterwards Send, SendBatch
-// and Test return an error.
-func (n *Notifier) Close() error {
-	if !n.closed.Swap(true) && n.ownsHTTP {
-		n.httpClient.CloseIdleConnections()
 	}
-	return nil
+	n.Shell = shell.New(Type, c.Name, c, n.TestReport, n.close)
+	return n, nil
 }
 
-// errClosed is the message of what a closed Notifier returns.
-const errClosed = "the notifier is closed"
+// close is Close: later calls fail, and the HTTP client the Notifier made
+// for itself lets its idle connections go.
+func (n *Notifier) close() error {
+	return n.closing.Close(func() error {
+		if n.ownsHTTP {
+			n.httpClient.CloseIdleConnections()
+		}
+		return nil
+	})
+}
 
 // Send writes e as one JSON object at <prefix>/YYYY/MM/DD/<event-id>.json
 // (.json.gz with gzip). An invalid event is refused before any request.
@@ -234,8 +220,8 @@ func (n *Notifier) put(ctx context.Context, op, key, contentType string, gz bool
 // call runs one SDK operation under the notifier's timeout, logs it, and
 // turns its failure into a *notify.Error.
 func (n *Notifier) call(ctx context.Context, op string, do func(context.Context) error) error {
-	if n.closed.Load() {
-		return n.errs.Errorf(op, notify.ErrRejected, false, errClosed)
+	if err := n.closing.Closed(n.errs, op); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
@@ -261,13 +247,8 @@ const (
 	skipHeadProbe = "not asked with WithProbeWrite: the probe write proves the keys and the bucket"
 )
 
-// Test checks that the keys work and reach the bucket in the configured
-// region, without writing (HeadBucket: s3:ListBucket). With WithProbeWrite
-// it writes a test object under <prefix>/.connection-test/ and deletes it
-// instead. It returns TestReport(ctx).Err().
-func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
-
-// TestReport runs Test's steps and says what each proved. Read-only (the
+// TestReport checks that the keys work and reach the bucket in the
+// configured region, and says what each step proved. Read-only (the
 // default): the keys reach the bucket (HeadBucket), the bucket is in the
 // configured region, and a warning that s3:PutObject is proven only by a
 // write. With WithProbeWrite: the probe object is written, then deleted (a

@@ -68,7 +68,6 @@ package webhook
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -78,16 +77,15 @@ import (
 	"time"
 
 	"github.com/codedefender/integrations/internal/guard"
-	"github.com/codedefender/integrations/internal/identity"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
-	"github.com/codedefender/integrations/internal/validate"
+	"github.com/codedefender/integrations/internal/shell"
 	"github.com/codedefender/integrations/notify"
 )
 
 // Notifier sends events to one HTTP webhook. It is safe for concurrent use.
 type Notifier struct {
-	identity.Identity // prints as webhook("name"): never the config
+	shell.Shell[Config] // Type, Name, Validate, Test, Close; prints as webhook("name")
 
 	*compiled
 	cfg    Config
@@ -132,8 +130,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 	if s.HTTPClient != callersClient {
 		ownClient = s.HTTPClient
 	}
-	return &Notifier{
-		Identity:  identity.New(Type, c.Name),
+	n := &Notifier{
 		compiled:  cc,
 		cfg:       c,
 		url:       c.URL,
@@ -142,7 +139,18 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 		ownClient: ownClient,
 		logger:    s.Logger,
 		now:       time.Now,
-	}, nil
+	}
+	n.Shell = shell.New(Type, c.Name, c, n.TestReport, n.close)
+	return n, nil
+}
+
+// close is Close: the Sender refuses every later request, and the client
+// New made for TLS settings is released.
+func (n *Notifier) close() error {
+	if n.ownClient != nil {
+		n.ownClient.CloseIdleConnections()
+	}
+	return n.http.Close()
 }
 
 // secrets lists every value that must never reach an error or a log line:
@@ -160,19 +168,6 @@ func (c Config) secrets() []notify.Secret {
 	}
 	return out
 }
-
-// FromJSON builds a Notifier from the console's JSON config; it is this
-// package's notify.Factory.
-func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return validate.FromJSON(raw, New, opts...)
-}
-
-// Validate checks the configuration offline (see Config.Validate).
-func (n *Notifier) Validate() error { return n.cfg.Validate() }
-
-// Test sends a test event (type "test") through the same path as Send and
-// reports whether the receiver answered 2xx: it returns TestReport(ctx).Err().
-func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
 
 // The checks of a TestReport, in the order they run.
 const (
@@ -405,17 +400,4 @@ func (n *Notifier) body(e notify.Event) ([]byte, error) {
 		}
 	}
 	return b, nil
-}
-
-// Close releases the notifier's idle connections; call it when discarding a
-// Notifier (after a configuration change) so they do not linger until the
-// idle timeout. Those of a client given with notify.WithHTTPClient stay the
-// caller's. Every destination's Notifier has Close, so all are io.Closers;
-// this one keeps working afterwards, opening new connections.
-func (n *Notifier) Close() error {
-	n.http.Close()
-	if n.ownClient != nil {
-		n.ownClient.CloseIdleConnections()
-	}
-	return nil
 }
