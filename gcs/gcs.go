@@ -80,6 +80,7 @@ const (
 type Notifier struct {
 	shell.Shell[Config] // Type, Name, Validate, Test, Close; prints as gcs("name")
 
+	bucket      objects.Bucket // Send and SendBatch
 	cfg         Config
 	gzip        bool
 	clientEmail string
@@ -131,6 +132,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 		timeout:     s.Timeout,
 	}
 	n.Shell = shell.New(Type, c.Name, c, n.TestReport, n.close)
+	n.bucket = objects.Bucket{Prefix: c.Prefix, Gzip: n.gzip, Write: n.write, Errors: n.errs, URL: "gs://" + c.Bucket + "/"}
 	if !strings.HasSuffix(key.ClientEmail, ".gserviceaccount.com") {
 		n.logger.Warn("gcs: the key's client_email is not a service account address", "integration", Type,
 			"name", c.Name, "client_email", key.ClientEmail)
@@ -253,11 +255,7 @@ func (u userAgent) RoundTrip(r *http.Request) (*http.Response, error) {
 // (.json.gz with gzip), unless it is already there. An invalid event is
 // refused before any request.
 func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
-	name, err := objects.Send(ctx, n.cfg.Prefix, n.gzip, e, n.write)
-	if err != nil {
-		return notify.Receipt{}, err
-	}
-	return n.receipt(name), nil
+	return n.bucket.Send(ctx, e)
 }
 
 // SendBatch writes events as one newline-delimited JSON object at
@@ -268,15 +266,9 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 // empty batch writes nothing. The object is built in memory (compressed,
 // with gzip) before it is sent, so that its checksum can go with it.
 func (n *Notifier) SendBatch(ctx context.Context, events []notify.Event) ([]notify.Receipt, error) {
-	return objects.SendBatch(ctx, n.cfg.Prefix, n.gzip, events, n.write, n.receipt)
+	return n.bucket.SendBatch(ctx, events)
 }
 
-// receipt names the object GCS stored. The name is GCS's answer, raw
-// server data, so it goes through sender.Errors.Receipt: scrubbed, on one
-// line, bounded.
-func (n *Notifier) receipt(name string) notify.Receipt {
-	return n.errs.Receipt(name, "gs://"+n.cfg.Bucket+"/"+name)
-}
 
 // crc32cTable is the Castagnoli polynomial GCS checksums with.
 var crc32cTable = crc32.MakeTable(crc32.Castagnoli)

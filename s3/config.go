@@ -16,16 +16,6 @@ import (
 // Type is the console's integration type for an S3 bucket.
 const Type = "s3"
 
-// Compression says how event objects are stored; the storage
-// destinations share it.
-type Compression = objects.Compression
-
-// The compressions the console offers. The empty string means none.
-const (
-	CompressionNone = objects.CompressionNone
-	CompressionGzip = objects.CompressionGzip
-)
-
 // Config is an S3 integration as the console stores it.
 type Config struct {
 	Name string `json:"name"`
@@ -49,6 +39,13 @@ type Config struct {
 	// https://bucket.host/key; most S3-compatible stores need it.
 	PathStyle bool `json:"path_style,omitempty"`
 }
+
+// Compression says how event objects are stored; the storage
+// destinations share it.
+type Compression = objects.Compression
+
+// The compressions the console offers; the empty string means none.
+const CompressionNone, CompressionGzip = objects.CompressionNone, objects.CompressionGzip
 
 // Limits, with their sources.
 const (

@@ -71,6 +71,7 @@ import (
 type Notifier struct {
 	shell.Shell[Config] // Type, Name, Validate, Test, Close; prints as s3("name")
 
+	bucket     objects.Bucket // Send and SendBatch
 	cfg        Config
 	gzip       bool
 	client     *awss3.Client
@@ -145,6 +146,7 @@ func New(c Config, opts ...notify.Option) (*Notifier, error) {
 		probeWrite: probe == true,
 	}
 	n.Shell = shell.New(Type, c.Name, c, n.TestReport, n.close)
+	n.bucket = objects.Bucket{Prefix: c.Prefix, Gzip: n.gzip, Write: n.putEvents, Errors: n.errs, URL: "s3://" + c.Bucket + "/"}
 	return n, nil
 }
 
@@ -162,11 +164,7 @@ func (n *Notifier) close() error {
 // Send writes e as one JSON object at <prefix>/YYYY/MM/DD/<event-id>.json
 // (.json.gz with gzip). An invalid event is refused before any request.
 func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
-	key, err := objects.Send(ctx, n.cfg.Prefix, n.gzip, e, n.putEvents)
-	if err != nil {
-		return notify.Receipt{}, err
-	}
-	return n.receipt(key), nil
+	return n.bucket.Send(ctx, e)
 }
 
 // SendBatch writes events as one newline-delimited JSON object at
@@ -177,14 +175,9 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 // an empty batch writes nothing. The object is built in memory (compressed,
 // with gzip) before it is sent, since S3 needs its length and checksum first.
 func (n *Notifier) SendBatch(ctx context.Context, events []notify.Event) ([]notify.Receipt, error) {
-	return objects.SendBatch(ctx, n.cfg.Prefix, n.gzip, events, n.putEvents, n.receipt)
+	return n.bucket.SendBatch(ctx, events)
 }
 
-// receipt names the object written; built like every receipt
-// (sender.Errors.Receipt), though PutObject echoes no name.
-func (n *Notifier) receipt(key string) notify.Receipt {
-	return n.errs.Receipt(key, "s3://"+n.cfg.Bucket+"/"+key)
-}
 
 // putEvents is the objects.Write of S3: it returns key, since PutObject
 // does not echo a name.
