@@ -269,7 +269,6 @@ func (n *Notifier) SendBatch(ctx context.Context, events []notify.Event) ([]noti
 	return n.bucket.SendBatch(ctx, events)
 }
 
-
 // crc32cTable is the Castagnoli polynomial GCS checksums with.
 var crc32cTable = crc32.MakeTable(crc32.Castagnoli)
 

@@ -178,7 +178,6 @@ func (n *Notifier) SendBatch(ctx context.Context, events []notify.Event) ([]noti
 	return n.bucket.SendBatch(ctx, events)
 }
 
-
 // putEvents is the objects.Write of S3: it returns key, since PutObject
 // does not echo a name.
 func (n *Notifier) putEvents(ctx context.Context, op, key, contentType string, events []notify.Event) (string, error) {
