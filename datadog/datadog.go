@@ -106,29 +106,24 @@ type Notifier struct {
 	header              http.Header // both keys and Accept
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New validates c and returns a Notifier.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	st, err := c.compile()
-	if err != nil {
-		return nil, err
-	}
-	s := settings.Apply(opts...)
-	h := http.Header{}
-	h.Set(apiKeyHeader, c.APIKey.Reveal())
-	h.Set(appKeyHeader, c.ApplicationKey.Reveal())
-	h.Set("Accept", "application/json")
-	n := &Notifier{
-		cfg:          c,
-		http:         sender.New(Type, s, c.APIKey, c.ApplicationKey),
-		logger:       s.Logger,
-		site:         st,
-		incidentsURL: "https://" + st.api + incidentsPath,
-		header:       h,
-	}
-	n.Shell = shell.HTTP(Type, c.Name, c, n.http, n.TestReport)
-	return n, nil
+	return shell.Compile(c.compile, opts, func(st site, s settings.Settings) (*Notifier, error) {
+		h := http.Header{}
+		h.Set(apiKeyHeader, c.APIKey.Reveal())
+		h.Set(appKeyHeader, c.ApplicationKey.Reveal())
+		h.Set("Accept", "application/json")
+		n := &Notifier{
+			cfg:          c,
+			http:         sender.New(Type, s, c.APIKey, c.ApplicationKey),
+			logger:       s.Logger,
+			site:         st,
+			incidentsURL: "https://" + st.api + incidentsPath,
+			header:       h,
+		}
+		n.Shell = shell.HTTP(Type, c.Name, c, n.http, n.TestReport)
+		return n, nil
+	})
 }
 
 const opSend = "send: POST " + incidentsPath

@@ -108,11 +108,6 @@ type Notifier struct {
 	closing      sender.Closing
 }
 
-var (
-	_ notify.Notifier = (*Notifier)(nil)
-	_ notify.Reporter = (*Notifier)(nil)
-)
-
 // errNotBuilt is returned by a Notifier that New did not make.
 var errNotBuilt = errors.New("email: a Notifier must be built with New")
 
@@ -137,62 +132,60 @@ func WithTLSConfig(c *tls.Config) notify.Option {
 // include notify.WithAllowPrivateNetworks; a DNS name is checked on the
 // address it resolves to, at dial time.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	s := settings.Apply(opts...)
-	r, ok := settings.Lookup[Relay](s, relayKey{})
-	if !ok {
-		return nil, ErrNoRelay
-	}
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	if msg := hostPolicy(r.Host, s.AllowPrivateNetworks); msg != "" {
-		return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: fieldHost, Message: msg}}}
-	}
+	return shell.Build(c, opts, func(s settings.Settings) (*Notifier, error) {
+		r, ok := settings.Lookup[Relay](s, relayKey{})
+		if !ok {
+			return nil, ErrNoRelay
+		}
+		if err := r.Validate(); err != nil {
+			return nil, err
+		}
+		if msg := hostPolicy(r.Host, s.AllowPrivateNetworks); msg != "" {
+			return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: fieldHost, Message: msg}}}
+		}
 
-	from, _ := parseAddress(r.From)
-	to := make([]*mail.Address, len(c.To))
-	for i, raw := range c.To {
-		to[i], _ = parseAddress(raw)
-	}
-	port, mode := r.effective()
-	timeout := s.Timeout
-	if r.Timeout > 0 {
-		timeout = r.Timeout
-	}
+		from, _ := parseAddress(r.From)
+		to := make([]*mail.Address, len(c.To))
+		for i, raw := range c.To {
+			to[i], _ = parseAddress(raw)
+		}
+		port, mode := r.effective()
+		timeout := s.Timeout
+		if r.Timeout > 0 {
+			timeout = r.Timeout
+		}
 
-	tlsConfig := &tls.Config{}
-	if tc, ok := settings.Lookup[*tls.Config](s, tlsConfigKey{}); ok {
-		tlsConfig = tc.Clone()
-	}
-	if tlsConfig.ServerName == "" {
-		tlsConfig.ServerName = strings.TrimSuffix(r.Host, ".")
-	}
-	if tlsConfig.MinVersion < tls.VersionTLS12 {
-		tlsConfig.MinVersion = tls.VersionTLS12
-	}
+		tlsConfig := &tls.Config{}
+		if tc, ok := settings.Lookup[*tls.Config](s, tlsConfigKey{}); ok {
+			tlsConfig = tc.Clone()
+		}
+		if tlsConfig.ServerName == "" {
+			tlsConfig.ServerName = strings.TrimSuffix(r.Host, ".")
+		}
+		if tlsConfig.MinVersion < tls.VersionTLS12 {
+			tlsConfig.MinVersion = tls.VersionTLS12
+		}
 
-	n := &Notifier{
-		cfg:          c,
-		relay:        r,
-		from:         from,
-		to:           to,
-		host:         r.Host,
-		port:         port,
-		mode:         mode,
-		timeout:      timeout,
-		tlsConfig:    tlsConfig,
-		allowPrivate: s.AllowPrivateNetworks,
-		userAgent:    s.UserAgent,
-		logger:       s.Logger,
-		errs:         sender.NewErrors(Type, secretsOf(r.Username, r.Password)...),
-	}
-	// Every Test and Send opens and closes its own connection: Close has
-	// nothing to release, and only makes later calls fail.
-	n.Shell = shell.New(Type, c.Name, c, n.TestReport, func() error { return n.closing.Close(nil) })
-	return n, nil
+		n := &Notifier{
+			cfg:          c,
+			relay:        r,
+			from:         from,
+			to:           to,
+			host:         r.Host,
+			port:         port,
+			mode:         mode,
+			timeout:      timeout,
+			tlsConfig:    tlsConfig,
+			allowPrivate: s.AllowPrivateNetworks,
+			userAgent:    s.UserAgent,
+			logger:       s.Logger,
+			errs:         sender.NewErrors(Type, secretsOf(r.Username, r.Password)...),
+		}
+		// Every Test and Send opens and closes its own connection: Close has
+		// nothing to release, and only makes later calls fail.
+		n.Shell = shell.New(Type, c.Name, c, n.TestReport, func() error { return n.closing.Close(nil) })
+		return n, nil
+	})
 }
 
 // hostPolicy applies the network guard to a host New can judge without a

@@ -93,11 +93,7 @@ type Notifier struct {
 	closing     sender.Closing
 }
 
-var (
-	_ notify.Notifier    = (*Notifier)(nil)
-	_ notify.BatchSender = (*Notifier)(nil)
-	_ notify.Reporter    = (*Notifier)(nil)
-)
+var _ notify.BatchSender = (*Notifier)(nil)
 
 type storageClientKey struct{}
 
@@ -118,38 +114,36 @@ func WithStorageClient(c *storage.Client) notify.Option {
 // New validates c and returns a Notifier. It makes no network call: the
 // first token is fetched by the first Test or Send.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	s := settings.Apply(opts...)
-	key, _ := parseServiceAccount(c.ServiceAccountJSON.Reveal()) // Validate parsed it already
-	n := &Notifier{
-		cfg:         c,
-		gzip:        c.Compression.Gzip(),
-		clientEmail: key.ClientEmail,
-		errs:        sender.NewErrors(Type, keySecrets(c.ServiceAccountJSON, key)...),
-		logger:      s.Logger,
-		timeout:     s.Timeout,
-	}
-	n.Shell = shell.New(Type, c.Name, c, n.TestReport, n.close)
-	n.bucket = objects.Bucket{Prefix: c.Prefix, Gzip: n.gzip, Write: n.write, Errors: n.errs, URL: "gs://" + c.Bucket + "/"}
-	if !strings.HasSuffix(key.ClientEmail, ".gserviceaccount.com") {
-		n.logger.Warn("gcs: the key's client_email is not a service account address", "integration", Type,
-			"name", c.Name, "client_email", key.ClientEmail)
-	}
-	if v, ok := s.Extra(storageClientKey{}); ok {
-		n.client = v.(*storage.Client)
+	return shell.Build(c, opts, func(s settings.Settings) (*Notifier, error) {
+		key, _ := parseServiceAccount(c.ServiceAccountJSON.Reveal()) // Validate parsed it already
+		n := &Notifier{
+			cfg:         c,
+			gzip:        c.Compression.Gzip(),
+			clientEmail: key.ClientEmail,
+			errs:        sender.NewErrors(Type, keySecrets(c.ServiceAccountJSON, key)...),
+			logger:      s.Logger,
+			timeout:     s.Timeout,
+		}
+		n.Shell = shell.New(Type, c.Name, c, n.TestReport, n.close)
+		n.bucket = objects.Bucket{Prefix: c.Prefix, Gzip: n.gzip, Write: n.write, Errors: n.errs, URL: "gs://" + c.Bucket + "/"}
+		if !strings.HasSuffix(key.ClientEmail, ".gserviceaccount.com") {
+			n.logger.Warn("gcs: the key's client_email is not a service account address", "integration", Type,
+				"name", c.Name, "client_email", key.ClientEmail)
+		}
+		if v, ok := s.Extra(storageClientKey{}); ok {
+			n.client = v.(*storage.Client)
+			return n, nil
+		}
+		client, hc, err := newClient(c.ServiceAccountJSON, s)
+		if err != nil {
+			return nil, n.errs.Errorf("new", notify.ErrRejected, false, "%v", err)
+		}
+		n.client, n.ownsClient = client, true
+		if s.HTTPClient == nil {
+			n.httpClient = hc
+		}
 		return n, nil
-	}
-	client, hc, err := newClient(c.ServiceAccountJSON, s)
-	if err != nil {
-		return nil, n.errs.Errorf("new", notify.ErrRejected, false, "%v", err)
-	}
-	n.client, n.ownsClient = client, true
-	if s.HTTPClient == nil {
-		n.httpClient = hc
-	}
-	return n, nil
+	})
 }
 
 // close is Close: later calls fail, and the storage client and the HTTP

@@ -122,31 +122,26 @@ type Notifier struct {
 	header              http.Header // Basic auth and Accept, sent on every call
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
-
 // New validates c and returns a Notifier.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	cc, err := c.compile()
-	if err != nil {
-		return nil, err
-	}
-	base := cc.base
-	s := settings.Apply(opts...)
-	basic := notify.Secret(base64.StdEncoding.EncodeToString([]byte(c.ReporterEmail + ":" + c.APIToken.Reveal())))
-	n := &Notifier{
-		cfg:       c,
-		http:      sender.New(Type, s, c.APIToken, basic),
-		logger:    s.Logger,
-		base:      base,
-		createURL: base + createPath,
-		searchURL: base + searchPath,
-		header: http.Header{
-			"Authorization": {"Basic " + basic.Reveal()},
-			"Accept":        {"application/json"},
-		},
-	}
-	n.Shell = shell.HTTP(Type, c.Name, c, n.http, n.TestReport)
-	return n, nil
+	return shell.Compile(c.compile, opts, func(cc compiled, s settings.Settings) (*Notifier, error) {
+		base := cc.base
+		basic := notify.Secret(base64.StdEncoding.EncodeToString([]byte(c.ReporterEmail + ":" + c.APIToken.Reveal())))
+		n := &Notifier{
+			cfg:       c,
+			http:      sender.New(Type, s, c.APIToken, basic),
+			logger:    s.Logger,
+			base:      base,
+			createURL: base + createPath,
+			searchURL: base + searchPath,
+			header: http.Header{
+				"Authorization": {"Basic " + basic.Reveal()},
+				"Accept":        {"application/json"},
+			},
+		}
+		n.Shell = shell.HTTP(Type, c.Name, c, n.http, n.TestReport)
+		return n, nil
+	})
 }
 
 // Send files e as an issue, or returns the event's open issue when one

@@ -84,11 +84,7 @@ type Notifier struct {
 	closing    sender.Closing
 }
 
-var (
-	_ notify.Notifier    = (*Notifier)(nil)
-	_ notify.BatchSender = (*Notifier)(nil)
-	_ notify.Reporter    = (*Notifier)(nil)
-)
+var _ notify.BatchSender = (*Notifier)(nil)
 
 type probeWriteKey struct{}
 
@@ -103,51 +99,49 @@ func WithProbeWrite() notify.Option {
 // New validates c and returns a Notifier. An http:// Endpoint needs
 // notify.WithAllowPrivateNetworks (and a private or loopback host).
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	s := settings.Apply(opts...)
-	if c.Endpoint != "" {
-		if msg := endpointProblem(c.Endpoint, s.AllowPrivateNetworks); msg != "" {
-			return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "endpoint", Message: msg}}}
+	return shell.Build(c, opts, func(s settings.Settings) (*Notifier, error) {
+		if c.Endpoint != "" {
+			if msg := endpointProblem(c.Endpoint, s.AllowPrivateNetworks); msg != "" {
+				return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "endpoint", Message: msg}}}
+			}
 		}
-	}
-	hc := guard.NewHTTPClient(s)
-	o := awss3.Options{
-		Region:      c.Region,
-		Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey.Reveal(), ""),
-		// The SDK reads error bodies whole: every answer is bounded.
-		HTTPClient: &http.Client{Transport: sender.BoundedTransport(hc.Transport), CheckRedirect: hc.CheckRedirect, Timeout: hc.Timeout},
-		// notify.Retry is the one retry layer; the SDK's would multiply it.
-		Retryer: aws.NopRetryer{},
-		// S3-compatible stores reject the default CRC32 trailers
-		// (XAmzContentSHA256Mismatch); Content-MD5 covers integrity.
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-		UsePathStyle:               c.PathStyle,
-		// The SDK's log could show request details; the library logs itself.
-		Logger: logging.Nop{},
-		DisableLogOutputChecksumValidationSkipped: true,
-	}
-	if c.Endpoint != "" {
-		o.BaseEndpoint = aws.String(strings.TrimSuffix(c.Endpoint, "/"))
-	}
-	o.APIOptions = append(o.APIOptions, awsmiddleware.AddUserAgentKey(s.UserAgent))
-	probe, _ := s.Extra(probeWriteKey{})
-	n := &Notifier{
-		cfg:        c,
-		gzip:       c.Compression.Gzip(),
-		client:     awss3.New(o),
-		httpClient: hc,
-		ownsHTTP:   s.HTTPClient == nil,
-		errs:       sender.NewErrors(Type, c.SecretAccessKey),
-		logger:     s.Logger,
-		timeout:    s.Timeout,
-		probeWrite: probe == true,
-	}
-	n.Shell = shell.New(Type, c.Name, c, n.TestReport, n.close)
-	n.bucket = objects.Bucket{Prefix: c.Prefix, Gzip: n.gzip, Write: n.putEvents, Errors: n.errs, URL: "s3://" + c.Bucket + "/"}
-	return n, nil
+		hc := guard.NewHTTPClient(s)
+		o := awss3.Options{
+			Region:      c.Region,
+			Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey.Reveal(), ""),
+			// The SDK reads error bodies whole: every answer is bounded.
+			HTTPClient: &http.Client{Transport: sender.BoundedTransport(hc.Transport), CheckRedirect: hc.CheckRedirect, Timeout: hc.Timeout},
+			// notify.Retry is the one retry layer; the SDK's would multiply it.
+			Retryer: aws.NopRetryer{},
+			// S3-compatible stores reject the default CRC32 trailers
+			// (XAmzContentSHA256Mismatch); Content-MD5 covers integrity.
+			RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+			ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+			UsePathStyle:               c.PathStyle,
+			// The SDK's log could show request details; the library logs itself.
+			Logger: logging.Nop{},
+			DisableLogOutputChecksumValidationSkipped: true,
+		}
+		if c.Endpoint != "" {
+			o.BaseEndpoint = aws.String(strings.TrimSuffix(c.Endpoint, "/"))
+		}
+		o.APIOptions = append(o.APIOptions, awsmiddleware.AddUserAgentKey(s.UserAgent))
+		probe, _ := s.Extra(probeWriteKey{})
+		n := &Notifier{
+			cfg:        c,
+			gzip:       c.Compression.Gzip(),
+			client:     awss3.New(o),
+			httpClient: hc,
+			ownsHTTP:   s.HTTPClient == nil,
+			errs:       sender.NewErrors(Type, c.SecretAccessKey),
+			logger:     s.Logger,
+			timeout:    s.Timeout,
+			probeWrite: probe == true,
+		}
+		n.Shell = shell.New(Type, c.Name, c, n.TestReport, n.close)
+		n.bucket = objects.Bucket{Prefix: c.Prefix, Gzip: n.gzip, Write: n.putEvents, Errors: n.errs, URL: "s3://" + c.Bucket + "/"}
+		return n, nil
+	})
 }
 
 // close is Close: later calls fail, and the HTTP client the Notifier made

@@ -145,12 +145,7 @@ type Notifier struct {
 	log       *slog.Logger
 }
 
-var (
-	_ notify.Notifier    = (*Notifier)(nil)
-	_ notify.BatchSender = (*Notifier)(nil)
-	_ notify.Named       = (*Notifier)(nil)
-	_ notify.Reporter    = (*Notifier)(nil)
-)
+var _ notify.BatchSender = (*Notifier)(nil)
 
 type (
 	caCertKey   struct{}
@@ -190,50 +185,48 @@ func WithGzip(on bool) notify.Option {
 // New validates c and returns a Notifier. Besides the notify options it
 // takes WithCACert, WithMaxRequestBytes and WithGzip.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	s := settings.Apply(opts...)
-	hu, msg := parseHECURL(c.URL, s.AllowPrivateNetworks)
-	if msg != "" {
-		return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "url", Message: msg}}}
-	}
-	if err := applyCACert(&s); err != nil {
-		return nil, err
-	}
-	if hu.cloud == cloudUnknown {
-		s.Logger.Warn("splunk: the URL is under a Splunk Cloud domain but not in a documented HEC form "+
-			"(http-inputs-<stack>.splunkcloud.com, http-inputs.<stack>.splunkcloud.com, "+
-			"http-inputs.<stack>.splunkcloudgc.com, <stack>.splunkcloud.com:8088); run Test to check it",
-			"integration", Type, "name", c.Name, "host", hu.host)
-	}
-	channel, err := newChannel()
-	if err != nil {
-		return nil, fmt.Errorf("splunk: cannot make a request channel id: %w", err)
-	}
-	n := &Notifier{
-		cfg:      c,
-		eventURL: hu.event,
-		stack:    hu.stack,
-		header: http.Header{
-			"Authorization":            {"Splunk " + c.APIToken.Reveal()},
-			"Content-Type":             {"application/json"},
-			"X-Splunk-Request-Channel": {channel},
-		},
-		fixedTail: envelopeTail(c.Index),
-		maxBytes:  DefaultMaxRequestBytes,
-		gzip:      true,
-		http:      sender.New(Type, s, c.APIToken),
-		log:       s.Logger,
-	}
-	if v, ok := s.Extra(maxBytesKey{}); ok {
-		n.maxBytes = v.(int)
-	}
-	if v, ok := s.Extra(gzipKey{}); ok {
-		n.gzip = v.(bool)
-	}
-	n.Shell = shell.HTTP(Type, c.Name, c, n.http, n.TestReport)
-	return n, nil
+	return shell.Build(c, opts, func(s settings.Settings) (*Notifier, error) {
+		hu, msg := parseHECURL(c.URL, s.AllowPrivateNetworks)
+		if msg != "" {
+			return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "url", Message: msg}}}
+		}
+		if err := applyCACert(&s); err != nil {
+			return nil, err
+		}
+		if hu.cloud == cloudUnknown {
+			s.Logger.Warn("splunk: the URL is under a Splunk Cloud domain but not in a documented HEC form "+
+				"(http-inputs-<stack>.splunkcloud.com, http-inputs.<stack>.splunkcloud.com, "+
+				"http-inputs.<stack>.splunkcloudgc.com, <stack>.splunkcloud.com:8088); run Test to check it",
+				"integration", Type, "name", c.Name, "host", hu.host)
+		}
+		channel, err := newChannel()
+		if err != nil {
+			return nil, fmt.Errorf("splunk: cannot make a request channel id: %w", err)
+		}
+		n := &Notifier{
+			cfg:      c,
+			eventURL: hu.event,
+			stack:    hu.stack,
+			header: http.Header{
+				"Authorization":            {"Splunk " + c.APIToken.Reveal()},
+				"Content-Type":             {"application/json"},
+				"X-Splunk-Request-Channel": {channel},
+			},
+			fixedTail: envelopeTail(c.Index),
+			maxBytes:  DefaultMaxRequestBytes,
+			gzip:      true,
+			http:      sender.New(Type, s, c.APIToken),
+			log:       s.Logger,
+		}
+		if v, ok := s.Extra(maxBytesKey{}); ok {
+			n.maxBytes = v.(int)
+		}
+		if v, ok := s.Extra(gzipKey{}); ok {
+			n.gzip = v.(bool)
+		}
+		n.Shell = shell.HTTP(Type, c.Name, c, n.http, n.TestReport)
+		return n, nil
+	})
 }
 
 // applyCACert turns WithCACert into the default client's transport.

@@ -99,49 +99,43 @@ type Notifier struct {
 	ownClient *http.Client
 }
 
-var (
-	_ notify.Notifier = (*Notifier)(nil)
-	_ notify.Reporter = (*Notifier)(nil)
-)
-
 // New validates c, checks its URL against the options (plain http:// only
 // to a loopback or private address, with notify.WithAllowPrivateNetworks),
 // and returns a Notifier. With notify.WithHTTPClient and a config that needs
 // TLS settings (protocol "tls" or ca_cert), the client's transport must be
 // an *http.Transport, which is cloned to carry them.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	cc, err := c.compile(time.Now())
-	if err != nil {
-		return nil, err
-	}
-	// The Notifier keeps its own copy: the caller may reuse its slices.
-	c.Headers, c.Events = slices.Clone(c.Headers), slices.Clone(c.Events)
-	s := settings.Apply(opts...)
-	if _, err := guard.CheckURL(c.URL, s.AllowPrivateNetworks); err != nil {
-		return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "url", Message: err.Error()}}}
-	}
-	callersClient := s.HTTPClient
-	if s.HTTPClient, err = httpClientFor(s, cc.tls); err != nil {
-		return nil, err
-	}
-	// With TLS settings the client is one New made (a guarded transport or a
-	// clone of the caller's), so Close is the one to release it.
-	var ownClient *http.Client
-	if s.HTTPClient != callersClient {
-		ownClient = s.HTTPClient
-	}
-	n := &Notifier{
-		compiled:  cc,
-		cfg:       c,
-		url:       c.URL,
-		events:    c.Events,
-		http:      sender.New(Type, s, c.secrets()...),
-		ownClient: ownClient,
-		logger:    s.Logger,
-		now:       time.Now,
-	}
-	n.Shell = shell.New(Type, c.Name, c, n.TestReport, n.close)
-	return n, nil
+	compile := func() (*compiled, error) { return c.compile(time.Now()) }
+	return shell.Compile(compile, opts, func(cc *compiled, s settings.Settings) (*Notifier, error) {
+		// The Notifier keeps its own copy: the caller may reuse its slices.
+		c.Headers, c.Events = slices.Clone(c.Headers), slices.Clone(c.Events)
+		if _, err := guard.CheckURL(c.URL, s.AllowPrivateNetworks); err != nil {
+			return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "url", Message: err.Error()}}}
+		}
+		callersClient := s.HTTPClient
+		var err error
+		if s.HTTPClient, err = httpClientFor(s, cc.tls); err != nil {
+			return nil, err
+		}
+		// With TLS settings the client is one New made (a guarded transport or a
+		// clone of the caller's), so Close is the one to release it.
+		var ownClient *http.Client
+		if s.HTTPClient != callersClient {
+			ownClient = s.HTTPClient
+		}
+		n := &Notifier{
+			compiled:  cc,
+			cfg:       c,
+			url:       c.URL,
+			events:    c.Events,
+			http:      sender.New(Type, s, c.secrets()...),
+			ownClient: ownClient,
+			logger:    s.Logger,
+			now:       time.Now,
+		}
+		n.Shell = shell.New(Type, c.Name, c, n.TestReport, n.close)
+		return n, nil
+	})
 }
 
 // close is Close: the Sender refuses every later request, and the client

@@ -59,11 +59,20 @@ type Notifier interface {
 // Notifier exists for an invalid Config, applies opts, and returns what
 // build makes of them.
 func Build[C Config, N Notifier](c C, opts []notify.Option, build func(settings.Settings) (N, error)) (N, error) {
-	if err := c.Validate(); err != nil {
+	return Compile(func() (struct{}, error) { return struct{}{}, c.Validate() }, opts,
+		func(_ struct{}, s settings.Settings) (N, error) { return build(s) })
+}
+
+// Compile is Build for a Config whose Validate and New share one parsing
+// step: compile validates the Config and returns what New needs of it, so
+// New has no error branch that Validate already ruled out.
+func Compile[K any, N Notifier](compile func() (K, error), opts []notify.Option, build func(K, settings.Settings) (N, error)) (N, error) {
+	k, err := compile()
+	if err != nil {
 		var zero N
 		return zero, err
 	}
-	return build(settings.Apply(opts...))
+	return build(k, settings.Apply(opts...))
 }
 
 // Validate checks the Notifier's configuration offline, as its
