@@ -109,8 +109,15 @@ const (
 
 // Notifier sends events to one PagerDuty Events API v2 integration. It is
 // safe for concurrent use.
+//
+// Besides Send and TestReport it has the methods every destination's
+// Notifier shares: Type and Name; Validate, which is Config.Validate;
+// Test, which returns the error of TestReport's first failed check; and
+// Close, which releases what the Notifier holds for itself and may be
+// called more than once, after which every call fails with
+// notify.ErrRejected and reaches nothing.
 type Notifier struct {
-	shell.Shell[Config] // Type, Name, Validate, Test, Close; prints as pagerduty("name")
+	shell.Shell[Config] // Type, Name, Validate, Test, Close; prints as pagerduty("name"), never the config
 	cfg                 Config
 	http                *sender.Sender
 }

@@ -68,8 +68,15 @@ import (
 )
 
 // Notifier writes events to one S3 bucket.
+//
+// Besides Send and TestReport it has the methods every destination's
+// Notifier shares: Type and Name; Validate, which is Config.Validate;
+// Test, which returns the error of TestReport's first failed check; and
+// Close, which releases what the Notifier holds for itself and may be
+// called more than once, after which every call fails with
+// notify.ErrRejected and reaches nothing.
 type Notifier struct {
-	shell.Shell[Config] // Type, Name, Validate, Test, Close; prints as s3("name")
+	shell.Shell[Config] // Type, Name, Validate, Test, Close; prints as s3("name"), never the config
 
 	bucket     objects.Bucket // Send and SendBatch
 	cfg        Config
