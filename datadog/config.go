@@ -1,6 +1,7 @@
 package datadog
 
 import (
+	"encoding/json"
 	"net/url"
 	"strings"
 
@@ -157,4 +158,10 @@ func siteList() string {
 		names[i] = s.name
 	}
 	return strings.Join(names, ", ")
+}
+
+// FromJSON builds a Notifier from the console's JSON config; it is this
+// package's notify.Factory.
+func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+	return validate.FromJSON(raw, New, opts...)
 }

@@ -74,12 +74,11 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/codedefender/integrations/internal/identity"
 	"github.com/codedefender/integrations/internal/render"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/shell"
 	"github.com/codedefender/integrations/internal/text"
-	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -97,56 +96,41 @@ const (
 )
 
 // Notifier opens Datadog incidents on one site.
+//
+// Besides Send and TestReport it has the methods every destination's
+// Notifier shares: Type and Name; Validate, which is Config.Validate;
+// Test, which returns the error of TestReport's first failed check; and
+// Close, which releases what the Notifier holds for itself and may be
+// called more than once, after which every call fails with
+// notify.ErrRejected and reaches nothing.
 type Notifier struct {
-	identity.Identity // prints as datadog("name"): never the config
-	cfg               Config
-	http              *sender.Sender
-	logger            *slog.Logger
-	site              site
-	incidentsURL      string      // https://<API host>/api/v2/incidents
-	header            http.Header // both keys and Accept
+	shell.Shell[Config] // Type, Name, Validate, Test, Close; prints as datadog("name"), never the config
+	cfg                 Config
+	http                *sender.Sender
+	logger              *slog.Logger
+	site                site
+	incidentsURL        string      // https://<API host>/api/v2/incidents
+	header              http.Header // both keys and Accept
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // New validates c and returns a Notifier.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	st, err := c.compile()
-	if err != nil {
-		return nil, err
-	}
-	s := settings.Apply(opts...)
-	h := http.Header{}
-	h.Set(apiKeyHeader, c.APIKey.Reveal())
-	h.Set(appKeyHeader, c.ApplicationKey.Reveal())
-	h.Set("Accept", "application/json")
-	return &Notifier{
-		Identity:     identity.New(Type, c.Name),
-		cfg:          c,
-		http:         sender.New(Type, s, c.APIKey, c.ApplicationKey),
-		logger:       s.Logger,
-		site:         st,
-		incidentsURL: "https://" + st.api + incidentsPath,
-		header:       h,
-	}, nil
-}
-
-// FromJSON builds a Notifier from the console's JSON config; it is this
-// package's notify.Factory.
-func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return validate.FromJSON(raw, New, opts...)
-}
-
-// Validate checks the configuration offline (Config.Validate).
-func (n *Notifier) Validate() error { return n.cfg.Validate() }
-
-// Close releases the notifier's idle connections (those of a client given
-// with notify.WithHTTPClient stay the caller's). Every destination's
-// Notifier has Close, so all are io.Closers; this one keeps working
-// afterwards, opening new connections.
-func (n *Notifier) Close() error {
-	n.http.Close()
-	return nil
+	return shell.Compile(c.compile, opts, func(st site, s settings.Settings) (*Notifier, error) {
+		h := http.Header{}
+		h.Set(apiKeyHeader, c.APIKey.Reveal())
+		h.Set(appKeyHeader, c.ApplicationKey.Reveal())
+		h.Set("Accept", "application/json")
+		n := &Notifier{
+			cfg:          c,
+			http:         sender.New(Type, s, c.APIKey, c.ApplicationKey),
+			logger:       s.Logger,
+			site:         st,
+			incidentsURL: "https://" + st.api + incidentsPath,
+			header:       h,
+		}
+		n.Shell = shell.HTTP(Type, c.Name, c, n.http, n.TestReport)
+		return n, nil
+	})
 }
 
 const opSend = "send: POST " + incidentsPath
@@ -356,10 +340,6 @@ const (
 	checkRead  = "incidents readable"
 	checkWrite = "incident_write permission"
 )
-
-// Test checks both keys against the site, opening nothing: it returns
-// TestReport(ctx).Err().
-func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
 
 // TestReport checks, opening nothing, that both keys are valid on the site
 // and that the application key may read incidents (finding an event's

@@ -2,7 +2,6 @@ package datadog
 
 import (
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -108,36 +107,20 @@ func markdown(e notify.Event) string {
 // appendMetadata appends the list of what the console knows about the
 // event, the last item without a line break.
 func appendMetadata(b []byte, e notify.Event) []byte {
-	b = append(b, "- **Risk:** "...)
-	b = append(b, e.Risk.Label()...)
-	b = append(b, " ("...)
-	b = append(b, e.Risk.DatadogSeverity()...)
-	b = append(b, ")\n- **Type:** "...)
-	b = appendMarkdown(b, string(e.Type), maxInlineRunes, false)
-	if e.Source != "" {
-		b = append(b, "\n- **Source:** "...)
-		b = appendMarkdown(b, e.Source, maxInlineRunes, false)
-	}
-	b = append(b, "\n- **Time:** "...)
-	b = e.Time.UTC().AppendFormat(b, time.RFC3339)
-	b = append(b, '\n')
-	// The console link is left out when it is empty or too long.
-	item := len(b)
-	b = append(b, "- **Console:** [Open in Code Defender](<"...)
-	link := len(b)
-	b = appendLinkDestination(b, e.URL)
-	if len(b) == link || utf8.RuneCount(b[link:]) > maxLinkRunes {
-		b = b[:item]
-	} else {
-		b = append(b, ">)\n"...)
-	}
-	b = append(b, "- **Event ID:** "...)
-	b = appendMarkdown(b, e.ID, maxInlineRunes, false)
+	b = markdownFacts.Append(b, e, e.Risk.Label()+" ("+e.Risk.DatadogSeverity()+")")
 	if tags := joinTags(e.Tags); tags != "" {
 		b = append(b, "\n- **Tags:** "...)
 		b = appendMarkdown(b, tags, maxTagsRunes, false)
 	}
 	return b
+}
+
+// markdownFacts is the list of what the console knows, in markdown.
+var markdownFacts = render.Facts{
+	ItemStart: "- **", ItemEnd: ":** ",
+	Value:     func(b []byte, s string) []byte { return appendMarkdown(b, s, maxInlineRunes, false) },
+	LinkStart: "[Open in Code Defender](<", LinkEnd: ">)",
+	LinkTarget: appendLinkDestination, LinkMax: maxLinkRunes, Count: utf8.RuneCount,
 }
 
 // joinTags trims the tags, drops empty and repeated ones, and joins the

@@ -1,6 +1,7 @@
 package email
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/mail"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/internal/validate"
+	"github.com/codedefender/integrations/notify"
 )
 
 // Type is the console's integration type for email.
@@ -272,4 +274,10 @@ func (r Relay) effective() (int, TLSMode) {
 		}
 	}
 	return port, mode
+}
+
+// FromJSON builds a Notifier from the console's JSON config; it is this
+// package's notify.Factory.
+func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+	return validate.FromJSON(raw, New, opts...)
 }

@@ -63,7 +63,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,18 +80,24 @@ import (
 	"github.com/wneessen/go-mail/smtp"
 
 	"github.com/codedefender/integrations/internal/guard"
-	"github.com/codedefender/integrations/internal/identity"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/shell"
 	"github.com/codedefender/integrations/internal/text"
-	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
 // Notifier sends events as email through one SMTP server. It is safe for
 // concurrent use: every Test and Send opens its own connection.
+//
+// Besides Send and TestReport it has the methods every destination's
+// Notifier shares: Type and Name; Validate, which is Config.Validate;
+// Test, which returns the error of TestReport's first failed check; and
+// Close, which releases what the Notifier holds for itself and may be
+// called more than once, after which every call fails with
+// notify.ErrRejected and reaches nothing.
 type Notifier struct {
-	identity.Identity // prints as email("name"): never the config
+	shell.Shell[Config] // Type, Name, Validate, Test, Close; prints as email("name"), never the config
 
 	cfg          Config
 	relay        Relay
@@ -107,12 +112,8 @@ type Notifier struct {
 	userAgent    string
 	logger       *slog.Logger
 	errs         *sender.Errors
+	closing      sender.Closing
 }
-
-var (
-	_ notify.Notifier = (*Notifier)(nil)
-	_ notify.Reporter = (*Notifier)(nil)
-)
 
 // errNotBuilt is returned by a Notifier that New did not make.
 var errNotBuilt = errors.New("email: a Notifier must be built with New")
@@ -138,59 +139,60 @@ func WithTLSConfig(c *tls.Config) notify.Option {
 // include notify.WithAllowPrivateNetworks; a DNS name is checked on the
 // address it resolves to, at dial time.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	s := settings.Apply(opts...)
-	r, ok := settings.Lookup[Relay](s, relayKey{})
-	if !ok {
-		return nil, ErrNoRelay
-	}
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	if msg := hostPolicy(r.Host, s.AllowPrivateNetworks); msg != "" {
-		return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: fieldHost, Message: msg}}}
-	}
+	return shell.Build(c, opts, func(s settings.Settings) (*Notifier, error) {
+		r, ok := settings.Lookup[Relay](s, relayKey{})
+		if !ok {
+			return nil, ErrNoRelay
+		}
+		if err := r.Validate(); err != nil {
+			return nil, err
+		}
+		if msg := hostPolicy(r.Host, s.AllowPrivateNetworks); msg != "" {
+			return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: fieldHost, Message: msg}}}
+		}
 
-	from, _ := parseAddress(r.From)
-	to := make([]*mail.Address, len(c.To))
-	for i, raw := range c.To {
-		to[i], _ = parseAddress(raw)
-	}
-	port, mode := r.effective()
-	timeout := s.Timeout
-	if r.Timeout > 0 {
-		timeout = r.Timeout
-	}
+		from, _ := parseAddress(r.From)
+		to := make([]*mail.Address, len(c.To))
+		for i, raw := range c.To {
+			to[i], _ = parseAddress(raw)
+		}
+		port, mode := r.effective()
+		timeout := s.Timeout
+		if r.Timeout > 0 {
+			timeout = r.Timeout
+		}
 
-	tlsConfig := &tls.Config{}
-	if tc, ok := settings.Lookup[*tls.Config](s, tlsConfigKey{}); ok {
-		tlsConfig = tc.Clone()
-	}
-	if tlsConfig.ServerName == "" {
-		tlsConfig.ServerName = strings.TrimSuffix(r.Host, ".")
-	}
-	if tlsConfig.MinVersion < tls.VersionTLS12 {
-		tlsConfig.MinVersion = tls.VersionTLS12
-	}
+		tlsConfig := &tls.Config{}
+		if tc, ok := settings.Lookup[*tls.Config](s, tlsConfigKey{}); ok {
+			tlsConfig = tc.Clone()
+		}
+		if tlsConfig.ServerName == "" {
+			tlsConfig.ServerName = strings.TrimSuffix(r.Host, ".")
+		}
+		if tlsConfig.MinVersion < tls.VersionTLS12 {
+			tlsConfig.MinVersion = tls.VersionTLS12
+		}
 
-	return &Notifier{
-		Identity:     identity.New(Type, c.Name),
-		cfg:          c,
-		relay:        r,
-		from:         from,
-		to:           to,
-		host:         r.Host,
-		port:         port,
-		mode:         mode,
-		timeout:      timeout,
-		tlsConfig:    tlsConfig,
-		allowPrivate: s.AllowPrivateNetworks,
-		userAgent:    s.UserAgent,
-		logger:       s.Logger,
-		errs:         sender.NewErrors(Type, secretsOf(r.Username, r.Password)...),
-	}, nil
+		n := &Notifier{
+			cfg:          c,
+			relay:        r,
+			from:         from,
+			to:           to,
+			host:         r.Host,
+			port:         port,
+			mode:         mode,
+			timeout:      timeout,
+			tlsConfig:    tlsConfig,
+			allowPrivate: s.AllowPrivateNetworks,
+			userAgent:    s.UserAgent,
+			logger:       s.Logger,
+			errs:         sender.NewErrors(Type, secretsOf(r.Username, r.Password)...),
+		}
+		// Every Test and Send opens and closes its own connection: Close has
+		// nothing to release, and only makes later calls fail.
+		n.Shell = shell.New(Type, c.Name, c, n.TestReport, func() error { return n.closing.Close(nil) })
+		return n, nil
+	})
 }
 
 // hostPolicy applies the network guard to a host New can judge without a
@@ -222,32 +224,15 @@ func secretsOf(user string, password notify.Secret) []notify.Secret {
 		notify.Secret(base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pw)))}
 }
 
-// FromJSON builds a Notifier from the console's JSON config; it is this
-// package's notify.Factory.
-func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return validate.FromJSON(raw, New, opts...)
-}
-
-// Validate checks the configuration offline (see Config.Validate).
-func (n *Notifier) Validate() error { return n.cfg.Validate() }
-
-// Close does nothing and returns nil: every Test and Send opens and closes
-// its own connection. It is here because every destination's Notifier has
-// Close, so all are io.Closers.
-func (n *Notifier) Close() error { return nil }
-
-// Test connects, negotiates TLS, authenticates, and asks the server to
-// accept the sender and every recipient, then resets the transaction and
-// quits: no mail is sent. All refused recipients are named in one error.
-// It returns TestReport(ctx).Err().
-func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
-
 // Send delivers e as one email to every recipient and returns its
 // Message-ID as the Receipt's ID once the server has accepted it. An invalid
 // event is refused before any connection is made.
 func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
 	if n == nil || n.from == nil {
 		return notify.Receipt{}, errNotBuilt
+	}
+	if err := n.closing.Closed(n.errs, "send"); err != nil {
+		return notify.Receipt{}, err
 	}
 	if err := e.Validate(); err != nil {
 		return notify.Receipt{}, err

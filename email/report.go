@@ -29,7 +29,9 @@ const (
 	checkVerifies  = "relay checks recipients"
 )
 
-// TestReport runs Test's steps and says what each proved: the relay
+// TestReport connects, negotiates TLS, authenticates, and asks the server
+// to accept the sender and every recipient, then resets the transaction
+// and quits: no mail is sent. It says what each step proved: the relay
 // answered, TLS was negotiated, the credentials were accepted (AUTH), the
 // sender (MAIL FROM) and each recipient (RCPT TO) were accepted. It then
 // offers an address that surely does not exist, at the first recipient's
@@ -41,6 +43,10 @@ func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 	var r notify.Report
 	if n == nil || n.from == nil {
 		r.Fail(checkReachable, errNotBuilt)
+		return r
+	}
+	if err := n.closing.Closed(n.errs, "test"); err != nil {
+		r.Fail(checkReachable, err)
 		return r
 	}
 	x, done := n.begin(ctx, "test")

@@ -23,16 +23,6 @@ import (
 // Type is the console's integration type for a Google Cloud Storage bucket.
 const Type = "gcs"
 
-// Compression says how event objects are stored; the storage
-// destinations share it.
-type Compression = objects.Compression
-
-// The compressions the console offers. The empty string means none.
-const (
-	CompressionNone = objects.CompressionNone
-	CompressionGzip = objects.CompressionGzip
-)
-
 // Config is a GCS integration as the console stores it.
 type Config struct {
 	Name   string `json:"name"`
@@ -48,6 +38,13 @@ type Config struct {
 	// Compression is "none" (or empty) or "gzip".
 	Compression Compression `json:"compression,omitempty"`
 }
+
+// Compression says how event objects are stored; the storage
+// destinations share it.
+type Compression = objects.Compression
+
+// The compressions the console offers; the empty string means none.
+const CompressionNone, CompressionGzip = objects.CompressionNone, objects.CompressionGzip
 
 // Limits and fixed values, with their sources.
 const (
@@ -255,4 +252,10 @@ func bucketProblem(b string) string {
 		}
 	}
 	return ""
+}
+
+// FromJSON builds a Notifier from the console's JSON config; it is this
+// package's notify.Factory.
+func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+	return validate.FromJSON(raw, New, opts...)
 }

@@ -42,7 +42,6 @@ package gcs
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -50,7 +49,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/auth"
@@ -61,11 +59,10 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/codedefender/integrations/internal/guard"
-	"github.com/codedefender/integrations/internal/identity"
 	"github.com/codedefender/integrations/internal/objects"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
-	"github.com/codedefender/integrations/internal/validate"
+	"github.com/codedefender/integrations/internal/shell"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -80,9 +77,17 @@ const (
 )
 
 // Notifier writes events to one GCS bucket.
+//
+// Besides Send and TestReport it has the methods every destination's
+// Notifier shares: Type and Name; Validate, which is Config.Validate;
+// Test, which returns the error of TestReport's first failed check; and
+// Close, which releases what the Notifier holds for itself and may be
+// called more than once, after which every call fails with
+// notify.ErrRejected and reaches nothing.
 type Notifier struct {
-	identity.Identity // prints as gcs("name"): never the config or the client
+	shell.Shell[Config] // Type, Name, Validate, Test, Close; prints as gcs("name"), never the config
 
+	bucket      objects.Bucket // Send and SendBatch
 	cfg         Config
 	gzip        bool
 	clientEmail string
@@ -92,14 +97,10 @@ type Notifier struct {
 	errs        *sender.Errors
 	logger      *slog.Logger
 	timeout     time.Duration
-	closed      atomic.Bool
+	closing     sender.Closing
 }
 
-var (
-	_ notify.Notifier    = (*Notifier)(nil)
-	_ notify.BatchSender = (*Notifier)(nil)
-	_ notify.Reporter    = (*Notifier)(nil)
-)
+var _ notify.BatchSender = (*Notifier)(nil)
 
 type storageClientKey struct{}
 
@@ -120,37 +121,51 @@ func WithStorageClient(c *storage.Client) notify.Option {
 // New validates c and returns a Notifier. It makes no network call: the
 // first token is fetched by the first Test or Send.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	s := settings.Apply(opts...)
-	key, _ := parseServiceAccount(c.ServiceAccountJSON.Reveal()) // Validate parsed it already
-	n := &Notifier{
-		Identity:    identity.New(Type, c.Name),
-		cfg:         c,
-		gzip:        c.Compression.Gzip(),
-		clientEmail: key.ClientEmail,
-		errs:        sender.NewErrors(Type, keySecrets(c.ServiceAccountJSON, key)...),
-		logger:      s.Logger,
-		timeout:     s.Timeout,
-	}
-	if !strings.HasSuffix(key.ClientEmail, ".gserviceaccount.com") {
-		n.logger.Warn("gcs: the key's client_email is not a service account address", "integration", Type,
-			"name", c.Name, "client_email", key.ClientEmail)
-	}
-	if v, ok := s.Extra(storageClientKey{}); ok {
-		n.client = v.(*storage.Client)
+	return shell.Build(c, opts, func(s settings.Settings) (*Notifier, error) {
+		key, _ := parseServiceAccount(c.ServiceAccountJSON.Reveal()) // Validate parsed it already
+		n := &Notifier{
+			cfg:         c,
+			gzip:        c.Compression.Gzip(),
+			clientEmail: key.ClientEmail,
+			errs:        sender.NewErrors(Type, keySecrets(c.ServiceAccountJSON, key)...),
+			logger:      s.Logger,
+			timeout:     s.Timeout,
+		}
+		n.Shell = shell.New(Type, c.Name, c, n.TestReport, n.close)
+		n.bucket = objects.Bucket{Prefix: c.Prefix, Gzip: n.gzip, Write: n.write, Errors: n.errs, URL: "gs://" + c.Bucket + "/"}
+		if !strings.HasSuffix(key.ClientEmail, ".gserviceaccount.com") {
+			n.logger.Warn("gcs: the key's client_email is not a service account address", "integration", Type,
+				"name", c.Name, "client_email", key.ClientEmail)
+		}
+		if v, ok := s.Extra(storageClientKey{}); ok {
+			n.client = v.(*storage.Client)
+			return n, nil
+		}
+		client, hc, err := newClient(c.ServiceAccountJSON, s)
+		if err != nil {
+			return nil, n.errs.Errorf("new", notify.ErrRejected, false, "%v", err)
+		}
+		n.client, n.ownsClient = client, true
+		if s.HTTPClient == nil {
+			n.httpClient = hc
+		}
 		return n, nil
-	}
-	client, hc, err := newClient(c.ServiceAccountJSON, s)
-	if err != nil {
-		return nil, n.errs.Errorf("new", notify.ErrRejected, false, "%v", err)
-	}
-	n.client, n.ownsClient = client, true
-	if s.HTTPClient == nil {
-		n.httpClient = hc
-	}
-	return n, nil
+	})
+}
+
+// close is Close: later calls fail, and the storage client and the HTTP
+// client the Notifier made for itself are released.
+func (n *Notifier) close() error {
+	return n.closing.Close(func() error {
+		var err error
+		if n.ownsClient {
+			err = n.client.Close()
+		}
+		if n.httpClient != nil {
+			n.httpClient.CloseIdleConnections()
+		}
+		return err
+	})
 }
 
 // newClient builds a storage client from the key alone, on the guarded
@@ -237,45 +252,11 @@ func (u userAgent) RoundTrip(r *http.Request) (*http.Response, error) {
 	return base.RoundTrip(r)
 }
 
-// FromJSON builds a Notifier from the console's JSON config; it is this
-// package's notify.Factory.
-func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return validate.FromJSON(raw, New, opts...)
-}
-
-// Validate checks the configuration offline.
-func (n *Notifier) Validate() error { return n.cfg.Validate() }
-
-// Close releases the storage client and idle connections the Notifier made
-// for itself; a client given with WithStorageClient or notify.WithHTTPClient
-// stays the caller's. It may be called more than once; afterwards Send,
-// SendBatch and Test return an error.
-func (n *Notifier) Close() error {
-	if n.closed.Swap(true) {
-		return nil
-	}
-	var err error
-	if n.ownsClient {
-		err = n.client.Close()
-	}
-	if n.httpClient != nil {
-		n.httpClient.CloseIdleConnections()
-	}
-	return err
-}
-
-// errClosed is the message of what a closed Notifier returns.
-const errClosed = "the notifier is closed"
-
 // Send writes e as one JSON object at <prefix>/YYYY/MM/DD/<event-id>.json
 // (.json.gz with gzip), unless it is already there. An invalid event is
 // refused before any request.
 func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
-	name, err := objects.Send(ctx, n.cfg.Prefix, n.gzip, e, n.write)
-	if err != nil {
-		return notify.Receipt{}, err
-	}
-	return n.receipt(name), nil
+	return n.bucket.Send(ctx, e)
 }
 
 // SendBatch writes events as one newline-delimited JSON object at
@@ -286,14 +267,7 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 // empty batch writes nothing. The object is built in memory (compressed,
 // with gzip) before it is sent, so that its checksum can go with it.
 func (n *Notifier) SendBatch(ctx context.Context, events []notify.Event) ([]notify.Receipt, error) {
-	return objects.SendBatch(ctx, n.cfg.Prefix, n.gzip, events, n.write, n.receipt)
-}
-
-// receipt names the object GCS stored. The name is GCS's answer, raw
-// server data, so it goes through sender.Errors.Receipt: scrubbed, on one
-// line, bounded.
-func (n *Notifier) receipt(name string) notify.Receipt {
-	return n.errs.Receipt(name, "gs://"+n.cfg.Bucket+"/"+name)
+	return n.bucket.SendBatch(ctx, events)
 }
 
 // crc32cTable is the Castagnoli polynomial GCS checksums with.
@@ -307,8 +281,8 @@ var crc32cTable = crc32.MakeTable(crc32.Castagnoli)
 // for an upload that then fails.
 func (n *Notifier) write(ctx context.Context, op, key, contentType string, events []notify.Event) (string, error) {
 	op += ": insert " + key
-	if n.closed.Load() {
-		return "", n.errs.Errorf(op, notify.ErrRejected, false, errClosed)
+	if err := n.closing.Closed(n.errs, op); err != nil {
+		return "", err
 	}
 	var body bytes.Buffer
 	if err := objects.WriteEvents(&body, events, n.gzip); err != nil {
@@ -372,22 +346,19 @@ const (
 	checkCreate = "may create objects"
 )
 
-// Test asks GCS whether the service account may create objects in the
-// bucket (IAM testPermissions). Nothing is written; the call itself needs no
-// permission, and the token it needs proves the key. It returns
-// TestReport(ctx).Err().
-func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
-
-// TestReport runs Test's one request and says what it proved, step by
+// TestReport asks GCS whether the service account may create objects in
+// the bucket (IAM testPermissions), writing nothing: the call itself needs
+// no permission, and the token it needs proves the key. It says what the
+// one request proved, step by
 // step: Google accepted the key (a token was issued and the API took it),
 // the bucket exists, and the account holds storage.objects.create on it.
 func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 	const op = "test: testIamPermissions"
 	var r notify.Report
-	if n.closed.Load() {
-		r.Fail(checkKey, n.errs.Errorf(op, notify.ErrRejected, false, errClosed))
-		r.Skip(checkBucket, errClosed)
-		r.Skip(checkCreate, errClosed)
+	if err := n.closing.Closed(n.errs, op); err != nil {
+		r.Fail(checkKey, err)
+		r.Skip(checkBucket, err.Message)
+		r.Skip(checkCreate, err.Message)
 		return r
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)

@@ -1,6 +1,7 @@
 package jira
 
 import (
+	"encoding/json"
 	"net/mail"
 	"net/url"
 	"regexp"
@@ -181,4 +182,10 @@ func checkIssueType(errs *validate.Errors, name string) {
 	case utf8.RuneCountInString(name) > maxIssueTypeRunes:
 		errs.Addf(field, "must be at most %d characters", maxIssueTypeRunes)
 	}
+}
+
+// FromJSON builds a Notifier from the console's JSON config; it is this
+// package's notify.Factory.
+func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+	return validate.FromJSON(raw, New, opts...)
 }

@@ -78,12 +78,11 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/codedefender/integrations/internal/identity"
 	"github.com/codedefender/integrations/internal/render"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/shell"
 	"github.com/codedefender/integrations/internal/text"
-	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -112,59 +111,44 @@ const seraphHeader = "X-Seraph-LoginReason"
 const seraphKey = "X-Seraph-Loginreason"
 
 // Notifier files events as issues in one Jira project.
+//
+// Besides Send and TestReport it has the methods every destination's
+// Notifier shares: Type and Name; Validate, which is Config.Validate;
+// Test, which returns the error of TestReport's first failed check; and
+// Close, which releases what the Notifier holds for itself and may be
+// called more than once, after which every call fails with
+// notify.ErrRejected and reaches nothing.
 type Notifier struct {
-	identity.Identity // prints as jira("name"): never the config
-	cfg               Config
-	http              *sender.Sender
-	logger            *slog.Logger
-	base              string      // https://<site>.atlassian.net
-	createURL         string      // base + createPath
-	searchURL         string      // base + searchPath
-	header            http.Header // Basic auth and Accept, sent on every call
+	shell.Shell[Config] // Type, Name, Validate, Test, Close; prints as jira("name"), never the config
+	cfg                 Config
+	http                *sender.Sender
+	logger              *slog.Logger
+	base                string      // https://<site>.atlassian.net
+	createURL           string      // base + createPath
+	searchURL           string      // base + searchPath
+	header              http.Header // Basic auth and Accept, sent on every call
 }
-
-var _ notify.Notifier = (*Notifier)(nil)
 
 // New validates c and returns a Notifier.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	cc, err := c.compile()
-	if err != nil {
-		return nil, err
-	}
-	base := cc.base
-	s := settings.Apply(opts...)
-	basic := notify.Secret(base64.StdEncoding.EncodeToString([]byte(c.ReporterEmail + ":" + c.APIToken.Reveal())))
-	return &Notifier{
-		Identity:  identity.New(Type, c.Name),
-		cfg:       c,
-		http:      sender.New(Type, s, c.APIToken, basic),
-		logger:    s.Logger,
-		base:      base,
-		createURL: base + createPath,
-		searchURL: base + searchPath,
-		header: http.Header{
-			"Authorization": {"Basic " + basic.Reveal()},
-			"Accept":        {"application/json"},
-		},
-	}, nil
-}
-
-// FromJSON builds a Notifier from the console's JSON config; it is this
-// package's notify.Factory.
-func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return validate.FromJSON(raw, New, opts...)
-}
-
-// Validate checks the configuration offline (Config.Validate).
-func (n *Notifier) Validate() error { return n.cfg.Validate() }
-
-// Close releases the notifier's idle connections (those of a client given
-// with notify.WithHTTPClient stay the caller's). Every destination's
-// Notifier has Close, so all are io.Closers; this one keeps working
-// afterwards, opening new connections.
-func (n *Notifier) Close() error {
-	n.http.Close()
-	return nil
+	return shell.Compile(c.compile, opts, func(cc compiled, s settings.Settings) (*Notifier, error) {
+		base := cc.base
+		basic := notify.Secret(base64.StdEncoding.EncodeToString([]byte(c.ReporterEmail + ":" + c.APIToken.Reveal())))
+		n := &Notifier{
+			cfg:       c,
+			http:      sender.New(Type, s, c.APIToken, basic),
+			logger:    s.Logger,
+			base:      base,
+			createURL: base + createPath,
+			searchURL: base + searchPath,
+			header: http.Header{
+				"Authorization": {"Basic " + basic.Reveal()},
+				"Accept":        {"application/json"},
+			},
+		}
+		n.Shell = shell.HTTP(Type, c.Name, c, n.http, n.TestReport)
+		return n, nil
+	})
 }
 
 // Send files e as an issue, or returns the event's open issue when one
@@ -199,13 +183,10 @@ const (
 	checkRequired = "no unfilled required fields"
 )
 
-// Test checks, filing nothing, that the token is reporter_email's, that the
-// project and issue type exist, and that the create screen has the fields
-// Send sets: it returns TestReport(ctx).Err().
-func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
-
-// TestReport runs Test's steps, filing nothing, and says what each proved.
-// A step that cannot run because an earlier one failed is skipped.
+// TestReport checks, filing nothing, that the token is reporter_email's,
+// that the project and issue type exist, and that the create screen has the
+// fields Send sets, and says what each step proved (Test returns the first
+// failure). A step that cannot run because an earlier one failed is skipped.
 func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 	var r notify.Report
 	steps := []string{checkMyself, checkProject, checkType, checkLabels, checkPriority, checkRequired}

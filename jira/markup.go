@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -317,29 +316,15 @@ func description(e notify.Event) string {
 // appendMetadata appends what the console knows about the event, one
 // "*Label:* value" line each, the last line without a line break.
 func appendMetadata(b []byte, e notify.Event) []byte {
-	b = append(b, "*Risk:* "...)
-	b = append(b, e.Risk.Label()...)
-	b = append(b, "\n*Type:* "...)
-	b = appendWiki(b, string(e.Type), maxInlineUnits, false)
-	if e.Source != "" {
-		b = append(b, "\n*Source:* "...)
-		b = appendWiki(b, e.Source, maxInlineUnits, false)
-	}
-	b = append(b, "\n*Time:* "...)
-	b = e.Time.UTC().AppendFormat(b, time.RFC3339)
-	b = append(b, '\n')
-	// The console link is left out when it is empty or too long.
-	line := len(b)
-	b = append(b, "*Console:* [Open in Code Defender|"...)
-	link := len(b)
-	b = appendLinkTarget(b, e.URL)
-	if len(b) == link || utf16LenBytes(b[link:]) > maxLinkUnits {
-		b = b[:line]
-	} else {
-		b = append(b, "]\n"...)
-	}
-	b = append(b, "*Event ID:* "...)
-	return appendWiki(b, e.ID, maxInlineUnits, false)
+	return wikiFacts.Append(b, e, e.Risk.Label())
+}
+
+// wikiFacts is the list of what the console knows, in wiki markup.
+var wikiFacts = render.Facts{
+	ItemStart: "*", ItemEnd: ":* ",
+	Value:     func(b []byte, s string) []byte { return appendWiki(b, s, maxInlineUnits, false) },
+	LinkStart: "[Open in Code Defender|", LinkEnd: "]",
+	LinkTarget: appendLinkTarget, LinkMax: maxLinkUnits, Count: utf16LenBytes,
 }
 
 // appendCell appends one table cell: escaped, on one line, and never empty

@@ -1,6 +1,7 @@
 package opsgenie
 
 import (
+	"encoding/json"
 	"net/url"
 	"regexp"
 	"strings"
@@ -106,4 +107,10 @@ func suggestAlertsURL(raw string) string {
 		return AlertsURL
 	}
 	return ""
+}
+
+// FromJSON builds a Notifier from the console's JSON config; it is this
+// package's notify.Factory.
+func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+	return validate.FromJSON(raw, New, opts...)
 }

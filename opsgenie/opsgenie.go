@@ -59,11 +59,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/codedefender/integrations/internal/identity"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/shell"
 	"github.com/codedefender/integrations/internal/text"
-	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -93,52 +92,31 @@ const (
 
 // Notifier sends events to one Opsgenie (or JSM Operations) API
 // integration. It is safe for concurrent use.
+//
+// Besides Send and TestReport it has the methods every destination's
+// Notifier shares: Type and Name; Validate, which is Config.Validate;
+// Test, which returns the error of TestReport's first failed check; and
+// Close, which releases what the Notifier holds for itself and may be
+// called more than once, after which every call fails with
+// notify.ErrRejected and reaches nothing.
 type Notifier struct {
-	identity.Identity // prints as opsgenie("name"): never the config
-	cfg               Config
-	http              *sender.Sender
+	shell.Shell[Config] // Type, Name, Validate, Test, Close; prints as opsgenie("name"), never the config
+	cfg                 Config
+	http                *sender.Sender
+	header              http.Header // the GenieKey Authorization: never modified after New
 }
-
-var (
-	_ notify.Notifier = (*Notifier)(nil)
-	_ notify.Reporter = (*Notifier)(nil)
-)
 
 // New validates c and returns a Notifier.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	s := settings.Apply(opts...)
-	return &Notifier{
-		Identity: identity.New(Type, c.Name),
-		cfg:      c,
-		http:     sender.New(Type, s, c.APIKey),
-	}, nil
-}
-
-// FromJSON builds a Notifier from the console's JSON config; it is this
-// package's notify.Factory.
-func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return validate.FromJSON(raw, New, opts...)
-}
-
-// Validate checks the configuration offline (see Config.Validate).
-func (n *Notifier) Validate() error { return n.cfg.Validate() }
-
-// Close releases the notifier's idle connections (those of a client given
-// with notify.WithHTTPClient stay the caller's). It may be called more than
-// once; afterwards Send and Test return an error.
-func (n *Notifier) Close() error {
-	n.http.Close()
-	return nil
+	return shell.Build(c, opts, func(s settings.Settings) (*Notifier, error) {
+		auth := http.Header{"Authorization": {"GenieKey " + c.APIKey.Reveal()}}
+		n := &Notifier{cfg: c, http: sender.New(Type, s, c.APIKey), header: auth}
+		n.Shell = shell.HTTP(Type, c.Name, c, n.http, n.TestReport)
+		return n, nil
+	})
 }
 
 func (n *Notifier) isJSM() bool { return n.cfg.URL == AlertsURLJSM }
-
-func (n *Notifier) header() http.Header {
-	return http.Header{"Authorization": {"GenieKey " + n.cfg.APIKey.Reveal()}}
-}
 
 // The checks of TestReport.
 const (
@@ -146,9 +124,6 @@ const (
 	checkTeam   = "team visible"
 	checkCreate = "key may create alerts"
 )
-
-// Test runs TestReport and returns the error of its first failed check.
-func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
 
 // TestReport checks without raising an alert that the key is accepted in
 // the URL's region and, when team_id is set, that the team exists. What the
@@ -175,7 +150,7 @@ func (n *Notifier) checkKey(ctx context.Context, r *notify.Report) bool {
 		Op:      op,
 		Method:  http.MethodGet,
 		URL:     n.cfg.URL + "?limit=1",
-		Header:  n.header(),
+		Header:  n.header,
 		Explain: n.explain(op),
 	})
 	switch {
@@ -223,7 +198,7 @@ func (n *Notifier) checkTeam(ctx context.Context, r *notify.Report) {
 		Op:      op,
 		Method:  http.MethodGet,
 		URL:     teamURL,
-		Header:  n.header(),
+		Header:  n.header,
 		Explain: n.explain(op),
 	})
 	switch {
@@ -274,7 +249,7 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 		Op:      op,
 		Method:  http.MethodPost,
 		URL:     n.cfg.URL,
-		Header:  n.header(),
+		Header:  n.header,
 		JSON:    buildAlert(e, n.cfg.TeamID),
 		Explain: n.explain(op),
 	})
@@ -319,7 +294,7 @@ func (n *Notifier) close(ctx context.Context, e notify.Event) (notify.Receipt, e
 		Op:      op,
 		Method:  http.MethodPost,
 		URL:     n.cfg.URL + "/" + url.PathEscape(e.ID) + "/close?identifierType=alias",
-		Header:  n.header(),
+		Header:  n.header,
 		JSON:    closeRequest{Source: sourceName, Note: note},
 		Explain: n.explain(op),
 	})

@@ -60,9 +60,9 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/codedefender/integrations/internal/identity"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/shell"
 	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
@@ -109,45 +109,26 @@ const (
 
 // Notifier sends events to one PagerDuty Events API v2 integration. It is
 // safe for concurrent use.
+//
+// Besides Send and TestReport it has the methods every destination's
+// Notifier shares: Type and Name; Validate, which is Config.Validate;
+// Test, which returns the error of TestReport's first failed check; and
+// Close, which releases what the Notifier holds for itself and may be
+// called more than once, after which every call fails with
+// notify.ErrRejected and reaches nothing.
 type Notifier struct {
-	identity.Identity // prints as pagerduty("name"): never the config
-	cfg               Config
-	http              *sender.Sender
+	shell.Shell[Config] // Type, Name, Validate, Test, Close; prints as pagerduty("name"), never the config
+	cfg                 Config
+	http                *sender.Sender
 }
-
-var (
-	_ notify.Notifier = (*Notifier)(nil)
-	_ notify.Reporter = (*Notifier)(nil)
-)
 
 // New validates c and returns a Notifier.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	s := settings.Apply(opts...)
-	return &Notifier{
-		Identity: identity.New(Type, c.Name),
-		cfg:      c,
-		http:     sender.New(Type, s, c.APIKey),
-	}, nil
-}
-
-// FromJSON builds a Notifier from the console's JSON config; it is this
-// package's notify.Factory.
-func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return validate.FromJSON(raw, New, opts...)
-}
-
-// Validate checks the configuration offline (see Config.Validate).
-func (n *Notifier) Validate() error { return n.cfg.Validate() }
-
-// Close releases the notifier's idle connections (those of a client given
-// with notify.WithHTTPClient stay the caller's). It may be called more than
-// once; afterwards Send, Resolve and Test return an error.
-func (n *Notifier) Close() error {
-	n.http.Close()
-	return nil
+	return shell.Build(c, opts, func(s settings.Settings) (*Notifier, error) {
+		n := &Notifier{cfg: c, http: sender.New(Type, s, c.APIKey)}
+		n.Shell = shell.HTTP(Type, c.Name, c, n.http, n.TestReport)
+		return n, nil
+	})
 }
 
 // The checks of TestReport.
@@ -155,9 +136,6 @@ const (
 	checkKeyAccepted = "events API accepted the key"
 	checkKeyRoutes   = "key belongs to a service"
 )
-
-// Test runs TestReport and returns the error of its first failed check.
-func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
 
 // TestReport sends a resolve for a random dedup key: PagerDuty drops a
 // resolve that matches no open alert, so nothing is opened and no one is

@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"encoding/json"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -14,16 +15,6 @@ import (
 
 // Type is the console's integration type for an S3 bucket.
 const Type = "s3"
-
-// Compression says how event objects are stored; the storage
-// destinations share it.
-type Compression = objects.Compression
-
-// The compressions the console offers. The empty string means none.
-const (
-	CompressionNone = objects.CompressionNone
-	CompressionGzip = objects.CompressionGzip
-)
 
 // Config is an S3 integration as the console stores it.
 type Config struct {
@@ -48,6 +39,13 @@ type Config struct {
 	// https://bucket.host/key; most S3-compatible stores need it.
 	PathStyle bool `json:"path_style,omitempty"`
 }
+
+// Compression says how event objects are stored; the storage
+// destinations share it.
+type Compression = objects.Compression
+
+// The compressions the console offers; the empty string means none.
+const CompressionNone, CompressionGzip = objects.CompressionNone, objects.CompressionGzip
 
 // Limits, with their sources.
 const (
@@ -184,4 +182,10 @@ func endpointProblem(raw string, allowPrivate bool) string {
 		return "must be the store's base URL only, such as https://minio.example.com:9000 (the bucket goes in bucket)"
 	}
 	return ""
+}
+
+// FromJSON builds a Notifier from the console's JSON config; it is this
+// package's notify.Factory.
+func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+	return validate.FromJSON(raw, New, opts...)
 }

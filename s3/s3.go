@@ -43,14 +43,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -62,18 +60,25 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/codedefender/integrations/internal/guard"
-	"github.com/codedefender/integrations/internal/identity"
 	"github.com/codedefender/integrations/internal/objects"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
-	"github.com/codedefender/integrations/internal/validate"
+	"github.com/codedefender/integrations/internal/shell"
 	"github.com/codedefender/integrations/notify"
 )
 
 // Notifier writes events to one S3 bucket.
+//
+// Besides Send and TestReport it has the methods every destination's
+// Notifier shares: Type and Name; Validate, which is Config.Validate;
+// Test, which returns the error of TestReport's first failed check; and
+// Close, which releases what the Notifier holds for itself and may be
+// called more than once, after which every call fails with
+// notify.ErrRejected and reaches nothing.
 type Notifier struct {
-	identity.Identity // prints as s3("name"): never the config or the client
+	shell.Shell[Config] // Type, Name, Validate, Test, Close; prints as s3("name"), never the config
 
+	bucket     objects.Bucket // Send and SendBatch
 	cfg        Config
 	gzip       bool
 	client     *awss3.Client
@@ -83,14 +88,10 @@ type Notifier struct {
 	logger     *slog.Logger
 	timeout    time.Duration
 	probeWrite bool
-	closed     atomic.Bool
+	closing    sender.Closing
 }
 
-var (
-	_ notify.Notifier    = (*Notifier)(nil)
-	_ notify.BatchSender = (*Notifier)(nil)
-	_ notify.Reporter    = (*Notifier)(nil)
-)
+var _ notify.BatchSender = (*Notifier)(nil)
 
 type probeWriteKey struct{}
 
@@ -105,82 +106,66 @@ func WithProbeWrite() notify.Option {
 // New validates c and returns a Notifier. An http:// Endpoint needs
 // notify.WithAllowPrivateNetworks (and a private or loopback host).
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	s := settings.Apply(opts...)
-	if c.Endpoint != "" {
-		if msg := endpointProblem(c.Endpoint, s.AllowPrivateNetworks); msg != "" {
-			return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "endpoint", Message: msg}}}
+	return shell.Build(c, opts, func(s settings.Settings) (*Notifier, error) {
+		if c.Endpoint != "" {
+			if msg := endpointProblem(c.Endpoint, s.AllowPrivateNetworks); msg != "" {
+				return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "endpoint", Message: msg}}}
+			}
 		}
-	}
-	hc := guard.NewHTTPClient(s)
-	o := awss3.Options{
-		Region:      c.Region,
-		Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey.Reveal(), ""),
-		// The SDK reads error bodies whole: every answer is bounded.
-		HTTPClient: &http.Client{Transport: sender.BoundedTransport(hc.Transport), CheckRedirect: hc.CheckRedirect, Timeout: hc.Timeout},
-		// notify.Retry is the one retry layer; the SDK's would multiply it.
-		Retryer: aws.NopRetryer{},
-		// S3-compatible stores reject the default CRC32 trailers
-		// (XAmzContentSHA256Mismatch); Content-MD5 covers integrity.
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-		UsePathStyle:               c.PathStyle,
-		// The SDK's log could show request details; the library logs itself.
-		Logger: logging.Nop{},
-		DisableLogOutputChecksumValidationSkipped: true,
-	}
-	if c.Endpoint != "" {
-		o.BaseEndpoint = aws.String(strings.TrimSuffix(c.Endpoint, "/"))
-	}
-	o.APIOptions = append(o.APIOptions, awsmiddleware.AddUserAgentKey(s.UserAgent))
-	probe, _ := s.Extra(probeWriteKey{})
-	return &Notifier{
-		Identity:   identity.New(Type, c.Name),
-		cfg:        c,
-		gzip:       c.Compression.Gzip(),
-		client:     awss3.New(o),
-		httpClient: hc,
-		ownsHTTP:   s.HTTPClient == nil,
-		errs:       sender.NewErrors(Type, c.SecretAccessKey),
-		logger:     s.Logger,
-		timeout:    s.Timeout,
-		probeWrite: probe == true,
-	}, nil
+		hc := guard.NewHTTPClient(s)
+		o := awss3.Options{
+			Region:      c.Region,
+			Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey.Reveal(), ""),
+			// The SDK reads error bodies whole: every answer is bounded.
+			HTTPClient: &http.Client{Transport: sender.BoundedTransport(hc.Transport), CheckRedirect: hc.CheckRedirect, Timeout: hc.Timeout},
+			// notify.Retry is the one retry layer; the SDK's would multiply it.
+			Retryer: aws.NopRetryer{},
+			// S3-compatible stores reject the default CRC32 trailers
+			// (XAmzContentSHA256Mismatch); Content-MD5 covers integrity.
+			RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+			ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+			UsePathStyle:               c.PathStyle,
+			// The SDK's log could show request details; the library logs itself.
+			Logger: logging.Nop{},
+			DisableLogOutputChecksumValidationSkipped: true,
+		}
+		if c.Endpoint != "" {
+			o.BaseEndpoint = aws.String(strings.TrimSuffix(c.Endpoint, "/"))
+		}
+		o.APIOptions = append(o.APIOptions, awsmiddleware.AddUserAgentKey(s.UserAgent))
+		probe, _ := s.Extra(probeWriteKey{})
+		n := &Notifier{
+			cfg:        c,
+			gzip:       c.Compression.Gzip(),
+			client:     awss3.New(o),
+			httpClient: hc,
+			ownsHTTP:   s.HTTPClient == nil,
+			errs:       sender.NewErrors(Type, c.SecretAccessKey),
+			logger:     s.Logger,
+			timeout:    s.Timeout,
+			probeWrite: probe == true,
+		}
+		n.Shell = shell.New(Type, c.Name, c, n.TestReport, n.close)
+		n.bucket = objects.Bucket{Prefix: c.Prefix, Gzip: n.gzip, Write: n.putEvents, Errors: n.errs, URL: "s3://" + c.Bucket + "/"}
+		return n, nil
+	})
 }
 
-// FromJSON builds a Notifier from the console's JSON config; it is this
-// package's notify.Factory.
-func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return validate.FromJSON(raw, New, opts...)
+// close is Close: later calls fail, and the HTTP client the Notifier made
+// for itself lets its idle connections go.
+func (n *Notifier) close() error {
+	return n.closing.Close(func() error {
+		if n.ownsHTTP {
+			n.httpClient.CloseIdleConnections()
+		}
+		return nil
+	})
 }
-
-// Validate checks the configuration offline.
-func (n *Notifier) Validate() error { return n.cfg.Validate() }
-
-// Close releases the idle connections of the HTTP client the Notifier made
-// for itself (a client given with notify.WithHTTPClient stays the
-// caller's). It may be called more than once; afterwards Send, SendBatch
-// and Test return an error.
-func (n *Notifier) Close() error {
-	if !n.closed.Swap(true) && n.ownsHTTP {
-		n.httpClient.CloseIdleConnections()
-	}
-	return nil
-}
-
-// errClosed is the message of what a closed Notifier returns.
-const errClosed = "the notifier is closed"
 
 // Send writes e as one JSON object at <prefix>/YYYY/MM/DD/<event-id>.json
 // (.json.gz with gzip). An invalid event is refused before any request.
 func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
-	key, err := objects.Send(ctx, n.cfg.Prefix, n.gzip, e, n.putEvents)
-	if err != nil {
-		return notify.Receipt{}, err
-	}
-	return n.receipt(key), nil
+	return n.bucket.Send(ctx, e)
 }
 
 // SendBatch writes events as one newline-delimited JSON object at
@@ -191,13 +176,7 @@ func (n *Notifier) Send(ctx context.Context, e notify.Event) (notify.Receipt, er
 // an empty batch writes nothing. The object is built in memory (compressed,
 // with gzip) before it is sent, since S3 needs its length and checksum first.
 func (n *Notifier) SendBatch(ctx context.Context, events []notify.Event) ([]notify.Receipt, error) {
-	return objects.SendBatch(ctx, n.cfg.Prefix, n.gzip, events, n.putEvents, n.receipt)
-}
-
-// receipt names the object written; built like every receipt
-// (sender.Errors.Receipt), though PutObject echoes no name.
-func (n *Notifier) receipt(key string) notify.Receipt {
-	return n.errs.Receipt(key, "s3://"+n.cfg.Bucket+"/"+key)
+	return n.bucket.SendBatch(ctx, events)
 }
 
 // putEvents is the objects.Write of S3: it returns key, since PutObject
@@ -234,8 +213,8 @@ func (n *Notifier) put(ctx context.Context, op, key, contentType string, gz bool
 // call runs one SDK operation under the notifier's timeout, logs it, and
 // turns its failure into a *notify.Error.
 func (n *Notifier) call(ctx context.Context, op string, do func(context.Context) error) error {
-	if n.closed.Load() {
-		return n.errs.Errorf(op, notify.ErrRejected, false, errClosed)
+	if err := n.closing.Closed(n.errs, op); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
@@ -261,13 +240,8 @@ const (
 	skipHeadProbe = "not asked with WithProbeWrite: the probe write proves the keys and the bucket"
 )
 
-// Test checks that the keys work and reach the bucket in the configured
-// region, without writing (HeadBucket: s3:ListBucket). With WithProbeWrite
-// it writes a test object under <prefix>/.connection-test/ and deletes it
-// instead. It returns TestReport(ctx).Err().
-func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
-
-// TestReport runs Test's steps and says what each proved. Read-only (the
+// TestReport checks that the keys work and reach the bucket in the
+// configured region, and says what each step proved. Read-only (the
 // default): the keys reach the bucket (HeadBucket), the bucket is in the
 // configured region, and a warning that s3:PutObject is proven only by a
 // write. With WithProbeWrite: the probe object is written, then deleted (a

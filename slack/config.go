@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"encoding/json"
 	"net/url"
 	"regexp"
 	"strings"
@@ -130,4 +131,10 @@ func validChannelName(name string) bool {
 		}
 	}
 	return true
+}
+
+// FromJSON builds a Notifier from the console's JSON config; it is this
+// package's notify.Factory.
+func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+	return validate.FromJSON(raw, New, opts...)
 }

@@ -46,7 +46,6 @@ package slack
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -58,11 +57,10 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/codedefender/integrations/internal/identity"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/shell"
 	"github.com/codedefender/integrations/internal/text"
-	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
 
@@ -101,47 +99,27 @@ const (
 
 // Notifier sends events to one Slack incoming webhook. It is safe for
 // concurrent use.
+//
+// Besides Send and TestReport it has the methods every destination's
+// Notifier shares: Type and Name; Validate, which is Config.Validate;
+// Test, which returns the error of TestReport's first failed check; and
+// Close, which releases what the Notifier holds for itself and may be
+// called more than once, after which every call fails with
+// notify.ErrRejected and reaches nothing.
 type Notifier struct {
-	identity.Identity // prints as slack("name"): never the config
-	cfg               Config
-	http              *sender.Sender
-	now               func() time.Time
+	shell.Shell[Config] // Type, Name, Validate, Test, Close; prints as slack("name"), never the config
+	cfg                 Config
+	http                *sender.Sender
+	now                 func() time.Time
 }
-
-var (
-	_ notify.Notifier = (*Notifier)(nil)
-	_ notify.Reporter = (*Notifier)(nil)
-)
 
 // New validates c and returns a Notifier that posts to its webhook.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	s := settings.Apply(opts...)
-	return &Notifier{
-		Identity: identity.New(Type, c.Name),
-		cfg:      c,
-		http:     sender.New(Type, s, c.WebhookURL),
-		now:      time.Now,
-	}, nil
-}
-
-// FromJSON builds a Notifier from the console's JSON config; it is this
-// package's notify.Factory.
-func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return validate.FromJSON(raw, New, opts...)
-}
-
-// Validate checks the configuration offline (see Config.Validate).
-func (n *Notifier) Validate() error { return n.cfg.Validate() }
-
-// Close releases the notifier's idle connections (those of a client given
-// with notify.WithHTTPClient stay the caller's). It may be called more than
-// once; afterwards Send and Test return an error.
-func (n *Notifier) Close() error {
-	n.http.Close()
-	return nil
+	return shell.Build(c, opts, func(s settings.Settings) (*Notifier, error) {
+		n := &Notifier{cfg: c, http: sender.New(Type, s, c.WebhookURL), now: time.Now}
+		n.Shell = shell.HTTP(Type, c.Name, c, n.http, n.TestReport)
+		return n, nil
+	})
 }
 
 // The checks of TestReport.
@@ -149,9 +127,6 @@ const (
 	checkPosted          = "webhook posted the message"
 	checkChannelHonoured = "channel honoured"
 )
-
-// Test runs TestReport and returns the error of its first failed check.
-func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
 
 // TestReport posts one message marked "[TEST]" to the webhook. Slack has no
 // documented check that posts nothing, so a working webhook shows the

@@ -1,6 +1,7 @@
 package splunk
 
 import (
+	"encoding/json"
 	"strings"
 
 	"github.com/codedefender/integrations/internal/guard"
@@ -254,4 +255,10 @@ func checkIndex(index string) string {
 		}
 	}
 	return ""
+}
+
+// FromJSON builds a Notifier from the console's JSON config; it is this
+// package's notify.Factory.
+func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+	return validate.FromJSON(raw, New, opts...)
 }

@@ -100,12 +100,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/codedefender/integrations/internal/guard"
-	"github.com/codedefender/integrations/internal/identity"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
+	"github.com/codedefender/integrations/internal/shell"
 	"github.com/codedefender/integrations/internal/text"
 	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
@@ -132,8 +131,15 @@ const (
 
 // Notifier sends events to one Splunk HTTP Event Collector. It is safe for
 // concurrent use.
+//
+// Besides Send and TestReport it has the methods every destination's
+// Notifier shares: Type and Name; Validate, which is Config.Validate;
+// Test, which returns the error of TestReport's first failed check; and
+// Close, which releases what the Notifier holds for itself and may be
+// called more than once, after which every call fails with
+// notify.ErrRejected and reaches nothing.
 type Notifier struct {
-	identity.Identity // prints as splunk("name"): never the config
+	shell.Shell[Config] // Type, Name, Validate, Test, Close; prints as splunk("name"), never the config
 
 	cfg       Config
 	eventURL  string
@@ -144,15 +150,9 @@ type Notifier struct {
 	gzip      bool
 	http      *sender.Sender
 	log       *slog.Logger
-	closed    atomic.Bool
 }
 
-var (
-	_ notify.Notifier    = (*Notifier)(nil)
-	_ notify.BatchSender = (*Notifier)(nil)
-	_ notify.Named       = (*Notifier)(nil)
-	_ notify.Reporter    = (*Notifier)(nil)
-)
+var _ notify.BatchSender = (*Notifier)(nil)
 
 type (
 	caCertKey   struct{}
@@ -192,50 +192,48 @@ func WithGzip(on bool) notify.Option {
 // New validates c and returns a Notifier. Besides the notify options it
 // takes WithCACert, WithMaxRequestBytes and WithGzip.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	s := settings.Apply(opts...)
-	hu, msg := parseHECURL(c.URL, s.AllowPrivateNetworks)
-	if msg != "" {
-		return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "url", Message: msg}}}
-	}
-	if err := applyCACert(&s); err != nil {
-		return nil, err
-	}
-	if hu.cloud == cloudUnknown {
-		s.Logger.Warn("splunk: the URL is under a Splunk Cloud domain but not in a documented HEC form "+
-			"(http-inputs-<stack>.splunkcloud.com, http-inputs.<stack>.splunkcloud.com, "+
-			"http-inputs.<stack>.splunkcloudgc.com, <stack>.splunkcloud.com:8088); run Test to check it",
-			"integration", Type, "name", c.Name, "host", hu.host)
-	}
-	channel, err := newChannel()
-	if err != nil {
-		return nil, fmt.Errorf("splunk: cannot make a request channel id: %w", err)
-	}
-	n := &Notifier{
-		Identity: identity.New(Type, c.Name),
-		cfg:      c,
-		eventURL: hu.event,
-		stack:    hu.stack,
-		header: http.Header{
-			"Authorization":            {"Splunk " + c.APIToken.Reveal()},
-			"Content-Type":             {"application/json"},
-			"X-Splunk-Request-Channel": {channel},
-		},
-		fixedTail: envelopeTail(c.Index),
-		maxBytes:  DefaultMaxRequestBytes,
-		gzip:      true,
-		http:      sender.New(Type, s, c.APIToken),
-		log:       s.Logger,
-	}
-	if v, ok := s.Extra(maxBytesKey{}); ok {
-		n.maxBytes = v.(int)
-	}
-	if v, ok := s.Extra(gzipKey{}); ok {
-		n.gzip = v.(bool)
-	}
-	return n, nil
+	return shell.Build(c, opts, func(s settings.Settings) (*Notifier, error) {
+		hu, msg := parseHECURL(c.URL, s.AllowPrivateNetworks)
+		if msg != "" {
+			return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "url", Message: msg}}}
+		}
+		if err := applyCACert(&s); err != nil {
+			return nil, err
+		}
+		if hu.cloud == cloudUnknown {
+			s.Logger.Warn("splunk: the URL is under a Splunk Cloud domain but not in a documented HEC form "+
+				"(http-inputs-<stack>.splunkcloud.com, http-inputs.<stack>.splunkcloud.com, "+
+				"http-inputs.<stack>.splunkcloudgc.com, <stack>.splunkcloud.com:8088); run Test to check it",
+				"integration", Type, "name", c.Name, "host", hu.host)
+		}
+		channel, err := newChannel()
+		if err != nil {
+			return nil, fmt.Errorf("splunk: cannot make a request channel id: %w", err)
+		}
+		n := &Notifier{
+			cfg:      c,
+			eventURL: hu.event,
+			stack:    hu.stack,
+			header: http.Header{
+				"Authorization":            {"Splunk " + c.APIToken.Reveal()},
+				"Content-Type":             {"application/json"},
+				"X-Splunk-Request-Channel": {channel},
+			},
+			fixedTail: envelopeTail(c.Index),
+			maxBytes:  DefaultMaxRequestBytes,
+			gzip:      true,
+			http:      sender.New(Type, s, c.APIToken),
+			log:       s.Logger,
+		}
+		if v, ok := s.Extra(maxBytesKey{}); ok {
+			n.maxBytes = v.(int)
+		}
+		if v, ok := s.Extra(gzipKey{}); ok {
+			n.gzip = v.(bool)
+		}
+		n.Shell = shell.HTTP(Type, c.Name, c, n.http, n.TestReport)
+		return n, nil
+	})
 }
 
 // applyCACert turns WithCACert into the default client's transport.
@@ -268,28 +266,6 @@ func newChannel() (string, error) {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
 }
 
-// FromJSON builds a Notifier from the console's JSON config; it is this
-// package's notify.Factory.
-func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return validate.FromJSON(raw, New, opts...)
-}
-
-// Validate checks the configuration offline; see Config.Validate.
-func (n *Notifier) Validate() error { return n.cfg.Validate() }
-
-// Close releases the notifier's idle connections (those of a client given
-// with notify.WithHTTPClient stay the caller's). It may be called more than
-// once; afterwards Send, SendBatch and Test return an error.
-func (n *Notifier) Close() error {
-	if !n.closed.Swap(true) {
-		n.http.Close()
-	}
-	return nil
-}
-
-// errClosed is the message of what a closed Notifier returns.
-const errClosed = "the notifier is closed"
-
 // testOp names Test's request in errors and logs.
 const testOp = "test: POST " + eventPath + " with an empty body"
 
@@ -299,13 +275,8 @@ const (
 	stepIndex = "index writable"
 )
 
-// Test checks that HEC accepts the token, without indexing an event: see
-// the package documentation. It returns TestReport(ctx).Err(): nil when
-// HEC answers code 5 ("No data"), and otherwise an *notify.Error carrying
-// HEC's code and text.
-func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
-
-// TestReport runs Test's steps and says what each proved: the token
+// TestReport checks that HEC accepts the token without indexing an event
+// (see the package documentation) and says what each step proved: the token
 // accepted (an empty request answered with code 5, which indexes nothing),
 // then the index, which only a real event can prove: a warning when the
 // config names one.
@@ -326,9 +297,6 @@ func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 
 // probeToken posts the empty body and reads HEC's answer.
 func (n *Notifier) probeToken(ctx context.Context) error {
-	if n.closed.Load() {
-		return n.http.Errorf(testOp, notify.ErrRejected, false, errClosed)
-	}
 	resp, err := n.http.Do(ctx, sender.Request{
 		Op: testOp, Method: http.MethodPost, URL: n.eventURL, Header: n.header, Body: []byte{},
 		Explain: n.explainer(nil), NetworkHint: n.networkHint,
@@ -399,9 +367,6 @@ func (n *Notifier) sendOne(ctx context.Context, op string, e notify.Event, limit
 // finished error of a status other than 2xx (HEC's code read by
 // explainAnswer); checkAnswer reads a 2xx.
 func (n *Notifier) post(ctx context.Context, op string, body []byte, events []notify.Event) (*sender.Response, error) {
-	if n.closed.Load() {
-		return nil, n.http.Errorf(op, notify.ErrRejected, false, errClosed)
-	}
 	header := n.header
 	if n.gzip && len(body) >= gzipMinBytes {
 		gz, err := gzipBytes(body)

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
@@ -394,4 +395,10 @@ func decodeSecret(s string, strict bool) ([]byte, error) {
 		return nil, fmt.Errorf("must encode %d to %d random bytes (it encodes %d)", minSecretBytes, maxSecretBytes, len(key))
 	}
 	return key, nil
+}
+
+// FromJSON builds a Notifier from the console's JSON config; it is this
+// package's notify.Factory.
+func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
+	return validate.FromJSON(raw, New, opts...)
 }

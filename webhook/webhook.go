@@ -68,7 +68,6 @@ package webhook
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -78,16 +77,22 @@ import (
 	"time"
 
 	"github.com/codedefender/integrations/internal/guard"
-	"github.com/codedefender/integrations/internal/identity"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
-	"github.com/codedefender/integrations/internal/validate"
+	"github.com/codedefender/integrations/internal/shell"
 	"github.com/codedefender/integrations/notify"
 )
 
 // Notifier sends events to one HTTP webhook. It is safe for concurrent use.
+//
+// Besides Send and TestReport it has the methods every destination's
+// Notifier shares: Type and Name; Validate, which is Config.Validate;
+// Test, which returns the error of TestReport's first failed check; and
+// Close, which releases what the Notifier holds for itself and may be
+// called more than once, after which every call fails with
+// notify.ErrRejected and reaches nothing.
 type Notifier struct {
-	identity.Identity // prints as webhook("name"): never the config
+	shell.Shell[Config] // Type, Name, Validate, Test, Close; prints as webhook("name"), never the config
 
 	*compiled
 	cfg    Config
@@ -101,48 +106,52 @@ type Notifier struct {
 	ownClient *http.Client
 }
 
-var (
-	_ notify.Notifier = (*Notifier)(nil)
-	_ notify.Reporter = (*Notifier)(nil)
-)
-
 // New validates c, checks its URL against the options (plain http:// only
 // to a loopback or private address, with notify.WithAllowPrivateNetworks),
 // and returns a Notifier. With notify.WithHTTPClient and a config that needs
 // TLS settings (protocol "tls" or ca_cert), the client's transport must be
 // an *http.Transport, which is cloned to carry them.
 func New(c Config, opts ...notify.Option) (*Notifier, error) {
-	cc, err := c.compile(time.Now())
-	if err != nil {
-		return nil, err
+	compile := func() (*compiled, error) { return c.compile(time.Now()) }
+	return shell.Compile(compile, opts, func(cc *compiled, s settings.Settings) (*Notifier, error) {
+		// The Notifier keeps its own copy: the caller may reuse its slices.
+		c.Headers, c.Events = slices.Clone(c.Headers), slices.Clone(c.Events)
+		if _, err := guard.CheckURL(c.URL, s.AllowPrivateNetworks); err != nil {
+			return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "url", Message: err.Error()}}}
+		}
+		callersClient := s.HTTPClient
+		var err error
+		if s.HTTPClient, err = httpClientFor(s, cc.tls); err != nil {
+			return nil, err
+		}
+		// With TLS settings the client is one New made (a guarded transport or a
+		// clone of the caller's), so Close is the one to release it.
+		var ownClient *http.Client
+		if s.HTTPClient != callersClient {
+			ownClient = s.HTTPClient
+		}
+		n := &Notifier{
+			compiled:  cc,
+			cfg:       c,
+			url:       c.URL,
+			events:    c.Events,
+			http:      sender.New(Type, s, c.secrets()...),
+			ownClient: ownClient,
+			logger:    s.Logger,
+			now:       time.Now,
+		}
+		n.Shell = shell.New(Type, c.Name, c, n.TestReport, n.close)
+		return n, nil
+	})
+}
+
+// close is Close: the Sender refuses every later request, and the client
+// New made for TLS settings is released.
+func (n *Notifier) close() error {
+	if n.ownClient != nil {
+		n.ownClient.CloseIdleConnections()
 	}
-	// The Notifier keeps its own copy: the caller may reuse its slices.
-	c.Headers, c.Events = slices.Clone(c.Headers), slices.Clone(c.Events)
-	s := settings.Apply(opts...)
-	if _, err := guard.CheckURL(c.URL, s.AllowPrivateNetworks); err != nil {
-		return nil, &notify.ValidationError{Fields: []notify.FieldError{{Field: "url", Message: err.Error()}}}
-	}
-	callersClient := s.HTTPClient
-	if s.HTTPClient, err = httpClientFor(s, cc.tls); err != nil {
-		return nil, err
-	}
-	// With TLS settings the client is one New made (a guarded transport or a
-	// clone of the caller's), so Close is the one to release it.
-	var ownClient *http.Client
-	if s.HTTPClient != callersClient {
-		ownClient = s.HTTPClient
-	}
-	return &Notifier{
-		Identity:  identity.New(Type, c.Name),
-		compiled:  cc,
-		cfg:       c,
-		url:       c.URL,
-		events:    c.Events,
-		http:      sender.New(Type, s, c.secrets()...),
-		ownClient: ownClient,
-		logger:    s.Logger,
-		now:       time.Now,
-	}, nil
+	return n.http.Close()
 }
 
 // secrets lists every value that must never reach an error or a log line:
@@ -160,19 +169,6 @@ func (c Config) secrets() []notify.Secret {
 	}
 	return out
 }
-
-// FromJSON builds a Notifier from the console's JSON config; it is this
-// package's notify.Factory.
-func FromJSON(raw json.RawMessage, opts ...notify.Option) (notify.Notifier, error) {
-	return validate.FromJSON(raw, New, opts...)
-}
-
-// Validate checks the configuration offline (see Config.Validate).
-func (n *Notifier) Validate() error { return n.cfg.Validate() }
-
-// Test sends a test event (type "test") through the same path as Send and
-// reports whether the receiver answered 2xx: it returns TestReport(ctx).Err().
-func (n *Notifier) Test(ctx context.Context) error { return n.TestReport(ctx).Err() }
 
 // The checks of a TestReport, in the order they run.
 const (
@@ -405,17 +401,4 @@ func (n *Notifier) body(e notify.Event) ([]byte, error) {
 		}
 	}
 	return b, nil
-}
-
-// Close releases the notifier's idle connections; call it when discarding a
-// Notifier (after a configuration change) so they do not linger until the
-// idle timeout. Those of a client given with notify.WithHTTPClient stay the
-// caller's. Every destination's Notifier has Close, so all are io.Closers;
-// this one keeps working afterwards, opening new connections.
-func (n *Notifier) Close() error {
-	n.http.Close()
-	if n.ownClient != nil {
-		n.ownClient.CloseIdleConnections()
-	}
-	return nil
 }

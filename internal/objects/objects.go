@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/validate"
 	"github.com/codedefender/integrations/notify"
 )
@@ -213,31 +214,53 @@ func PrefixProblem(p string) string {
 // store kept. op names the operation for errors ("send", "send batch").
 type Write func(ctx context.Context, op, key, contentType string, events []notify.Event) (name string, err error)
 
-// Send checks e and writes it with write at its EventKey. It returns the
-// stored name.
-func Send(ctx context.Context, prefix string, gz bool, e notify.Event, write Write) (string, error) {
+// Bucket is how a storage destination keeps events: the key prefix and
+// compression of its Config, how it writes one object, and where the
+// objects are. Its Send and SendBatch are the destination's.
+type Bucket struct {
+	Prefix string
+	Gzip   bool
+	Write  Write
+	// Errors builds the Receipts: a stored name is the store's answer, raw
+	// server data, so it is scrubbed, put on one line and bounded like
+	// every receipt (sender.Errors.Receipt).
+	Errors *sender.Errors
+	// URL is the bucket's address that a name is appended to for the
+	// Receipt's URL: "gs://<bucket>/", "s3://<bucket>/".
+	URL string
+}
+
+// Receipt names a stored object.
+func (b Bucket) Receipt(name string) notify.Receipt { return b.Errors.Receipt(name, b.URL+name) }
+
+// Send checks e and writes it at its EventKey, and returns the Receipt of
+// the name the store kept.
+func (b Bucket) Send(ctx context.Context, e notify.Event) (notify.Receipt, error) {
 	if err := e.Validate(); err != nil {
-		return "", err // before any request
+		return notify.Receipt{}, err // before any request
 	}
-	return write(ctx, "send", EventKey(prefix, e, gz), ContentTypeJSON, []notify.Event{e})
+	name, err := b.Write(ctx, "send", EventKey(b.Prefix, e, b.Gzip), ContentTypeJSON, []notify.Event{e})
+	if err != nil {
+		return notify.Receipt{}, err
+	}
+	return b.Receipt(name), nil
 }
 
 // SendBatch checks every event and writes them all as one NDJSON object at
-// their BatchKey, returning one receipt per event from receipt(name). An
-// empty batch writes nothing.
-func SendBatch(ctx context.Context, prefix string, gz bool, events []notify.Event, write Write,
-	receipt func(name string) notify.Receipt) ([]notify.Receipt, error) {
+// their BatchKey, returning the same Receipt for each event. An empty
+// batch writes nothing.
+func (b Bucket) SendBatch(ctx context.Context, events []notify.Event) ([]notify.Receipt, error) {
 	if len(events) == 0 {
 		return nil, nil
 	}
 	if err := CheckBatch(events); err != nil {
 		return nil, err // before any request
 	}
-	name, err := write(ctx, "send batch", BatchKey(prefix, events, gz), ContentTypeNDJSON, events)
+	name, err := b.Write(ctx, "send batch", BatchKey(b.Prefix, events, b.Gzip), ContentTypeNDJSON, events)
 	if err != nil {
 		return nil, err
 	}
-	rc := receipt(name)
+	rc := b.Receipt(name)
 	out := make([]notify.Receipt, len(events))
 	for i := range out {
 		out[i] = rc

@@ -10,9 +10,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/codedefender/integrations/internal/text"
+	"github.com/codedefender/integrations/notify"
 )
 
 // OneLine folds line breaks, tabs and other control characters into
@@ -138,4 +140,51 @@ func (d Document) Render(description string, meta []byte, details map[string]str
 	room := d.Max - d.Count(tail) - d.Count([]byte(d.Spacing))
 	escaped := AppendEscaped(nil, desc, room, d.Escape(), d.Count)
 	return string(escaped) + d.Spacing + string(tail)
+}
+
+// Facts is how a markup language lists what the console knows about an
+// event, one item a line: risk, type, source, time, the console link and
+// the event ID.
+type Facts struct {
+	// ItemStart and ItemEnd surround an item's label: "- **" and ":** "
+	// in markdown give "- **Risk:** ".
+	ItemStart, ItemEnd string
+	// Value appends an inline value, escaped and bounded.
+	Value func(b []byte, s string) []byte
+	// LinkStart and LinkEnd surround the console link's target, which
+	// LinkTarget appends made safe; a link that LinkTarget leaves empty,
+	// or longer than LinkMax (by Count), is left out.
+	LinkStart, LinkEnd string
+	LinkTarget         func(b []byte, url string) []byte
+	LinkMax            int
+	Count              Counter
+}
+
+// Append appends the facts about e, risk being how the risk reads, and
+// the last item without a line break.
+func (f Facts) Append(b []byte, e notify.Event, risk string) []byte {
+	b = f.item(b, "Risk")
+	b = append(b, risk...)
+	b = f.item(append(b, '\n'), "Type")
+	b = f.Value(b, string(e.Type))
+	if e.Source != "" {
+		b = f.Value(f.item(append(b, '\n'), "Source"), e.Source)
+	}
+	b = f.item(append(b, '\n'), "Time")
+	b = e.Time.UTC().AppendFormat(b, time.RFC3339)
+	b = append(b, '\n')
+	item := len(b)
+	b = append(f.item(b, "Console"), f.LinkStart...)
+	link := len(b)
+	b = f.LinkTarget(b, e.URL)
+	if len(b) == link || f.Count(b[link:]) > f.LinkMax {
+		b = b[:item]
+	} else {
+		b = append(append(b, f.LinkEnd...), '\n')
+	}
+	return f.Value(f.item(b, "Event ID"), e.ID)
+}
+
+func (f Facts) item(b []byte, label string) []byte {
+	return append(append(append(b, f.ItemStart...), label...), f.ItemEnd...)
 }

@@ -14,11 +14,13 @@ type Closing struct {
 	closed atomic.Bool
 }
 
-// Close marks the Notifier closed and runs release the first time only.
-func (c *Closing) Close(release func()) {
-	if !c.closed.Swap(true) && release != nil {
-		release()
+// Close marks the Notifier closed and runs release the first time only,
+// returning its error; a later Close returns nil.
+func (c *Closing) Close(release func() error) error {
+	if c.closed.Swap(true) || release == nil {
+		return nil
 	}
+	return release()
 }
 
 // Closed returns the error of a call to a closed Notifier, or nil while it

@@ -59,11 +59,12 @@ func New(integration string, s settings.Settings, secrets ...notify.Secret) *Sen
 // manage) and refuses every later request with a permanent error: the
 // Close contract of every HTTP destination. It may be called more than
 // once.
-func (s *Sender) Close() {
-	s.closing.Close(func() {
+func (s *Sender) Close() error {
+	return s.closing.Close(func() error {
 		if s.ownsClient {
 			s.client.CloseIdleConnections()
 		}
+		return nil
 	})
 }
 

@@ -152,24 +152,36 @@ func (s *Server) serveDatadog(w http.ResponseWriter, req *fakeRequest) {
 	}
 }
 
-func (s *Server) datadogCreate(w http.ResponseWriter, req *fakeRequest, site string) {
+// datadogIncidentData reads the JSON:API body of a create or an update:
+// its data object, and the errors found in it so far (a data.type other
+// than "incidents"). It answers Datadog's error itself, and returns false,
+// when the body is not JSON or has no data.
+func datadogIncidentData(w http.ResponseWriter, req *fakeRequest) (map[string]any, []string, bool) {
 	if !isJSONContent(req.r) {
 		writeJSON(w, http.StatusUnsupportedMediaType, ddErrors("Unsupported Media Type: Content-Type must be application/json"))
-		return
+		return nil, nil, false
 	}
 	body, err := decodeObject(req.body)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, ddErrors("Bad Request: "+err.Error()))
-		return
+		return nil, nil, false
 	}
 	data, ok := obj(body, "data")
 	if !ok {
 		writeJSON(w, http.StatusBadRequest, ddErrors("Bad Request: data is required"))
-		return
+		return nil, nil, false
 	}
 	var errs []string
 	if typ, _ := str(data, "type"); typ != "incidents" {
 		errs = append(errs, `data.type must be "incidents"`)
+	}
+	return data, errs, true
+}
+
+func (s *Server) datadogCreate(w http.ResponseWriter, req *fakeRequest, site string) {
+	data, errs, ok := datadogIncidentData(w, req)
+	if !ok {
+		return
 	}
 	attrs, ok := obj(data, "attributes")
 	if !ok {
@@ -372,23 +384,9 @@ func ddSetFields(in *DatadogIncident, fields map[string]any) []string {
 // title and fields (state among them), data.id naming the same incident.
 // 200 with the incident, 404 for an unknown one, 400 {"errors"} otherwise.
 func (s *Server) datadogUpdate(w http.ResponseWriter, req *fakeRequest, id string) {
-	if !isJSONContent(req.r) {
-		writeJSON(w, http.StatusUnsupportedMediaType, ddErrors("Unsupported Media Type: Content-Type must be application/json"))
-		return
-	}
-	body, err := decodeObject(req.body)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, ddErrors("Bad Request: "+err.Error()))
-		return
-	}
-	data, ok := obj(body, "data")
+	data, errs, ok := datadogIncidentData(w, req)
 	if !ok {
-		writeJSON(w, http.StatusBadRequest, ddErrors("Bad Request: data is required"))
 		return
-	}
-	var errs []string
-	if typ, _ := str(data, "type"); typ != "incidents" {
-		errs = append(errs, `data.type must be "incidents"`)
 	}
 	if did, _ := str(data, "id"); did != id {
 		errs = append(errs, "data.id must be the incident's id in the path")
