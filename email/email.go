@@ -734,17 +734,18 @@ func (x *exchange) networkError(op string, err error) *notify.Error {
 			err = errors.Join(err, context.DeadlineExceeded)
 		}
 	}
-	e := x.n.errs.Network(x.ctx, op, err)
-	switch {
-	case x.stage == stageHandshake && x.conn != nil && !x.conn.heard.Load() && x.n.mode != TLSImplicit:
-		hint := `the server never greeted: if this port expects TLS from the start (465), use TLS "implicit" (smtps://)`
-		if e.Hint != "" {
-			hint = e.Hint + ": " + hint
+	neverGreeted := x.stage == stageHandshake && x.conn != nil && !x.conn.heard.Load() && x.n.mode != TLSImplicit
+	// The hint is part of the error as it is built (never patched after):
+	// these two failures only the SMTP exchange can explain.
+	e := x.n.errs.NetworkHint(x.ctx, op, err, func(err error) string {
+		switch {
+		case neverGreeted:
+			return `the server never greeted: if this port expects TLS from the start (465), use TLS "implicit" (smtps://)`
+		case errors.Is(err, syscall.ECONNREFUSED):
+			return "nothing accepts connections there: check the relay's host and port"
 		}
-		e.Hint = hint
-	case errors.Is(err, syscall.ECONNREFUSED):
-		e.Hint = "nothing accepts connections there: check the relay's host and port"
-	}
+		return ""
+	})
 	return e
 }
 
