@@ -35,7 +35,7 @@ type site struct {
 	web  string // e.g. "app.datadoghq.eu"
 }
 
-// sites lists the nine Datadog sites (CONTRACTS.md §4; the web hosts are
+// sites lists the nine Datadog sites (https://docs.datadoghq.com/getting_started/site/; the web hosts are
 // from "Getting Started with Datadog Sites"): only US1, EU1 and US1-FED
 // serve the web app on app.<site>; the others serve it on the site itself.
 var sites = []site{

@@ -89,7 +89,7 @@ const (
 )
 
 // The key headers Datadog reads. Go forwards them on a cross-host redirect,
-// which is one more reason the library never follows one (CONTRACTS.md §0).
+// which is one more reason the library never follows one (https://pkg.go.dev/net/http#Client: headers are forwarded on a redirect).
 const (
 	apiKeyHeader = "DD-API-KEY"
 	appKeyHeader = "DD-APPLICATION-KEY"

@@ -10,7 +10,7 @@ import (
 	"github.com/codedefender/integrations/notify"
 )
 
-// Datadog documents no length limit for an incident (CONTRACTS.md §4), so
+// Datadog documents no length limit for an incident (https://docs.datadoghq.com/api/latest/incidents/), so
 // these are design caps, in runes: long enough for any real alert, short
 // enough that one alert cannot send a megabyte.
 const (

@@ -48,7 +48,7 @@ type Config struct {
 
 // maxIssueTypeRunes bounds an issue type name: it goes into a JSON body and
 // into error messages, and Jira's own names are far shorter (255 is the
-// single-line field limit, CONTRACTS.md §3).
+// single-line field limit).
 const maxIssueTypeRunes = 255
 
 // maxProjectIDDigits keeps a project id within Jira's 64-bit ids.

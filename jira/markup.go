@@ -17,11 +17,13 @@ import (
 // is in those units, and every cut falls on a rune boundary.
 const (
 	// maxSummaryUnits: summary is 255, but Jira's error texts disagree on
-	// "less than 255" and "at most 255", so 254 (CONTRACTS.md §3).
+	// "less than 255" and "at most 255", so 254
+	// (https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issues/).
 	maxSummaryUnits = 254
-	// maxDescriptionUnits: description on Jira Cloud (CONTRACTS.md §3).
+	// maxDescriptionUnits: description on Jira Cloud (32,767 characters,
+	// https://confluence.atlassian.com/jirakb/jira-cloud-field-size-limits).
 	maxDescriptionUnits = 32767
-	// maxLabelUnits: one label [unverified upstream] (CONTRACTS.md §3).
+	// maxLabelUnits: one label [unverified upstream].
 	maxLabelUnits = 255
 	// maxLabels is a design cap: Jira documents no limit on the number of
 	// labels, and an event's tags are not bounded.

@@ -4,7 +4,7 @@ import "github.com/codedefender/integrations/notify"
 
 // The console's labels and help text for every field of every type, and the
 // rules of each that JSON Schema can say. The wording follows the console's
-// documentation of each form (DESIGN.md, "Destination rules"); the rules are
+// documentation of each form; the rules are
 // never stricter than the Config's Validate, which has the last word, and
 // they say less where a rule needs more than a pattern (a PEM key that
 // parses, a bucket that is not an IP address).
