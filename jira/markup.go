@@ -20,8 +20,9 @@ const (
 	// "less than 255" and "at most 255", so 254
 	// (https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issues/).
 	maxSummaryUnits = 254
-	// maxDescriptionUnits: description on Jira Cloud (32,767 characters,
-	// https://confluence.atlassian.com/jirakb/jira-cloud-field-size-limits).
+	// maxDescriptionUnits: description on Jira Cloud, 32,767 characters, the
+	// limit Jira's 400 names for a longer one [not checked against a page of
+	// Atlassian's documentation].
 	maxDescriptionUnits = 32767
 	// maxLabelUnits: one label [unverified upstream].
 	maxLabelUnits = 255
