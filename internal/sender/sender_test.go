@@ -332,3 +332,19 @@ func TestSenderClosedRefusesEveryRequest(t *testing.T) {
 	require.False(t, notify.IsRetryable(err))
 	require.Equal(t, 1, mt.GetTotalCallCount(), "nothing is sent after Close")
 }
+
+// A redirect's Location is server data: a host that carries the secret is
+// scrubbed before it reaches the error.
+func TestSenderRedirectHostIsScrubbed(t *testing.T) {
+	mt := httpmock.NewMockTransport()
+	mt.RegisterResponder(http.MethodPost, "https://api.example.com/x", func(*http.Request) (*http.Response, error) {
+		resp := httpmock.NewStringResponse(http.StatusFound, "")
+		resp.Header.Set("Location", "https://"+tokenValue+".collector.example/steal?t="+tokenValue)
+		return resp, nil
+	})
+	s := sender.New("test", settings.Apply(notify.WithHTTPClient(&http.Client{Transport: mt})), notify.Secret(tokenValue))
+	_, err := s.Do(context.Background(), sender.Request{Op: "send", Method: http.MethodPost, URL: "https://api.example.com/x"})
+	require.ErrorIs(t, err, notify.ErrRejected)
+	require.ErrorContains(t, err, "redirect to [REDACTED].collector.example not followed")
+	notifytest.AssertNoSecret(t, err, notify.Secret(tokenValue))
+}
