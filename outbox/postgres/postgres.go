@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/codedefender/integrations/outbox/internal/counts"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver"
@@ -140,17 +142,7 @@ func (d *Driver) Counts(ctx context.Context, kind string) ([]outbox.Count, error
 		return nil, err
 	}
 	defer rows.Close()
-	var cs []outbox.Count
-	for rows.Next() {
-		var c outbox.Count
-		var state string
-		if err := rows.Scan(&c.IntegrationID, &state, &c.Jobs); err != nil {
-			return nil, err
-		}
-		c.State = outbox.State(state)
-		cs = append(cs, c)
-	}
-	return cs, rows.Err()
+	return counts.Scan(rows)
 }
 
 // Acquire does nothing: any number of processes work one PostgreSQL

@@ -18,6 +18,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/codedefender/integrations/outbox/internal/counts"
+
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -154,17 +156,7 @@ func (d *Driver) Counts(ctx context.Context, kind string) ([]outbox.Count, error
 		return nil, err
 	}
 	defer rows.Close()
-	var cs []outbox.Count
-	for rows.Next() {
-		var c outbox.Count
-		var state string
-		if err := rows.Scan(&c.IntegrationID, &state, &c.Jobs); err != nil {
-			return nil, err
-		}
-		c.State = outbox.State(state)
-		cs = append(cs, c)
-	}
-	return cs, rows.Err()
+	return counts.Scan(rows)
 }
 
 // Acquire takes the exclusive lock on the database file's FILE.lock,
