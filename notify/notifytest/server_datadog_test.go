@@ -7,11 +7,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/codedefender/integrations/notify/notifytest"
+	"github.com/codedefender/integrations/internal/fakes"
 )
 
 func TestDatadogSearchAndUpdate(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	const api = "https://api.datadoghq.eu/api/v2/incidents"
 	keys := map[string]string{"DD-API-KEY": ddAPIKey, "DD-APPLICATION-KEY": ddAppKey, "Content-Type": "application/json"}
 	search := func(query string) answer {

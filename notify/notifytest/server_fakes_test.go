@@ -17,8 +17,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/codedefender/integrations/internal/fakes"
+	"github.com/codedefender/integrations/jira/jiratest"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
+	"github.com/codedefender/integrations/opsgenie/opsgenietest"
+	"github.com/codedefender/integrations/pagerduty/pagerdutytest"
 )
 
 func decode(t *testing.T, body string) map[string]any {
@@ -29,7 +33,7 @@ func decode(t *testing.T, body string) map[string]any {
 }
 
 func TestSlack(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	cases := []struct {
 		name, url, contentType, body string
 		status                       int
@@ -66,7 +70,7 @@ func TestSlack(t *testing.T) {
 }
 
 func TestPagerDuty(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	enqueue := "https://events.pagerduty.com/v2/enqueue"
 	event := func(fields string) string { return `{"routing_key":"` + pdKey + `",` + fields + `}` }
 
@@ -91,7 +95,7 @@ func TestPagerDuty(t *testing.T) {
 	require.JSONEq(t, `{"status":"success","message":"Event processed","dedup_key":"conn-test-1"}`, a.body)
 	alerts := srv.PagerDutyAlerts()
 	require.Len(t, alerts, 2)
-	require.Equal(t, notifytest.PagerDutyAlert{DedupKey: "evt-1", Summary: "s", Source: "x", Severity: "critical",
+	require.Equal(t, pagerdutytest.Alert{DedupKey: "evt-1", Summary: "s", Source: "x", Severity: "critical",
 		Status: "triggered", Triggers: 2}, alerts[1])
 	send(t, srv.Client(), http.MethodPost, enqueue, jsonCT, event(`"event_action":"resolve","dedup_key":"evt-1"`))
 	require.Equal(t, "resolved", srv.PagerDutyAlerts()[1].Status)
@@ -127,7 +131,7 @@ func TestPagerDuty(t *testing.T) {
 }
 
 func TestOpsgenie(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	auth := map[string]string{"Authorization": "GenieKey " + ogKey, "Content-Type": "application/json"}
 
 	a := send(t, srv.Client(), http.MethodPost, "https://api.opsgenie.com/v2/alerts", auth,
@@ -204,7 +208,7 @@ func TestOpsgenie(t *testing.T) {
 	require.Equal(t, team, decode(t, a.body)["data"].(map[string]any)["id"])
 	a = send(t, srv.Client(), http.MethodGet, "https://api.opsgenie.com/v2/teams/not-a-uuid", auth, "")
 	require.Equal(t, http.StatusNotFound, a.status)
-	srv.SetOpsgenieTeams(notifytest.OpsgenieTeam{ID: "aaaaaaaa-3b91-438f-b7e4-e3e54af9147c", Name: "SOC"})
+	srv.SetOpsgenieTeams(opsgenietest.Team{ID: "aaaaaaaa-3b91-438f-b7e4-e3e54af9147c", Name: "SOC"})
 	a = send(t, srv.Client(), http.MethodGet, "https://api.opsgenie.com/v2/teams/"+team, auth, "")
 	require.Equal(t, http.StatusNotFound, a.status)
 	require.Equal(t, "No team exists with id ["+team+"]", decode(t, a.body)["message"])
@@ -226,7 +230,7 @@ func basic(email, token string) map[string]string {
 }
 
 func TestJiraReads(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	site := "https://acme.atlassian.net"
 	auth := basic(jiraEmail, jiraToken)
 
@@ -296,7 +300,7 @@ func TestJiraReads(t *testing.T) {
 }
 
 func TestJiraAuth(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	myself := "https://acme.atlassian.net/rest/api/2/myself"
 	project := "https://acme.atlassian.net/rest/api/2/project/SEC"
 	for _, h := range []map[string]string{nil, basic("not-an-email", jiraToken), basic(jiraEmail, ""),
@@ -330,7 +334,7 @@ func TestJiraAuth(t *testing.T) {
 }
 
 func TestJiraCreateAndSearch(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	site := "https://acme.atlassian.net"
 	auth := basic(jiraEmail, jiraToken)
 	create := func(fields string) answer {
@@ -385,13 +389,13 @@ func TestJiraCreateAndSearch(t *testing.T) {
 	require.Equal(t, http.StatusUnsupportedMediaType, a.status)
 
 	// A required custom field.
-	srv.SetJiraProjects(notifytest.JiraProject{ID: "20000", Key: "OPS", Name: "Ops", IssueTypes: []notifytest.JiraIssueType{
+	srv.SetJiraProjects(jiratest.Project{ID: "20000", Key: "OPS", Name: "Ops", IssueTypes: []jiratest.IssueType{
 		{ID: "1", Name: "Alert", Fields: []string{"labels", "customfield_1"}, Required: []string{"customfield_1"}}}})
 	a = create(`"project":{"id":"20000"},"issuetype":{"id":"1"},"summary":"s"`)
 	require.JSONEq(t, `{"errorMessages":[],"errors":{"customfield_1":"customfield_1 is required."}}`, a.body)
 	a = create(`"project":{"id":"20000"},"issuetype":{"id":"1"},"summary":"s","customfield_1":"v","labels":["cd-evt-1"]`)
 	require.JSONEq(t, `{"id":"10002","key":"OPS-1","self":"https://acme.atlassian.net/rest/api/2/issue/10002"}`, a.body)
-	srv.SetJiraProjects(notifytest.DefaultJiraProject())
+	srv.SetJiraProjects(jiratest.DefaultProject())
 
 	search := func(body string) (int, []string, map[string]any) {
 		a := send(t, srv.Client(), http.MethodPost, site+"/rest/api/3/search/jql", auth, body)
@@ -431,7 +435,7 @@ func TestJiraCreateAndSearch(t *testing.T) {
 }
 
 func TestDatadog(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	keys := map[string]string{"DD-API-KEY": ddAPIKey, "DD-APPLICATION-KEY": ddAppKey, "Content-Type": "application/json"}
 	for _, site := range []string{"datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu",
 		"ap1.datadoghq.com", "ap2.datadoghq.com", "uk1.datadoghq.com", "ddog-gov.com", "us2.ddog-gov.com"} {
@@ -508,7 +512,7 @@ func gz(t *testing.T, s string) string {
 }
 
 func TestSplunk(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	cloud := "https://http-inputs-acme.splunkcloud.com/services/collector/event"
 	onPrem := "https://splunk.corp.example:8088/services/collector"
 	auth := map[string]string{"Authorization": "Splunk " + splunkToken}
@@ -599,7 +603,7 @@ func sign(secret, id string, ts int64, body string) string {
 }
 
 func TestWebhook(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	u := "https://hooks.example.org/cd"
 	a := send(t, srv.Client(), http.MethodPost, u, jsonCT, `{"id":"evt-1"}`)
 	require.Equal(t, http.StatusOK, a.status)
@@ -640,7 +644,7 @@ func TestWebhook(t *testing.T) {
 var hex32 = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 func TestGeneratedDedupKeysDiffer(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	seen := map[string]bool{}
 	for range 3 {
 		a := send(t, srv.Client(), http.MethodPost, "https://events.pagerduty.com/v2/enqueue", jsonCT,

@@ -7,11 +7,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/codedefender/integrations/notify/notifytest"
+	"github.com/codedefender/integrations/internal/fakes"
+	"github.com/codedefender/integrations/jira/jiratest"
 )
 
 func TestJiraCommentsAndTransitions(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	site := "https://acme.atlassian.net"
 	auth := basic(jiraEmail, jiraToken)
 	a := send(t, srv.Client(), http.MethodPost, site+"/rest/api/2/issue", auth,
@@ -71,7 +72,7 @@ func TestJiraCommentsAndTransitions(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, a.status, "no transition to the status the issue is in")
 
 	// A transition whose screen requires a field.
-	srv.SetJiraWorkflow(notifytest.JiraTransition{ID: "41", Name: "Close", To: "Closed", Category: "done", Required: []string{"resolution"}})
+	srv.SetJiraWorkflow(jiratest.Transition{ID: "41", Name: "Close", To: "Closed", Category: "done", Required: []string{"resolution"}})
 	a = send(t, srv.Client(), http.MethodPost, site+"/rest/api/3/issue/SEC-1/transitions", auth, `{"transition":{"id":"41"}}`)
 	require.Equal(t, http.StatusBadRequest, a.status)
 	require.JSONEq(t, `{"errorMessages":[],"errors":{"resolution":"Resolution is required."}}`, a.body)

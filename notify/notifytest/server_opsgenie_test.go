@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/codedefender/integrations/notify/notifytest"
+	"github.com/codedefender/integrations/internal/fakes"
 )
 
 // TestOpsgenieClose holds the fake's Close Alert to what Opsgenie
@@ -15,7 +15,7 @@ import (
 // 202 for every well-formed request (the request status says what it did),
 // and the alert state that a test asserts "nothing open" on.
 func TestOpsgenieClose(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	auth := map[string]string{"Authorization": "GenieKey " + ogKey, "Content-Type": "application/json"}
 	open := func(alias, base string) {
 		t.Helper()

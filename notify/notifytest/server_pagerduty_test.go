@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/codedefender/integrations/notify/notifytest"
+	"github.com/codedefender/integrations/internal/fakes"
 )
 
 // TestPagerDutyResolve holds the fake to the Events API's dedup rules for
@@ -14,7 +14,7 @@ import (
 // never triggered is accepted and changes nothing, and PagerDutyOpen tells
 // what is left open.
 func TestPagerDutyResolve(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	const enqueue = "https://events.pagerduty.com/v2/enqueue"
 	jsonCT := map[string]string{"Content-Type": "application/json"}
 	post := func(body string) answer {

@@ -7,14 +7,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/codedefender/integrations/notify/notifytest"
+	"github.com/codedefender/integrations/internal/fakes"
 )
 
 // A Splunk Cloud stack's web address serves Splunk Web, not HEC: a client
 // that posts there gets an HTML page and no event is kept. HEC answers on
 // the stack's http-inputs hosts, and on port 8088 of the stack for trials.
 func TestSplunkWebAddressIsNotHEC(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	auth := map[string]string{"Authorization": "Splunk " + splunkToken}
 	for _, u := range []string{
 		"https://acme.splunkcloud.com/services/collector/event",

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/fakes"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
 	"github.com/codedefender/integrations/notify"
@@ -69,7 +70,7 @@ func send(t *testing.T, c *http.Client, method, url string, header map[string]st
 
 // noRedirects returns the server's client with redirects refused, as the
 // library's own client is.
-func noRedirects(srv *notifytest.Server) *http.Client {
+func noRedirects(srv *fakes.Server) *http.Client {
 	c := srv.Client()
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return c
@@ -78,7 +79,7 @@ func noRedirects(srv *notifytest.Server) *http.Client {
 var jsonCT = map[string]string{"Content-Type": "application/json"}
 
 func TestClientTrustsTheFakeForEveryVendorHost(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	hosts := []string{
 		"hooks.slack.com", "events.pagerduty.com", "events.eu.pagerduty.com",
 		"api.opsgenie.com", "api.eu.opsgenie.com", "api.atlassian.com", "acme.atlassian.net",
@@ -100,7 +101,7 @@ func TestClientTrustsTheFakeForEveryVendorHost(t *testing.T) {
 }
 
 func TestPlainClientDoesNotTrustTheFake(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	addr := strings.TrimPrefix(srv.URL(), "https://")
 	// A client with the system roots that still reaches the fake (dialling
 	// its loopback address whatever the host) must refuse its certificate.
@@ -129,7 +130,7 @@ func TestPlainClientDoesNotTrustTheFake(t *testing.T) {
 }
 
 func TestRouting(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	cases := []struct {
 		url  string
 		want notifytest.Destination
@@ -161,14 +162,14 @@ func TestRouting(t *testing.T) {
 }
 
 func TestVendorHostOverPlainHTTPIsRedirected(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	a := send(t, noRedirects(srv), http.MethodPost, "http://events.pagerduty.com/v2/enqueue", jsonCT, `{}`)
 	require.Equal(t, http.StatusMovedPermanently, a.status)
 	require.Equal(t, "https://events.pagerduty.com/v2/enqueue", a.header.Get("Location"))
 }
 
 func TestRecording(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
 	_, err := zw.Write([]byte(`{"hello":"world"}`))
@@ -214,7 +215,7 @@ func TestRecording(t *testing.T) {
 }
 
 func TestGzipOnlyWhereTheVendorTakesIt(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	a := send(t, srv.Client(), http.MethodPost, slackHook,
 		map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"}, "not gzip")
 	require.Equal(t, http.StatusUnsupportedMediaType, a.status)
@@ -224,7 +225,7 @@ func TestGzipOnlyWhereTheVendorTakesIt(t *testing.T) {
 }
 
 func TestFaultStatusAndRetryAfter(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	require.NoError(t, srv.Inject(notifytest.Fault{Destination: notifytest.Slack, Status: 429, RetryAfter: "30", Times: 1}))
 	date := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Format(http.TimeFormat)
 	require.NoError(t, srv.Inject(notifytest.Fault{Destination: notifytest.Webhook, Status: 503, RetryAfter: date}))
@@ -252,7 +253,7 @@ func TestFaultStatusAndRetryAfter(t *testing.T) {
 }
 
 func TestFaultBodiesAndMatching(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	hec := "https://http-inputs-acme.splunkcloud.com/services/collector/event"
 	require.NoError(t, srv.Inject(notifytest.Fault{Destination: notifytest.Splunk, Path: "/services/collector/event", Status: 503, Times: 1}))
 	require.NoError(t, srv.Inject(notifytest.Fault{Path: "/rest/api/2/", Method: http.MethodPost, Status: 500,
@@ -277,7 +278,7 @@ func TestFaultBodiesAndMatching(t *testing.T) {
 }
 
 func TestFaultDelayThenAnswer(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	require.NoError(t, srv.Inject(notifytest.Fault{Destination: notifytest.Slack, Delay: time.Millisecond, Times: 1}))
 	a := send(t, srv.Client(), http.MethodPost, slackHook, jsonCT, `{"text":"hi"}`)
 	require.Equal(t, http.StatusOK, a.status, "a delay-only fault lets the fake answer")
@@ -287,7 +288,7 @@ func TestFaultDelayThenAnswer(t *testing.T) {
 }
 
 func TestFaultDelayHonoursTheClientTimeout(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	require.NoError(t, srv.Inject(notifytest.Fault{Destination: notifytest.PagerDuty, Status: 202, Delay: time.Hour}))
 	c := srv.Client()
 	c.Timeout = 50 * time.Millisecond
@@ -305,7 +306,7 @@ func TestFaultDelayHonoursTheClientTimeout(t *testing.T) {
 }
 
 func TestCredentialModel(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	other := "https://hooks.slack.com/services/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"
 	post := func(u string) answer { return send(t, srv.Client(), http.MethodPost, u, jsonCT, `{"text":"hi"}`) }
 
@@ -324,7 +325,7 @@ func TestCredentialModel(t *testing.T) {
 }
 
 func TestNewServerWithoutTestAndCloseLeavesNoGoroutine(t *testing.T) {
-	srv := notifytest.NewServer(nil)
+	srv := fakes.NewServer(nil)
 	c := srv.Client()
 	var wg sync.WaitGroup
 	for range 8 {
@@ -346,7 +347,7 @@ func TestNewServerWithoutTestAndCloseLeavesNoGoroutine(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	const n = 20
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -384,7 +385,7 @@ func TestConcurrentUse(t *testing.T) {
 // The fake's answers carry no credential, so a library that quotes them
 // in errors cannot leak one through them.
 func TestAnswersEchoNoCredential(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	srv.ExpectCredentials(notifytest.PagerDuty, "abcdefabcdefabcdefabcdefabcdefab")
 	send(t, srv.Client(), http.MethodPost, "https://events.pagerduty.com/v2/enqueue", jsonCT,
 		`{"routing_key":"`+pdKey+`","event_action":"trigger","payload":{"summary":"s","source":"x","severity":"info"}}`)
@@ -399,7 +400,7 @@ func TestAnswersEchoNoCredential(t *testing.T) {
 }
 
 func TestAnswerShapesAreJSONWhereTheVendorSaysSo(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	urls := []string{
 		"https://events.pagerduty.com/v2/enqueue",
 		"https://api.opsgenie.com/v2/alerts",
@@ -419,7 +420,7 @@ func TestAnswerShapesAreJSONWhereTheVendorSaysSo(t *testing.T) {
 // as the destination's: the sentinel, the retry decision, the wait, the
 // vendor's own words, and no secret in the error or the log.
 func TestCoreSenderReadsTheFakes(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	logger, logs := notifytest.NewLogger()
 	basicJira := "Basic " + base64.StdEncoding.EncodeToString([]byte(jiraEmail+":"+jiraToken))
 	secrets := []notify.Secret{slackHook, pdKey, jiraToken, ddAPIKey, ddAppKey, splunkToken}

@@ -10,12 +10,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/codedefender/integrations/internal/fakes"
 	"github.com/codedefender/integrations/notify"
-	"github.com/codedefender/integrations/notify/notifytest"
 )
 
 func TestWebhookOpenFollowsResolutions(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	u := "https://hooks.example.org/cd"
 	secret := "whsec_" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
 	require.NoError(t, srv.SetWebhookSecret(notify.Secret(secret)))
