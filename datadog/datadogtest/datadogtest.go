@@ -118,7 +118,7 @@ func (s *Fake) datadogHoldAnswer(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	case <-r.Context().Done():
 		notifytest.Abort(w)
-	case <-s.srv.Closing():
+	case <-s.Server().Closing():
 		http.Error(w, "notifytest: server closing", http.StatusServiceUnavailable)
 	}
 	return false
@@ -153,19 +153,13 @@ var datadogSites = []string{
 
 // Fake is the Datadog fake (see the package documentation).
 type Fake struct {
-	srv     *notifytest.Server
+	notifytest.Base
 	mu      sync.Mutex
 	datadog datadogState
 }
 
 // New returns a Datadog fake to pass to notifytest.NewServer.
-func New() *Fake { return &Fake{} }
-
-// Destination returns notifytest.Datadog.
-func (s *Fake) Destination() notifytest.Destination { return notifytest.Datadog }
-
-// Attach records the Server the fake runs in.
-func (s *Fake) Attach(srv *notifytest.Server) { s.srv = srv }
+func New() *Fake { return &Fake{Base: notifytest.NewBase(notifytest.Datadog)} }
 
 // Handles takes every host under a Datadog domain; those that are not
 // api.<site> answer 404.
@@ -205,7 +199,7 @@ func (s *Fake) ServeFake(w http.ResponseWriter, req *notifytest.Request) {
 	}
 	apiKey, appKey := r.Header.Get("DD-API-KEY"), r.Header.Get("DD-APPLICATION-KEY")
 	if r.URL.Path == "/api/v1/validate" && r.Method == http.MethodGet {
-		if !ddAPIKeyPattern.MatchString(apiKey) || s.srv.Credential(notifytest.Datadog, apiKey) != notifytest.CredentialOK {
+		if !ddAPIKeyPattern.MatchString(apiKey) || s.Server().Credential(notifytest.Datadog, apiKey) != notifytest.CredentialOK {
 			fakekit.WriteJSON(w, http.StatusForbidden, ddErrors("Forbidden"))
 			return
 		}
@@ -217,7 +211,7 @@ func (s *Fake) ServeFake(w http.ResponseWriter, req *notifytest.Request) {
 		fakekit.WriteJSON(w, http.StatusUnauthorized, ddErrors("Unauthorized"))
 		return
 	case !ddAPIKeyPattern.MatchString(apiKey), !ddAppKeyPattern.MatchString(appKey),
-		s.srv.Credential(notifytest.Datadog, apiKey) != notifytest.CredentialOK, s.srv.Credential(notifytest.Datadog, appKey) != notifytest.CredentialOK:
+		s.Server().Credential(notifytest.Datadog, apiKey) != notifytest.CredentialOK, s.Server().Credential(notifytest.Datadog, appKey) != notifytest.CredentialOK:
 		fakekit.WriteJSON(w, http.StatusForbidden, ddErrors("Forbidden"))
 		return
 	}

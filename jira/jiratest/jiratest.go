@@ -261,20 +261,14 @@ type jiraCall struct {
 
 // Fake is the Jira fake (see the package documentation).
 type Fake struct {
-	srv  *notifytest.Server
+	notifytest.Base
 	mu   sync.Mutex
 	jira jiraState
 }
 
 // New returns a Jira fake to pass to notifytest.NewServer, after an
 // Opsgenie fake: both serve api.atlassian.com.
-func New() *Fake { return &Fake{jira: newJiraState()} }
-
-// Destination returns notifytest.Jira.
-func (s *Fake) Destination() notifytest.Destination { return notifytest.Jira }
-
-// Attach records the Server the fake runs in.
-func (s *Fake) Attach(srv *notifytest.Server) { s.srv = srv }
+func New() *Fake { return &Fake{Base: notifytest.NewBase(notifytest.Jira), jira: newJiraState()} }
 
 // Handles takes <site>.atlassian.net and api.atlassian.com.
 func (s *Fake) Handles(host, _ string) bool {
@@ -368,7 +362,7 @@ func (s *Fake) jiraLogin(w http.ResponseWriter, c *jiraCall, anonymousOK bool) b
 		return true // an anonymous request: no login was attempted
 	}
 	if hasBasic && strings.Contains(email, "@") && token != "" &&
-		s.srv.Credential(notifytest.Jira, token, email+":"+token) == notifytest.CredentialOK {
+		s.Server().Credential(notifytest.Jira, token, email+":"+token) == notifytest.CredentialOK {
 		c.email = email
 		w.Header().Set(seraphHeader, "OK")
 		return true

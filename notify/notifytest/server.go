@@ -709,6 +709,26 @@ type Fake interface {
 	Attach(s *Server)
 }
 
+// Base gives a Fake its Destination and Attach methods: embed it, made by
+// NewBase, and read the Server the fake runs in with Server.
+type Base struct {
+	dest Destination
+	srv  *Server
+}
+
+// NewBase returns the Base of a fake of destination d.
+func NewBase(d Destination) Base { return Base{dest: d} }
+
+// Destination returns the destination the Base was made for.
+func (b *Base) Destination() Destination { return b.dest }
+
+// Attach records the Server the fake runs in; the Server calls it before
+// it serves any request.
+func (b *Base) Attach(s *Server) { b.srv = s }
+
+// Server returns the Server the fake runs in, nil before it starts.
+func (b *Base) Server() *Server { return b.srv }
+
 // GzipAccepter is implemented by a fake whose vendor documents
 // Content-Encoding: gzip request bodies (Splunk HEC, a webhook receiver).
 // Other fakes answer a gzip body 415, as the JSON APIs do.

@@ -153,7 +153,7 @@ func opsgenieError(msg string, fields map[string]string) map[string]any {
 
 // Fake is the Opsgenie fake (see the package documentation).
 type Fake struct {
-	srv      *notifytest.Server
+	notifytest.Base
 	mu       sync.Mutex
 	opsgenie opsgenieState
 }
@@ -161,13 +161,9 @@ type Fake struct {
 // New returns an Opsgenie fake to pass to notifytest.NewServer, before
 // a Jira fake: both serve api.atlassian.com, Opsgenie under the JSM Ops
 // prefix.
-func New() *Fake { return &Fake{opsgenie: newOpsgenieState()} }
-
-// Destination returns notifytest.Opsgenie.
-func (s *Fake) Destination() notifytest.Destination { return notifytest.Opsgenie }
-
-// Attach records the Server the fake runs in.
-func (s *Fake) Attach(srv *notifytest.Server) { s.srv = srv }
+func New() *Fake {
+	return &Fake{Base: notifytest.NewBase(notifytest.Opsgenie), opsgenie: newOpsgenieState()}
+}
 
 // Handles takes the US and EU API hosts and the JSM Ops URL.
 func (s *Fake) Handles(host, path string) bool {
@@ -204,7 +200,7 @@ func (s *Fake) ServeFake(w http.ResponseWriter, req *notifytest.Request) {
 	case !fakekit.UUIDPattern.MatchString(key):
 		fakekit.WriteJSON(w, http.StatusUnprocessableEntity, opsgenieError("Key format is not valid!", nil))
 		return
-	case s.srv.Credential(notifytest.Opsgenie, key) != notifytest.CredentialOK:
+	case s.Server().Credential(notifytest.Opsgenie, key) != notifytest.CredentialOK:
 		fakekit.WriteJSON(w, http.StatusUnauthorized, opsgenieError("Could not authenticate", nil))
 		return
 	}

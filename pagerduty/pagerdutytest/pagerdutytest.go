@@ -84,19 +84,15 @@ func (s *Fake) Alerts() []Alert {
 
 // Fake is the PagerDuty fake (see the package documentation).
 type Fake struct {
-	srv       *notifytest.Server
+	notifytest.Base
 	mu        sync.Mutex
 	pagerduty pagerdutyState
 }
 
 // New returns a PagerDuty fake to pass to notifytest.NewServer.
-func New() *Fake { return &Fake{pagerduty: newPagerDutyState()} }
-
-// Destination returns notifytest.PagerDuty.
-func (s *Fake) Destination() notifytest.Destination { return notifytest.PagerDuty }
-
-// Attach records the Server the fake runs in.
-func (s *Fake) Attach(srv *notifytest.Server) { s.srv = srv }
+func New() *Fake {
+	return &Fake{Base: notifytest.NewBase(notifytest.PagerDuty), pagerduty: newPagerDutyState()}
+}
 
 // Handles takes the US and EU Events API hosts.
 func (s *Fake) Handles(host, _ string) bool {
@@ -201,7 +197,7 @@ func (s *Fake) ServeFake(w http.ResponseWriter, req *notifytest.Request) {
 		pdInvalid(w, errs...)
 		return
 	}
-	if s.srv.Credential(notifytest.PagerDuty, key) != notifytest.CredentialOK {
+	if s.Server().Credential(notifytest.PagerDuty, key) != notifytest.CredentialOK {
 		pdInvalid(w, "Invalid routing key")
 		return
 	}

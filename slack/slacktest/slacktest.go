@@ -60,17 +60,11 @@ var slackHookPath = regexp.MustCompile(`^/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z
 
 // Fake is the Slack fake (see the package documentation).
 type Fake struct {
-	srv *notifytest.Server
+	notifytest.Base
 }
 
 // New returns a Slack fake to pass to notifytest.NewServer.
-func New() *Fake { return &Fake{} }
-
-// Destination returns notifytest.Slack.
-func (s *Fake) Destination() notifytest.Destination { return notifytest.Slack }
-
-// Attach records the Server the fake runs in.
-func (s *Fake) Attach(srv *notifytest.Server) { s.srv = srv }
+func New() *Fake { return &Fake{Base: notifytest.NewBase(notifytest.Slack)} }
 
 // Handles takes hooks.slack.com.
 func (s *Fake) Handles(host, _ string) bool { return host == "hooks.slack.com" }
@@ -118,7 +112,7 @@ func (s *Fake) ServeFake(w http.ResponseWriter, req *notifytest.Request) {
 		fakekit.WriteText(w, http.StatusMethodNotAllowed, "invalid_method")
 		return
 	}
-	switch s.srv.Credential(notifytest.Slack, slackHookURLBase+r.URL.Path) {
+	switch s.Server().Credential(notifytest.Slack, slackHookURLBase+r.URL.Path) {
 	case notifytest.CredentialRevoked:
 		fakekit.WriteText(w, http.StatusForbidden, "invalid_token")
 		return

@@ -189,7 +189,7 @@ const splunkWebNotFound = `<!doctype html><html><head><title>Page not found! | S
 
 // Fake is the Splunk HEC fake (see the package documentation).
 type Fake struct {
-	srv            *notifytest.Server
+	notifytest.Base
 	mu             sync.Mutex
 	splunkEvents   []Event
 	splunkIndexes  map[string]bool
@@ -199,13 +199,7 @@ type Fake struct {
 // New returns a Splunk HEC fake to pass to notifytest.NewServer. It
 // handles /services/collector on any host, so it goes after the other
 // vendors and before the webhook sink.
-func New() *Fake { return &Fake{} }
-
-// Destination returns notifytest.Splunk.
-func (s *Fake) Destination() notifytest.Destination { return notifytest.Splunk }
-
-// Attach records the Server the fake runs in.
-func (s *Fake) Attach(srv *notifytest.Server) { s.srv = srv }
+func New() *Fake { return &Fake{Base: notifytest.NewBase(notifytest.Splunk)} }
 
 // Handles takes the Splunk Cloud hosts, and /services/collector on any
 // other host (Splunk Enterprise).
@@ -367,7 +361,7 @@ func (s *Fake) splunkAuth(r *http.Request) int {
 	case !fakekit.UUIDPattern.MatchString(token):
 		return hecInvalidToken
 	}
-	switch s.srv.Credential(notifytest.Splunk, token) {
+	switch s.Server().Credential(notifytest.Splunk, token) {
 	case notifytest.CredentialRevoked:
 		return hecTokenDisabled
 	case notifytest.CredentialUnknown:

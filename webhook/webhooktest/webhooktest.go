@@ -39,20 +39,14 @@ const (
 
 // Fake is the generic webhook sink (see the package documentation).
 type Fake struct {
-	srv    *notifytest.Server
+	notifytest.Base
 	mu     sync.Mutex
 	secret string // "" when signatures are not checked
 }
 
 // New returns a webhook sink to pass to notifytest.NewServer. It handles
 // every request, so it goes last.
-func New() *Fake { return &Fake{} }
-
-// Destination returns notifytest.Webhook.
-func (s *Fake) Destination() notifytest.Destination { return notifytest.Webhook }
-
-// Attach records the Server the fake runs in.
-func (s *Fake) Attach(srv *notifytest.Server) { s.srv = srv }
+func New() *Fake { return &Fake{Base: notifytest.NewBase(notifytest.Webhook)} }
 
 // Handles takes every request: the sink is the catch-all.
 func (s *Fake) Handles(_, _ string) bool { return true }
@@ -96,7 +90,7 @@ func (s *Fake) SetSecret(secret notify.Secret) error {
 // ServeFake answers a request to the sink.
 func (s *Fake) ServeFake(w http.ResponseWriter, req *notifytest.Request) {
 	r := req.HTTP
-	if auth := r.Header.Get("Authorization"); s.srv.Credential(notifytest.Webhook, auth) != notifytest.CredentialOK {
+	if auth := r.Header.Get("Authorization"); s.Server().Credential(notifytest.Webhook, auth) != notifytest.CredentialOK {
 		fakekit.WriteText(w, http.StatusUnauthorized, "unauthorized")
 		return
 	}
@@ -122,7 +116,7 @@ func (s *Fake) ServeFake(w http.ResponseWriter, req *notifytest.Request) {
 // events and are left out.
 func (s *Fake) Open() []string {
 	open := map[string]bool{}
-	for _, r := range s.srv.RequestsTo(notifytest.Webhook) {
+	for _, r := range s.Server().RequestsTo(notifytest.Webhook) {
 		id := r.Header.Get("webhook-id")
 		if id == "" || r.Status < 200 || r.Status > 299 {
 			continue
