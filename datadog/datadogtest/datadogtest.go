@@ -3,9 +3,9 @@
 //
 //	srv := notifytest.NewServer(t, datadogtest.New())
 //
-// Each fake checks a request as the vendor documents it and answers
-// with the vendor's status and body. Credentials below are "any well-formed
-// one" until Server.ExpectCredentials lists the accepted ones.
+// The fake checks a request as the vendor documents it and answers with
+// the vendor's status and body. Credentials below are "any well-formed
+// one" until notifytest.Server.ExpectCredentials lists the accepted ones.
 //
 // Datadog, api.<site> for the nine sites (another host under a Datadog
 // domain, such as app.datadoghq.com, is 404): GET /api/v1/validate needs

@@ -10,8 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/datadog/datadogtest"
 	"github.com/codedefender/integrations/internal/fakekit"
-	"github.com/codedefender/integrations/internal/fakes"
+	"github.com/codedefender/integrations/notify/notifytest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -22,7 +23,8 @@ const (
 )
 
 func TestDatadog(t *testing.T) {
-	srv := fakes.NewServer(t)
+	fake := datadogtest.New()
+	srv := notifytest.NewServer(t, fake)
 	keys := map[string]string{"DD-API-KEY": ddAPIKey, "DD-APPLICATION-KEY": ddAppKey, "Content-Type": "application/json"}
 	for _, site := range []string{"datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu",
 		"ap1.datadoghq.com", "ap2.datadoghq.com", "uk1.datadoghq.com", "ddog-gov.com", "us2.ddog-gov.com"} {
@@ -45,7 +47,7 @@ func TestDatadog(t *testing.T) {
 	require.EqualValues(t, 1, attrs["public_id"])
 	require.Equal(t, "New script", attrs["title"])
 	require.Equal(t, "SEV-2", attrs["severity"])
-	incidents := srv.DatadogIncidents()
+	incidents := fake.Incidents()
 	require.Len(t, incidents, 1)
 	require.Equal(t, data["id"], incidents[0].ID)
 	require.Equal(t, "datadoghq.eu", incidents[0].Site)
@@ -89,7 +91,8 @@ func TestDatadog(t *testing.T) {
 }
 
 func TestDatadogSearchAndUpdate(t *testing.T) {
-	srv := fakes.NewServer(t)
+	fake := datadogtest.New()
+	srv := notifytest.NewServer(t, fake)
 	const api = "https://api.datadoghq.eu/api/v2/incidents"
 	keys := map[string]string{"DD-API-KEY": ddAPIKey, "DD-APPLICATION-KEY": ddAppKey, "Content-Type": "application/json"}
 	search := func(query string) fakekit.Answer {
@@ -134,7 +137,7 @@ func TestDatadogSearchAndUpdate(t *testing.T) {
 	require.Equal(t, http.StatusOK, a.Status, a.Body)
 	require.Equal(t, "resolved", fakekit.Decode(t, a.Body)["data"].(map[string]any)["attributes"].(map[string]any)["state"])
 
-	require.Equal(t, "resolved", srv.DatadogIncidents()[0].State)
+	require.Equal(t, "resolved", fake.Incidents()[0].State)
 	require.Len(t, hits(search(`cd_event_id:"evt:1" AND state:resolved`)), 1)
 	require.Len(t, hits(search(`cd_event_id:"evt:1" AND state:active`)), 0)
 }

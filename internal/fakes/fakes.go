@@ -3,7 +3,8 @@
 // loopback stand-in the integration tests, the playground, the examples and
 // cdnotify's tests talk to. Each fake lives beside its destination
 // (slack/slacktest, …); Server keeps the accessor names they had when they
-// all lived in notifytest, forwarding to the fake.
+// all lived in notifytest, forwarding to the fake; what no caller uses is
+// reached through the fake's field (srv.Jira.SetProjects).
 package fakes
 
 import (
@@ -85,17 +86,11 @@ func (s *Server) OpsgenieAlerts() []opsgenietest.Alert { return s.Opsgenie.Alert
 // OpsgenieOpen is Opsgenie.Open.
 func (s *Server) OpsgenieOpen() []opsgenietest.Alert { return s.Opsgenie.Open() }
 
-// SetOpsgenieTeams is Opsgenie.SetTeams.
-func (s *Server) SetOpsgenieTeams(teams ...opsgenietest.Team) { s.Opsgenie.SetTeams(teams...) }
-
 // JiraIssues is Jira.Issues.
 func (s *Server) JiraIssues() []jiratest.Issue { return s.Jira.Issues() }
 
 // SetJiraWorkflow is Jira.SetWorkflow.
 func (s *Server) SetJiraWorkflow(ts ...jiratest.Transition) { s.Jira.SetWorkflow(ts...) }
-
-// SetJiraProjects is Jira.SetProjects.
-func (s *Server) SetJiraProjects(ps ...jiratest.Project) { s.Jira.SetProjects(ps...) }
 
 // SetJiraAnonymousAccess is Jira.SetAnonymousAccess.
 func (s *Server) SetJiraAnonymousAccess(on bool) { s.Jira.SetAnonymousAccess(on) }
@@ -111,9 +106,6 @@ func (s *Server) SplunkEvents() []splunktest.Event { return s.Splunk.Events() }
 
 // SetSplunkIndexes is Splunk.SetIndexes.
 func (s *Server) SetSplunkIndexes(indexes ...string) { s.Splunk.SetIndexes(indexes...) }
-
-// SetSplunkMaxContentLength is Splunk.SetMaxContentLength.
-func (s *Server) SetSplunkMaxContentLength(n int) { s.Splunk.SetMaxContentLength(n) }
 
 // SetWebhookSecret is Webhook.SetSecret.
 func (s *Server) SetWebhookSecret(secret notify.Secret) error { return s.Webhook.SetSecret(secret) }

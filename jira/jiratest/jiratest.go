@@ -3,9 +3,9 @@
 //
 //	srv := notifytest.NewServer(t, jiratest.New())
 //
-// Each fake checks a request as the vendor documents it and answers
-// with the vendor's status and body. Credentials below are "any well-formed
-// one" until Server.ExpectCredentials lists the accepted ones.
+// The fake checks a request as the vendor documents it and answers with
+// the vendor's status and body. Credentials below are "any well-formed
+// one" until notifytest.Server.ExpectCredentials lists the accepted ones.
 //
 // Jira, <site>.atlassian.net and api.atlassian.com/ex/jira/{cloudId}/: Basic
 // auth email:token. No or bad auth: 401 {"errorMessages":[…],"errors":{}}

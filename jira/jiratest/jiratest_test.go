@@ -10,7 +10,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/codedefender/integrations/internal/fakekit"
-	"github.com/codedefender/integrations/internal/fakes"
 	"github.com/codedefender/integrations/jira/jiratest"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -23,7 +22,8 @@ const (
 )
 
 func TestJiraReads(t *testing.T) {
-	srv := fakes.NewServer(t)
+	fake := jiratest.New()
+	srv := notifytest.NewServer(t, fake)
 	site := "https://acme.atlassian.net"
 	auth := fakekit.Basic(jiraEmail, jiraToken)
 
@@ -93,7 +93,8 @@ func TestJiraReads(t *testing.T) {
 }
 
 func TestJiraAuth(t *testing.T) {
-	srv := fakes.NewServer(t)
+	fake := jiratest.New()
+	srv := notifytest.NewServer(t, fake)
 	myself := "https://acme.atlassian.net/rest/api/2/myself"
 	project := "https://acme.atlassian.net/rest/api/2/project/SEC"
 	for _, h := range []map[string]string{nil, fakekit.Basic("not-an-email", jiraToken), fakekit.Basic(jiraEmail, ""),
@@ -114,7 +115,7 @@ func TestJiraAuth(t *testing.T) {
 	a := fakekit.Send(t, srv.Client(), http.MethodGet, project, fakekit.Basic(jiraEmail, jiraToken), "")
 	require.Equal(t, http.StatusUnauthorized, a.Status)
 	require.Equal(t, "AUTHENTICATED_FAILED", a.Header.Get("X-Seraph-LoginReason"))
-	srv.SetJiraAnonymousAccess(true)
+	fake.SetAnonymousAccess(true)
 	a = fakekit.Send(t, srv.Client(), http.MethodGet, project, fakekit.Basic(jiraEmail, jiraToken), "")
 	require.Equal(t, http.StatusOK, a.Status)
 	require.Equal(t, "AUTHENTICATED_FAILED", a.Header.Get("X-Seraph-LoginReason"))
@@ -127,7 +128,8 @@ func TestJiraAuth(t *testing.T) {
 }
 
 func TestJiraCreateAndSearch(t *testing.T) {
-	srv := fakes.NewServer(t)
+	fake := jiratest.New()
+	srv := notifytest.NewServer(t, fake)
 	site := "https://acme.atlassian.net"
 	auth := fakekit.Basic(jiraEmail, jiraToken)
 	create := func(fields string) fakekit.Answer {
@@ -140,7 +142,7 @@ func TestJiraCreateAndSearch(t *testing.T) {
 	a = create(`"project":{"key":"SEC"},"issuetype":{"name":"Bug"},"summary":"Other","labels":["cd-evt-2"]`)
 	require.JSONEq(t, `{"id":"10001","key":"SEC-2","self":"https://acme.atlassian.net/rest/api/2/issue/10001"}`, a.Body)
 
-	issues := srv.JiraIssues()
+	issues := fake.Issues()
 	require.Len(t, issues, 2)
 	require.Equal(t, "High", issues[0].Priority)
 	require.Equal(t, []string{"code-defender", "cd-evt-1"}, issues[0].Labels)
@@ -182,13 +184,13 @@ func TestJiraCreateAndSearch(t *testing.T) {
 	require.Equal(t, http.StatusUnsupportedMediaType, a.Status)
 
 	// A required custom field.
-	srv.SetJiraProjects(jiratest.Project{ID: "20000", Key: "OPS", Name: "Ops", IssueTypes: []jiratest.IssueType{
+	fake.SetProjects(jiratest.Project{ID: "20000", Key: "OPS", Name: "Ops", IssueTypes: []jiratest.IssueType{
 		{ID: "1", Name: "Alert", Fields: []string{"labels", "customfield_1"}, Required: []string{"customfield_1"}}}})
 	a = create(`"project":{"id":"20000"},"issuetype":{"id":"1"},"summary":"s"`)
 	require.JSONEq(t, `{"errorMessages":[],"errors":{"customfield_1":"customfield_1 is required."}}`, a.Body)
 	a = create(`"project":{"id":"20000"},"issuetype":{"id":"1"},"summary":"s","customfield_1":"v","labels":["cd-evt-1"]`)
 	require.JSONEq(t, `{"id":"10002","key":"OPS-1","self":"https://acme.atlassian.net/rest/api/2/issue/10002"}`, a.Body)
-	srv.SetJiraProjects(jiratest.DefaultProject())
+	fake.SetProjects(jiratest.DefaultProject())
 
 	search := func(body string) (int, []string, map[string]any) {
 		a := fakekit.Send(t, srv.Client(), http.MethodPost, site+"/rest/api/3/search/jql", auth, body)
@@ -228,7 +230,8 @@ func TestJiraCreateAndSearch(t *testing.T) {
 }
 
 func TestJiraCommentsAndTransitions(t *testing.T) {
-	srv := fakes.NewServer(t)
+	fake := jiratest.New()
+	srv := notifytest.NewServer(t, fake)
 	site := "https://acme.atlassian.net"
 	auth := fakekit.Basic(jiraEmail, jiraToken)
 	a := fakekit.Send(t, srv.Client(), http.MethodPost, site+"/rest/api/2/issue", auth,
@@ -268,7 +271,7 @@ func TestJiraCommentsAndTransitions(t *testing.T) {
 	a = fakekit.Send(t, srv.Client(), http.MethodPost, site+"/rest/api/3/issue/SEC-1/transitions", auth, `{"transition":{"id":"31"}}`)
 	require.Equal(t, http.StatusNoContent, a.Status)
 
-	is := srv.JiraIssues()[0]
+	is := fake.Issues()[0]
 	require.Equal(t, "Done", is.Status)
 	require.Equal(t, "done", is.StatusCategory)
 	require.Equal(t, []string{"resolved"}, is.Comments)
@@ -288,12 +291,12 @@ func TestJiraCommentsAndTransitions(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, a.Status, "no transition to the status the issue is in")
 
 	// A transition whose screen requires a field.
-	srv.SetJiraWorkflow(jiratest.Transition{ID: "41", Name: "Close", To: "Closed", Category: "done", Required: []string{"resolution"}})
+	fake.SetWorkflow(jiratest.Transition{ID: "41", Name: "Close", To: "Closed", Category: "done", Required: []string{"resolution"}})
 	a = fakekit.Send(t, srv.Client(), http.MethodPost, site+"/rest/api/3/issue/SEC-1/transitions", auth, `{"transition":{"id":"41"}}`)
 	require.Equal(t, http.StatusBadRequest, a.Status)
 	require.JSONEq(t, `{"errorMessages":[],"errors":{"resolution":"Resolution is required."}}`, a.Body)
 	a = fakekit.Send(t, srv.Client(), http.MethodPost, site+"/rest/api/3/issue/SEC-1/transitions", auth,
 		`{"transition":{"id":"41"},"fields":{"resolution":{"name":"Done"}}}`)
 	require.Equal(t, http.StatusNoContent, a.Status)
-	require.Equal(t, "Closed", srv.JiraIssues()[0].Status)
+	require.Equal(t, "Closed", fake.Issues()[0].Status)
 }

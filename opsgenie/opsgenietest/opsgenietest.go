@@ -3,9 +3,9 @@
 //
 //	srv := notifytest.NewServer(t, opsgenietest.New())
 //
-// Each fake checks a request as the vendor documents it and answers
-// with the vendor's status and body. Credentials below are "any well-formed
-// one" until Server.ExpectCredentials lists the accepted ones.
+// The fake checks a request as the vendor documents it and answers with
+// the vendor's status and body. Credentials below are "any well-formed
+// one" until notifytest.Server.ExpectCredentials lists the accepted ones.
 //
 // Opsgenie, api.opsgenie.com, api.eu.opsgenie.com and the JSM Ops URL
 // api.atlassian.com/jsm/ops/integration/…: Authorization: GenieKey <uuid>.

@@ -9,7 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/codedefender/integrations/internal/fakekit"
-	"github.com/codedefender/integrations/internal/fakes"
+	"github.com/codedefender/integrations/notify/notifytest"
 	"github.com/codedefender/integrations/opsgenie/opsgenietest"
 )
 
@@ -18,7 +18,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const ogKey = "5f1c2b1e-3a4d-4e5f-8a9b-0c1d2e3f4a5b"
 
 func TestOpsgenie(t *testing.T) {
-	srv := fakes.NewServer(t)
+	fake := opsgenietest.New()
+	srv := notifytest.NewServer(t, fake)
 	auth := map[string]string{"Authorization": "GenieKey " + ogKey, "Content-Type": "application/json"}
 
 	a := fakekit.Send(t, srv.Client(), http.MethodPost, "https://api.opsgenie.com/v2/alerts", auth,
@@ -31,7 +32,7 @@ func TestOpsgenie(t *testing.T) {
 	requestID, _ := m["requestId"].(string)
 	require.Regexp(t, `^[0-9a-f-]{36}$`, requestID)
 
-	alerts := srv.OpsgenieAlerts()
+	alerts := fake.Alerts()
 	require.Len(t, alerts, 1)
 	require.Equal(t, strings.Repeat("m", 130), alerts[0].Message, "message truncated to 130")
 	require.Equal(t, "P2", alerts[0].Priority)
@@ -60,7 +61,7 @@ func TestOpsgenie(t *testing.T) {
 
 	a = fakekit.Send(t, srv.Client(), http.MethodPost, "https://api.opsgenie.com/v2/alerts/cd-evt-1/close?identifierType=alias", auth, `{}`)
 	require.Equal(t, http.StatusAccepted, a.Status)
-	require.Equal(t, "closed", srv.OpsgenieAlerts()[0].Status)
+	require.Equal(t, "closed", fake.Alerts()[0].Status)
 
 	refused := []struct {
 		name, auth, body string
@@ -95,7 +96,7 @@ func TestOpsgenie(t *testing.T) {
 	require.Equal(t, team, fakekit.Decode(t, a.Body)["data"].(map[string]any)["id"])
 	a = fakekit.Send(t, srv.Client(), http.MethodGet, "https://api.opsgenie.com/v2/teams/not-a-uuid", auth, "")
 	require.Equal(t, http.StatusNotFound, a.Status)
-	srv.SetOpsgenieTeams(opsgenietest.Team{ID: "aaaaaaaa-3b91-438f-b7e4-e3e54af9147c", Name: "SOC"})
+	fake.SetTeams(opsgenietest.Team{ID: "aaaaaaaa-3b91-438f-b7e4-e3e54af9147c", Name: "SOC"})
 	a = fakekit.Send(t, srv.Client(), http.MethodGet, "https://api.opsgenie.com/v2/teams/"+team, auth, "")
 	require.Equal(t, http.StatusNotFound, a.Status)
 	require.Equal(t, "No team exists with id ["+team+"]", fakekit.Decode(t, a.Body)["message"])
@@ -114,7 +115,8 @@ func TestOpsgenie(t *testing.T) {
 // 202 for every well-formed request (the request status says what it did),
 // and the alert state that a test asserts "nothing open" on.
 func TestOpsgenieClose(t *testing.T) {
-	srv := fakes.NewServer(t)
+	fake := opsgenietest.New()
+	srv := notifytest.NewServer(t, fake)
 	auth := map[string]string{"Authorization": "GenieKey " + ogKey, "Content-Type": "application/json"}
 	open := func(alias, base string) {
 		t.Helper()
@@ -134,7 +136,7 @@ func TestOpsgenieClose(t *testing.T) {
 
 	open("evt-1", us)
 	open("evt-2", jsm)
-	require.Len(t, srv.OpsgenieOpen(), 2)
+	require.Len(t, fake.Open(), 2)
 
 	refused := []struct {
 		name   string
@@ -163,7 +165,7 @@ func TestOpsgenieClose(t *testing.T) {
 			require.NotEmpty(t, m["requestId"], "Opsgenie's error body")
 		})
 	}
-	require.Len(t, srv.OpsgenieOpen(), 2, "a refused close closes nothing")
+	require.Len(t, fake.Open(), 2, "a refused close closes nothing")
 
 	body := `{"source":"Code Defender","note":"Resolved in Code Defender."}`
 	a := fakekit.Send(t, srv.Client(), http.MethodPost, closeURL(us, "evt-1"), auth, body)
@@ -181,9 +183,9 @@ func TestOpsgenieClose(t *testing.T) {
 
 	a = fakekit.Send(t, srv.Client(), http.MethodPost, closeURL(jsm, "evt-2"), auth, body)
 	require.Equal(t, http.StatusAccepted, a.Status, "the JSM Operations path")
-	require.Empty(t, srv.OpsgenieOpen())
+	require.Empty(t, fake.Open())
 
-	alerts := srv.OpsgenieAlerts()
+	alerts := fake.Alerts()
 	require.Len(t, alerts, 2, "closing creates nothing")
 	a = fakekit.Send(t, srv.Client(), http.MethodPost, us+"/"+alerts[0].ID+"/close?identifierType=id", auth, "")
 	require.Equal(t, "Alert is already closed", status(a))

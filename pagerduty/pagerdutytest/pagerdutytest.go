@@ -3,9 +3,9 @@
 //
 //	srv := notifytest.NewServer(t, pagerdutytest.New())
 //
-// Each fake checks a request as the vendor documents it and answers
-// with the vendor's status and body. Credentials below are "any well-formed
-// one" until Server.ExpectCredentials lists the accepted ones.
+// The fake checks a request as the vendor documents it and answers with
+// the vendor's status and body. Credentials below are "any well-formed
+// one" until notifytest.Server.ExpectCredentials lists the accepted ones.
 //
 // PagerDuty, events.pagerduty.com and events.eu.pagerduty.com: POST
 // /v2/enqueue, authenticated by routing_key (32 alphanumerics) in the body;

@@ -11,7 +11,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/codedefender/integrations/internal/fakekit"
-	"github.com/codedefender/integrations/internal/fakes"
 	"github.com/codedefender/integrations/notify/notifytest"
 	"github.com/codedefender/integrations/pagerduty/pagerdutytest"
 )
@@ -23,7 +22,8 @@ const pdKey = "0123456789abcdef0123456789abcdef"
 var jsonCT = fakekit.JSONContent()
 
 func TestPagerDuty(t *testing.T) {
-	srv := fakes.NewServer(t)
+	fake := pagerdutytest.New()
+	srv := notifytest.NewServer(t, fake)
 	enqueue := "https://events.pagerduty.com/v2/enqueue"
 	event := func(fields string) string { return `{"routing_key":"` + pdKey + `",` + fields + `}` }
 
@@ -46,12 +46,12 @@ func TestPagerDuty(t *testing.T) {
 	// Test's probe: a resolve for an unknown key is accepted and opens nothing.
 	a = fakekit.Send(t, srv.Client(), http.MethodPost, enqueue, jsonCT, event(`"event_action":"resolve","dedup_key":"conn-test-1"`))
 	require.JSONEq(t, `{"status":"success","message":"Event processed","dedup_key":"conn-test-1"}`, a.Body)
-	alerts := srv.PagerDutyAlerts()
+	alerts := fake.Alerts()
 	require.Len(t, alerts, 2)
 	require.Equal(t, pagerdutytest.Alert{DedupKey: "evt-1", Summary: "s", Source: "x", Severity: "critical",
 		Status: "triggered", Triggers: 2}, alerts[1])
 	fakekit.Send(t, srv.Client(), http.MethodPost, enqueue, jsonCT, event(`"event_action":"resolve","dedup_key":"evt-1"`))
-	require.Equal(t, "resolved", srv.PagerDutyAlerts()[1].Status)
+	require.Equal(t, "resolved", fake.Alerts()[1].Status)
 
 	bad := []struct{ body, err string }{
 		{`{"event_action":"resolve","dedup_key":"d"}`, "'routing_key' is missing or blank"},
@@ -86,7 +86,8 @@ func TestPagerDuty(t *testing.T) {
 var hex32 = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 func TestGeneratedDedupKeysDiffer(t *testing.T) {
-	srv := fakes.NewServer(t)
+	fake := pagerdutytest.New()
+	srv := notifytest.NewServer(t, fake)
 	seen := map[string]bool{}
 	for range 3 {
 		a := fakekit.Send(t, srv.Client(), http.MethodPost, "https://events.pagerduty.com/v2/enqueue", jsonCT,
@@ -96,7 +97,7 @@ func TestGeneratedDedupKeysDiffer(t *testing.T) {
 		seen[k] = true
 	}
 	require.Len(t, seen, 3)
-	require.Len(t, srv.PagerDutyAlerts(), 3)
+	require.Len(t, fake.Alerts(), 3)
 }
 
 // TestPagerDutyResolve holds the fake to the Events API's dedup rules for
@@ -104,7 +105,8 @@ func TestGeneratedDedupKeysDiffer(t *testing.T) {
 // never triggered is accepted and changes nothing, and PagerDutyOpen tells
 // what is left open.
 func TestPagerDutyResolve(t *testing.T) {
-	srv := fakes.NewServer(t)
+	fake := pagerdutytest.New()
+	srv := notifytest.NewServer(t, fake)
 	const enqueue = "https://events.pagerduty.com/v2/enqueue"
 	jsonCT := map[string]string{"Content-Type": "application/json"}
 	post := func(body string) fakekit.Answer {
@@ -113,20 +115,20 @@ func TestPagerDutyResolve(t *testing.T) {
 	}
 	a := post(`"event_action":"trigger","dedup_key":"evt-1","payload":{"summary":"s","source":"x","severity":"info"}`)
 	require.Equal(t, http.StatusAccepted, a.Status)
-	require.Len(t, srv.PagerDutyOpen(), 1)
+	require.Len(t, fake.Open(), 1)
 
 	a = post(`"event_action":"resolve"`)
 	require.Equal(t, http.StatusBadRequest, a.Status, "a resolve needs its dedup key")
 	require.Contains(t, a.Body, "'dedup_key' is missing or blank")
-	require.Len(t, srv.PagerDutyOpen(), 1)
+	require.Len(t, fake.Open(), 1)
 
 	for _, key := range []string{"evt-1", "evt-1", "never-opened"} {
 		a = post(`"event_action":"resolve","dedup_key":"` + key + `"`)
 		require.Equal(t, http.StatusAccepted, a.Status)
 		require.JSONEq(t, `{"status":"success","message":"Event processed","dedup_key":"`+key+`"}`, a.Body)
 	}
-	require.Empty(t, srv.PagerDutyOpen())
-	alerts := srv.PagerDutyAlerts()
+	require.Empty(t, fake.Open())
+	alerts := fake.Alerts()
 	require.Len(t, alerts, 1, "a resolve opens nothing")
 	require.Equal(t, "resolved", alerts[0].Status)
 }

@@ -3,9 +3,9 @@
 //
 //	srv := notifytest.NewServer(t, slacktest.New())
 //
-// Each fake checks a request as the vendor documents it and answers
-// with the vendor's status and body. Credentials below are "any well-formed
-// one" until Server.ExpectCredentials lists the accepted ones.
+// The fake checks a request as the vendor documents it and answers with
+// the vendor's status and body. Credentials below are "any well-formed
+// one" until notifytest.Server.ExpectCredentials lists the accepted ones.
 //
 // Slack, hooks.slack.com: POST /services/T…/B…/<secret> with a JSON message
 // (or payload=<json>). 200 "ok". No text or a blank one: 400 no_text (Slack

@@ -9,7 +9,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/codedefender/integrations/internal/fakekit"
-	"github.com/codedefender/integrations/internal/fakes"
+	"github.com/codedefender/integrations/notify/notifytest"
+	"github.com/codedefender/integrations/slack/slacktest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -17,7 +18,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const slackHook = "https://hooks.slack.com/services/T0001ABCD/B0002EFGH/abcdefghijklmnopqrstuvwx"
 
 func TestSlack(t *testing.T) {
-	srv := fakes.NewServer(t)
+	fake := slacktest.New()
+	srv := notifytest.NewServer(t, fake)
 	cases := []struct {
 		name, url, contentType, body string
 		status                       int

@@ -3,9 +3,9 @@
 //
 //	srv := notifytest.NewServer(t, splunktest.New())
 //
-// Each fake checks a request as the vendor documents it and answers
-// with the vendor's status and body. Credentials below are "any well-formed
-// one" until Server.ExpectCredentials lists the accepted ones.
+// The fake checks a request as the vendor documents it and answers with
+// the vendor's status and body. Credentials below are "any well-formed
+// one" until notifytest.Server.ExpectCredentials lists the accepted ones.
 //
 // Splunk, the HTTP Event Collector on *.splunkcloud.com and
 // *.splunkcloudgc.com, and under /services/collector on any other host

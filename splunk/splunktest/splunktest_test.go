@@ -11,8 +11,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/codedefender/integrations/internal/fakekit"
-	"github.com/codedefender/integrations/internal/fakes"
 	"github.com/codedefender/integrations/notify/notifytest"
+	"github.com/codedefender/integrations/splunk/splunktest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -20,7 +20,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const splunkToken = "12345678-1234-4234-9234-123456789012"
 
 func TestSplunk(t *testing.T) {
-	srv := fakes.NewServer(t)
+	fake := splunktest.New()
+	srv := notifytest.NewServer(t, fake)
 	cloud := "https://http-inputs-acme.splunkcloud.com/services/collector/event"
 	onPrem := "https://splunk.corp.example:8088/services/collector"
 	auth := map[string]string{"Authorization": "Splunk " + splunkToken}
@@ -33,7 +34,7 @@ func TestSplunk(t *testing.T) {
 	a = fakekit.Send(t, srv.Client(), http.MethodPost, onPrem,
 		map[string]string{"Authorization": auth["Authorization"], "Content-Encoding": "gzip"}, fakekit.Gzip(t, `{"event":"zipped"}`))
 	require.JSONEq(t, `{"text":"Success","code":0}`, a.Body)
-	events := srv.SplunkEvents()
+	events := fake.Events()
 	require.Len(t, events, 3)
 	require.Equal(t, "http-inputs-acme.splunkcloud.com", events[0].Host)
 	require.Equal(t, json.Number("1767225600.123"), events[0].Time)
@@ -77,19 +78,19 @@ func TestSplunk(t *testing.T) {
 			require.JSONEq(t, c.answer, a.Body)
 		})
 	}
-	require.Len(t, srv.SplunkEvents(), 5, "the two events before a failing one are kept")
+	require.Len(t, fake.Events(), 5, "the two events before a failing one are kept")
 
 	a = fakekit.Send(t, srv.Client(), http.MethodGet, "https://acme.splunkcloud.com:8088/services/collector/health", nil, "")
 	require.JSONEq(t, `{"text":"HEC is healthy","code":17}`, a.Body)
 
-	srv.SetSplunkIndexes("main")
+	fake.SetIndexes("main")
 	a = fakekit.Send(t, srv.Client(), http.MethodPost, cloud, auth, `{"event":"a","index":"security"}`)
 	require.JSONEq(t, `{"text":"Incorrect index","code":7,"invalid-event-number":0}`, a.Body)
-	srv.SetSplunkIndexes()
-	srv.SetSplunkMaxContentLength(10)
+	fake.SetIndexes()
+	fake.SetMaxContentLength(10)
 	a = fakekit.Send(t, srv.Client(), http.MethodPost, cloud, auth, `{"event":"longer than ten"}`)
 	require.Equal(t, http.StatusRequestEntityTooLarge, a.Status)
-	srv.SetSplunkMaxContentLength(0)
+	fake.SetMaxContentLength(0)
 	a = fakekit.Send(t, srv.Client(), http.MethodPost, cloud, map[string]string{"Authorization": auth["Authorization"],
 		"X-Splunk-Request-Channel": "not-a-guid"}, `{"event":"a"}`)
 	require.JSONEq(t, `{"text":"Invalid data channel","code":11}`, a.Body)
@@ -107,7 +108,8 @@ func TestSplunk(t *testing.T) {
 // that posts there gets an HTML page and no event is kept. HEC answers on
 // the stack's http-inputs hosts, and on port 8088 of the stack for trials.
 func TestSplunkWebAddressIsNotHEC(t *testing.T) {
-	srv := fakes.NewServer(t)
+	fake := splunktest.New()
+	srv := notifytest.NewServer(t, fake)
 	auth := map[string]string{"Authorization": "Splunk " + splunkToken}
 	for _, u := range []string{
 		"https://acme.splunkcloud.com/services/collector/event",
@@ -119,7 +121,7 @@ func TestSplunkWebAddressIsNotHEC(t *testing.T) {
 		require.True(t, strings.HasPrefix(a.Header.Get("Content-Type"), "text/html"), u)
 		require.Contains(t, a.Body, "Page not found!", u)
 	}
-	require.Empty(t, srv.SplunkEvents())
+	require.Empty(t, fake.Events())
 
 	for _, u := range []string{
 		"https://http-inputs-acme.splunkcloud.com/services/collector/event",
@@ -130,5 +132,5 @@ func TestSplunkWebAddressIsNotHEC(t *testing.T) {
 		require.Equal(t, http.StatusOK, a.Status, u)
 		require.JSONEq(t, `{"text":"Success","code":0}`, a.Body, u)
 	}
-	require.Len(t, srv.SplunkEvents(), 3)
+	require.Len(t, fake.Events(), 3)
 }

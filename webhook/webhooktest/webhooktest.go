@@ -3,9 +3,9 @@
 //
 //	srv := notifytest.NewServer(t, webhooktest.New())
 //
-// Each fake checks a request as the vendor documents it and answers
-// with the vendor's status and body. Credentials below are "any well-formed
-// one" until Server.ExpectCredentials lists the accepted ones.
+// The fake checks a request as the vendor documents it and answers with
+// the vendor's status and body. Credentials below are "any well-formed
+// one" until notifytest.Server.ExpectCredentials lists the accepted ones.
 //
 // Webhook, every other host and path: 200 with an empty body to any method,
 // unless notifytest.Server.ExpectCredentials(notifytest.Webhook, …) names the accepted

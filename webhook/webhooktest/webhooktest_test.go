@@ -16,9 +16,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/codedefender/integrations/internal/fakekit"
-	"github.com/codedefender/integrations/internal/fakes"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
+	"github.com/codedefender/integrations/webhook/webhooktest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -33,7 +33,8 @@ func sign(secret, id string, ts int64, body string) string {
 }
 
 func TestWebhook(t *testing.T) {
-	srv := fakes.NewServer(t)
+	fake := webhooktest.New()
+	srv := notifytest.NewServer(t, fake)
 	u := "https://hooks.example.org/cd"
 	a := fakekit.Send(t, srv.Client(), http.MethodPost, u, jsonCT, `{"id":"evt-1"}`)
 	require.Equal(t, http.StatusOK, a.Status)
@@ -47,9 +48,9 @@ func TestWebhook(t *testing.T) {
 	srv.ExpectCredentials(notifytest.Webhook)
 
 	secret := "whsec_" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
-	require.Error(t, srv.SetWebhookSecret("whsec_c2hvcnQ="))
-	require.Error(t, srv.SetWebhookSecret("nope"))
-	require.NoError(t, srv.SetWebhookSecret(notify.Secret(secret)))
+	require.Error(t, fake.SetSecret("whsec_c2hvcnQ="))
+	require.Error(t, fake.SetSecret("nope"))
+	require.NoError(t, fake.SetSecret(notify.Secret(secret)))
 	now := time.Now().Unix()
 	body := `{"type":"test"}`
 	headers := func(ts int64, sig string) map[string]string {
@@ -67,15 +68,16 @@ func TestWebhook(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, a.Status, name)
 		require.True(t, strings.HasPrefix(a.Body, "signature verification failed: "), name)
 	}
-	require.NoError(t, srv.SetWebhookSecret(""))
+	require.NoError(t, fake.SetSecret(""))
 	require.Equal(t, http.StatusOK, fakekit.Send(t, srv.Client(), http.MethodPost, u, nil, body).Status)
 }
 
 func TestWebhookOpenFollowsResolutions(t *testing.T) {
-	srv := fakes.NewServer(t)
+	fake := webhooktest.New()
+	srv := notifytest.NewServer(t, fake)
 	u := "https://hooks.example.org/cd"
 	secret := "whsec_" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
-	require.NoError(t, srv.SetWebhookSecret(notify.Secret(secret)))
+	require.NoError(t, fake.SetSecret(notify.Secret(secret)))
 	deliver := func(id string) int {
 		now := time.Now().Unix()
 		body := `{"id":"x"}`
@@ -84,15 +86,15 @@ func TestWebhookOpenFollowsResolutions(t *testing.T) {
 			"webhook-timestamp": strconv.FormatInt(now, 10), "webhook-signature": sign(secret, id, now, body),
 		}, body).Status
 	}
-	require.Empty(t, srv.WebhookOpen())
+	require.Empty(t, fake.Open())
 	require.Equal(t, http.StatusOK, deliver("evt-1"))
 	require.Equal(t, http.StatusOK, deliver("evt-2"))
 	require.Equal(t, http.StatusOK, deliver("evt-1"), "a retry is the same delivery")
-	require.Equal(t, []string{"evt-1", "evt-2"}, srv.WebhookOpen())
+	require.Equal(t, []string{"evt-1", "evt-2"}, fake.Open())
 	require.Equal(t, http.StatusOK, deliver("evt-1:resolved"))
-	require.Equal(t, []string{"evt-2"}, srv.WebhookOpen())
+	require.Equal(t, []string{"evt-2"}, fake.Open())
 	require.Equal(t, http.StatusOK, deliver("evt-3:resolved"), "resolving what was never opened is accepted")
-	require.Equal(t, []string{"evt-2"}, srv.WebhookOpen())
+	require.Equal(t, []string{"evt-2"}, fake.Open())
 
 	// A refused delivery opens and resolves nothing.
 	now := time.Now().Unix()
@@ -100,9 +102,9 @@ func TestWebhookOpenFollowsResolutions(t *testing.T) {
 		"webhook-id": "evt-2:resolved", "webhook-timestamp": strconv.FormatInt(now, 10), "webhook-signature": "v1,bm9wZQ==",
 	}, `{}`)
 	require.Equal(t, http.StatusUnauthorized, a.Status)
-	require.Equal(t, []string{"evt-2"}, srv.WebhookOpen())
+	require.Equal(t, []string{"evt-2"}, fake.Open())
 	// Nor does a request that carries no webhook-id.
-	require.NoError(t, srv.SetWebhookSecret(""))
+	require.NoError(t, fake.SetSecret(""))
 	require.Equal(t, http.StatusOK, fakekit.Send(t, srv.Client(), http.MethodPost, u, nil, `{}`).Status)
-	require.Equal(t, []string{"evt-2"}, srv.WebhookOpen())
+	require.Equal(t, []string{"evt-2"}, fake.Open())
 }
