@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/codedefender/integrations/internal/fakes"
 	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
@@ -17,7 +18,7 @@ import (
 // is kept, and the fake's client routes it to 127.0.0.1.
 func TestLoopbackFake(t *testing.T) {
 	ctx := context.Background()
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	logger, logs := notifytest.NewLogger()
 	t.Cleanup(func() { notifytest.AssertNoSecret(t, logs.String(), secrets...) })
 	c := validConfig()
@@ -53,7 +54,7 @@ func TestLoopbackFake(t *testing.T) {
 // event never opened, changes nothing.
 func TestLoopbackLifecycle(t *testing.T) {
 	ctx := context.Background()
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	n, err := New(validConfig(), notify.WithHTTPClient(srv.Client()))
 	require.NoError(t, err)
 
@@ -84,7 +85,7 @@ func TestLoopbackLifecycle(t *testing.T) {
 // create that reached Datadog is); the retry opens no second incident.
 func TestLoopbackRetryAfterTimeout(t *testing.T) {
 	ctx := context.Background()
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	n, err := New(validConfig(), notify.WithHTTPClient(srv.Client()), notify.WithTimeout(300*time.Millisecond))
 	require.NoError(t, err)
 	srv.HoldDatadogAnswers(1, 2*time.Second)

@@ -11,6 +11,7 @@ import (
 	"github.com/jarcoal/httpmock"
 
 	"github.com/codedefender/integrations/jira"
+	"github.com/codedefender/integrations/jira/jiratest"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -120,7 +121,8 @@ func ExampleFromJSON() {
 // notifytest's loopback fake of Jira, whose Incident issue type lacks the
 // Labels field on its create screen.
 func ExampleNotifier_TestReport() {
-	srv, err := notifytest.StartServer()
+	issues := jiratest.New()
+	srv, err := notifytest.StartServer(issues)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -153,7 +155,8 @@ func ExampleNotifier_TestReport() {
 // A resolved event comments on the event's open issue and moves it to a
 // Done status of the project's workflow, here the loopback fake's.
 func ExampleNotifier_Send_resolved() {
-	srv, err := notifytest.StartServer()
+	issues := jiratest.New()
+	srv, err := notifytest.StartServer(issues)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -175,6 +178,6 @@ func ExampleNotifier_Send_resolved() {
 	opened, _ := n.Send(context.Background(), e)
 	e.Status = notify.StatusResolved
 	closed, err := n.Send(context.Background(), e)
-	fmt.Println(opened.ID, closed.ID, err, srv.JiraIssues()[0].Status)
+	fmt.Println(opened.ID, closed.ID, err, issues.Issues()[0].Status)
 	// Output: SEC-1 SEC-1 <nil> Done
 }

@@ -6,7 +6,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/codedefender/integrations/internal/fakes"
 	"github.com/codedefender/integrations/internal/testkit"
+	"github.com/codedefender/integrations/jira/jiratest"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 )
@@ -16,7 +18,7 @@ import (
 // kept, and the fake's client routes it to 127.0.0.1.
 func TestLoopbackFake(t *testing.T) {
 	ctx := context.Background()
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	logger, logs := notifytest.NewLogger()
 	t.Cleanup(func() { notifytest.AssertNoSecret(t, logs.String(), secrets...) })
 	newNotifier := func(c Config) *Notifier {
@@ -69,7 +71,7 @@ func TestLoopbackFake(t *testing.T) {
 // resolving an event never opened, touches nothing.
 func TestLoopbackLifecycle(t *testing.T) {
 	ctx := context.Background()
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	n, err := New(validConfig(), notify.WithHTTPClient(srv.Client()))
 	require.NoError(t, err)
 
@@ -94,7 +96,7 @@ func TestLoopbackLifecycle(t *testing.T) {
 	require.Len(t, is[0].Comments, 1)
 
 	t.Run("a workflow without a Done status", func(t *testing.T) {
-		srv.SetJiraWorkflow(notifytest.JiraTransition{ID: "21", Name: "Start", To: "In Progress", Category: "indeterminate"})
+		srv.SetJiraWorkflow(jiratest.Transition{ID: "21", Name: "Start", To: "In Progress", Category: "indeterminate"})
 		e := testkit.MinimalEvent()
 		_, err := n.Send(ctx, e)
 		require.NoError(t, err)

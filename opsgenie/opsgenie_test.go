@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/fakes"
 	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
@@ -585,7 +586,7 @@ func TestFromJSONAndPrinting(t *testing.T) {
 // TestAgainstFake runs the notifier against notifytest's loopback Opsgenie,
 // which creates alerts by alias as Opsgenie does.
 func TestAgainstFake(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	logger, logs := notifytest.NewLogger()
 	for _, u := range []string{AlertsURL, AlertsURLEU, AlertsURLJSM} {
 		c := validConfig()
@@ -695,7 +696,7 @@ func TestSendResolvedAnswers(t *testing.T) {
 // again and closes an alert never opened: all succeed, nothing is left
 // open and only the first event creates an alert.
 func TestLifecycleAgainstFake(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	for _, base := range []string{AlertsURL, AlertsURLJSM} {
 		c := validConfig()
 		c.URL = base

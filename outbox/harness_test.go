@@ -22,6 +22,7 @@ import (
 	"github.com/codedefender/integrations/outbox/postgres"
 	"github.com/codedefender/integrations/outbox/sqlite"
 	"github.com/codedefender/integrations/slack"
+	"github.com/codedefender/integrations/slack/slacktest"
 )
 
 // harness is one database the same suite runs on.
@@ -156,7 +157,7 @@ type attemptLog struct {
 }
 
 func newFakes(t testing.TB, ids ...string) *fakes {
-	f := &fakes{srv: notifytest.NewServer(t), hooks: map[string]notify.Secret{}}
+	f := &fakes{srv: notifytest.NewServer(t, slacktest.New()), hooks: map[string]notify.Secret{}}
 	for i, id := range ids {
 		f.hooks[id] = notify.Secret(fmt.Sprintf("https://hooks.slack.com/services/T00000%03d/B00000%03d/%s", i, i, strings.Repeat(string(rune('a'+i%26)), 24)))
 	}

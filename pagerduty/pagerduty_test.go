@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/fakes"
 	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
@@ -507,7 +508,7 @@ func TestFromJSONAndPrinting(t *testing.T) {
 // TestAgainstFake runs the notifier against notifytest's loopback PagerDuty,
 // which keeps alerts by the Events API's dedup rules.
 func TestAgainstFake(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	logger, logs := notifytest.NewLogger()
 	n, err := New(validConfig(), notify.WithHTTPClient(srv.Client()), notify.WithLogger(logger))
 	require.NoError(t, err)
@@ -570,7 +571,7 @@ func TestSendResolved(t *testing.T) {
 // again and resolves an event never opened: all succeed, nothing is left
 // open and nothing but the first event triggers.
 func TestLifecycleAgainstFake(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	n, err := New(validConfig(), notify.WithHTTPClient(srv.Client()))
 	require.NoError(t, err)
 	ctx := context.Background()
@@ -648,7 +649,7 @@ func TestClose(t *testing.T) {
 // TestOversizedEventAgainstFake: an event of nearly Event's own 1 MiB
 // bound is delivered, cut to PagerDuty's 512 KB, and opens its alert.
 func TestOversizedEventAgainstFake(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	n, err := New(validConfig(), notify.WithHTTPClient(srv.Client()))
 	require.NoError(t, err)
 	e := testkit.FullEvent()

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/fakes"
 	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
@@ -642,7 +643,7 @@ func TestReceiptIsSlacksAnswer(t *testing.T) {
 // TestAgainstFake runs the notifier against notifytest's loopback Slack,
 // which checks Block Kit's limits the way Slack does.
 func TestAgainstFake(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	logger, logs := notifytest.NewLogger()
 	n, err := New(validConfig(), notify.WithHTTPClient(srv.Client()), notify.WithLogger(logger))
 	require.NoError(t, err)

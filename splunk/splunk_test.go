@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/fakes"
 	"github.com/codedefender/integrations/internal/testkit"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
@@ -789,7 +790,7 @@ func TestUnresolvableDerivedHostSaysToEnterTheHECURL(t *testing.T) {
 }
 
 func TestConsoleFormAgainstTheFake(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	c := validConfig()
 	c.URL = "https://acme.splunkcloud.com/services/collector"
 	n, err := New(c, notify.WithHTTPClient(srv.Client()))

@@ -791,22 +791,3 @@ func BenchmarkBody(b *testing.B) {
 		}
 	})
 }
-
-func TestSend_OpenThenResolvedAgainstTheFake(t *testing.T) {
-	srv := notifytest.NewServer(t)
-	require.NoError(t, srv.SetWebhookSecret(testSecret))
-	srv.ExpectCredentials(notifytest.Webhook, bearer)
-	n, err := New(validConfig(), notify.WithHTTPClient(srv.Client()))
-	require.NoError(t, err)
-	defer n.Close()
-	ctx := context.Background()
-	_, err = n.Send(ctx, testkit.FullEvent())
-	require.NoError(t, err)
-	require.Equal(t, []string{"evt-123"}, srv.WebhookOpen())
-	for range 2 { // resolving twice is harmless
-		r, err := n.Send(ctx, testkit.Resolved(testkit.FullEvent()))
-		require.NoError(t, err)
-		require.Equal(t, "evt-123:resolved", r.ID)
-	}
-	require.Empty(t, srv.WebhookOpen(), "the resolution closed what the open event opened")
-}

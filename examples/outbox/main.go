@@ -37,6 +37,7 @@ import (
 	"time"
 
 	integrations "github.com/codedefender/integrations"
+	"github.com/codedefender/integrations/internal/fakes"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 	"github.com/codedefender/integrations/outbox"
@@ -81,7 +82,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 
-	fakes, err := notifytest.StartServer()
+	fakes, err := fakes.StartServer()
 	if err != nil {
 		return err
 	}
@@ -126,7 +127,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 // resolver builds an integration from the store for each attempt, through
 // the fakes' client, caching one Notifier per integration.
-func resolver(fakes *notifytest.Server) func(context.Context, string) (notify.Notifier, error) {
+func resolver(fakes *fakes.Server) func(context.Context, string) (notify.Notifier, error) {
 	var mu sync.Mutex
 	cache := map[string]notify.Notifier{}
 	return func(_ context.Context, id string) (notify.Notifier, error) {
@@ -212,7 +213,7 @@ func waitDelivered(ctx context.Context, ob *outbox.Outbox[*sql.Tx], timeout time
 	}
 }
 
-func report(ctx context.Context, stdout io.Writer, ob *outbox.Outbox[*sql.Tx], fakes *notifytest.Server) error {
+func report(ctx context.Context, stdout io.Writer, ob *outbox.Outbox[*sql.Tx], fakes *fakes.Server) error {
 	cs, err := ob.Counts(ctx)
 	if err != nil {
 		return err

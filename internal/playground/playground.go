@@ -38,7 +38,9 @@ import (
 	"github.com/codedefender/integrations/datadog"
 	"github.com/codedefender/integrations/email"
 	"github.com/codedefender/integrations/gcs"
+	"github.com/codedefender/integrations/internal/fakes"
 	"github.com/codedefender/integrations/jira"
+	"github.com/codedefender/integrations/jira/jiratest"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
 	"github.com/codedefender/integrations/opsgenie"
@@ -88,7 +90,7 @@ type Playground struct {
 	Integrations []byte
 	// HTTP is the fake of the seven HTTP destinations: Inject a fault, or
 	// read what it was sent (RequestsTo, JiraIssues, SplunkEvents, …).
-	HTTP *notifytest.Server
+	HTTP *fakes.Server
 
 	s3   *s3Store
 	gcs  *gcsStore
@@ -108,7 +110,7 @@ func Start() (_ *Playground, err error) {
 			p.Close()
 		}
 	}()
-	if p.HTTP, err = notifytest.StartServer(); err != nil {
+	if p.HTTP, err = fakes.StartServer(); err != nil {
 		return nil, fmt.Errorf("playground: HTTP fakes: %w", err)
 	}
 	if p.s3, err = startS3(s3KeyID, s3Region, Bucket); err != nil {
@@ -255,7 +257,7 @@ func (p *Playground) integrations(saJSON string) ([]byte, error) {
 		{"type": jira.Type, "config": obj{
 			"name":               "Security board",
 			"url":                "https://playground.atlassian.net/rest/api/2/issue/",
-			"project_id":         notifytest.DefaultJiraProject().ID,
+			"project_id":         jiratest.DefaultProject().ID,
 			"api_token":          jiraToken,
 			"reporter_email":     jiraEmail,
 			"issue_type":         jira.DefaultIssueType,

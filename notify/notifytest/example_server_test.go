@@ -12,17 +12,18 @@ import (
 	"github.com/codedefender/integrations/internal/settings"
 	"github.com/codedefender/integrations/notify"
 	"github.com/codedefender/integrations/notify/notifytest"
+	"github.com/codedefender/integrations/slack/slacktest"
 )
 
 // A downstream test keeps the production URL and sends through the
 // server's client; the fake answers as Slack does and records the request.
-// In a test, notifytest.NewServer(t) starts the server and closes it at
+// In a test, notifytest.NewServer(t, slacktest.New()) starts the server and closes it at
 // the end; a destination takes the client with notify.WithHTTPClient:
 //
-//	srv := notifytest.NewServer(t)
+//	srv := notifytest.NewServer(t, slacktest.New())
 //	n, err := slack.New(cfg, notify.WithHTTPClient(srv.Client()))
 func ExampleServer() {
-	srv, err := notifytest.StartServer()
+	srv, err := notifytest.StartServer(slacktest.New())
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -53,7 +54,7 @@ func ExampleServer() {
 // Slack's 429 with Retry-After, once; the library's Sender reads it as a
 // retryable error with the wait the destination asked for.
 func ExampleServer_Inject() {
-	srv, err := notifytest.StartServer()
+	srv, err := notifytest.StartServer(slacktest.New())
 	if err != nil {
 		fmt.Println(err)
 		return

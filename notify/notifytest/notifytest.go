@@ -1,7 +1,8 @@
 // Package notifytest helps test code that uses the integrations library: a
 // Recorder Notifier that records what it is sent and can be told to fail;
-// Server, a loopback HTTPS fake of every HTTP destination (NewServer,
-// Client) for tests that keep production URLs; and AssertNoSecret, the check
+// Server, the loopback HTTPS core that the vendor fakes beside each
+// destination (slack/slacktest, jira/jiratest, …) run in (NewServer,
+// Client), for tests that keep production URLs; and AssertNoSecret, the check
 // every destination's tests run on each error path so that no credential
 // reaches an error or a log line.
 package notifytest

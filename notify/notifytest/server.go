@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -22,129 +20,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codedefender/integrations/internal/fakekit"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/notify"
 )
 
 // Destination names one of the fakes a Server runs. The values are the
 // destination packages' Type constants, so Destination(slack.Type) is Slack.
-//
-// Each fake checks a request as the vendor documents it and answers
-// with the vendor's status and body. Credentials below are "any well-formed
-// one" until Server.ExpectCredentials lists the accepted ones.
-//
-// Slack, hooks.slack.com: POST /services/T…/B…/<secret> with a JSON message
-// (or payload=<json>). 200 "ok". No text or a blank one: 400 no_text (Slack
-// takes blocks alone; the fake insists on the notification text, which the
-// library always sets). Not a JSON object: 400 invalid_payload. Over Block
-// Kit's limits (50 blocks, header 150, section 3,000, 10 fields of 2,000):
-// 400 invalid_blocks; over 100 attachments: 400 too_many_attachments. A path
-// that is not a hook, or a hook not expected: 404 no_service; a revoked hook:
-// 403 invalid_token. A text over 40,000 is accepted, as Slack truncates it.
-//
-// PagerDuty, events.pagerduty.com and events.eu.pagerduty.com: POST
-// /v2/enqueue, authenticated by routing_key (32 alphanumerics) in the body;
-// event_action trigger, acknowledge or resolve; dedup_key at most 255 and
-// required for acknowledge and resolve; on trigger payload.summary (at most
-// 1,024), payload.source and payload.severity (critical, error, warning,
-// info); the request at most 512 KB. 202 {"status":"success","message":
-// "Event processed","dedup_key":…}, a key generated for a trigger without
-// one; else 400 {"status":"invalid event","message":"Event object is
-// invalid","errors":[…]} listing every problem. A revoked or unexpected key:
-// 400 with "Invalid routing key" (undocumented; what has been reported).
-// Alerts follow the dedup rules (Server.PagerDutyAlerts, PagerDutyOpen).
-//
-// Opsgenie, api.opsgenie.com, api.eu.opsgenie.com and the JSM Ops URL
-// api.atlassian.com/jsm/ops/integration/…: Authorization: GenieKey <uuid>.
-// No key or another scheme: 401 "Could not authenticate"; a key that is not a
-// UUID: 422 "Key format is not valid!"; a revoked or unexpected key: 401.
-// POST /v2/alerts (JSON, else 415) needs a message (422 with
-// errors.message); alias at most 512, priority P1-P5, responders {type:
-// team|user|escalation|schedule, id|name|username}, at most 20 tags of 50,
-// details a string map; message and description are truncated to 130 and
-// 15,000. 202 {"result":"Request will be processed","took":…,"requestId":…};
-// an open alert with the same alias counts up instead of opening another.
-// GET /v2/alerts?limit=N (1-100): 200 {"data":[…]}, newest first. GET
-// /v2/alerts/requests/{id}: the request's status, or 404 with
-// X-Opsgenie-Errortype: RequestNotProcessed. POST
-// /v2/alerts/{id}/close?identifierType=id|tiny|alias (an alias names the
-// open alert; an optional JSON body of user, source and note): 202, even
-// when no alert matches (Server.OpsgenieOpen lists what is open). GET
-// /v2/teams/{identifier}?identifierType=id|name (not on the JSM URL): the
-// team, or 404 (Server.SetOpsgenieTeams; by default any UUID is a team).
-//
-// Jira, <site>.atlassian.net and api.atlassian.com/ex/jira/{cloudId}/: Basic
-// auth email:token. No or bad auth: 401 {"errorMessages":[…],"errors":{}}
-// with X-Seraph-LoginReason: AUTHENTICATED_FAILED (or, with
-// Server.SetJiraAnonymousAccess, 200 and that header on anonymous-readable
-// endpoints); success carries X-Seraph-LoginReason: OK. GET
-// /rest/api/2/myself: {accountId, emailAddress, displayName} of the Basic
-// auth user. GET /rest/api/2/project/{idOrKey}, or 404. GET
-// /rest/api/2/issue/createmeta/{project}/issuetypes and …/issuetypes/{id}:
-// pages of issue types and of create-screen fields, priority with
-// allowedValues Highest…Lowest. POST /rest/api/2/issue (JSON, else 415):
-// project by id or key, issuetype by id or name, summary required and under
-// 255, description a string (v3: an Atlassian document) of at most 32,767,
-// labels without spaces, priority from the scheme, no field off the create
-// screen, the issue type's required fields: 201 {"id","key":"SEC-1","self"},
-// else 400 {"errorMessages":[],"errors":{field: message}}. GET
-// /rest/api/2/issue/{idOrKey}. POST …/issue/{idOrKey}/comment {"body"} (v2
-// a string, v3 an Atlassian document; empty: 400 errors.comment): 201. GET
-// …/issue/{idOrKey}/transitions: the workflow's transitions but the one to
-// the issue's own status, each with to.statusCategory.key (new,
-// indeterminate, done); POST …/transitions {"transition":{"id"}}: 204, 400
-// for an id not available or a field the transition's screen requires
-// (Server.SetJiraWorkflow). POST or GET /rest/api/3/search/jql: a JQL
-// subset (clauses joined by AND on project, labels, key, issuetype, status,
-// statusCategory, resolution, and ORDER BY created|updated|key|id; anything
-// else is a 400 that lists the subset); /rest/api/2/search: 410. GET
-// /_edge/tenant_info: {"cloudId"}. Projects: DefaultJiraProject, or
-// Server.SetJiraProjects.
-//
-// Datadog, api.<site> for the nine sites (another host under a Datadog
-// domain, such as app.datadoghq.com, is 404): GET /api/v1/validate needs
-// DD-API-KEY (32 hex): 200 {"valid":true}, else 403 {"errors":["Forbidden"]}.
-// Everything else needs DD-API-KEY and DD-APPLICATION-KEY (40 hex): a missing
-// one 401 {"errors":["Unauthorized"]}, a malformed, revoked or unexpected one
-// 403 {"errors":["Forbidden"]}. GET /api/v2/validate_keys: 200
-// {"status":"ok"}. POST /api/v2/incidents (JSON, else 415): data.type
-// "incidents", attributes.title, attributes.customer_impacted (a boolean,
-// even when false), customer_impact_scope when impacted,
-// fields.severity.value among UNKNOWN and SEV-0…SEV-5, notification_handles
-// [{handle}]: 201 {"data":{"type":"incidents","id":…,"attributes":
-// {"public_id":1,…}}}, else 400 {"errors":[…]}; fields of every documented
-// type are kept (Server.HoldDatadogAnswers answers creates late). GET
-// /api/v2/incidents/{id}. GET /api/v2/incidents/search?query=: facets joined
-// by AND (name:value, name:"value", name:(a OR b)) on state, severity and
-// any property field, else 400; 200 {"data":{"attributes":{"incidents":
-// [{"data":…}],"total"}}}. PATCH /api/v2/incidents/{id} (data.id the same):
-// title and fields, state among them: 200, 404, or 400 {"errors":[…]}.
-//
-// Splunk, the HTTP Event Collector on *.splunkcloud.com and
-// *.splunkcloudgc.com, and under /services/collector on any other host
-// (Splunk Enterprise, port 8088 or any): GET /services/collector/health:
-// {"text":"HEC is healthy","code":17} without auth. POST /services/collector
-// and /services/collector/event: Authorization: Splunk <guid> (or Basic with
-// the token as password). None: 401 code 2 (400 code 16 when the token is in
-// the query); another scheme: 401 code 3; an unknown token: 403 code 4; a
-// revoked one: 403 code 1 (Token disabled); a channel that is not a GUID: 400
-// code 11. The body is envelopes one after another, gzip with
-// Content-Encoding: gzip. Empty: 400 code 5 (No data), the token probe. No
-// event: code 12; a null or blank event: 13; fields that are not flat: 15; an
-// index outside Server.SetSplunkIndexes: 7; anything else malformed,
-// including a JSON array: 6; each with "invalid-event-number". The envelopes
-// before a failing one are kept, as HEC indexes a batch in order
-// [unverified]. Over Server.SetSplunkMaxContentLength: 413. Success: 200
-// {"text":"Success","code":0}, each envelope kept (Server.SplunkEvents).
-//
-// Webhook, every other host and path: 200 with an empty body to any method,
-// unless Server.ExpectCredentials(Webhook, …) names the accepted
-// Authorization values, the value is revoked, or Server.SetWebhookSecret is
-// set and the Standard Webhooks signature does not verify: then 401.
-//
-// Every JSON API but Splunk's refuses a gzip body (415): only HEC documents
-// compressed requests. A vendor host reached over plain http:// answers 301
-// to https://.
+// Each vendor's fake lives beside its destination (slack/slacktest,
+// jira/jiratest, …), whose package documentation says what it models.
 type Destination string
 
 // The fakes a Server runs, one per HTTP destination.
@@ -167,15 +51,19 @@ const maxRequestBytes = 32 << 20
 // library itself reads no more than sender.MaxResponseBytes.
 const maxRecordedResponse = sender.MaxResponseBytes
 
-// Server is a loopback fake of every HTTP destination: one HTTPS listener
+// Server is the loopback core the vendor fakes run in: one HTTPS listener
 // (and one plain HTTP listener, for webhook and on-premises Splunk URLs
-// that use http://) on 127.0.0.1 that answers like Slack, PagerDuty,
-// Opsgenie, Jira, Datadog, Splunk HEC and a generic webhook receiver.
+// that use http://) on 127.0.0.1 that routes each request by host and
+// path to the first Fake that handles it (slack/slacktest,
+// pagerduty/pagerdutytest, opsgenie/opsgenietest, jira/jiratest,
+// datadog/datadogtest, splunk/splunktest, webhook/webhooktest), and
+// answers 404 when none does.
 //
 // Configurations keep their production URLs: Client returns an
 // *http.Client that sends every host to the fake and trusts the fake's
 // in-memory CA, so
 //
+//	srv := notifytest.NewServer(t, slacktest.New())
 //	n, err := slack.New(cfg, notify.WithHTTPClient(srv.Client()))
 //
 // talks to the Slack fake at https://hooks.slack.com/services/….
@@ -207,20 +95,14 @@ type Server struct {
 	// longer tracks).
 	handlers sync.WaitGroup
 
-	mu             sync.Mutex
-	closed         bool
-	requests       []RecordedRequest
-	faults         []*faultEntry
-	expected       map[Destination]map[string]bool
-	revoked        map[string]bool
-	webhookKey     []byte
-	splunkEvents   []SplunkEvent
-	splunkIndexes  map[string]bool
-	splunkMaxBytes int
-	pagerduty      pagerdutyState
-	opsgenie       opsgenieState
-	jira           jiraState
-	datadog        datadogState
+	fakes []Fake // in routing order: the first that handles a request answers it
+
+	mu       sync.Mutex
+	closed   bool
+	requests []RecordedRequest
+	faults   []*faultEntry
+	expected map[Destination]map[string]bool
+	revoked  map[string]bool
 }
 
 // NewServer starts a Server for a test and closes it in t.Cleanup; it
@@ -229,16 +111,16 @@ type Server struct {
 // A nil t is allowed for programs (the quickstart): the caller then closes
 // the server, and since there is no test to fail, NewServer(nil) panics if
 // the server cannot start. Programs that want the error call StartServer.
-func NewServer(t testing.TB) *Server {
+func NewServer(t testing.TB, fakes ...Fake) *Server {
 	if t == nil {
-		s, err := StartServer()
+		s, err := StartServer(fakes...)
 		if err != nil {
 			panic(err)
 		}
 		return s
 	}
 	t.Helper()
-	s, err := StartServer()
+	s, err := StartServer(fakes...)
 	if err != nil {
 		t.Fatalf("%v", err)
 		return nil
@@ -248,19 +130,27 @@ func NewServer(t testing.TB) *Server {
 }
 
 // StartServer starts a Server for a program; the caller must Close it.
-func StartServer() (*Server, error) {
-	ca, err := newCertAuthority(time.Now())
+// The fakes are tried in the order given; a request none handles gets 404.
+func StartServer(fakes ...Fake) (*Server, error) {
+	names := []string{"localhost"}
+	for _, f := range fakes {
+		if c, ok := f.(CertNamer); ok {
+			names = append(names, c.CertNames()...)
+		}
+	}
+	ca, err := newCertAuthority(time.Now(), names)
 	if err != nil {
 		return nil, fmt.Errorf("notifytest: %w", err)
 	}
 	s := &Server{
-		ca:        ca,
-		closing:   make(chan struct{}),
-		expected:  map[Destination]map[string]bool{},
-		revoked:   map[string]bool{},
-		pagerduty: newPagerDutyState(),
-		opsgenie:  newOpsgenieState(),
-		jira:      newJiraState(),
+		ca:       ca,
+		closing:  make(chan struct{}),
+		fakes:    fakes,
+		expected: map[Destination]map[string]bool{},
+		revoked:  map[string]bool{},
+	}
+	for _, f := range fakes {
+		f.Attach(s)
 	}
 	// httptest listens on 127.0.0.1:0 (or [::1]:0): loopback only.
 	quiet := log.New(io.Discard, "", 0) // a client refusing the CA is a test, not news
@@ -411,13 +301,18 @@ func (s *Server) LastRequest(d Destination) (RecordedRequest, bool) {
 	return rs[len(rs)-1], true
 }
 
-// ClearRequests forgets the recorded requests and Splunk events. What the
+// ClearRequests forgets the recorded requests, and what a fake that
+// implements RequestClearer records per request (Splunk events). What the
 // fakes created (Jira issues, Opsgenie alerts…) stays.
 func (s *Server) ClearRequests() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.requests = nil
-	s.splunkEvents = nil
+	s.mu.Unlock()
+	for _, f := range s.fakes {
+		if c, ok := f.(RequestClearer); ok {
+			c.ClearRequests()
+		}
+	}
 }
 
 func cloneRequests(rs []RecordedRequest, d Destination) []RecordedRequest {
@@ -485,35 +380,42 @@ func (s *Server) RevokeCredentials(creds ...notify.Secret) {
 	}
 }
 
-type credStatus int
+// CredentialStatus is how a destination treats a well-formed credential.
+type CredentialStatus int
 
+// The answers of Server.Credential.
 const (
-	credOK credStatus = iota
-	credUnknown
-	credRevoked
+	CredentialOK      CredentialStatus = iota // accepted
+	CredentialUnknown                         // not among those ExpectCredentials listed
+	CredentialRevoked                         // passed to RevokeCredentials
 )
 
-// checkCredential tells how destination d treats a well-formed credential
-// presented in any of the given forms.
-func (s *Server) checkCredential(d Destination, forms ...string) credStatus {
+// Credential tells a fake how destination d treats a well-formed
+// credential presented in any of the given forms, after ExpectCredentials
+// and RevokeCredentials.
+func (s *Server) Credential(d Destination, forms ...string) CredentialStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, f := range forms {
 		if s.revoked[f] {
-			return credRevoked
+			return CredentialRevoked
 		}
 	}
 	set, ok := s.expected[d]
 	if !ok {
-		return credOK
+		return CredentialOK
 	}
 	for _, f := range forms {
 		if set[f] {
-			return credOK
+			return CredentialOK
 		}
 	}
-	return credUnknown
+	return CredentialUnknown
 }
+
+// Closing is closed when the Server starts closing, so a fake that holds
+// an answer back can let it go.
+func (s *Server) Closing() <-chan struct{} { return s.closing }
 
 // Fault makes the Server answer matching requests itself instead of the
 // fake. Zero fields match anything: a Fault with only Status set applies to
@@ -621,7 +523,7 @@ func (s *Server) takeFault(d Destination, r *http.Request) (Fault, bool) {
 // applyFault waits out the fault's delay and writes its answer. It returns
 // true when the fake should answer the request after all (a delay-only
 // fault).
-func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, d Destination, f Fault) bool {
+func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, fk Fake, f Fault) bool {
 	if f.Delay > 0 {
 		hook := func(string) {}
 		if h := testHookDelay.Load(); h != nil {
@@ -635,7 +537,7 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, d Destinatio
 			hook("elapsed")
 		case <-r.Context().Done():
 			hook("client gone")
-			abort(w)
+			Abort(w)
 			return false
 		case <-s.closing:
 			hook("closing")
@@ -666,14 +568,15 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, d Destinatio
 		_, _ = io.WriteString(w, f.Body)
 		return false
 	}
-	writeVendorError(w, d, f.Status, defaultMessage(d, f.Status))
+	writeError(w, fk, f.Status, "")
 	return false
 }
 
-// abort drops the connection without an answer. A handler that returns
+// Abort drops the connection without an answer, for a fake whose client
+// gave up while it held the answer back. A handler that returns
 // without writing makes net/http answer 200, which a client racing its own
 // cancellation can still read, and take for success.
-func abort(w http.ResponseWriter) {
+func Abort(w http.ResponseWriter) {
 	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 		_ = conn.Close()
 	}
@@ -693,7 +596,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	defer s.handlers.Done() // after the recording below
 
 	host := hostOnly(r.Host)
-	d := route(host, r.URL.Path)
+	fk := s.route(host, r.URL.Path)
+	var d Destination
+	if fk != nil {
+		d = fk.Destination()
+	}
 	rw := &recordingWriter{ResponseWriter: w}
 	rec := RecordedRequest{
 		Destination: d,
@@ -716,23 +623,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 
-	body, status, msg := readBody(r, d == Splunk || d == Webhook)
+	gz, _ := fk.(GzipAccepter)
+	body, status, msg := readBody(r, gz != nil && gz.AcceptsGzip())
 	rec.Body = body
 	if f, ok := s.takeFault(d, r); ok {
 		rec.Fault = true
-		if !s.applyFault(rw, r, d, f) {
+		if !s.applyFault(rw, r, fk, f) {
 			return
 		}
 	}
 	if status != 0 {
-		if d == Splunk && status == http.StatusBadRequest {
-			writeSplunk(rw, hecInvalidDataFormat, -1)
-			return
-		}
-		writeVendorError(rw, d, status, msg)
+		writeError(rw, fk, status, msg)
 		return
 	}
-	if r.TLS == nil && isVendorHost(d, host) {
+	if fk == nil {
+		fakekit.WriteText(rw, http.StatusNotFound, "notifytest: no fake serves "+host)
+		return
+	}
+	if h, ok := fk.(HTTPSOnly); r.TLS == nil && (!ok || h.HTTPSOnly(host)) {
 		// Vendors answer plain HTTP with a redirect to HTTPS; the library
 		// must not follow it, and must not have sent a credential in clear.
 		u := *r.URL
@@ -741,31 +649,112 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		rw.WriteHeader(http.StatusMovedPermanently)
 		return
 	}
-	req := &fakeRequest{r: r, host: host, body: body}
-	switch d {
-	case Slack:
-		s.serveSlack(rw, req)
-	case PagerDuty:
-		s.servePagerDuty(rw, req)
-	case Opsgenie:
-		s.serveOpsgenie(rw, req)
-	case Jira:
-		s.serveJira(rw, req)
-	case Datadog:
-		s.serveDatadog(rw, req)
-	case Splunk:
-		s.serveSplunk(rw, req)
-	default:
-		s.serveWebhook(rw, req)
-	}
+	fk.ServeFake(rw, &Request{HTTP: r, Host: host, Body: body})
 }
 
-// fakeRequest is what a fake needs of a request: the request, its host
-// without port, and its decoded body.
-type fakeRequest struct {
-	r    *http.Request
-	host string
-	body []byte
+// writeError answers an error in the fake's own error shape; without a
+// fake, as plain text. An empty msg asks for the usual text for status.
+func writeError(w http.ResponseWriter, fk Fake, status int, msg string) {
+	if fk != nil {
+		fk.WriteError(w, status, msg)
+		return
+	}
+	if msg == "" {
+		msg = StatusText(status)
+	}
+	fakekit.WriteText(w, status, msg)
+}
+
+// StatusText is http.StatusText, or "status N" for a code it does not
+// know: the message a fake without a vendor-specific one answers.
+func StatusText(status int) string {
+	if t := http.StatusText(status); t != "" {
+		return t
+	}
+	return fmt.Sprintf("status %d", status)
+}
+
+// Request is what a fake is given of a request.
+type Request struct {
+	// HTTP is the request; its body has been read into Body.
+	HTTP *http.Request
+	// Host is the request's host, lower-case, without its port or a
+	// trailing dot.
+	Host string
+	// Body is the request body, decompressed when the fake accepts gzip.
+	Body []byte
+}
+
+// Fake is one vendor's fake, which a Server routes requests to by host
+// and path. The vendor packages' xxxtest.New return one; a Server runs the
+// fakes passed to NewServer or StartServer.
+//
+// A fake may also implement GzipAccepter, HTTPSOnly, CertNamer and
+// RequestClearer.
+type Fake interface {
+	// Destination names the fake in RecordedRequest, Fault and
+	// ExpectCredentials.
+	Destination() Destination
+	// Handles reports whether a request to host (as Request.Host) and
+	// path is the fake's.
+	Handles(host, path string) bool
+	// ServeFake answers a request that Handles took and no Fault answered.
+	ServeFake(w http.ResponseWriter, r *Request)
+	// WriteError answers status in the vendor's error shape, for a body
+	// the Server could not read and for a Fault without a Body. An empty
+	// msg asks for the vendor's usual text for status.
+	WriteError(w http.ResponseWriter, status int, msg string)
+	// Attach is called once, when the Server starts, with the Server the
+	// fake runs in (for Credential, Closing and the recorded requests).
+	Attach(s *Server)
+}
+
+// Base gives a Fake its Destination and Attach methods: embed it, made by
+// NewBase, and read the Server the fake runs in with Server.
+type Base struct {
+	dest Destination
+	srv  *Server
+}
+
+// NewBase returns the Base of a fake of destination d.
+func NewBase(d Destination) Base { return Base{dest: d} }
+
+// Destination returns the destination the Base was made for.
+func (b *Base) Destination() Destination { return b.dest }
+
+// Attach records the Server the fake runs in; the Server calls it before
+// it serves any request.
+func (b *Base) Attach(s *Server) { b.srv = s }
+
+// Server returns the Server the fake runs in, nil before it starts.
+func (b *Base) Server() *Server { return b.srv }
+
+// GzipAccepter is implemented by a fake whose vendor documents
+// Content-Encoding: gzip request bodies (Splunk HEC, a webhook receiver).
+// Other fakes answer a gzip body 415, as the JSON APIs do.
+type GzipAccepter interface {
+	AcceptsGzip() bool
+}
+
+// HTTPSOnly is implemented by a fake for which some hosts may be reached
+// over plain http:// (a webhook receiver, on-premises Splunk). A fake that
+// does not implement it is a vendor host served over HTTPS only, which
+// answers plain HTTP with a 301 to https://.
+type HTTPSOnly interface {
+	HTTPSOnly(host string) bool
+}
+
+// CertNamer is implemented by a fake that names the hosts (wildcards
+// allowed) the Server's default certificate covers. Any other name gets a
+// certificate minted when a client asks for it.
+type CertNamer interface {
+	CertNames() []string
+}
+
+// RequestClearer is implemented by a fake that records something per
+// request, forgotten by Server.ClearRequests.
+type RequestClearer interface {
+	ClearRequests()
 }
 
 // readBody reads the request body up to maxRequestBytes, decompressing gzip
@@ -836,184 +825,12 @@ func hostOnly(hostport string) string {
 	return strings.TrimSuffix(strings.ToLower(strings.Trim(h, "[]")), ".")
 }
 
-// datadogSites are the nine sites Datadog's Go client accepts (CONTRACTS §4).
-var datadogSites = []string{
-	"datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu",
-	"ap1.datadoghq.com", "ap2.datadoghq.com", "uk1.datadoghq.com",
-	"ddog-gov.com", "us2.ddog-gov.com",
-}
-
-// route picks the fake for a host and path.
-func route(host, path string) Destination {
-	switch {
-	case host == "hooks.slack.com":
-		return Slack
-	case host == "events.pagerduty.com" || host == "events.eu.pagerduty.com":
-		return PagerDuty
-	case host == "api.opsgenie.com" || host == "api.eu.opsgenie.com":
-		return Opsgenie
-	case host == "api.atlassian.com" && strings.HasPrefix(path, jsmOpsPrefix+"/"):
-		return Opsgenie
-	case host == "api.atlassian.com", strings.HasSuffix(host, ".atlassian.net"):
-		return Jira
-	case isDatadogHost(host):
-		return Datadog
-	case isSplunkCloudHost(host), path == hecBase || strings.HasPrefix(path, hecBase+"/"):
-		return Splunk
-	}
-	return Webhook
-}
-
-// isVendorHost reports whether host is a vendor's own, which vendors serve
-// over HTTPS only; webhook receivers and on-premises Splunk may be plain.
-func isVendorHost(d Destination, host string) bool {
-	switch d {
-	case Webhook:
-		return false
-	case Splunk:
-		return isSplunkCloudHost(host)
-	}
-	return true
-}
-
-func isDatadogHost(host string) bool {
-	for _, site := range []string{"datadoghq.com", "datadoghq.eu", "ddog-gov.com"} {
-		if host == site || strings.HasSuffix(host, "."+site) {
-			return true
+// route picks the fake for a host and path: the first that handles it.
+func (s *Server) route(host, path string) Fake {
+	for _, f := range s.fakes {
+		if f.Handles(host, path) {
+			return f
 		}
 	}
-	return false
-}
-
-func isSplunkCloudHost(host string) bool {
-	return strings.HasSuffix(host, ".splunkcloud.com") || strings.HasSuffix(host, ".splunkcloudgc.com")
-}
-
-// writeJSON answers v as JSON.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, "notifytest: cannot encode the answer", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-// writeText answers a plain-text body.
-func writeText(w http.ResponseWriter, status int, text string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, text)
-}
-
-// writeVendorError answers an error in the destination's own error shape.
-func writeVendorError(w http.ResponseWriter, d Destination, status int, msg string) {
-	switch d {
-	case Slack:
-		writeText(w, status, msg)
-	case PagerDuty:
-		writeJSON(w, status, map[string]any{"status": http.StatusText(status), "message": msg, "errors": []string{msg}})
-	case Opsgenie:
-		writeJSON(w, status, opsgenieError(msg, nil))
-	case Jira:
-		writeJSON(w, status, jiraErrors([]string{msg}, nil))
-	case Datadog:
-		writeJSON(w, status, map[string]any{"errors": []string{msg}})
-	case Splunk:
-		for code, c := range hecCodes {
-			if c.status == status && c.text == msg {
-				writeSplunk(w, code, -1)
-				return
-			}
-		}
-		writeJSON(w, status, map[string]any{"text": msg})
-	default:
-		writeText(w, status, msg)
-	}
-}
-
-// defaultMessage is the vendor's usual error text for a status, used when a
-// Fault gives no body.
-func defaultMessage(d Destination, status int) string {
-	switch d {
-	case Slack:
-		switch status {
-		case http.StatusTooManyRequests:
-			return "rate_limited"
-		case http.StatusForbidden:
-			return "invalid_token"
-		case http.StatusNotFound:
-			return "no_service"
-		case http.StatusGone:
-			return "channel_is_archived"
-		case http.StatusInternalServerError:
-			return "rollup_error"
-		case http.StatusBadRequest:
-			return "invalid_payload"
-		}
-	case Splunk:
-		for _, c := range []int{hecServerBusy, hecInternalError, hecInvalidDataFormat, hecInvalidAuthorization, hecInvalidToken} {
-			if hecCodes[c].status == status {
-				return hecCodes[c].text
-			}
-		}
-	}
-	if t := http.StatusText(status); t != "" {
-		return t
-	}
-	return fmt.Sprintf("status %d", status)
-}
-
-// newUUID returns a random version-4 UUID.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
-
-// errNotObject is returned by decodeObject for a body that is not a JSON
-// object.
-var errNotObject = errors.New("the body is not a JSON object")
-
-// decodeObject decodes a JSON object body into a map, keeping numbers as
-// json.Number so lengths and types can be checked like the vendor does.
-func decodeObject(body []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if dec.More() {
-		return nil, errors.New("trailing data after the JSON value")
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, errNotObject
-	}
-	return m, nil
-}
-
-// isJSONContent reports whether the request says its body is JSON.
-func isJSONContent(r *http.Request) bool {
-	ct := strings.ToLower(r.Header.Get("Content-Type"))
-	ct, _, _ = strings.Cut(ct, ";")
-	ct = strings.TrimSpace(ct)
-	return ct == "application/json" || strings.HasSuffix(ct, "+json")
-}
-
-// str returns m[k] when it is a string.
-func str(m map[string]any, k string) (string, bool) {
-	s, ok := m[k].(string)
-	return s, ok
-}
-
-// obj returns m[k] when it is an object.
-func obj(m map[string]any, k string) (map[string]any, bool) {
-	o, ok := m[k].(map[string]any)
-	return o, ok
+	return nil
 }

@@ -25,19 +25,6 @@ const certValidity = 7 * 24 * time.Hour
 // client that sends endless distinct server names cannot grow it forever.
 const maxMintedCerts = 1024
 
-// vendorHosts are the names the default certificate covers: every fixed
-// vendor host the destinations use, and wildcards for the per-tenant ones.
-// Any other name (a webhook receiver, an http-inputs.<stack> Splunk host)
-// gets its own certificate from the same CA when a client asks for it.
-var vendorHosts = []string{
-	"hooks.slack.com",
-	"events.pagerduty.com", "events.eu.pagerduty.com",
-	"api.opsgenie.com", "api.eu.opsgenie.com",
-	"api.atlassian.com", "*.atlassian.net",
-	"*.splunkcloud.com", "*.splunkcloudgc.com",
-	"localhost",
-}
-
 // certAuthority is the fake's in-memory CA: it signs one leaf for the
 // vendor hosts at start and mints a leaf for any other server name on
 // demand.
@@ -52,7 +39,9 @@ type certAuthority struct {
 	expires time.Time
 }
 
-func newCertAuthority(now time.Time) (*certAuthority, error) {
+// newCertAuthority makes a CA whose default leaf covers names (the fakes'
+// CertNames) and the loopback addresses.
+func newCertAuthority(now time.Time, names []string) (*certAuthority, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generate the CA key: %w", err)
@@ -84,10 +73,6 @@ func newCertAuthority(now time.Time) (*certAuthority, error) {
 		expires: tmpl.NotAfter,
 	}
 	ca.pool.AddCert(cert)
-	names := append([]string(nil), vendorHosts...)
-	for _, site := range datadogSites {
-		names = append(names, "api."+site)
-	}
 	leaf, err := ca.sign(now, names, []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback})
 	if err != nil {
 		return nil, err

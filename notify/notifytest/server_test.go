@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -20,6 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/codedefender/integrations/internal/fakekit"
+	"github.com/codedefender/integrations/internal/fakes"
 	"github.com/codedefender/integrations/internal/sender"
 	"github.com/codedefender/integrations/internal/settings"
 	"github.com/codedefender/integrations/notify"
@@ -40,45 +41,18 @@ const (
 	splunkToken = "12345678-1234-4234-9234-123456789012"
 )
 
-// answer is what a fake answered.
-type answer struct {
-	status int
-	header http.Header
-	body   string
-}
-
-// send makes one request through c and reads the whole answer.
-func send(t *testing.T, c *http.Client, method, url string, header map[string]string, body string) answer {
-	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), method, url, rd)
-	require.NoError(t, err)
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := c.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return answer{status: resp.StatusCode, header: resp.Header, body: string(b)}
-}
-
 // noRedirects returns the server's client with redirects refused, as the
 // library's own client is.
-func noRedirects(srv *notifytest.Server) *http.Client {
+func noRedirects(srv *fakes.Server) *http.Client {
 	c := srv.Client()
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return c
 }
 
-var jsonCT = map[string]string{"Content-Type": "application/json"}
+var jsonCT = fakekit.JSONContent()
 
 func TestClientTrustsTheFakeForEveryVendorHost(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	hosts := []string{
 		"hooks.slack.com", "events.pagerduty.com", "events.eu.pagerduty.com",
 		"api.opsgenie.com", "api.eu.opsgenie.com", "api.atlassian.com", "acme.atlassian.net",
@@ -100,7 +74,7 @@ func TestClientTrustsTheFakeForEveryVendorHost(t *testing.T) {
 }
 
 func TestPlainClientDoesNotTrustTheFake(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	addr := strings.TrimPrefix(srv.URL(), "https://")
 	// A client with the system roots that still reaches the fake (dialling
 	// its loopback address whatever the host) must refuse its certificate.
@@ -129,7 +103,7 @@ func TestPlainClientDoesNotTrustTheFake(t *testing.T) {
 }
 
 func TestRouting(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	cases := []struct {
 		url  string
 		want notifytest.Destination
@@ -152,7 +126,7 @@ func TestRouting(t *testing.T) {
 	}
 	for _, c := range cases {
 		srv.ClearRequests()
-		send(t, srv.Client(), http.MethodGet, c.url, nil, "")
+		fakekit.Send(t, srv.Client(), http.MethodGet, c.url, nil, "")
 		rs := srv.Requests()
 		require.Len(t, rs, 1, c.url)
 		require.Equal(t, c.want, rs[0].Destination, c.url)
@@ -161,14 +135,14 @@ func TestRouting(t *testing.T) {
 }
 
 func TestVendorHostOverPlainHTTPIsRedirected(t *testing.T) {
-	srv := notifytest.NewServer(t)
-	a := send(t, noRedirects(srv), http.MethodPost, "http://events.pagerduty.com/v2/enqueue", jsonCT, `{}`)
-	require.Equal(t, http.StatusMovedPermanently, a.status)
-	require.Equal(t, "https://events.pagerduty.com/v2/enqueue", a.header.Get("Location"))
+	srv := fakes.NewServer(t)
+	a := fakekit.Send(t, noRedirects(srv), http.MethodPost, "http://events.pagerduty.com/v2/enqueue", jsonCT, `{}`)
+	require.Equal(t, http.StatusMovedPermanently, a.Status)
+	require.Equal(t, "https://events.pagerduty.com/v2/enqueue", a.Header.Get("Location"))
 }
 
 func TestRecording(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
 	_, err := zw.Write([]byte(`{"hello":"world"}`))
@@ -181,7 +155,7 @@ func TestRecording(t *testing.T) {
 	resp, err := srv.Client().Do(req)
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
-	send(t, srv.Client(), http.MethodPost, slackHook, jsonCT, `{"text":"hi"}`)
+	fakekit.Send(t, srv.Client(), http.MethodPost, slackHook, jsonCT, `{"text":"hi"}`)
 
 	all := srv.Requests()
 	require.Len(t, all, 2)
@@ -214,62 +188,62 @@ func TestRecording(t *testing.T) {
 }
 
 func TestGzipOnlyWhereTheVendorTakesIt(t *testing.T) {
-	srv := notifytest.NewServer(t)
-	a := send(t, srv.Client(), http.MethodPost, slackHook,
+	srv := fakes.NewServer(t)
+	a := fakekit.Send(t, srv.Client(), http.MethodPost, slackHook,
 		map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"}, "not gzip")
-	require.Equal(t, http.StatusUnsupportedMediaType, a.status)
-	a = send(t, srv.Client(), http.MethodPost, "https://hooks.example.org/",
+	require.Equal(t, http.StatusUnsupportedMediaType, a.Status)
+	a = fakekit.Send(t, srv.Client(), http.MethodPost, "https://hooks.example.org/",
 		map[string]string{"Content-Encoding": "gzip"}, "not gzip")
-	require.Equal(t, http.StatusBadRequest, a.status)
+	require.Equal(t, http.StatusBadRequest, a.Status)
 }
 
 func TestFaultStatusAndRetryAfter(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	require.NoError(t, srv.Inject(notifytest.Fault{Destination: notifytest.Slack, Status: 429, RetryAfter: "30", Times: 1}))
 	date := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Format(http.TimeFormat)
 	require.NoError(t, srv.Inject(notifytest.Fault{Destination: notifytest.Webhook, Status: 503, RetryAfter: date}))
 
-	a := send(t, srv.Client(), http.MethodPost, slackHook, jsonCT, `{"text":"hi"}`)
-	require.Equal(t, http.StatusTooManyRequests, a.status)
-	require.Equal(t, "30", a.header.Get("Retry-After"))
-	require.Equal(t, "rate_limited", a.body, "Slack's own body for a 429")
+	a := fakekit.Send(t, srv.Client(), http.MethodPost, slackHook, jsonCT, `{"text":"hi"}`)
+	require.Equal(t, http.StatusTooManyRequests, a.Status)
+	require.Equal(t, "30", a.Header.Get("Retry-After"))
+	require.Equal(t, "rate_limited", a.Body, "Slack's own body for a 429")
 
-	a = send(t, srv.Client(), http.MethodPost, slackHook, jsonCT, `{"text":"hi"}`)
-	require.Equal(t, http.StatusOK, a.status, "a Times: 1 fault answers once")
+	a = fakekit.Send(t, srv.Client(), http.MethodPost, slackHook, jsonCT, `{"text":"hi"}`)
+	require.Equal(t, http.StatusOK, a.Status, "a Times: 1 fault answers once")
 
 	for range 2 {
-		a = send(t, srv.Client(), http.MethodPost, "https://hooks.example.org/x", nil, "{}")
-		require.Equal(t, http.StatusServiceUnavailable, a.status, "a fault without Times stays")
-		require.Equal(t, date, a.header.Get("Retry-After"))
+		a = fakekit.Send(t, srv.Client(), http.MethodPost, "https://hooks.example.org/x", nil, "{}")
+		require.Equal(t, http.StatusServiceUnavailable, a.Status, "a fault without Times stays")
+		require.Equal(t, date, a.Header.Get("Retry-After"))
 	}
 	rs := srv.RequestsTo(notifytest.Webhook)
 	require.True(t, rs[0].Fault)
 	require.Equal(t, http.StatusServiceUnavailable, rs[0].Status)
 
 	srv.ClearFaults()
-	a = send(t, srv.Client(), http.MethodPost, "https://hooks.example.org/x", nil, "{}")
-	require.Equal(t, http.StatusOK, a.status)
+	a = fakekit.Send(t, srv.Client(), http.MethodPost, "https://hooks.example.org/x", nil, "{}")
+	require.Equal(t, http.StatusOK, a.Status)
 }
 
 func TestFaultBodiesAndMatching(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	hec := "https://http-inputs-acme.splunkcloud.com/services/collector/event"
 	require.NoError(t, srv.Inject(notifytest.Fault{Destination: notifytest.Splunk, Path: "/services/collector/event", Status: 503, Times: 1}))
 	require.NoError(t, srv.Inject(notifytest.Fault{Path: "/rest/api/2/", Method: http.MethodPost, Status: 500,
 		Body: `{"custom":true}`, Header: http.Header{"X-Ratelimit-Reset": {"2026-01-01T00:00Z"}}, Times: 1}))
 
-	a := send(t, srv.Client(), http.MethodPost, hec, map[string]string{"Authorization": "Splunk " + splunkToken}, `{"event":"x"}`)
-	require.Equal(t, http.StatusServiceUnavailable, a.status)
-	require.JSONEq(t, `{"text":"Server is busy","code":9}`, a.body)
+	a := fakekit.Send(t, srv.Client(), http.MethodPost, hec, map[string]string{"Authorization": "Splunk " + splunkToken}, `{"event":"x"}`)
+	require.Equal(t, http.StatusServiceUnavailable, a.Status)
+	require.JSONEq(t, `{"text":"Server is busy","code":9}`, a.Body)
 
 	// Method and path prefix must both match.
-	a = send(t, srv.Client(), http.MethodGet, "https://acme.atlassian.net/rest/api/2/myself", nil, "")
-	require.Equal(t, http.StatusUnauthorized, a.status, "a GET is not the POST fault")
-	a = send(t, srv.Client(), http.MethodPost, "https://acme.atlassian.net/rest/api/2/issue", jsonCT, "{}")
-	require.Equal(t, http.StatusInternalServerError, a.status)
-	require.JSONEq(t, `{"custom":true}`, a.body)
-	require.Equal(t, "application/json", a.header.Get("Content-Type"))
-	require.Equal(t, "2026-01-01T00:00Z", a.header.Get("X-RateLimit-Reset"))
+	a = fakekit.Send(t, srv.Client(), http.MethodGet, "https://acme.atlassian.net/rest/api/2/myself", nil, "")
+	require.Equal(t, http.StatusUnauthorized, a.Status, "a GET is not the POST fault")
+	a = fakekit.Send(t, srv.Client(), http.MethodPost, "https://acme.atlassian.net/rest/api/2/issue", jsonCT, "{}")
+	require.Equal(t, http.StatusInternalServerError, a.Status)
+	require.JSONEq(t, `{"custom":true}`, a.Body)
+	require.Equal(t, "application/json", a.Header.Get("Content-Type"))
+	require.Equal(t, "2026-01-01T00:00Z", a.Header.Get("X-RateLimit-Reset"))
 
 	for _, bad := range []notifytest.Fault{{Status: 99}, {Status: 600}, {Delay: -1}, {Times: -1}} {
 		require.Error(t, srv.Inject(bad))
@@ -277,17 +251,17 @@ func TestFaultBodiesAndMatching(t *testing.T) {
 }
 
 func TestFaultDelayThenAnswer(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	require.NoError(t, srv.Inject(notifytest.Fault{Destination: notifytest.Slack, Delay: time.Millisecond, Times: 1}))
-	a := send(t, srv.Client(), http.MethodPost, slackHook, jsonCT, `{"text":"hi"}`)
-	require.Equal(t, http.StatusOK, a.status, "a delay-only fault lets the fake answer")
-	require.Equal(t, "ok", a.body)
+	a := fakekit.Send(t, srv.Client(), http.MethodPost, slackHook, jsonCT, `{"text":"hi"}`)
+	require.Equal(t, http.StatusOK, a.Status, "a delay-only fault lets the fake fakekit.Answer")
+	require.Equal(t, "ok", a.Body)
 	r, _ := srv.LastRequest(notifytest.Slack)
 	require.True(t, r.Fault)
 }
 
 func TestFaultDelayHonoursTheClientTimeout(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	require.NoError(t, srv.Inject(notifytest.Fault{Destination: notifytest.PagerDuty, Status: 202, Delay: time.Hour}))
 	c := srv.Client()
 	c.Timeout = 50 * time.Millisecond
@@ -305,26 +279,28 @@ func TestFaultDelayHonoursTheClientTimeout(t *testing.T) {
 }
 
 func TestCredentialModel(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	other := "https://hooks.slack.com/services/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"
-	post := func(u string) answer { return send(t, srv.Client(), http.MethodPost, u, jsonCT, `{"text":"hi"}`) }
+	post := func(u string) fakekit.Answer {
+		return fakekit.Send(t, srv.Client(), http.MethodPost, u, jsonCT, `{"text":"hi"}`)
+	}
 
-	require.Equal(t, http.StatusOK, post(other).status, "any well-formed hook by default")
+	require.Equal(t, http.StatusOK, post(other).Status, "any well-formed hook by default")
 	srv.ExpectCredentials(notifytest.Slack, slackHook)
-	require.Equal(t, http.StatusOK, post(slackHook).status)
+	require.Equal(t, http.StatusOK, post(slackHook).Status)
 	a := post(other)
-	require.Equal(t, http.StatusNotFound, a.status)
-	require.Equal(t, "no_service", a.body)
+	require.Equal(t, http.StatusNotFound, a.Status)
+	require.Equal(t, "no_service", a.Body)
 	srv.RevokeCredentials(slackHook)
 	a = post(slackHook)
-	require.Equal(t, http.StatusForbidden, a.status)
-	require.Equal(t, "invalid_token", a.body)
+	require.Equal(t, http.StatusForbidden, a.Status)
+	require.Equal(t, "invalid_token", a.Body)
 	srv.ExpectCredentials(notifytest.Slack)
-	require.Equal(t, http.StatusOK, post(other).status, "no list restores the default")
+	require.Equal(t, http.StatusOK, post(other).Status, "no list restores the default")
 }
 
 func TestNewServerWithoutTestAndCloseLeavesNoGoroutine(t *testing.T) {
-	srv := notifytest.NewServer(nil)
+	srv := fakes.NewServer(nil)
 	c := srv.Client()
 	var wg sync.WaitGroup
 	for range 8 {
@@ -346,7 +322,7 @@ func TestNewServerWithoutTestAndCloseLeavesNoGoroutine(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	const n = 20
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -384,13 +360,13 @@ func TestConcurrentUse(t *testing.T) {
 // The fake's answers carry no credential, so a library that quotes them
 // in errors cannot leak one through them.
 func TestAnswersEchoNoCredential(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	srv.ExpectCredentials(notifytest.PagerDuty, "abcdefabcdefabcdefabcdefabcdefab")
-	send(t, srv.Client(), http.MethodPost, "https://events.pagerduty.com/v2/enqueue", jsonCT,
+	fakekit.Send(t, srv.Client(), http.MethodPost, "https://events.pagerduty.com/v2/enqueue", jsonCT,
 		`{"routing_key":"`+pdKey+`","event_action":"trigger","payload":{"summary":"s","source":"x","severity":"info"}}`)
-	send(t, srv.Client(), http.MethodGet, "https://api.opsgenie.com/v2/alerts?limit=1",
+	fakekit.Send(t, srv.Client(), http.MethodGet, "https://api.opsgenie.com/v2/alerts?limit=1",
 		map[string]string{"Authorization": "GenieKey " + ogKey + "x"}, "")
-	send(t, srv.Client(), http.MethodPost, "https://http-inputs-acme.splunkcloud.com/services/collector",
+	fakekit.Send(t, srv.Client(), http.MethodPost, "https://http-inputs-acme.splunkcloud.com/services/collector",
 		map[string]string{"Authorization": "Splunk " + splunkToken}, `{"nope":1}`)
 	for _, r := range srv.Requests() {
 		require.GreaterOrEqual(t, r.Status, 400)
@@ -399,7 +375,7 @@ func TestAnswersEchoNoCredential(t *testing.T) {
 }
 
 func TestAnswerShapesAreJSONWhereTheVendorSaysSo(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	urls := []string{
 		"https://events.pagerduty.com/v2/enqueue",
 		"https://api.opsgenie.com/v2/alerts",
@@ -408,10 +384,10 @@ func TestAnswerShapesAreJSONWhereTheVendorSaysSo(t *testing.T) {
 		"https://http-inputs-acme.splunkcloud.com/services/collector/event",
 	}
 	for _, u := range urls {
-		a := send(t, srv.Client(), http.MethodPost, u, jsonCT, `{}`)
-		require.GreaterOrEqual(t, a.status, 400, u)
-		require.Equal(t, "application/json", a.header.Get("Content-Type"), u)
-		require.True(t, json.Valid([]byte(a.body)), u)
+		a := fakekit.Send(t, srv.Client(), http.MethodPost, u, jsonCT, `{}`)
+		require.GreaterOrEqual(t, a.Status, 400, u)
+		require.Equal(t, "application/json", a.Header.Get("Content-Type"), u)
+		require.True(t, json.Valid([]byte(a.Body)), u)
 	}
 }
 
@@ -419,7 +395,7 @@ func TestAnswerShapesAreJSONWhereTheVendorSaysSo(t *testing.T) {
 // as the destination's: the sentinel, the retry decision, the wait, the
 // vendor's own words, and no secret in the error or the log.
 func TestCoreSenderReadsTheFakes(t *testing.T) {
-	srv := notifytest.NewServer(t)
+	srv := fakes.NewServer(t)
 	logger, logs := notifytest.NewLogger()
 	basicJira := "Basic " + base64.StdEncoding.EncodeToString([]byte(jiraEmail+":"+jiraToken))
 	secrets := []notify.Secret{slackHook, pdKey, jiraToken, ddAPIKey, ddAppKey, splunkToken}

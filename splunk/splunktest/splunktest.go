@@ -1,4 +1,29 @@
-package notifytest
+// Package splunktest is the loopback fake of the Splunk HTTP Event Collector that a
+// notifytest.Server routes to:
+//
+//	srv := notifytest.NewServer(t, splunktest.New())
+//
+// The fake checks a request as the vendor documents it and answers with
+// the vendor's status and body. Credentials below are "any well-formed
+// one" until notifytest.Server.ExpectCredentials lists the accepted ones.
+//
+// Splunk, the HTTP Event Collector on *.splunkcloud.com and
+// *.splunkcloudgc.com, and under /services/collector on any other host
+// (Splunk Enterprise, port 8088 or any): GET /services/collector/health:
+// {"text":"HEC is healthy","code":17} without auth. POST /services/collector
+// and /services/collector/event: Authorization: Splunk <guid> (or Basic with
+// the token as password). None: 401 code 2 (400 code 16 when the token is in
+// the query); another scheme: 401 code 3; an unknown token: 403 code 4; a
+// revoked one: 403 code 1 (Token disabled); a channel that is not a GUID: 400
+// code 11. The body is envelopes one after another, gzip with
+// Content-Encoding: gzip. Empty: 400 code 5 (No data), the token probe. No
+// event: code 12; a null or blank event: 13; fields that are not flat: 15; an
+// index outside Fake.SetIndexes: 7; anything else malformed,
+// including a JSON array: 6; each with "invalid-event-number". The envelopes
+// before a failing one are kept, as HEC indexes a batch in order
+// [unverified]. Over Fake.SetMaxContentLength: 413. Success: 200
+// {"text":"Success","code":0}, each envelope kept (Fake.Events).
+package splunktest
 
 import (
 	"bytes"
@@ -10,6 +35,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/codedefender/integrations/internal/fakekit"
+	"github.com/codedefender/integrations/notify/notifytest"
 )
 
 // hecBase is the path every HEC endpoint lives under.
@@ -67,11 +96,11 @@ func writeSplunk(w http.ResponseWriter, code, invalidEvent int) {
 	if invalidEvent >= 0 {
 		body["invalid-event-number"] = invalidEvent
 	}
-	writeJSON(w, c.status, body)
+	fakekit.WriteJSON(w, c.status, body)
 }
 
-// SplunkEvent is one event envelope the Splunk fake accepted.
-type SplunkEvent struct {
+// Event is one event envelope the Splunk fake accepted.
+type Event struct {
 	// Host is the HEC host the batch was sent to, as the client sent it.
 	Host string
 	// Path is the endpoint: /services/collector or …/event.
@@ -91,12 +120,12 @@ type SplunkEvent struct {
 	Raw json.RawMessage
 }
 
-// SplunkEvents returns a copy of the events the Splunk fake accepted, one
+// Events returns a copy of the events the Splunk fake accepted, one
 // per envelope, in order.
-func (s *Server) SplunkEvents() []SplunkEvent {
+func (s *Fake) Events() []Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]SplunkEvent, len(s.splunkEvents))
+	out := make([]Event, len(s.splunkEvents))
 	for i, e := range s.splunkEvents {
 		e.Event = bytes.Clone(e.Event)
 		e.Raw = bytes.Clone(e.Raw)
@@ -112,10 +141,10 @@ func (s *Server) SplunkEvents() []SplunkEvent {
 	return out
 }
 
-// SetSplunkIndexes limits the indexes events may name to the given ones,
+// SetIndexes limits the indexes events may name to the given ones,
 // as a token's allowed-index list does (an event naming another gets code
 // 7, Incorrect index). With none, any index is allowed.
-func (s *Server) SetSplunkIndexes(indexes ...string) {
+func (s *Fake) SetIndexes(indexes ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.splunkIndexes = nil
@@ -127,11 +156,11 @@ func (s *Server) SetSplunkIndexes(indexes ...string) {
 	}
 }
 
-// SetSplunkMaxContentLength makes the Splunk fake answer 413 to a body
+// SetMaxContentLength makes the Splunk fake answer 413 to a body
 // longer than n bytes (after gzip), as Splunk's max_content_length does; 0
 // removes the limit. Splunk Cloud's own limit is not documented
 // (CONTRACTS §6), so by default there is none.
-func (s *Server) SetSplunkMaxContentLength(n int) {
+func (s *Fake) SetMaxContentLength(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.splunkMaxBytes = max(n, 0)
@@ -158,9 +187,76 @@ func isSplunkWebHost(host string) bool {
 const splunkWebNotFound = `<!doctype html><html><head><title>Page not found! | Splunk</title></head>` +
 	`<body><h1>Oops.</h1><p>Page not found!</p></body></html>`
 
-// serveSplunk is the Splunk HEC fake (see Destination).
-func (s *Server) serveSplunk(w http.ResponseWriter, req *fakeRequest) {
-	r := req.r
+// Fake is the Splunk HEC fake (see the package documentation).
+type Fake struct {
+	notifytest.Base
+	mu             sync.Mutex
+	splunkEvents   []Event
+	splunkIndexes  map[string]bool
+	splunkMaxBytes int
+}
+
+// New returns a Splunk HEC fake to pass to notifytest.NewServer. It
+// handles /services/collector on any host, so it goes after the other
+// vendors and before the webhook sink.
+func New() *Fake { return &Fake{Base: notifytest.NewBase(notifytest.Splunk)} }
+
+// Handles takes the Splunk Cloud hosts, and /services/collector on any
+// other host (Splunk Enterprise).
+func (s *Fake) Handles(host, path string) bool {
+	return isSplunkCloudHost(host) || path == hecBase || strings.HasPrefix(path, hecBase+"/")
+}
+
+// CertNames returns wildcards for the Splunk Cloud stacks.
+func (s *Fake) CertNames() []string { return []string{"*.splunkcloud.com", "*.splunkcloudgc.com"} }
+
+// AcceptsGzip reports true: HEC documents Content-Encoding: gzip.
+func (s *Fake) AcceptsGzip() bool { return true }
+
+// HTTPSOnly reports whether host is Splunk Cloud's; Splunk Enterprise may
+// serve HEC over plain http://.
+func (s *Fake) HTTPSOnly(host string) bool { return isSplunkCloudHost(host) }
+
+// ClearRequests forgets the accepted events, with the recorded requests.
+func (s *Fake) ClearRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.splunkEvents = nil
+}
+
+// WriteError answers HEC's {"text","code"}: a body HEC cannot read is
+// code 6 (Invalid data format); a status without a HEC code gets
+// {"text"} alone.
+func (s *Fake) WriteError(w http.ResponseWriter, status int, msg string) {
+	if status == http.StatusBadRequest {
+		writeSplunk(w, hecInvalidDataFormat, -1)
+		return
+	}
+	if msg == "" {
+		msg = notifytest.StatusText(status)
+		for _, c := range []int{hecServerBusy, hecInternalError, hecInvalidAuthorization, hecInvalidToken} {
+			if hecCodes[c].status == status {
+				msg = hecCodes[c].text
+				break
+			}
+		}
+	}
+	for code, c := range hecCodes {
+		if c.status == status && c.text == msg {
+			writeSplunk(w, code, -1)
+			return
+		}
+	}
+	fakekit.WriteJSON(w, status, map[string]any{"text": msg})
+}
+
+func isSplunkCloudHost(host string) bool {
+	return strings.HasSuffix(host, ".splunkcloud.com") || strings.HasSuffix(host, ".splunkcloudgc.com")
+}
+
+// ServeFake answers a HEC request.
+func (s *Fake) ServeFake(w http.ResponseWriter, req *notifytest.Request) {
+	r := req.HTTP
 	if isSplunkWebHost(r.Host) {
 		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
 		w.WriteHeader(http.StatusNotFound)
@@ -171,18 +267,18 @@ func (s *Server) serveSplunk(w http.ResponseWriter, req *fakeRequest) {
 	switch path {
 	case hecBase + "/health", hecBase + "/health/1.0":
 		if r.Method != http.MethodGet {
-			writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"text": "Method not allowed"})
+			fakekit.WriteJSON(w, http.StatusMethodNotAllowed, map[string]any{"text": "Method not allowed"})
 			return
 		}
 		writeSplunk(w, hecHealthy, -1)
 		return
 	case hecBase, hecBase + "/event", hecBase + "/event/1.0":
 	default:
-		writeJSON(w, http.StatusNotFound, map[string]any{"text": "The requested URL was not found on this server.", "code": http.StatusNotFound})
+		fakekit.WriteJSON(w, http.StatusNotFound, map[string]any{"text": "The requested URL was not found on this server.", "code": http.StatusNotFound})
 		return
 	}
 	if r.Method != http.MethodPost {
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"text": "Method not allowed"})
+		fakekit.WriteJSON(w, http.StatusMethodNotAllowed, map[string]any{"text": "Method not allowed"})
 		return
 	}
 	if code := s.splunkAuth(r); code != hecSuccess {
@@ -193,20 +289,20 @@ func (s *Server) serveSplunk(w http.ResponseWriter, req *fakeRequest) {
 	if channel == "" {
 		channel = r.URL.Query().Get("channel")
 	}
-	if channel != "" && !uuidPattern.MatchString(channel) {
+	if channel != "" && !fakekit.UUIDPattern.MatchString(channel) {
 		writeSplunk(w, hecInvalidChannel, -1)
 		return
 	}
 	s.mu.Lock()
 	limit, indexes := s.splunkMaxBytes, s.splunkIndexes
 	s.mu.Unlock()
-	if limit > 0 && len(req.body) > limit {
-		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"text": "Content length exceeds max_content_length"})
+	if limit > 0 && len(req.Body) > limit {
+		fakekit.WriteJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"text": "Content length exceeds max_content_length"})
 		return
 	}
-	var accepted []SplunkEvent
+	var accepted []Event
 	code, n := hecSuccess, 0
-	dec := json.NewDecoder(bytes.NewReader(req.body))
+	dec := json.NewDecoder(bytes.NewReader(req.Body))
 	dec.UseNumber()
 	for {
 		var raw json.RawMessage
@@ -241,7 +337,7 @@ func (s *Server) serveSplunk(w http.ResponseWriter, req *fakeRequest) {
 }
 
 // splunkAuth checks the token and returns the HEC code to answer.
-func (s *Server) splunkAuth(r *http.Request) int {
+func (s *Fake) splunkAuth(r *http.Request) int {
 	h := strings.TrimSpace(r.Header.Get("Authorization"))
 	if h == "" {
 		if r.URL.Query().Get("token") != "" {
@@ -262,13 +358,13 @@ func (s *Server) splunkAuth(r *http.Request) int {
 	switch {
 	case token == "":
 		return hecInvalidAuthorization
-	case !uuidPattern.MatchString(token):
+	case !fakekit.UUIDPattern.MatchString(token):
 		return hecInvalidToken
 	}
-	switch s.checkCredential(Splunk, token) {
-	case credRevoked:
+	switch s.Server().Credential(notifytest.Splunk, token) {
+	case notifytest.CredentialRevoked:
 		return hecTokenDisabled
-	case credUnknown:
+	case notifytest.CredentialUnknown:
 		return hecInvalidToken
 	}
 	return hecSuccess
@@ -276,12 +372,12 @@ func (s *Server) splunkAuth(r *http.Request) int {
 
 // parseHECEnvelope checks one envelope as HEC does and returns it with
 // hecSuccess, or the code of its first problem.
-func parseHECEnvelope(raw json.RawMessage, indexes map[string]bool) (SplunkEvent, int) {
-	env, err := decodeObject(raw)
+func parseHECEnvelope(raw json.RawMessage, indexes map[string]bool) (Event, int) {
+	env, err := fakekit.DecodeObject(raw)
 	if err != nil {
-		return SplunkEvent{}, hecInvalidDataFormat
+		return Event{}, hecInvalidDataFormat
 	}
-	ev := SplunkEvent{Raw: bytes.Clone(raw)}
+	ev := Event{Raw: bytes.Clone(raw)}
 	event, ok := env["event"]
 	if !ok {
 		return ev, hecEventRequired

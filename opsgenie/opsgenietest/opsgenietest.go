@@ -1,14 +1,47 @@
-package notifytest
+// Package opsgenietest is the loopback fake of the Opsgenie Alert API that a
+// notifytest.Server routes to:
+//
+//	srv := notifytest.NewServer(t, opsgenietest.New())
+//
+// The fake checks a request as the vendor documents it and answers with
+// the vendor's status and body. Credentials below are "any well-formed
+// one" until notifytest.Server.ExpectCredentials lists the accepted ones.
+//
+// Opsgenie, api.opsgenie.com, api.eu.opsgenie.com and the JSM Ops URL
+// api.atlassian.com/jsm/ops/integration/…: Authorization: GenieKey <uuid>.
+// No key or another scheme: 401 "Could not authenticate"; a key that is not a
+// UUID: 422 "Key format is not valid!"; a revoked or unexpected key: 401.
+// POST /v2/alerts (JSON, else 415) needs a message (422 with
+// errors.message); alias at most 512, priority P1-P5, responders {type:
+// team|user|escalation|schedule, id|name|username}, at most 20 tags of 50,
+// details a string map; message and description are truncated to 130 and
+// 15,000. 202 {"result":"Request will be processed","took":…,"requestId":…};
+// an open alert with the same alias counts up instead of opening another.
+// GET /v2/alerts?limit=N (1-100): 200 {"data":[…]}, newest first. GET
+// /v2/alerts/requests/{id}: the request's status, or 404 with
+// X-Opsgenie-Errortype: RequestNotProcessed. POST
+// /v2/alerts/{id}/close?identifierType=id|tiny|alias (an alias names the
+// open alert; an optional JSON body of user, source and note): 202, even
+// when no alert matches (Fake.Open lists what is open). GET
+// /v2/teams/{identifier}?identifierType=id|name (not on the JSM URL): the
+// team, or 404 (Fake.SetTeams; by default any UUID is a team).
+//
+// A gzip body is refused (415): only HEC documents compressed requests.
+// Reached over plain http://, the host answers 301 to https://.
+package opsgenietest
 
 import (
 	"bytes"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/codedefender/integrations/internal/fakekit"
+	"github.com/codedefender/integrations/notify/notifytest"
 )
 
 // Opsgenie Alert API v2 limits (CONTRACTS §9).
@@ -26,17 +59,14 @@ const (
 	jsmOpsPrefix     = "/jsm/ops/integration" // Jira Service Management Operations, Opsgenie's successor
 )
 
-// uuidPattern is the shape of Opsgenie API keys and Splunk HEC tokens.
-var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
 var ogPriorities = []string{"P1", "P2", "P3", "P4", "P5"}
 
 var ogResponderTypes = map[string]bool{"team": true, "user": true, "escalation": true, "schedule": true}
 
-// OpsgenieAlert is an alert the Opsgenie fake created. As in Opsgenie, a
+// Alert is an alert the Opsgenie fake created. As in Opsgenie, a
 // create with the alias of an open alert adds to its Count instead of
 // opening another.
-type OpsgenieAlert struct {
+type Alert struct {
 	ID          string
 	TinyID      string
 	Alias       string
@@ -59,21 +89,21 @@ type opsgenieRequest struct {
 }
 
 type opsgenieState struct {
-	alerts   []*OpsgenieAlert
+	alerts   []*Alert
 	requests map[string]opsgenieRequest
-	teams    []OpsgenieTeam // nil: any team id or name exists
+	teams    []Team // nil: any team id or name exists
 }
 
-// OpsgenieTeam is a team the Opsgenie fake's Team API knows.
-type OpsgenieTeam struct {
+// Team is a team the Opsgenie fake's Team API knows.
+type Team struct {
 	ID   string // a UUID
 	Name string
 }
 
-// SetOpsgenieTeams makes GET /v2/teams/{identifier} know only these teams
+// SetTeams makes GET /v2/teams/{identifier} know only these teams
 // (404 for any other). With none, the default, any UUID-shaped id and any
 // name is a team.
-func (s *Server) SetOpsgenieTeams(teams ...OpsgenieTeam) {
+func (s *Fake) SetTeams(teams ...Team) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.opsgenie.teams = slices.Clone(teams)
@@ -83,12 +113,12 @@ func newOpsgenieState() opsgenieState {
 	return opsgenieState{requests: map[string]opsgenieRequest{}}
 }
 
-// OpsgenieAlerts returns a copy of the alerts the Opsgenie fake created, in
+// Alerts returns a copy of the alerts the Opsgenie fake created, in
 // the order they were opened.
-func (s *Server) OpsgenieAlerts() []OpsgenieAlert {
+func (s *Fake) Alerts() []Alert {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]OpsgenieAlert, 0, len(s.opsgenie.alerts))
+	out := make([]Alert, 0, len(s.opsgenie.alerts))
 	for _, a := range s.opsgenie.alerts {
 		c := *a
 		c.Tags = slices.Clone(a.Tags)
@@ -114,31 +144,64 @@ func cloneStringMap(m map[string]string) map[string]string {
 }
 
 func opsgenieError(msg string, fields map[string]string) map[string]any {
-	out := map[string]any{"message": msg, "took": ogTook, "requestId": newUUID()}
+	out := map[string]any{"message": msg, "took": ogTook, "requestId": fakekit.NewUUID()}
 	if len(fields) > 0 {
 		out["errors"] = fields
 	}
 	return out
 }
 
-// serveOpsgenie is the Opsgenie fake (see Destination).
-func (s *Server) serveOpsgenie(w http.ResponseWriter, req *fakeRequest) {
-	r := req.r
+// Fake is the Opsgenie fake (see the package documentation).
+type Fake struct {
+	notifytest.Base
+	mu       sync.Mutex
+	opsgenie opsgenieState
+}
+
+// New returns an Opsgenie fake to pass to notifytest.NewServer, before
+// a Jira fake: both serve api.atlassian.com, Opsgenie under the JSM Ops
+// prefix.
+func New() *Fake {
+	return &Fake{Base: notifytest.NewBase(notifytest.Opsgenie), opsgenie: newOpsgenieState()}
+}
+
+// Handles takes the US and EU API hosts and the JSM Ops URL.
+func (s *Fake) Handles(host, path string) bool {
+	return host == "api.opsgenie.com" || host == "api.eu.opsgenie.com" ||
+		host == "api.atlassian.com" && strings.HasPrefix(path, jsmOpsPrefix+"/")
+}
+
+// CertNames returns the API hosts.
+func (s *Fake) CertNames() []string {
+	return []string{"api.opsgenie.com", "api.eu.opsgenie.com", "api.atlassian.com"}
+}
+
+// WriteError answers in Opsgenie's error shape.
+func (s *Fake) WriteError(w http.ResponseWriter, status int, msg string) {
+	if msg == "" {
+		msg = notifytest.StatusText(status)
+	}
+	fakekit.WriteJSON(w, status, opsgenieError(msg, nil))
+}
+
+// ServeFake answers an Alert or Team API request.
+func (s *Fake) ServeFake(w http.ResponseWriter, req *notifytest.Request) {
+	r := req.HTTP
 	path := r.URL.Path
-	if req.host == "api.atlassian.com" {
+	if req.Host == "api.atlassian.com" {
 		path = strings.TrimPrefix(path, jsmOpsPrefix)
 	}
 	scheme, key, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	key = strings.TrimSpace(key)
 	switch {
 	case !strings.EqualFold(scheme, "GenieKey") || key == "":
-		writeJSON(w, http.StatusUnauthorized, opsgenieError("Could not authenticate", nil))
+		fakekit.WriteJSON(w, http.StatusUnauthorized, opsgenieError("Could not authenticate", nil))
 		return
-	case !uuidPattern.MatchString(key):
-		writeJSON(w, http.StatusUnprocessableEntity, opsgenieError("Key format is not valid!", nil))
+	case !fakekit.UUIDPattern.MatchString(key):
+		fakekit.WriteJSON(w, http.StatusUnprocessableEntity, opsgenieError("Key format is not valid!", nil))
 		return
-	case s.checkCredential(Opsgenie, key) != credOK:
-		writeJSON(w, http.StatusUnauthorized, opsgenieError("Could not authenticate", nil))
+	case s.Server().Credential(notifytest.Opsgenie, key) != notifytest.CredentialOK:
+		fakekit.WriteJSON(w, http.StatusUnauthorized, opsgenieError("Could not authenticate", nil))
 		return
 	}
 	parts := strings.Split(strings.Trim(path, "/"), "/")
@@ -151,35 +214,35 @@ func (s *Server) serveOpsgenie(w http.ResponseWriter, req *fakeRequest) {
 		s.opsgenieRequestStatus(w, parts[3])
 	case len(parts) == 4 && parts[0] == "v2" && parts[1] == "alerts" && parts[3] == "close" && r.Method == http.MethodPost:
 		s.opsgenieClose(w, req, parts[2])
-	case len(parts) == 3 && parts[0] == "v2" && parts[1] == "teams" && r.Method == http.MethodGet && req.host != "api.atlassian.com":
+	case len(parts) == 3 && parts[0] == "v2" && parts[1] == "teams" && r.Method == http.MethodGet && req.Host != "api.atlassian.com":
 		s.opsgenieTeam(w, r, parts[2])
 	default:
-		writeJSON(w, http.StatusNotFound, opsgenieError("Could not find the requested resource", nil))
+		fakekit.WriteJSON(w, http.StatusNotFound, opsgenieError("Could not find the requested resource", nil))
 	}
 }
 
-func (s *Server) opsgenieCreate(w http.ResponseWriter, req *fakeRequest) {
-	if !isJSONContent(req.r) {
-		writeJSON(w, http.StatusUnsupportedMediaType, opsgenieError("Content-Type must be application/json", nil))
+func (s *Fake) opsgenieCreate(w http.ResponseWriter, req *notifytest.Request) {
+	if !fakekit.IsJSONContent(req.HTTP) {
+		fakekit.WriteJSON(w, http.StatusUnsupportedMediaType, opsgenieError("Content-Type must be application/json", nil))
 		return
 	}
-	body, err := decodeObject(req.body)
+	body, err := fakekit.DecodeObject(req.Body)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, opsgenieError("Could not parse the request body: "+err.Error(), nil))
+		fakekit.WriteJSON(w, http.StatusBadRequest, opsgenieError("Could not parse the request body: "+err.Error(), nil))
 		return
 	}
 	errs := map[string]string{}
-	a := &OpsgenieAlert{Priority: "P3", Status: "open", Count: 1}
-	a.Message, _ = str(body, "message")
+	a := &Alert{Priority: "P3", Status: "open", Count: 1}
+	a.Message, _ = fakekit.Str(body, "message")
 	if strings.TrimSpace(a.Message) == "" {
 		errs["message"] = "Message can not be empty."
 	}
 	a.Message = truncateRunes(a.Message, ogMaxMessage)
-	a.Alias, _ = str(body, "alias")
+	a.Alias, _ = fakekit.Str(body, "alias")
 	if utf8.RuneCountInString(a.Alias) > ogMaxAlias {
 		errs["alias"] = "Alias can not be longer than 512 characters."
 	}
-	a.Description, _ = str(body, "description")
+	a.Description, _ = fakekit.Str(body, "description")
 	a.Description = truncateRunes(a.Description, ogMaxDescription)
 	if p, ok := body["priority"]; ok {
 		ps, _ := p.(string)
@@ -196,14 +259,14 @@ func (s *Server) opsgenieCreate(w http.ResponseWriter, req *fakeRequest) {
 		}
 		for _, item := range list {
 			resp, ok := item.(map[string]any)
-			typ, _ := str(resp, "type")
+			typ, _ := fakekit.Str(resp, "type")
 			if !ok || !ogResponderTypes[typ] {
 				errs["responders"] = "Responder type should be one of [team, user, escalation, schedule]"
 				break
 			}
 			out := map[string]string{"type": typ}
 			for _, k := range []string{"id", "name", "username"} {
-				if v, ok := str(resp, k); ok && v != "" {
+				if v, ok := fakekit.Str(resp, k); ok && v != "" {
 					out[k] = v
 				}
 			}
@@ -246,15 +309,15 @@ func (s *Server) opsgenieCreate(w http.ResponseWriter, req *fakeRequest) {
 		}
 	}
 	if len(errs) > 0 {
-		writeJSON(w, http.StatusUnprocessableEntity,
+		fakekit.WriteJSON(w, http.StatusUnprocessableEntity,
 			opsgenieError("Request body is not processable. Please check the errors.", errs))
 		return
 	}
-	requestID := newUUID()
+	requestID := fakekit.NewUUID()
 	now := time.Now().UTC()
 	s.mu.Lock()
 	status := "Created alert"
-	var open *OpsgenieAlert
+	var open *Alert
 	if a.Alias != "" {
 		for _, x := range s.opsgenie.alerts {
 			if x.Alias == a.Alias && x.Status == "open" {
@@ -267,7 +330,7 @@ func (s *Server) opsgenieCreate(w http.ResponseWriter, req *fakeRequest) {
 		a = open
 		status = "Alert deduplicated"
 	} else {
-		a.ID = newUUID()
+		a.ID = fakekit.NewUUID()
 		a.TinyID = strconv.Itoa(len(s.opsgenie.alerts) + 1)
 		a.RequestID = requestID
 		a.CreatedAt = now
@@ -276,15 +339,15 @@ func (s *Server) opsgenieCreate(w http.ResponseWriter, req *fakeRequest) {
 	s.opsgenie.requests[requestID] = opsgenieRequest{action: "Create", status: status, alertID: a.ID,
 		alias: a.Alias, success: true, processedAt: now}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusAccepted, map[string]any{"result": "Request will be processed", "took": ogTook, "requestId": requestID})
+	fakekit.WriteJSON(w, http.StatusAccepted, map[string]any{"result": "Request will be processed", "took": ogTook, "requestId": requestID})
 }
 
-func (s *Server) opsgenieList(w http.ResponseWriter, r *http.Request) {
+func (s *Fake) opsgenieList(w http.ResponseWriter, r *http.Request) {
 	limit := ogDefaultLimit
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > ogMaxLimit {
-			writeJSON(w, http.StatusUnprocessableEntity, opsgenieError("Limit should be between 1 and 100", nil))
+			fakekit.WriteJSON(w, http.StatusUnprocessableEntity, opsgenieError("Limit should be between 1 and 100", nil))
 			return
 		}
 		limit = n
@@ -295,29 +358,29 @@ func (s *Server) opsgenieList(w http.ResponseWriter, r *http.Request) {
 		a := s.opsgenie.alerts[i]
 		data = append(data, map[string]any{
 			"id": a.ID, "tinyId": a.TinyID, "alias": a.Alias, "message": a.Message, "status": a.Status,
-			"acknowledged": false, "isSeen": false, "tags": nonNil(a.Tags), "count": a.Count,
+			"acknowledged": false, "isSeen": false, "tags": fakekit.NonNil(a.Tags), "count": a.Count,
 			"priority": a.Priority, "createdAt": a.CreatedAt.Format(time.RFC3339Nano),
 		})
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"data": data, "took": ogTook, "requestId": newUUID()})
+	fakekit.WriteJSON(w, http.StatusOK, map[string]any{"data": data, "took": ogTook, "requestId": fakekit.NewUUID()})
 }
 
-func (s *Server) opsgenieRequestStatus(w http.ResponseWriter, id string) {
+func (s *Fake) opsgenieRequestStatus(w http.ResponseWriter, id string) {
 	s.mu.Lock()
 	st, ok := s.opsgenie.requests[id]
 	s.mu.Unlock()
 	if !ok {
 		w.Header().Set("X-Opsgenie-Errortype", "RequestNotProcessed")
-		writeJSON(w, http.StatusNotFound, opsgenieError("Request not found. It might not be processed, yet.", nil))
+		fakekit.WriteJSON(w, http.StatusNotFound, opsgenieError("Request not found. It might not be processed, yet.", nil))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	fakekit.WriteJSON(w, http.StatusOK, map[string]any{
 		"data": map[string]any{
 			"success": st.success, "isSuccess": st.success, "action": st.action, "status": st.status,
 			"alertId": st.alertID, "alias": st.alias, "processedAt": st.processedAt.Format(time.RFC3339Nano),
 		},
-		"took": ogTook, "requestId": newUUID(),
+		"took": ogTook, "requestId": fakekit.NewUUID(),
 	})
 }
 
@@ -328,24 +391,24 @@ func (s *Server) opsgenieRequestStatus(w http.ResponseWriter, id string) {
 // 202 for any well-formed request, even for an alert that does not exist or
 // is already closed; the request status says which ("Alert does not
 // exist"). An alias names the open alert that holds it.
-func (s *Server) opsgenieClose(w http.ResponseWriter, req *fakeRequest, identifier string) {
-	r := req.r
+func (s *Fake) opsgenieClose(w http.ResponseWriter, req *notifytest.Request, identifier string) {
+	r := req.HTTP
 	idType := r.URL.Query().Get("identifierType")
 	if idType == "" {
 		idType = "id"
 	}
 	if idType != "id" && idType != "tiny" && idType != "alias" {
-		writeJSON(w, http.StatusUnprocessableEntity, opsgenieError("identifierType should be one of [id, tiny, alias]", nil))
+		fakekit.WriteJSON(w, http.StatusUnprocessableEntity, opsgenieError("identifierType should be one of [id, tiny, alias]", nil))
 		return
 	}
-	if len(bytes.TrimSpace(req.body)) > 0 {
-		if !isJSONContent(r) {
-			writeJSON(w, http.StatusUnsupportedMediaType, opsgenieError("Content-Type must be application/json", nil))
+	if len(bytes.TrimSpace(req.Body)) > 0 {
+		if !fakekit.IsJSONContent(r) {
+			fakekit.WriteJSON(w, http.StatusUnsupportedMediaType, opsgenieError("Content-Type must be application/json", nil))
 			return
 		}
-		body, err := decodeObject(req.body)
+		body, err := fakekit.DecodeObject(req.Body)
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, opsgenieError("Could not parse the request body: "+err.Error(), nil))
+			fakekit.WriteJSON(w, http.StatusBadRequest, opsgenieError("Could not parse the request body: "+err.Error(), nil))
 			return
 		}
 		errs := map[string]string{}
@@ -359,12 +422,12 @@ func (s *Server) opsgenieClose(w http.ResponseWriter, req *fakeRequest, identifi
 			}
 		}
 		if len(errs) > 0 {
-			writeJSON(w, http.StatusUnprocessableEntity,
+			fakekit.WriteJSON(w, http.StatusUnprocessableEntity,
 				opsgenieError("Request body is not processable. Please check the errors.", errs))
 			return
 		}
 	}
-	requestID := newUUID()
+	requestID := fakekit.NewUUID()
 	s.mu.Lock()
 	st := opsgenieRequest{action: "Close", status: "Alert does not exist", processedAt: time.Now().UTC()}
 	for _, a := range s.opsgenie.alerts {
@@ -383,14 +446,14 @@ func (s *Server) opsgenieClose(w http.ResponseWriter, req *fakeRequest, identifi
 	}
 	s.opsgenie.requests[requestID] = st
 	s.mu.Unlock()
-	writeJSON(w, http.StatusAccepted, map[string]any{"result": "Request will be processed", "took": ogTook, "requestId": requestID})
+	fakekit.WriteJSON(w, http.StatusAccepted, map[string]any{"result": "Request will be processed", "took": ogTook, "requestId": requestID})
 }
 
-// OpsgenieOpen returns the alerts the Opsgenie fake holds open, so that a
+// Open returns the alerts the Opsgenie fake holds open, so that a
 // test can assert that a resolution left nothing open.
-func (s *Server) OpsgenieOpen() []OpsgenieAlert {
-	var out []OpsgenieAlert
-	for _, a := range s.OpsgenieAlerts() {
+func (s *Fake) Open() []Alert {
+	var out []Alert
+	for _, a := range s.Alerts() {
 		if a.Status == "open" {
 			out = append(out, a)
 		}
@@ -400,24 +463,24 @@ func (s *Server) OpsgenieOpen() []OpsgenieAlert {
 
 // opsgenieTeam is GET /v2/teams/{identifier}?identifierType=id|name, the
 // Team API (which JSM Operations' integration URL does not offer).
-func (s *Server) opsgenieTeam(w http.ResponseWriter, r *http.Request, identifier string) {
+func (s *Fake) opsgenieTeam(w http.ResponseWriter, r *http.Request, identifier string) {
 	idType := r.URL.Query().Get("identifierType")
 	if idType == "" {
 		idType = "id"
 	}
 	if idType != "id" && idType != "name" {
-		writeJSON(w, http.StatusUnprocessableEntity, opsgenieError("identifierType should be one of [id, name]", nil))
+		fakekit.WriteJSON(w, http.StatusUnprocessableEntity, opsgenieError("identifierType should be one of [id, name]", nil))
 		return
 	}
 	s.mu.Lock()
 	known := s.opsgenie.teams
 	s.mu.Unlock()
-	team, found := OpsgenieTeam{}, false
+	team, found := Team{}, false
 	switch {
-	case known == nil && idType == "id" && uuidPattern.MatchString(identifier):
-		team, found = OpsgenieTeam{ID: identifier, Name: "team-" + identifier[:8]}, true
+	case known == nil && idType == "id" && fakekit.UUIDPattern.MatchString(identifier):
+		team, found = Team{ID: identifier, Name: "team-" + identifier[:8]}, true
 	case known == nil && idType == "name" && identifier != "":
-		team, found = OpsgenieTeam{ID: newUUID(), Name: identifier}, true
+		team, found = Team{ID: fakekit.NewUUID(), Name: identifier}, true
 	}
 	for _, t := range known {
 		if (idType == "id" && strings.EqualFold(t.ID, identifier)) || (idType == "name" && t.Name == identifier) {
@@ -425,12 +488,12 @@ func (s *Server) opsgenieTeam(w http.ResponseWriter, r *http.Request, identifier
 		}
 	}
 	if !found {
-		writeJSON(w, http.StatusNotFound, opsgenieError("No team exists with "+idType+" ["+identifier+"]", nil))
+		fakekit.WriteJSON(w, http.StatusNotFound, opsgenieError("No team exists with "+idType+" ["+identifier+"]", nil))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	fakekit.WriteJSON(w, http.StatusOK, map[string]any{
 		"data": map[string]any{"id": team.ID, "name": team.Name, "description": "", "members": []any{}},
-		"took": ogTook, "requestId": newUUID(),
+		"took": ogTook, "requestId": fakekit.NewUUID(),
 	})
 }
 
@@ -439,11 +502,4 @@ func truncateRunes(s string, max int) string {
 		return s
 	}
 	return string([]rune(s)[:max])
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

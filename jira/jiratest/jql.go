@@ -1,4 +1,4 @@
-package notifytest
+package jiratest
 
 import (
 	"errors"
@@ -220,7 +220,7 @@ func (q *jqlQuery) parseOrder(toks []jqlToken) error {
 
 // checkProjects returns Jira's message for a project clause naming a
 // project that does not exist; the caller holds s.mu.
-func (q *jqlQuery) checkProjects(s *Server) string {
+func (q *jqlQuery) checkProjects(s *Fake) string {
 	for _, c := range q.clauses {
 		if c.field != "project" {
 			continue
@@ -234,7 +234,7 @@ func (q *jqlQuery) checkProjects(s *Server) string {
 	return ""
 }
 
-func (q *jqlQuery) matches(is *JiraIssue) bool {
+func (q *jqlQuery) matches(is *Issue) bool {
 	for _, c := range q.clauses {
 		if !c.matches(is) {
 			return false
@@ -243,7 +243,7 @@ func (q *jqlQuery) matches(is *JiraIssue) bool {
 	return true
 }
 
-func (c jqlClause) matches(is *JiraIssue) bool {
+func (c jqlClause) matches(is *Issue) bool {
 	// anyOf reports whether the issue's value for the field equals any of
 	// the clause's values.
 	anyOf := func(has func(v string) bool) bool { return slices.ContainsFunc(c.values, has) }

@@ -1,4 +1,34 @@
-package notifytest
+// Package datadogtest is the loopback fake of the Datadog Incidents API that a
+// notifytest.Server routes to:
+//
+//	srv := notifytest.NewServer(t, datadogtest.New())
+//
+// The fake checks a request as the vendor documents it and answers with
+// the vendor's status and body. Credentials below are "any well-formed
+// one" until notifytest.Server.ExpectCredentials lists the accepted ones.
+//
+// Datadog, api.<site> for the nine sites (another host under a Datadog
+// domain, such as app.datadoghq.com, is 404): GET /api/v1/validate needs
+// DD-API-KEY (32 hex): 200 {"valid":true}, else 403 {"errors":["Forbidden"]}.
+// Everything else needs DD-API-KEY and DD-APPLICATION-KEY (40 hex): a missing
+// one 401 {"errors":["Unauthorized"]}, a malformed, revoked or unexpected one
+// 403 {"errors":["Forbidden"]}. GET /api/v2/validate_keys: 200
+// {"status":"ok"}. POST /api/v2/incidents (JSON, else 415): data.type
+// "incidents", attributes.title, attributes.customer_impacted (a boolean,
+// even when false), customer_impact_scope when impacted,
+// fields.severity.value among UNKNOWN and SEV-0…SEV-5, notification_handles
+// [{handle}]: 201 {"data":{"type":"incidents","id":…,"attributes":
+// {"public_id":1,…}}}, else 400 {"errors":[…]}; fields of every documented
+// type are kept (Fake.HoldAnswers answers creates late). GET
+// /api/v2/incidents/{id}. GET /api/v2/incidents/search?query=: facets joined
+// by AND (name:value, name:"value", name:(a OR b)) on state, severity and
+// any property field, else 400; 200 {"data":{"attributes":{"incidents":
+// [{"data":…}],"total"}}}. PATCH /api/v2/incidents/{id} (data.id the same):
+// title and fields, state among them: 200, 404, or 400 {"errors":[…]}.
+//
+// A gzip body is refused (415): only HEC documents compressed requests.
+// Reached over plain http://, the host answers 301 to https://.
+package datadogtest
 
 import (
 	"errors"
@@ -9,7 +39,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/codedefender/integrations/internal/fakekit"
+	"github.com/codedefender/integrations/notify/notifytest"
 )
 
 // Datadog key shapes: an API key is 32 hexadecimal characters, an
@@ -25,8 +59,8 @@ var ddSeverities = []string{"UNKNOWN", "SEV-0", "SEV-1", "SEV-2", "SEV-3", "SEV-
 
 var ddStates = []string{"active", "stable", "resolved"}
 
-// DatadogIncident is an incident the Datadog fake created.
-type DatadogIncident struct {
+// Incident is an incident the Datadog fake created.
+type Incident struct {
 	ID                  string // the incident's UUID
 	PublicID            int64  // 1, 2, … (the IR-<n> a person sees)
 	Site                string // the Datadog site, from the API host
@@ -48,17 +82,17 @@ type DatadogIncident struct {
 }
 
 type datadogState struct {
-	incidents []*DatadogIncident
+	incidents []*Incident
 	hold      int           // creates still to answer late
 	holdFor   time.Duration // how late
 }
 
-// HoldDatadogAnswers makes the Datadog fake open the next n incidents as
+// HoldAnswers makes the Datadog fake open the next n incidents as
 // usual but hold each create's answer back for d, or until the client
 // gives up (the answer is then lost, the incident kept): what a client
 // whose deadline passes while Datadog is answering sees. Unlike a Fault's
 // Delay, which holds a request before the fake sees it, the work is done.
-func (s *Server) HoldDatadogAnswers(n int, d time.Duration) {
+func (s *Fake) HoldAnswers(n int, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.datadog.hold, s.datadog.holdFor = n, d
@@ -66,7 +100,7 @@ func (s *Server) HoldDatadogAnswers(n int, d time.Duration) {
 
 // datadogHoldAnswer waits out a held answer; it returns false when the
 // answer must not be written (the client is gone, or the server closing).
-func (s *Server) datadogHoldAnswer(w http.ResponseWriter, r *http.Request) bool {
+func (s *Fake) datadogHoldAnswer(w http.ResponseWriter, r *http.Request) bool {
 	s.mu.Lock()
 	d := time.Duration(0)
 	if s.datadog.hold > 0 {
@@ -83,19 +117,19 @@ func (s *Server) datadogHoldAnswer(w http.ResponseWriter, r *http.Request) bool 
 	case <-t.C:
 		return true
 	case <-r.Context().Done():
-		abort(w)
-	case <-s.closing:
+		notifytest.Abort(w)
+	case <-s.Server().Closing():
 		http.Error(w, "notifytest: server closing", http.StatusServiceUnavailable)
 	}
 	return false
 }
 
-// DatadogIncidents returns a copy of the incidents the Datadog fake
+// Incidents returns a copy of the incidents the Datadog fake
 // created, in order.
-func (s *Server) DatadogIncidents() []DatadogIncident {
+func (s *Fake) Incidents() []Incident {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]DatadogIncident, 0, len(s.datadog.incidents))
+	out := make([]Incident, 0, len(s.datadog.incidents))
 	for _, in := range s.datadog.incidents {
 		c := *in
 		c.Handles = slices.Clone(in.Handles)
@@ -110,35 +144,80 @@ func (s *Server) DatadogIncidents() []DatadogIncident {
 
 func ddErrors(msgs ...string) map[string]any { return map[string]any{"errors": msgs} }
 
-// serveDatadog is the Datadog fake (see Destination).
-func (s *Server) serveDatadog(w http.ResponseWriter, req *fakeRequest) {
-	r := req.r
-	site, isAPI := strings.CutPrefix(req.host, "api.")
+// datadogSites are the nine sites Datadog's Go client accepts (CONTRACTS §4).
+var datadogSites = []string{
+	"datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu",
+	"ap1.datadoghq.com", "ap2.datadoghq.com", "uk1.datadoghq.com",
+	"ddog-gov.com", "us2.ddog-gov.com",
+}
+
+// Fake is the Datadog fake (see the package documentation).
+type Fake struct {
+	notifytest.Base
+	mu      sync.Mutex
+	datadog datadogState
+}
+
+// New returns a Datadog fake to pass to notifytest.NewServer.
+func New() *Fake { return &Fake{Base: notifytest.NewBase(notifytest.Datadog)} }
+
+// Handles takes every host under a Datadog domain; those that are not
+// api.<site> answer 404.
+func (s *Fake) Handles(host, _ string) bool {
+	for _, site := range []string{"datadoghq.com", "datadoghq.eu", "ddog-gov.com"} {
+		if host == site || strings.HasSuffix(host, "."+site) {
+			return true
+		}
+	}
+	return false
+}
+
+// CertNames returns api.<site> for the nine sites.
+func (s *Fake) CertNames() []string {
+	names := make([]string, 0, len(datadogSites))
+	for _, site := range datadogSites {
+		names = append(names, "api."+site)
+	}
+	return names
+}
+
+// WriteError answers Datadog's {"errors":[…]}.
+func (s *Fake) WriteError(w http.ResponseWriter, status int, msg string) {
+	if msg == "" {
+		msg = notifytest.StatusText(status)
+	}
+	fakekit.WriteJSON(w, status, ddErrors(msg))
+}
+
+// ServeFake answers a Datadog API request.
+func (s *Fake) ServeFake(w http.ResponseWriter, req *notifytest.Request) {
+	r := req.HTTP
+	site, isAPI := strings.CutPrefix(req.Host, "api.")
 	if !isAPI || !slices.Contains(datadogSites, site) {
-		writeJSON(w, http.StatusNotFound, ddErrors("Not found: the Datadog API is served at api.<site>"))
+		fakekit.WriteJSON(w, http.StatusNotFound, ddErrors("Not found: the Datadog API is served at api.<site>"))
 		return
 	}
 	apiKey, appKey := r.Header.Get("DD-API-KEY"), r.Header.Get("DD-APPLICATION-KEY")
 	if r.URL.Path == "/api/v1/validate" && r.Method == http.MethodGet {
-		if !ddAPIKeyPattern.MatchString(apiKey) || s.checkCredential(Datadog, apiKey) != credOK {
-			writeJSON(w, http.StatusForbidden, ddErrors("Forbidden"))
+		if !ddAPIKeyPattern.MatchString(apiKey) || s.Server().Credential(notifytest.Datadog, apiKey) != notifytest.CredentialOK {
+			fakekit.WriteJSON(w, http.StatusForbidden, ddErrors("Forbidden"))
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"valid": true})
+		fakekit.WriteJSON(w, http.StatusOK, map[string]any{"valid": true})
 		return
 	}
 	switch {
 	case apiKey == "" || appKey == "":
-		writeJSON(w, http.StatusUnauthorized, ddErrors("Unauthorized"))
+		fakekit.WriteJSON(w, http.StatusUnauthorized, ddErrors("Unauthorized"))
 		return
 	case !ddAPIKeyPattern.MatchString(apiKey), !ddAppKeyPattern.MatchString(appKey),
-		s.checkCredential(Datadog, apiKey) != credOK, s.checkCredential(Datadog, appKey) != credOK:
-		writeJSON(w, http.StatusForbidden, ddErrors("Forbidden"))
+		s.Server().Credential(notifytest.Datadog, apiKey) != notifytest.CredentialOK, s.Server().Credential(notifytest.Datadog, appKey) != notifytest.CredentialOK:
+		fakekit.WriteJSON(w, http.StatusForbidden, ddErrors("Forbidden"))
 		return
 	}
 	switch {
 	case r.URL.Path == "/api/v2/validate_keys" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+		fakekit.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	case r.URL.Path == "/api/v2/incidents" && r.Method == http.MethodPost:
 		s.datadogCreate(w, req, site)
 	case r.URL.Path == "/api/v2/incidents/search" && r.Method == http.MethodGet:
@@ -148,7 +227,7 @@ func (s *Server) serveDatadog(w http.ResponseWriter, req *fakeRequest) {
 	case strings.HasPrefix(r.URL.Path, "/api/v2/incidents/") && r.Method == http.MethodPatch:
 		s.datadogUpdate(w, req, strings.TrimPrefix(r.URL.Path, "/api/v2/incidents/"))
 	default:
-		writeJSON(w, http.StatusNotFound, ddErrors("Not found"))
+		fakekit.WriteJSON(w, http.StatusNotFound, ddErrors("Not found"))
 	}
 }
 
@@ -156,40 +235,40 @@ func (s *Server) serveDatadog(w http.ResponseWriter, req *fakeRequest) {
 // its data object, and the errors found in it so far (a data.type other
 // than "incidents"). It answers Datadog's error itself, and returns false,
 // when the body is not JSON or has no data.
-func datadogIncidentData(w http.ResponseWriter, req *fakeRequest) (map[string]any, []string, bool) {
-	if !isJSONContent(req.r) {
-		writeJSON(w, http.StatusUnsupportedMediaType, ddErrors("Unsupported Media Type: Content-Type must be application/json"))
+func datadogIncidentData(w http.ResponseWriter, req *notifytest.Request) (map[string]any, []string, bool) {
+	if !fakekit.IsJSONContent(req.HTTP) {
+		fakekit.WriteJSON(w, http.StatusUnsupportedMediaType, ddErrors("Unsupported Media Type: Content-Type must be application/json"))
 		return nil, nil, false
 	}
-	body, err := decodeObject(req.body)
+	body, err := fakekit.DecodeObject(req.Body)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, ddErrors("Bad Request: "+err.Error()))
+		fakekit.WriteJSON(w, http.StatusBadRequest, ddErrors("Bad Request: "+err.Error()))
 		return nil, nil, false
 	}
-	data, ok := obj(body, "data")
+	data, ok := fakekit.Obj(body, "data")
 	if !ok {
-		writeJSON(w, http.StatusBadRequest, ddErrors("Bad Request: data is required"))
+		fakekit.WriteJSON(w, http.StatusBadRequest, ddErrors("Bad Request: data is required"))
 		return nil, nil, false
 	}
 	var errs []string
-	if typ, _ := str(data, "type"); typ != "incidents" {
+	if typ, _ := fakekit.Str(data, "type"); typ != "incidents" {
 		errs = append(errs, `data.type must be "incidents"`)
 	}
 	return data, errs, true
 }
 
-func (s *Server) datadogCreate(w http.ResponseWriter, req *fakeRequest, site string) {
+func (s *Fake) datadogCreate(w http.ResponseWriter, req *notifytest.Request, site string) {
 	data, errs, ok := datadogIncidentData(w, req)
 	if !ok {
 		return
 	}
-	attrs, ok := obj(data, "attributes")
+	attrs, ok := fakekit.Obj(data, "attributes")
 	if !ok {
-		writeJSON(w, http.StatusBadRequest, ddErrors(append(errs, "data.attributes is required")...))
+		fakekit.WriteJSON(w, http.StatusBadRequest, ddErrors(append(errs, "data.attributes is required")...))
 		return
 	}
-	in := &DatadogIncident{Site: site, Severity: "UNKNOWN", State: "active", Fields: map[string][]string{}, fieldTypes: map[string]string{}}
-	in.Title, _ = str(attrs, "title")
+	in := &Incident{Site: site, Severity: "UNKNOWN", State: "active", Fields: map[string][]string{}, fieldTypes: map[string]string{}}
+	in.Title, _ = fakekit.Str(attrs, "title")
 	if strings.TrimSpace(in.Title) == "" {
 		errs = append(errs, "attributes.title is required")
 	}
@@ -198,7 +277,7 @@ func (s *Server) datadogCreate(w http.ResponseWriter, req *fakeRequest, site str
 		errs = append(errs, "attributes.customer_impacted is required and must be a boolean")
 	}
 	in.CustomerImpacted = impacted
-	in.CustomerImpactScope, _ = str(attrs, "customer_impact_scope")
+	in.CustomerImpactScope, _ = fakekit.Str(attrs, "customer_impact_scope")
 	if impacted && strings.TrimSpace(in.CustomerImpactScope) == "" {
 		errs = append(errs, "attributes.customer_impact_scope is required when customer_impacted is true")
 	}
@@ -222,7 +301,7 @@ func (s *Server) datadogCreate(w http.ResponseWriter, req *fakeRequest, site str
 			errs = append(errs, "attributes.notification_handles must be a list")
 		}
 		for _, item := range list {
-			handle, _ := str(asObject(item), "handle")
+			handle, _ := fakekit.Str(asObject(item), "handle")
 			if handle == "" {
 				errs = append(errs, "attributes.notification_handles[].handle is required")
 				break
@@ -231,25 +310,25 @@ func (s *Server) datadogCreate(w http.ResponseWriter, req *fakeRequest, site str
 		}
 	}
 	if len(errs) > 0 {
-		writeJSON(w, http.StatusBadRequest, ddErrors(errs...))
+		fakekit.WriteJSON(w, http.StatusBadRequest, ddErrors(errs...))
 		return
 	}
-	in.ID = newUUID()
+	in.ID = fakekit.NewUUID()
 	in.Created = time.Now().UTC()
 	s.mu.Lock()
 	in.PublicID = int64(len(s.datadog.incidents) + 1)
 	s.datadog.incidents = append(s.datadog.incidents, in)
 	answer := ddIncidentJSON(in) // under the lock: an update may follow at once
 	s.mu.Unlock()
-	if !s.datadogHoldAnswer(w, req.r) {
+	if !s.datadogHoldAnswer(w, req.HTTP) {
 		return
 	}
-	writeJSON(w, http.StatusCreated, answer)
+	fakekit.WriteJSON(w, http.StatusCreated, answer)
 }
 
-func (s *Server) datadogGet(w http.ResponseWriter, id string) {
+func (s *Fake) datadogGet(w http.ResponseWriter, id string) {
 	s.mu.Lock()
-	var found *DatadogIncident
+	var found *Incident
 	for _, in := range s.datadog.incidents {
 		if in.ID == id {
 			cp := *in
@@ -258,13 +337,13 @@ func (s *Server) datadogGet(w http.ResponseWriter, id string) {
 	}
 	s.mu.Unlock()
 	if found == nil {
-		writeJSON(w, http.StatusNotFound, ddErrors("Not found"))
+		fakekit.WriteJSON(w, http.StatusNotFound, ddErrors("Not found"))
 		return
 	}
-	writeJSON(w, http.StatusOK, ddIncidentJSON(found))
+	fakekit.WriteJSON(w, http.StatusOK, ddIncidentJSON(found))
 }
 
-func ddIncidentJSON(in *DatadogIncident) map[string]any {
+func ddIncidentJSON(in *Incident) map[string]any {
 	created := in.Created.Format(time.RFC3339Nano)
 	handles := []map[string]any{}
 	for _, h := range in.Handles {
@@ -293,7 +372,7 @@ func ddIncidentJSON(in *DatadogIncident) map[string]any {
 	}}
 }
 
-func ddFieldsJSON(in *DatadogIncident) map[string]any {
+func ddFieldsJSON(in *Incident) map[string]any {
 	out := map[string]any{
 		"severity": map[string]any{"type": "dropdown", "value": in.Severity},
 		"state":    map[string]any{"type": "dropdown", "value": in.State},
@@ -323,7 +402,7 @@ var (
 
 // ddSetFields reads attributes.fields of a create or an update into the
 // incident, and returns Datadog's messages for the bad ones.
-func ddSetFields(in *DatadogIncident, fields map[string]any) []string {
+func ddSetFields(in *Incident, fields map[string]any) []string {
 	var errs []string
 	for name, v := range fields {
 		field, ok := v.(map[string]any)
@@ -331,7 +410,7 @@ func ddSetFields(in *DatadogIncident, fields map[string]any) []string {
 			errs = append(errs, "attributes.fields."+name+" must be an object with type and value")
 			continue
 		}
-		typ, _ := str(field, "type")
+		typ, _ := fakekit.Str(field, "type")
 		var values []string
 		switch {
 		case slices.Contains(ddSingleTypes, typ):
@@ -383,19 +462,19 @@ func ddSetFields(in *DatadogIncident, fields map[string]any) []string {
 // datadogUpdate is PATCH /api/v2/incidents/{id}: a partial update of the
 // title and fields (state among them), data.id naming the same incident.
 // 200 with the incident, 404 for an unknown one, 400 {"errors"} otherwise.
-func (s *Server) datadogUpdate(w http.ResponseWriter, req *fakeRequest, id string) {
+func (s *Fake) datadogUpdate(w http.ResponseWriter, req *notifytest.Request, id string) {
 	data, errs, ok := datadogIncidentData(w, req)
 	if !ok {
 		return
 	}
-	if did, _ := str(data, "id"); did != id {
+	if did, _ := fakekit.Str(data, "id"); did != id {
 		errs = append(errs, "data.id must be the incident's id in the path")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := slices.IndexFunc(s.datadog.incidents, func(in *DatadogIncident) bool { return in.ID == id })
+	i := slices.IndexFunc(s.datadog.incidents, func(in *Incident) bool { return in.ID == id })
 	if i < 0 {
-		writeJSON(w, http.StatusNotFound, ddErrors("Not found"))
+		fakekit.WriteJSON(w, http.StatusNotFound, ddErrors("Not found"))
 		return
 	}
 	next := *s.datadog.incidents[i]
@@ -404,7 +483,7 @@ func (s *Server) datadogUpdate(w http.ResponseWriter, req *fakeRequest, id strin
 		next.Fields[k] = slices.Clone(v)
 	}
 	next.fieldTypes = maps.Clone(next.fieldTypes)
-	attrs, _ := obj(data, "attributes")
+	attrs, _ := fakekit.Obj(data, "attributes")
 	if t, ok := attrs["title"]; ok {
 		title, _ := t.(string)
 		if strings.TrimSpace(title) == "" {
@@ -420,11 +499,11 @@ func (s *Server) datadogUpdate(w http.ResponseWriter, req *fakeRequest, id strin
 		errs = append(errs, ddSetFields(&next, fields)...)
 	}
 	if len(errs) > 0 {
-		writeJSON(w, http.StatusBadRequest, ddErrors(errs...))
+		fakekit.WriteJSON(w, http.StatusBadRequest, ddErrors(errs...))
 		return
 	}
 	*s.datadog.incidents[i] = next
-	writeJSON(w, http.StatusOK, ddIncidentJSON(&next))
+	fakekit.WriteJSON(w, http.StatusOK, ddIncidentJSON(&next))
 }
 
 // datadogSearch is GET /api/v2/incidents/search?query=…: facets joined by
@@ -433,18 +512,18 @@ func (s *Server) datadogUpdate(w http.ResponseWriter, req *fakeRequest, id strin
 // the fake cannot honour never silently matches nothing. 200
 // {"data":{"type":"incidents_search_results","attributes":{"incidents":
 // [{"data":…}],"total"}}}, page[size] (at most 100) results, oldest first.
-func (s *Server) datadogSearch(w http.ResponseWriter, req *fakeRequest) {
-	q := req.r.URL.Query()
+func (s *Fake) datadogSearch(w http.ResponseWriter, req *notifytest.Request) {
+	q := req.HTTP.URL.Query()
 	clauses, err := parseDDQuery(q.Get("query"))
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, ddErrors(err.Error()))
+		fakekit.WriteJSON(w, http.StatusBadRequest, ddErrors(err.Error()))
 		return
 	}
 	size := 10
 	if v := q.Get("page[size]"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100 {
-			writeJSON(w, http.StatusBadRequest, ddErrors("page[size] must be a number from 1 to 100"))
+			fakekit.WriteJSON(w, http.StatusBadRequest, ddErrors("page[size] must be a number from 1 to 100"))
 			return
 		}
 		size = n
@@ -462,7 +541,7 @@ func (s *Server) datadogSearch(w http.ResponseWriter, req *fakeRequest) {
 		}
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{
+	fakekit.WriteJSON(w, http.StatusOK, map[string]any{
 		"data": map[string]any{"type": "incidents_search_results",
 			"attributes": map[string]any{"incidents": hits, "total": total, "facets": map[string]any{}}},
 		"meta": map[string]any{"pagination": map[string]any{"offset": 0, "size": len(hits)}},
@@ -527,7 +606,7 @@ func ddUnquote(v string) string {
 	return v
 }
 
-func ddMatches(in *DatadogIncident, clauses []ddClause) bool {
+func ddMatches(in *Incident, clauses []ddClause) bool {
 	for _, c := range clauses {
 		var have []string
 		switch c.name {

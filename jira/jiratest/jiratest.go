@@ -1,4 +1,43 @@
-package notifytest
+// Package jiratest is the loopback fake of the Jira Cloud REST API that a
+// notifytest.Server routes to:
+//
+//	srv := notifytest.NewServer(t, jiratest.New())
+//
+// The fake checks a request as the vendor documents it and answers with
+// the vendor's status and body. Credentials below are "any well-formed
+// one" until notifytest.Server.ExpectCredentials lists the accepted ones.
+//
+// Jira, <site>.atlassian.net and api.atlassian.com/ex/jira/{cloudId}/: Basic
+// auth email:token. No or bad auth: 401 {"errorMessages":[…],"errors":{}}
+// with X-Seraph-LoginReason: AUTHENTICATED_FAILED (or, with
+// Fake.SetAnonymousAccess, 200 and that header on anonymous-readable
+// endpoints); success carries X-Seraph-LoginReason: OK. GET
+// /rest/api/2/myself: {accountId, emailAddress, displayName} of the Basic
+// auth user. GET /rest/api/2/project/{idOrKey}, or 404. GET
+// /rest/api/2/issue/createmeta/{project}/issuetypes and …/issuetypes/{id}:
+// pages of issue types and of create-screen fields, priority with
+// allowedValues Highest…Lowest. POST /rest/api/2/issue (JSON, else 415):
+// project by id or key, issuetype by id or name, summary required and under
+// 255, description a string (v3: an Atlassian document) of at most 32,767,
+// labels without spaces, priority from the scheme, no field off the create
+// screen, the issue type's required fields: 201 {"id","key":"SEC-1","self"},
+// else 400 {"errorMessages":[],"errors":{field: message}}. GET
+// /rest/api/2/issue/{idOrKey}. POST …/issue/{idOrKey}/comment {"body"} (v2
+// a string, v3 an Atlassian document; empty: 400 errors.comment): 201. GET
+// …/issue/{idOrKey}/transitions: the workflow's transitions but the one to
+// the issue's own status, each with to.statusCategory.key (new,
+// indeterminate, done); POST …/transitions {"transition":{"id"}}: 204, 400
+// for an id not available or a field the transition's screen requires
+// (Fake.SetWorkflow). POST or GET /rest/api/3/search/jql: a JQL
+// subset (clauses joined by AND on project, labels, key, issuetype, status,
+// statusCategory, resolution, and ORDER BY created|updated|key|id; anything
+// else is a 400 that lists the subset); /rest/api/2/search: 410. GET
+// /_edge/tenant_info: {"cloudId"}. Projects: DefaultProject, or
+// Fake.SetProjects.
+//
+// A gzip body is refused (415): only HEC documents compressed requests.
+// Reached over plain http://, the host answers 301 to https://.
+package jiratest
 
 import (
 	"crypto/sha256"
@@ -9,9 +48,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/codedefender/integrations/internal/fakekit"
+	"github.com/codedefender/integrations/notify/notifytest"
 )
 
 // Jira Cloud REST limits (CONTRACTS §3).
@@ -26,7 +69,7 @@ const (
 )
 
 // jiraDefaultFields are the optional fields on an issue type's create
-// screen when JiraIssueType.Fields is nil.
+// screen when IssueType.Fields is nil.
 var jiraDefaultFields = []string{"description", "labels", "priority", "reporter", "assignee"}
 
 // jiraPriorities is Jira's default priority scheme, Highest to Lowest.
@@ -34,16 +77,16 @@ var jiraPriorities = []struct{ id, name string }{
 	{"1", "Highest"}, {"2", "High"}, {"3", "Medium"}, {"4", "Low"}, {"5", "Lowest"},
 }
 
-// JiraProject is a project the Jira fake knows.
-type JiraProject struct {
+// Project is a project the Jira fake knows.
+type Project struct {
 	ID         string // digits, as in the console's project_id
 	Key        string // the issue-key prefix: SEC gives SEC-1, SEC-2…
 	Name       string
-	IssueTypes []JiraIssueType
+	IssueTypes []IssueType
 }
 
-// JiraIssueType is an issue type of a JiraProject and its create screen.
-type JiraIssueType struct {
+// IssueType is an issue type of a Project and its create screen.
+type IssueType struct {
 	ID   string
 	Name string
 	// Fields are the fields on the create screen besides summary, project
@@ -55,27 +98,27 @@ type JiraIssueType struct {
 	Required []string
 }
 
-func (it JiraIssueType) screen() []string {
+func (it IssueType) screen() []string {
 	if it.Fields == nil {
 		return jiraDefaultFields
 	}
 	return it.Fields
 }
 
-// DefaultJiraProject returns the project the Jira fake starts with: id
+// DefaultProject returns the project the Jira fake starts with: id
 // 10000, key SEC, and the issue types Task (10001) and Bug (10002) with the
 // default create screen, and Incident (10003) whose screen has only a
 // description (no labels, no priority), for testing what Test reports then.
-func DefaultJiraProject() JiraProject {
-	return JiraProject{ID: "10000", Key: "SEC", Name: "Security", IssueTypes: []JiraIssueType{
+func DefaultProject() Project {
+	return Project{ID: "10000", Key: "SEC", Name: "Security", IssueTypes: []IssueType{
 		{ID: "10001", Name: "Task"},
 		{ID: "10002", Name: "Bug"},
 		{ID: "10003", Name: "Incident", Fields: []string{"description"}},
 	}}
 }
 
-// JiraIssue is an issue the Jira fake created.
-type JiraIssue struct {
+// Issue is an issue the Jira fake created.
+type Issue struct {
 	ID            string
 	Key           string
 	ProjectID     string
@@ -101,10 +144,10 @@ type JiraIssue struct {
 	Comments []string
 }
 
-// JiraTransition is a transition of the Jira fake's workflow. Every
+// Transition is a transition of the Jira fake's workflow. Every
 // transition is available from every status but its own target, as in a
 // simplified Jira workflow with global transitions.
-type JiraTransition struct {
+type Transition struct {
 	ID       string
 	Name     string
 	To       string // the target status's name
@@ -114,10 +157,10 @@ type JiraTransition struct {
 	Required []string
 }
 
-// DefaultJiraWorkflow is the workflow the Jira fake starts with: Jira's
+// DefaultWorkflow is the workflow the Jira fake starts with: Jira's
 // simplified To Do (11), In Progress (21), Done (31).
-func DefaultJiraWorkflow() []JiraTransition {
-	return []JiraTransition{
+func DefaultWorkflow() []Transition {
+	return []Transition{
 		{ID: "11", Name: "To Do", To: "To Do", Category: "new"},
 		{ID: "21", Name: "In Progress", To: "In Progress", Category: "indeterminate"},
 		{ID: "31", Name: "Done", To: "Done", Category: "done"},
@@ -130,23 +173,23 @@ var jiraCategoryNames = map[string]string{"new": "To Do", "indeterminate": "In P
 var jiraCategoryIDs = map[string]int{"new": 2, "indeterminate": 4, "done": 3}
 
 type jiraState struct {
-	projects  []JiraProject
-	workflow  []JiraTransition
+	projects  []Project
+	workflow  []Transition
 	anonymous bool
 	nextID    int
 	counters  map[string]int // issues per project key
-	issues    []*JiraIssue
+	issues    []*Issue
 }
 
 func newJiraState() jiraState {
-	return jiraState{projects: []JiraProject{DefaultJiraProject()}, workflow: DefaultJiraWorkflow(),
+	return jiraState{projects: []Project{DefaultProject()}, workflow: DefaultWorkflow(),
 		nextID: jiraFirstIssueID, counters: map[string]int{}}
 }
 
-// SetJiraWorkflow replaces the transitions of every issue's workflow
-// (initially DefaultJiraWorkflow); none at all makes a workflow whose
+// SetWorkflow replaces the transitions of every issue's workflow
+// (initially DefaultWorkflow); none at all makes a workflow whose
 // issues cannot move.
-func (s *Server) SetJiraWorkflow(ts ...JiraTransition) {
+func (s *Fake) SetWorkflow(ts ...Transition) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.jira.workflow = nil
@@ -156,9 +199,9 @@ func (s *Server) SetJiraWorkflow(ts ...JiraTransition) {
 	}
 }
 
-// SetJiraProjects replaces the projects the Jira fake knows (initially
-// DefaultJiraProject alone).
-func (s *Server) SetJiraProjects(ps ...JiraProject) {
+// SetProjects replaces the projects the Jira fake knows (initially
+// DefaultProject alone).
+func (s *Fake) SetProjects(ps ...Project) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.jira.projects = nil
@@ -168,22 +211,22 @@ func (s *Server) SetJiraProjects(ps ...JiraProject) {
 	}
 }
 
-// SetJiraAnonymousAccess switches on the mode of a Jira site that allows
+// SetAnonymousAccess switches on the mode of a Jira site that allows
 // anonymous browsing: the endpoints anonymous users may call (project,
 // createmeta, issue and search reads) then answer a request whose Basic
 // auth failed with 200 and X-Seraph-LoginReason: AUTHENTICATED_FAILED, as
 // CONTRACTS §3 warns, instead of 401. /myself and creates still get 401.
-func (s *Server) SetJiraAnonymousAccess(on bool) {
+func (s *Fake) SetAnonymousAccess(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.jira.anonymous = on
 }
 
-// JiraIssues returns a copy of the issues the Jira fake created, in order.
-func (s *Server) JiraIssues() []JiraIssue {
+// Issues returns a copy of the issues the Jira fake created, in order.
+func (s *Fake) Issues() []Issue {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]JiraIssue, 0, len(s.jira.issues))
+	out := make([]Issue, 0, len(s.jira.issues))
 	for _, is := range s.jira.issues {
 		c := *is
 		c.Labels = slices.Clone(is.Labels)
@@ -209,37 +252,64 @@ func jiraErrors(messages []string, fields map[string]string) map[string]any {
 
 // jiraCall is one request to the Jira fake, its gateway prefix removed.
 type jiraCall struct {
-	*fakeRequest
+	*notifytest.Request
 	path    string // /rest/api/2/…
 	base    string // https://<site>.atlassian.net or the gateway's https://api.atlassian.com/ex/jira/{cloudId}
 	version int    // REST version in the path, 2 or 3
 	email   string // the authenticated account, "" when anonymous
 }
 
-// serveJira is the Jira fake (see Destination).
-func (s *Server) serveJira(w http.ResponseWriter, req *fakeRequest) {
-	r := req.r
-	c := &jiraCall{fakeRequest: req, path: r.URL.Path, base: "https://" + r.Host}
-	if req.host == "api.atlassian.com" {
+// Fake is the Jira fake (see the package documentation).
+type Fake struct {
+	notifytest.Base
+	mu   sync.Mutex
+	jira jiraState
+}
+
+// New returns a Jira fake to pass to notifytest.NewServer, after an
+// Opsgenie fake: both serve api.atlassian.com.
+func New() *Fake { return &Fake{Base: notifytest.NewBase(notifytest.Jira), jira: newJiraState()} }
+
+// Handles takes <site>.atlassian.net and api.atlassian.com.
+func (s *Fake) Handles(host, _ string) bool {
+	return host == "api.atlassian.com" || strings.HasSuffix(host, ".atlassian.net")
+}
+
+// CertNames returns the Jira Cloud hosts.
+func (s *Fake) CertNames() []string { return []string{"api.atlassian.com", "*.atlassian.net"} }
+
+// WriteError answers Jira's {"errorMessages":[…],"errors":{}}.
+func (s *Fake) WriteError(w http.ResponseWriter, status int, msg string) {
+	if msg == "" {
+		msg = notifytest.StatusText(status)
+	}
+	fakekit.WriteJSON(w, status, jiraErrors([]string{msg}, nil))
+}
+
+// ServeFake answers a Jira REST request.
+func (s *Fake) ServeFake(w http.ResponseWriter, req *notifytest.Request) {
+	r := req.HTTP
+	c := &jiraCall{Request: req, path: r.URL.Path, base: "https://" + r.Host}
+	if req.Host == "api.atlassian.com" {
 		rest, ok := strings.CutPrefix(c.path, jiraGatewayPrefix)
 		cloudID, tail, _ := strings.Cut(rest, "/")
 		if !ok || cloudID == "" {
-			writeJSON(w, http.StatusNotFound, jiraErrors([]string{"Not Found"}, nil))
+			fakekit.WriteJSON(w, http.StatusNotFound, jiraErrors([]string{"Not Found"}, nil))
 			return
 		}
 		c.path = "/" + tail
 		c.base += jiraGatewayPrefix + cloudID
 	}
-	if c.path == "/_edge/tenant_info" && r.Method == http.MethodGet && req.host != "api.atlassian.com" {
-		sum := sha256.Sum256([]byte(req.host))
+	if c.path == "/_edge/tenant_info" && r.Method == http.MethodGet && req.Host != "api.atlassian.com" {
+		sum := sha256.Sum256([]byte(req.Host))
 		id := hex.EncodeToString(sum[:16])
-		writeJSON(w, http.StatusOK, map[string]any{"cloudId": id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:32]})
+		fakekit.WriteJSON(w, http.StatusOK, map[string]any{"cloudId": id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:32]})
 		return
 	}
 	rest, ok := strings.CutPrefix(c.path, "/rest/api/")
 	ver, rest, _ := strings.Cut(rest, "/")
 	if !ok || (ver != "2" && ver != "3") {
-		writeJSON(w, http.StatusNotFound, jiraErrors([]string{"No resource at " + c.path}, nil))
+		fakekit.WriteJSON(w, http.StatusNotFound, jiraErrors([]string{"No resource at " + c.path}, nil))
 		return
 	}
 	c.version, _ = strconv.Atoi(ver)
@@ -272,38 +342,38 @@ func (s *Server) serveJira(w http.ResponseWriter, req *fakeRequest) {
 	case post && len(parts) == 3 && parts[0] == "issue" && parts[2] == "comment":
 		s.jiraComment(w, c, parts[1])
 	case rest == "search":
-		writeJSON(w, http.StatusGone, jiraErrors([]string{
+		fakekit.WriteJSON(w, http.StatusGone, jiraErrors([]string{
 			"The requested API has been removed. Please migrate to the /rest/api/3/search/jql API."}, nil))
 	case (get || post) && rest == "search/jql" && c.version == 3:
 		s.jiraSearch(w, c)
 	default:
-		writeJSON(w, http.StatusNotFound, jiraErrors([]string{"No resource at " + c.path}, nil))
+		fakekit.WriteJSON(w, http.StatusNotFound, jiraErrors([]string{"No resource at " + c.path}, nil))
 	}
 }
 
 // jiraLogin checks Basic auth. It answers and returns false when the
 // request may go no further.
-func (s *Server) jiraLogin(w http.ResponseWriter, c *jiraCall, anonymousOK bool) bool {
+func (s *Fake) jiraLogin(w http.ResponseWriter, c *jiraCall, anonymousOK bool) bool {
 	s.mu.Lock()
 	anonymous := s.jira.anonymous
 	s.mu.Unlock()
-	email, token, hasBasic := c.r.BasicAuth()
-	if c.r.Header.Get("Authorization") == "" && anonymous && anonymousOK {
+	email, token, hasBasic := c.HTTP.BasicAuth()
+	if c.HTTP.Header.Get("Authorization") == "" && anonymous && anonymousOK {
 		return true // an anonymous request: no login was attempted
 	}
 	if hasBasic && strings.Contains(email, "@") && token != "" &&
-		s.checkCredential(Jira, token, email+":"+token) == credOK {
+		s.Server().Credential(notifytest.Jira, token, email+":"+token) == notifytest.CredentialOK {
 		c.email = email
 		w.Header().Set(seraphHeader, "OK")
 		return true
 	}
-	if c.r.Header.Get("Authorization") != "" {
+	if c.HTTP.Header.Get("Authorization") != "" {
 		w.Header().Set(seraphHeader, "AUTHENTICATED_FAILED") // a login was tried and failed
 	}
 	if anonymous && anonymousOK {
 		return true // the trap: 200 as an anonymous user after failed auth
 	}
-	writeJSON(w, http.StatusUnauthorized, jiraErrors([]string{"Client must be authenticated to access this resource."}, nil))
+	fakekit.WriteJSON(w, http.StatusUnauthorized, jiraErrors([]string{"Client must be authenticated to access this resource."}, nil))
 	return false
 }
 
@@ -312,15 +382,15 @@ func jiraAccountID(email string) string {
 	return "5b10" + hex.EncodeToString(sum[:10]) // the shape of Atlassian account ids
 }
 
-func (s *Server) jiraMyself(w http.ResponseWriter, c *jiraCall) {
+func (s *Fake) jiraMyself(w http.ResponseWriter, c *jiraCall) {
 	if c.email == "" {
 		w.Header().Set(seraphHeader, "AUTHENTICATED_FAILED")
-		writeJSON(w, http.StatusUnauthorized, jiraErrors([]string{"Client must be authenticated to access this resource."}, nil))
+		fakekit.WriteJSON(w, http.StatusUnauthorized, jiraErrors([]string{"Client must be authenticated to access this resource."}, nil))
 		return
 	}
 	id := jiraAccountID(c.email)
 	name, _, _ := strings.Cut(c.email, "@")
-	writeJSON(w, http.StatusOK, map[string]any{
+	fakekit.WriteJSON(w, http.StatusOK, map[string]any{
 		"self":         c.base + "/rest/api/" + strconv.Itoa(c.version) + "/user?accountId=" + id,
 		"accountId":    id,
 		"accountType":  "atlassian",
@@ -332,37 +402,37 @@ func (s *Server) jiraMyself(w http.ResponseWriter, c *jiraCall) {
 }
 
 // jiraFindProject looks a project up by id or key; callers hold s.mu.
-func (s *Server) jiraFindProject(idOrKey string) (JiraProject, bool) {
+func (s *Fake) jiraFindProject(idOrKey string) (Project, bool) {
 	for _, p := range s.jira.projects {
 		if p.ID == idOrKey || strings.EqualFold(p.Key, idOrKey) {
 			return p, true
 		}
 	}
-	return JiraProject{}, false
+	return Project{}, false
 }
 
-func (s *Server) lookupProject(w http.ResponseWriter, idOrKey string) (JiraProject, bool) {
+func (s *Fake) lookupProject(w http.ResponseWriter, idOrKey string) (Project, bool) {
 	s.mu.Lock()
 	p, ok := s.jiraFindProject(idOrKey)
 	s.mu.Unlock()
 	if !ok {
-		writeJSON(w, http.StatusNotFound, jiraErrors([]string{fmt.Sprintf("No project could be found with key or id '%s'.", idOrKey)}, nil))
+		fakekit.WriteJSON(w, http.StatusNotFound, jiraErrors([]string{fmt.Sprintf("No project could be found with key or id '%s'.", idOrKey)}, nil))
 	}
 	return p, ok
 }
 
 func (c *jiraCall) api() string { return c.base + "/rest/api/" + strconv.Itoa(c.version) }
 
-func (c *jiraCall) issueTypeJSON(it JiraIssueType) map[string]any {
+func (c *jiraCall) issueTypeJSON(it IssueType) map[string]any {
 	return map[string]any{"self": c.api() + "/issuetype/" + it.ID, "id": it.ID, "name": it.Name,
 		"description": "", "subtask": false}
 }
 
-func (c *jiraCall) projectJSON(p JiraProject) map[string]any {
+func (c *jiraCall) projectJSON(p Project) map[string]any {
 	return map[string]any{"self": c.api() + "/project/" + p.ID, "id": p.ID, "key": p.Key, "name": p.Name}
 }
 
-func (s *Server) jiraProject(w http.ResponseWriter, c *jiraCall, idOrKey string) {
+func (s *Fake) jiraProject(w http.ResponseWriter, c *jiraCall, idOrKey string) {
 	p, ok := s.lookupProject(w, idOrKey)
 	if !ok {
 		return
@@ -374,24 +444,24 @@ func (s *Server) jiraProject(w http.ResponseWriter, c *jiraCall, idOrKey string)
 	}
 	out["issueTypes"] = types
 	out["projectTypeKey"] = "software"
-	writeJSON(w, http.StatusOK, out)
+	fakekit.WriteJSON(w, http.StatusOK, out)
 }
 
 // jiraPage reads startAt and maxResults and returns the slice bounds for n
 // items, or false after answering 400.
 func jiraPage(w http.ResponseWriter, c *jiraCall, n int) (start, end int, ok bool) {
-	q := c.r.URL.Query()
+	q := c.HTTP.URL.Query()
 	start, maxResults := 0, jiraDefaultPage
 	var err error
 	if v := q.Get("startAt"); v != "" {
 		if start, err = strconv.Atoi(v); err != nil || start < 0 {
-			writeJSON(w, http.StatusBadRequest, jiraErrors([]string{"startAt must be a non-negative number"}, nil))
+			fakekit.WriteJSON(w, http.StatusBadRequest, jiraErrors([]string{"startAt must be a non-negative number"}, nil))
 			return 0, 0, false
 		}
 	}
 	if v := q.Get("maxResults"); v != "" {
 		if maxResults, err = strconv.Atoi(v); err != nil || maxResults < 0 {
-			writeJSON(w, http.StatusBadRequest, jiraErrors([]string{"maxResults must be a non-negative number"}, nil))
+			fakekit.WriteJSON(w, http.StatusBadRequest, jiraErrors([]string{"maxResults must be a non-negative number"}, nil))
 			return 0, 0, false
 		}
 	}
@@ -399,7 +469,7 @@ func jiraPage(w http.ResponseWriter, c *jiraCall, n int) (start, end int, ok boo
 	return start, start + min(maxResults, n-start), true // no overflow on a huge maxResults
 }
 
-func (s *Server) jiraIssueTypes(w http.ResponseWriter, c *jiraCall, project string) {
+func (s *Fake) jiraIssueTypes(w http.ResponseWriter, c *jiraCall, project string) {
 	p, ok := s.lookupProject(w, project)
 	if !ok {
 		return
@@ -412,27 +482,27 @@ func (s *Server) jiraIssueTypes(w http.ResponseWriter, c *jiraCall, project stri
 	for _, it := range p.IssueTypes[start:end] {
 		types = append(types, c.issueTypeJSON(it))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"issueTypes": types, "startAt": start,
+	fakekit.WriteJSON(w, http.StatusOK, map[string]any{"issueTypes": types, "startAt": start,
 		"maxResults": end - start, "total": len(p.IssueTypes)})
 }
 
-func findIssueType(p JiraProject, id, name string) (JiraIssueType, bool) {
+func findIssueType(p Project, id, name string) (IssueType, bool) {
 	for _, it := range p.IssueTypes {
 		if (id != "" && it.ID == id) || (id == "" && name != "" && strings.EqualFold(it.Name, name)) {
 			return it, true
 		}
 	}
-	return JiraIssueType{}, false
+	return IssueType{}, false
 }
 
-func (s *Server) jiraFields(w http.ResponseWriter, c *jiraCall, project, typeID string) {
+func (s *Fake) jiraFields(w http.ResponseWriter, c *jiraCall, project, typeID string) {
 	p, ok := s.lookupProject(w, project)
 	if !ok {
 		return
 	}
 	it, ok := findIssueType(p, typeID, "")
 	if !ok {
-		writeJSON(w, http.StatusNotFound, jiraErrors([]string{fmt.Sprintf("Issue type with id '%s' does not exist in project %s.", typeID, p.Key)}, nil))
+		fakekit.WriteJSON(w, http.StatusNotFound, jiraErrors([]string{fmt.Sprintf("Issue type with id '%s' does not exist in project %s.", typeID, p.Key)}, nil))
 		return
 	}
 	fields := c.fieldMeta(p, it)
@@ -440,13 +510,13 @@ func (s *Server) jiraFields(w http.ResponseWriter, c *jiraCall, project, typeID 
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"fields": fields[start:end], "startAt": start,
+	fakekit.WriteJSON(w, http.StatusOK, map[string]any{"fields": fields[start:end], "startAt": start,
 		"maxResults": end - start, "total": len(fields)})
 }
 
 // fieldMeta lists the create-screen fields of an issue type as createmeta
 // does.
-func (c *jiraCall) fieldMeta(p JiraProject, it JiraIssueType) []map[string]any {
+func (c *jiraCall) fieldMeta(p Project, it IssueType) []map[string]any {
 	field := func(id, name string, required bool, schema map[string]any, ops ...string) map[string]any {
 		return map[string]any{"fieldId": id, "key": id, "name": name, "required": required,
 			"schema": schema, "hasDefaultValue": false, "operations": ops}
@@ -486,34 +556,34 @@ func (c *jiraCall) fieldMeta(p JiraProject, it JiraIssueType) []map[string]any {
 	return out
 }
 
-func (s *Server) jiraCreate(w http.ResponseWriter, c *jiraCall) {
+func (s *Fake) jiraCreate(w http.ResponseWriter, c *jiraCall) {
 	if c.email == "" {
-		writeJSON(w, http.StatusUnauthorized, jiraErrors([]string{"You are not authenticated. Authentication required to perform this operation."}, nil))
+		fakekit.WriteJSON(w, http.StatusUnauthorized, jiraErrors([]string{"You are not authenticated. Authentication required to perform this operation."}, nil))
 		return
 	}
-	if !isJSONContent(c.r) {
-		writeJSON(w, http.StatusUnsupportedMediaType, jiraErrors([]string{"Content-Type must be application/json"}, nil))
+	if !fakekit.IsJSONContent(c.HTTP) {
+		fakekit.WriteJSON(w, http.StatusUnsupportedMediaType, jiraErrors([]string{"Content-Type must be application/json"}, nil))
 		return
 	}
-	body, err := decodeObject(c.body)
+	body, err := fakekit.DecodeObject(c.Body)
 	var raw struct {
 		Fields map[string]json.RawMessage `json:"fields"`
 	}
 	if err == nil {
-		err = json.Unmarshal(c.body, &raw)
+		err = json.Unmarshal(c.Body, &raw)
 	}
 	fields, ok := body["fields"].(map[string]any)
 	if err != nil || !ok {
-		writeJSON(w, http.StatusBadRequest, jiraErrors([]string{"The request body must be a JSON object with a \"fields\" object."}, nil))
+		fakekit.WriteJSON(w, http.StatusBadRequest, jiraErrors([]string{"The request body must be a JSON object with a \"fields\" object."}, nil))
 		return
 	}
 	errs := map[string]string{}
-	issue := &JiraIssue{Fields: raw.Fields, APIVersion: c.version}
+	issue := &Issue{Fields: raw.Fields, APIVersion: c.version}
 
 	s.mu.Lock()
 	projectRef, _ := fields["project"].(map[string]any)
-	pid, _ := str(projectRef, "id")
-	pkey, _ := str(projectRef, "key")
+	pid, _ := fakekit.Str(projectRef, "id")
+	pkey, _ := fakekit.Str(projectRef, "key")
 	ref := pid
 	if ref == "" {
 		ref = pkey
@@ -521,13 +591,13 @@ func (s *Server) jiraCreate(w http.ResponseWriter, c *jiraCall) {
 	p, found := s.jiraFindProject(ref)
 	s.mu.Unlock()
 
-	var it JiraIssueType
+	var it IssueType
 	if ref == "" || !found {
 		errs["project"] = "Specify a valid project ID or key"
 	} else {
 		typeRef, _ := fields["issuetype"].(map[string]any)
-		tid, _ := str(typeRef, "id")
-		tname, _ := str(typeRef, "name")
+		tid, _ := fakekit.Str(typeRef, "id")
+		tname, _ := fakekit.Str(typeRef, "name")
 		var ok bool
 		if it, ok = findIssueType(p, tid, tname); !ok {
 			if tid == "" && tname == "" {
@@ -537,7 +607,7 @@ func (s *Server) jiraCreate(w http.ResponseWriter, c *jiraCall) {
 			}
 		}
 	}
-	summary, _ := str(fields, "summary")
+	summary, _ := fakekit.Str(fields, "summary")
 	switch {
 	case strings.TrimSpace(summary) == "":
 		errs["summary"] = "You must specify a summary of the issue."
@@ -566,7 +636,7 @@ func (s *Server) jiraCreate(w http.ResponseWriter, c *jiraCall) {
 		}
 	}
 	if len(errs) > 0 {
-		writeJSON(w, http.StatusBadRequest, jiraErrors(nil, errs))
+		fakekit.WriteJSON(w, http.StatusBadRequest, jiraErrors(nil, errs))
 		return
 	}
 	s.mu.Lock()
@@ -580,12 +650,12 @@ func (s *Server) jiraCreate(w http.ResponseWriter, c *jiraCall) {
 	issue.Status, issue.StatusCategory = "To Do", "new"
 	s.jira.issues = append(s.jira.issues, issue)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusCreated, map[string]any{"id": issue.ID, "key": issue.Key, "self": c.api() + "/issue/" + issue.ID})
+	fakekit.WriteJSON(w, http.StatusCreated, map[string]any{"id": issue.ID, "key": issue.Key, "self": c.api() + "/issue/" + issue.ID})
 }
 
 // jiraCheckField checks one create-screen field, filling the issue, and
 // returns Jira's message for a bad value.
-func jiraCheckField(issue *JiraIssue, version int, k string, v any) string {
+func jiraCheckField(issue *Issue, version int, k string, v any) string {
 	switch k {
 	case "description":
 		if version == 2 {
@@ -600,7 +670,7 @@ func jiraCheckField(issue *JiraIssue, version int, k string, v any) string {
 			return ""
 		}
 		doc, ok := v.(map[string]any)
-		if typ, _ := str(doc, "type"); !ok || typ != "doc" {
+		if typ, _ := fakekit.Str(doc, "type"); !ok || typ != "doc" {
 			return "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
 		}
 		b, _ := json.Marshal(doc)
@@ -624,8 +694,8 @@ func jiraCheckField(issue *JiraIssue, version int, k string, v any) string {
 		}
 	case "priority":
 		ref, _ := v.(map[string]any)
-		id, _ := str(ref, "id")
-		name, _ := str(ref, "name")
+		id, _ := fakekit.Str(ref, "id")
+		name, _ := fakekit.Str(ref, "name")
 		for _, p := range jiraPriorities {
 			if (id != "" && id == p.id) || (id == "" && name == p.name) {
 				issue.Priority = p.name
@@ -635,9 +705,9 @@ func jiraCheckField(issue *JiraIssue, version int, k string, v any) string {
 		return "Specify a valid priority (id or name) from the project's priority scheme"
 	case "reporter", "assignee":
 		ref, _ := v.(map[string]any)
-		id, _ := str(ref, "accountId")
+		id, _ := fakekit.Str(ref, "accountId")
 		if id == "" {
-			id, _ = str(ref, "id")
+			id, _ = fakekit.Str(ref, "id")
 		}
 		if id == "" {
 			return "Specify a valid user (accountId)"
@@ -646,9 +716,9 @@ func jiraCheckField(issue *JiraIssue, version int, k string, v any) string {
 	return ""
 }
 
-func (s *Server) jiraGetIssue(w http.ResponseWriter, c *jiraCall, idOrKey string) {
+func (s *Fake) jiraGetIssue(w http.ResponseWriter, c *jiraCall, idOrKey string) {
 	s.mu.Lock()
-	var found *JiraIssue
+	var found *Issue
 	for _, is := range s.jira.issues {
 		if is.ID == idOrKey || strings.EqualFold(is.Key, idOrKey) {
 			cp := *is
@@ -657,17 +727,17 @@ func (s *Server) jiraGetIssue(w http.ResponseWriter, c *jiraCall, idOrKey string
 	}
 	s.mu.Unlock()
 	if found == nil {
-		writeJSON(w, http.StatusNotFound, jiraErrors([]string{"Issue does not exist or you do not have permission to see it."}, nil))
+		fakekit.WriteJSON(w, http.StatusNotFound, jiraErrors([]string{"Issue does not exist or you do not have permission to see it."}, nil))
 		return
 	}
-	writeJSON(w, http.StatusOK, c.issueJSON(found, nil))
+	fakekit.WriteJSON(w, http.StatusOK, c.issueJSON(found, nil))
 }
 
 // issueJSON renders an issue with the requested fields (all when nil).
-func (c *jiraCall) issueJSON(is *JiraIssue, want []string) map[string]any {
+func (c *jiraCall) issueJSON(is *Issue, want []string) map[string]any {
 	all := map[string]any{
 		"summary":   is.Summary,
-		"labels":    nonNil(is.Labels),
+		"labels":    fakekit.NonNil(is.Labels),
 		"issuetype": map[string]any{"id": is.IssueTypeID, "name": is.IssueTypeName},
 		"project":   map[string]any{"id": is.ProjectID, "key": is.ProjectKey},
 		"status": map[string]any{"name": is.Status,
@@ -708,24 +778,24 @@ func (c *jiraCall) issueJSON(is *JiraIssue, want []string) map[string]any {
 // jiraSearch is the enhanced search, POST or GET /rest/api/3/search/jql:
 // {"jql","fields","maxResults","nextPageToken"} → {"issues","isLast",
 // "nextPageToken"}. Without fields it returns ids only, as Jira does.
-func (s *Server) jiraSearch(w http.ResponseWriter, c *jiraCall) {
+func (s *Fake) jiraSearch(w http.ResponseWriter, c *jiraCall) {
 	var in struct {
 		JQL           string   `json:"jql"`
 		Fields        []string `json:"fields"`
 		MaxResults    *int     `json:"maxResults"`
 		NextPageToken string   `json:"nextPageToken"`
 	}
-	if c.r.Method == http.MethodPost {
-		if !isJSONContent(c.r) {
-			writeJSON(w, http.StatusUnsupportedMediaType, jiraErrors([]string{"Content-Type must be application/json"}, nil))
+	if c.HTTP.Method == http.MethodPost {
+		if !fakekit.IsJSONContent(c.HTTP) {
+			fakekit.WriteJSON(w, http.StatusUnsupportedMediaType, jiraErrors([]string{"Content-Type must be application/json"}, nil))
 			return
 		}
-		if err := json.Unmarshal(c.body, &in); err != nil {
-			writeJSON(w, http.StatusBadRequest, jiraErrors([]string{"Invalid request payload: " + err.Error()}, nil))
+		if err := json.Unmarshal(c.Body, &in); err != nil {
+			fakekit.WriteJSON(w, http.StatusBadRequest, jiraErrors([]string{"Invalid request payload: " + err.Error()}, nil))
 			return
 		}
 	} else {
-		q := c.r.URL.Query()
+		q := c.HTTP.URL.Query()
 		in.JQL, in.NextPageToken = q.Get("jql"), q.Get("nextPageToken")
 		if f := q.Get("fields"); f != "" {
 			in.Fields = strings.Split(f, ",")
@@ -733,7 +803,7 @@ func (s *Server) jiraSearch(w http.ResponseWriter, c *jiraCall) {
 		if v := q.Get("maxResults"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				writeJSON(w, http.StatusBadRequest, jiraErrors([]string{"maxResults must be a number"}, nil))
+				fakekit.WriteJSON(w, http.StatusBadRequest, jiraErrors([]string{"maxResults must be a number"}, nil))
 				return
 			}
 			in.MaxResults = &n
@@ -741,16 +811,16 @@ func (s *Server) jiraSearch(w http.ResponseWriter, c *jiraCall) {
 	}
 	query, err := parseJQL(in.JQL)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, jiraErrors([]string{err.Error()}, nil))
+		fakekit.WriteJSON(w, http.StatusBadRequest, jiraErrors([]string{err.Error()}, nil))
 		return
 	}
 	s.mu.Lock()
 	if msg := query.checkProjects(s); msg != "" {
 		s.mu.Unlock()
-		writeJSON(w, http.StatusBadRequest, jiraErrors([]string{msg}, nil))
+		fakekit.WriteJSON(w, http.StatusBadRequest, jiraErrors([]string{msg}, nil))
 		return
 	}
-	var hits []*JiraIssue
+	var hits []*Issue
 	for _, is := range s.jira.issues {
 		if query.matches(is) {
 			cp := *is
@@ -765,7 +835,7 @@ func (s *Server) jiraSearch(w http.ResponseWriter, c *jiraCall) {
 	if in.NextPageToken != "" {
 		n, err := strconv.Atoi(in.NextPageToken)
 		if err != nil || n < 0 {
-			writeJSON(w, http.StatusBadRequest, jiraErrors([]string{"Invalid nextPageToken"}, nil))
+			fakekit.WriteJSON(w, http.StatusBadRequest, jiraErrors([]string{"Invalid nextPageToken"}, nil))
 			return
 		}
 		start = min(n, len(hits))
@@ -787,11 +857,11 @@ func (s *Server) jiraSearch(w http.ResponseWriter, c *jiraCall) {
 	if end < len(hits) {
 		out["nextPageToken"] = strconv.Itoa(end)
 	}
-	writeJSON(w, http.StatusOK, out)
+	fakekit.WriteJSON(w, http.StatusOK, out)
 }
 
 // jiraIssueLocked finds an issue by id or key; the caller holds s.mu.
-func (s *Server) jiraIssueLocked(idOrKey string) *JiraIssue {
+func (s *Fake) jiraIssueLocked(idOrKey string) *Issue {
 	for _, is := range s.jira.issues {
 		if is.ID == idOrKey || strings.EqualFold(is.Key, idOrKey) {
 			return is
@@ -801,13 +871,13 @@ func (s *Server) jiraIssueLocked(idOrKey string) *JiraIssue {
 }
 
 func jiraNoIssue(w http.ResponseWriter) {
-	writeJSON(w, http.StatusNotFound, jiraErrors([]string{"Issue does not exist or you do not have permission to see it."}, nil))
+	fakekit.WriteJSON(w, http.StatusNotFound, jiraErrors([]string{"Issue does not exist or you do not have permission to see it."}, nil))
 }
 
 // jiraTransitions is GET /rest/api/{2,3}/issue/{idOrKey}/transitions: the
 // transitions available from the issue's status, each with its target
 // status and that status's category.
-func (s *Server) jiraTransitions(w http.ResponseWriter, c *jiraCall, idOrKey string) {
+func (s *Fake) jiraTransitions(w http.ResponseWriter, c *jiraCall, idOrKey string) {
 	s.mu.Lock()
 	is := s.jiraIssueLocked(idOrKey)
 	var status string
@@ -833,25 +903,25 @@ func (s *Server) jiraTransitions(w http.ResponseWriter, c *jiraCall, idOrKey str
 						"id": jiraCategoryIDs[t.Category], "key": t.Category, "name": jiraCategoryNames[t.Category]}}})
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"expand": "transitions", "transitions": out})
+	fakekit.WriteJSON(w, http.StatusOK, map[string]any{"expand": "transitions", "transitions": out})
 }
 
 // jiraTransition is POST /rest/api/{2,3}/issue/{idOrKey}/transitions
 // {"transition":{"id"},"fields"?}: 204, or 400 for a transition that is not
 // available from the issue's status or lacks a field its screen requires.
-func (s *Server) jiraTransition(w http.ResponseWriter, c *jiraCall, idOrKey string) {
-	if !isJSONContent(c.r) {
-		writeJSON(w, http.StatusUnsupportedMediaType, jiraErrors([]string{"Content-Type must be application/json"}, nil))
+func (s *Fake) jiraTransition(w http.ResponseWriter, c *jiraCall, idOrKey string) {
+	if !fakekit.IsJSONContent(c.HTTP) {
+		fakekit.WriteJSON(w, http.StatusUnsupportedMediaType, jiraErrors([]string{"Content-Type must be application/json"}, nil))
 		return
 	}
-	body, err := decodeObject(c.body)
+	body, err := fakekit.DecodeObject(c.Body)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, jiraErrors([]string{"Invalid request payload. Refer to the REST API documentation and try again."}, nil))
+		fakekit.WriteJSON(w, http.StatusBadRequest, jiraErrors([]string{"Invalid request payload. Refer to the REST API documentation and try again."}, nil))
 		return
 	}
-	ref, _ := obj(body, "transition")
-	id, _ := str(ref, "id")
-	fields, _ := obj(body, "fields")
+	ref, _ := fakekit.Obj(body, "transition")
+	id, _ := fakekit.Str(ref, "id")
+	fields, _ := fakekit.Obj(body, "fields")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	is := s.jiraIssueLocked(idOrKey)
@@ -859,9 +929,9 @@ func (s *Server) jiraTransition(w http.ResponseWriter, c *jiraCall, idOrKey stri
 		jiraNoIssue(w)
 		return
 	}
-	i := slices.IndexFunc(s.jira.workflow, func(t JiraTransition) bool { return t.ID == id && t.To != is.Status })
+	i := slices.IndexFunc(s.jira.workflow, func(t Transition) bool { return t.ID == id && t.To != is.Status })
 	if id == "" || i < 0 {
-		writeJSON(w, http.StatusBadRequest, jiraErrors([]string{fmt.Sprintf("Transition id '%s' is not valid for this issue.", id)}, nil))
+		fakekit.WriteJSON(w, http.StatusBadRequest, jiraErrors([]string{fmt.Sprintf("Transition id '%s' is not valid for this issue.", id)}, nil))
 		return
 	}
 	t := s.jira.workflow[i]
@@ -872,7 +942,7 @@ func (s *Server) jiraTransition(w http.ResponseWriter, c *jiraCall, idOrKey stri
 		}
 	}
 	if len(errs) > 0 {
-		writeJSON(w, http.StatusBadRequest, jiraErrors(nil, errs))
+		fakekit.WriteJSON(w, http.StatusBadRequest, jiraErrors(nil, errs))
 		return
 	}
 	is.Status, is.StatusCategory = t.To, t.Category
@@ -882,38 +952,38 @@ func (s *Server) jiraTransition(w http.ResponseWriter, c *jiraCall, idOrKey stri
 // jiraComment is POST /rest/api/{2,3}/issue/{idOrKey}/comment {"body"}: a
 // string on v2, an Atlassian document on v3. 201 with the comment, or 400
 // for an empty body.
-func (s *Server) jiraComment(w http.ResponseWriter, c *jiraCall, idOrKey string) {
-	if !isJSONContent(c.r) {
-		writeJSON(w, http.StatusUnsupportedMediaType, jiraErrors([]string{"Content-Type must be application/json"}, nil))
+func (s *Fake) jiraComment(w http.ResponseWriter, c *jiraCall, idOrKey string) {
+	if !fakekit.IsJSONContent(c.HTTP) {
+		fakekit.WriteJSON(w, http.StatusUnsupportedMediaType, jiraErrors([]string{"Content-Type must be application/json"}, nil))
 		return
 	}
-	body, err := decodeObject(c.body)
+	body, err := fakekit.DecodeObject(c.Body)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, jiraErrors([]string{"Invalid request payload. Refer to the REST API documentation and try again."}, nil))
+		fakekit.WriteJSON(w, http.StatusBadRequest, jiraErrors([]string{"Invalid request payload. Refer to the REST API documentation and try again."}, nil))
 		return
 	}
 	var text string
 	switch v := body["body"].(type) {
 	case string:
 		if c.version == 3 {
-			writeJSON(w, http.StatusBadRequest, jiraErrors(nil, map[string]string{"comment": "Comment body is not valid!"}))
+			fakekit.WriteJSON(w, http.StatusBadRequest, jiraErrors(nil, map[string]string{"comment": "Comment body is not valid!"}))
 			return
 		}
 		text = v
 	case map[string]any:
-		if typ, _ := str(v, "type"); c.version != 3 || typ != "doc" {
-			writeJSON(w, http.StatusBadRequest, jiraErrors(nil, map[string]string{"comment": "Comment body is not valid!"}))
+		if typ, _ := fakekit.Str(v, "type"); c.version != 3 || typ != "doc" {
+			fakekit.WriteJSON(w, http.StatusBadRequest, jiraErrors(nil, map[string]string{"comment": "Comment body is not valid!"}))
 			return
 		}
 		b, _ := json.Marshal(v)
 		text = string(b)
 	}
 	if strings.TrimSpace(text) == "" {
-		writeJSON(w, http.StatusBadRequest, jiraErrors(nil, map[string]string{"comment": "Comment body can not be empty!"}))
+		fakekit.WriteJSON(w, http.StatusBadRequest, jiraErrors(nil, map[string]string{"comment": "Comment body can not be empty!"}))
 		return
 	}
 	if utf8.RuneCountInString(text) > jiraMaxDescriptionRunes {
-		writeJSON(w, http.StatusBadRequest, jiraErrors(nil, map[string]string{"comment": "The entered text is too long. It exceeds the allowed limit of 32,767 characters."}))
+		fakekit.WriteJSON(w, http.StatusBadRequest, jiraErrors(nil, map[string]string{"comment": "The entered text is too long. It exceeds the allowed limit of 32,767 characters."}))
 		return
 	}
 	s.mu.Lock()
@@ -929,6 +999,6 @@ func (s *Server) jiraComment(w http.ResponseWriter, c *jiraCall, idOrKey string)
 		jiraNoIssue(w)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"id": id, "self": c.api() + "/issue/" + is.ID + "/comment/" + id,
+	fakekit.WriteJSON(w, http.StatusCreated, map[string]any{"id": id, "self": c.api() + "/issue/" + is.ID + "/comment/" + id,
 		"body": body["body"], "created": time.Now().UTC().Format("2006-01-02T15:04:05.000-0700")})
 }
