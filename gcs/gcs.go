@@ -317,8 +317,7 @@ func (n *Notifier) write(ctx context.Context, op, key, contentType string, event
 		}
 		var ge *googleapi.Error
 		if errors.As(err, &ge) && ge.Code == http.StatusPreconditionFailed {
-			n.logger.DebugContext(ctx, "gcs: already written", "integration", Type, "name", n.Name(), "op", op,
-				"bucket", n.cfg.Bucket, "duration", time.Since(start))
+			objects.Log(ctx, n.logger, "gcs: already written", Type, n.Name(), op, n.cfg.Bucket, start, nil)
 			return key, nil
 		}
 		return "", n.logged(ctx, op, start, n.apiError(ctx, op, err))
@@ -327,15 +326,13 @@ func (n *Notifier) write(ctx context.Context, op, key, contentType string, event
 	if attrs := w.Attrs(); attrs != nil && attrs.Name != "" {
 		name = attrs.Name
 	}
-	n.logger.DebugContext(ctx, "gcs: request", "integration", Type, "name", n.Name(), "op", op,
-		"bucket", n.cfg.Bucket, "bytes", body.Len(), "duration", time.Since(start))
+	objects.Log(ctx, n.logger, "gcs: request", Type, n.Name(), op, n.cfg.Bucket, start, nil, "bytes", body.Len())
 	return name, nil
 }
 
 // logged logs a failure and returns it.
 func (n *Notifier) logged(ctx context.Context, op string, start time.Time, e *notify.Error) *notify.Error {
-	n.logger.DebugContext(ctx, "gcs: request failed", "integration", Type, "name", n.Name(), "op", op,
-		"bucket", n.cfg.Bucket, "status", e.StatusCode, "error", e.Error(), "duration", time.Since(start))
+	objects.Log(ctx, n.logger, "gcs: request failed", Type, n.Name(), op, n.cfg.Bucket, start, e)
 	return e
 }
 
@@ -396,8 +393,7 @@ func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 		})))
 		return r
 	}
-	n.logger.DebugContext(ctx, "gcs: request", "integration", Type, "name", n.Name(), "op", op,
-		"bucket", n.cfg.Bucket, "duration", time.Since(start))
+	objects.Log(ctx, n.logger, "gcs: request", Type, n.Name(), op, n.cfg.Bucket, start, nil)
 	r.Pass(checkCreate, "service account "+n.clientEmail+" holds "+permCreate+" on bucket "+n.cfg.Bucket+": nothing was written")
 	return r
 }

@@ -221,13 +221,11 @@ func (n *Notifier) call(ctx context.Context, op string, do func(context.Context)
 	start := time.Now()
 	err := do(ctx)
 	if err == nil {
-		n.logger.DebugContext(ctx, "s3: request", "integration", Type, "name", n.Name(), "op", op,
-			"bucket", n.cfg.Bucket, "duration", time.Since(start))
+		objects.Log(ctx, n.logger, "s3: request", Type, n.Name(), op, n.cfg.Bucket, start, nil)
 		return nil
 	}
 	e := n.apiError(ctx, op, err)
-	n.logger.DebugContext(ctx, "s3: request failed", "integration", Type, "name", n.Name(), "op", op,
-		"bucket", n.cfg.Bucket, "status", e.StatusCode, "error", e.Error(), "duration", time.Since(start))
+	objects.Log(ctx, n.logger, "s3: request failed", Type, n.Name(), op, n.cfg.Bucket, start, e)
 	return e
 }
 

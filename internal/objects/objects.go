@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
@@ -266,4 +267,15 @@ func (b Bucket) SendBatch(ctx context.Context, events []notify.Event) ([]notify.
 		out[i] = rc
 	}
 	return out, nil
+}
+
+// Log writes the debug line of one request to a bucket (msg "gcs:
+// request", "s3: request failed", ...): who, what, how long, and the
+// error when it failed, which is already scrubbed. attrs add to it.
+func Log(ctx context.Context, l *slog.Logger, msg, typ, name, op, bucket string, start time.Time, e *notify.Error, attrs ...any) {
+	base := []any{"integration", typ, "name", name, "op", op, "bucket", bucket}
+	if e != nil {
+		base = append(base, "status", e.StatusCode, "error", e.Error())
+	}
+	l.DebugContext(ctx, msg, append(append(base, attrs...), "duration", time.Since(start))...)
 }
