@@ -36,8 +36,12 @@ var cloudMetadata = mustPrefixes(
 	// https://docs.aws.amazon.com/whitepapers/latest/ipv6-on-aws/supporting-amazon-vpc-services.html
 	// https://docs.aws.amazon.com/eks/latest/userguide/pod-id-agent-setup.html
 	"fd00:ec2::/32",
-	"fd20:ce::254/128",       // Google Cloud, IPv6-only instances: https://cloud.google.com/compute/docs/metadata/querying-metadata
-	"fd00:c1::a9fe:a9fe/128", // Oracle Cloud IMDS over IPv6: https://docs.oracle.com/en-us/iaas/Content/Compute/Tasks/gettingmetadata.htm
+	// The addresses below are the other clouds' IPv6 metadata endpoints as
+	// public SSRF guard lists and the clouds' own agents use them; their
+	// documentation pages were not checked here, and refusing an address
+	// that is not one costs nothing.
+	"fd20:ce::254/128",       // Google Cloud, IPv6-only instances
+	"fd00:c1::a9fe:a9fe/128", // Oracle Cloud IMDS over IPv6 (used by OCI's SDKs)
 	"fd00:42::42/128",        // Scaleway
 	"fd00:a9fe:a9fe::1/128",  // Akamai (Linode)
 	"fd00:100::100:200/128",  // Alibaba Cloud over IPv6
