@@ -348,8 +348,7 @@ const (
 func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 	var r notify.Report
 	if !n.checkKeys(ctx, &r) {
-		r.Skip(checkRead, "skipped: the keys were not accepted")
-		r.Skip(checkWrite, "skipped: the keys were not accepted")
+		r.SkipAll("skipped: the keys were not accepted", checkRead, checkWrite)
 		return r
 	}
 	n.checkReadable(ctx, &r)

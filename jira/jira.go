@@ -191,9 +191,7 @@ func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 	var r notify.Report
 	steps := []string{checkMyself, checkProject, checkType, checkLabels, checkPriority, checkRequired}
 	skipRest := func(from int) notify.Report {
-		for _, name := range steps[from:] {
-			r.Skip(name, "skipped: an earlier check failed")
-		}
+		r.SkipAll("skipped: an earlier check failed", steps[from:]...)
 		return r
 	}
 	hidden, err := n.checkMyself(ctx)

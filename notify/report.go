@@ -109,6 +109,14 @@ func (r *Report) Skip(name, detail string) {
 	r.Checks = append(r.Checks, Check{Name: name, Status: CheckSkipped, Detail: detail})
 }
 
+// SkipAll records each of the named checks as skipped for the same reason:
+// the steps after one that failed.
+func (r *Report) SkipAll(detail string, names ...string) {
+	for _, name := range names {
+		r.Skip(name, detail)
+	}
+}
+
 // Fail records a failed check with its error; it returns false so that a
 // step can end with "return r.Fail(...)".
 func (r *Report) Fail(name string, err error) bool {

@@ -58,3 +58,14 @@ func TestReportJSON(t *testing.T) {
 		{"name":"bucket","status":"failed","detail":"gcs: test: status 404: no such bucket","error":"gcs: test: status 404: no such bucket"},
 		{"name":"probe","status":"skipped","detail":"not asked for"}]}`, string(b))
 }
+
+func TestReportSkipAll(t *testing.T) {
+	var r notify.Report
+	r.Fail("keys valid", errors.New("401"))
+	r.SkipAll("the keys were not accepted", "incidents readable", "incident_write permission")
+	require.Equal(t, []notify.Check{
+		{Name: "incidents readable", Status: notify.CheckSkipped, Detail: "the keys were not accepted"},
+		{Name: "incident_write permission", Status: notify.CheckSkipped, Detail: "the keys were not accepted"},
+	}, r.Checks[1:])
+	require.EqualError(t, r.Err(), "401")
+}

@@ -132,8 +132,7 @@ const (
 func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 	var r notify.Report
 	if !n.checkKey(ctx, &r) {
-		r.Skip(checkTeam, "The key was not accepted.")
-		r.Skip(checkCreate, "The key was not accepted.")
+		r.SkipAll("The key was not accepted.", checkTeam, checkCreate)
 		return r
 	}
 	n.checkTeam(ctx, &r)

@@ -247,15 +247,13 @@ const (
 func (n *Notifier) TestReport(ctx context.Context) notify.Report {
 	var r notify.Report
 	if n.probeWrite {
-		r.Skip(stepBucket, skipHeadProbe)
-		r.Skip(stepRegion, skipHeadProbe)
+		r.SkipAll(skipHeadProbe, stepBucket, stepRegion)
 		n.probe(ctx, &r)
 		return r
 	}
 	out, err := n.headBucket(ctx)
 	if !r.Check(stepBucket, err, "the keys reach bucket "+n.cfg.Bucket+n.where()) {
-		r.Skip(stepRegion, "the bucket could not be reached")
-		r.Skip(stepWrite, "the bucket could not be reached")
+		r.SkipAll("the bucket could not be reached", stepRegion, stepWrite)
 		return r
 	}
 	switch {
