@@ -96,64 +96,40 @@ func requireKind(t *testing.T, err error, kind error, retryable bool) *notify.Er
 }
 
 func TestConfigValidate(t *testing.T) {
-	tests := []struct {
-		name   string
-		edit   func(*Config)
-		field  string // "" when valid
-		schema bool   // a fault the console's JSON Schema can express
-		want   string // the field's message, or part of it
-	}{
-		{name: "trailing slash", edit: func(c *Config) { c.URL = incidentsURL + "/" }},
-		{name: "host in capitals", edit: func(c *Config) { c.URL = "https://API.datadoghq.eu/api/v2/incidents" }},
-		{name: "no name", edit: func(c *Config) { c.Name = "" }, field: "name", want: "required", schema: true},
-		{name: "no url", edit: func(c *Config) { c.URL = "" }, field: "url", want: "is required: https://api.<site>/api/v2/incidents for your Datadog site", schema: true},
-		{name: "web host app.", edit: func(c *Config) { c.URL = "https://app.datadoghq.eu/api/v2/incidents" }, field: "url",
-			want: "is the web address of datadoghq.eu, not its API host; did you mean https://api.datadoghq.eu/api/v2/incidents?"},
-		{name: "web host of US3", edit: func(c *Config) { c.URL = "https://us3.datadoghq.com/incidents" }, field: "url",
-			want: "is the web address of us3.datadoghq.com, not its API host; did you mean https://api.us3.datadoghq.com/api/v2/incidents?"},
-		{name: "app. before US5", edit: func(c *Config) { c.URL = "https://app.us5.datadoghq.com/api/v2/incidents" }, field: "url",
-			want: "did you mean https://api.us5.datadoghq.com/api/v2/incidents?"},
-		{name: "gov web host", edit: func(c *Config) { c.URL = "https://app.ddog-gov.com/api/v2/incidents" }, field: "url",
-			want: "did you mean https://api.ddog-gov.com/api/v2/incidents?"},
-		{name: "http", edit: func(c *Config) { c.URL = "http://api.datadoghq.eu/api/v2/incidents" }, field: "url",
-			want: "must start with https://; did you mean https://api.datadoghq.eu/api/v2/incidents?"},
-		{name: "other endpoint", edit: func(c *Config) { c.URL = "https://api.datadoghq.eu/api/v1/events" }, field: "url",
-			want: "must be the incidents endpoint; did you mean https://api.datadoghq.eu/api/v2/incidents?"},
-		{name: "query", edit: func(c *Config) { c.URL = incidentsURL + "?x=1" }, field: "url", want: "must be the incidents endpoint"},
-		{name: "port", edit: func(c *Config) { c.URL = "https://api.datadoghq.eu:8443/api/v2/incidents" }, field: "url", want: "must not name a port"},
-		{name: "userinfo", edit: func(c *Config) { c.URL = "https://k:s@api.datadoghq.eu/api/v2/incidents" }, field: "url", want: "user name or password"},
-		{name: "unknown site", edit: func(c *Config) { c.URL = "https://api.datadoghq.co/api/v2/incidents" }, field: "url",
-			want: "must be on a Datadog site's API host (datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu, ap1.datadoghq.com, ap2.datadoghq.com, uk1.datadoghq.com, ddog-gov.com, us2.ddog-gov.com)"},
-		{name: "look-alike", edit: func(c *Config) { c.URL = "https://api.datadoghq.eu.evil.example/api/v2/incidents" }, field: "url", want: "Datadog site's API host"},
-		{name: "spaces", edit: func(c *Config) { c.URL = incidentsURL + " " }, field: "url", want: "spaces"},
-		{name: "not a url", edit: func(c *Config) { c.URL = "datadoghq.eu" }, field: "url", want: "not a URL"},
-		{name: "no application key", edit: func(c *Config) { c.ApplicationKey = "" }, field: "application_key", want: "required", schema: true},
-		{name: "masked application key", edit: func(c *Config) { c.ApplicationKey = notify.Redacted }, field: "application_key", want: "mask"},
-		{name: "application key with spaces", edit: func(c *Config) { c.ApplicationKey = " " + appKey }, field: "application_key", want: "spaces"},
-		{name: "no api key", edit: func(c *Config) { c.APIKey = "" }, field: "api_key", want: "required", schema: true},
-		{name: "api key with a line break", edit: func(c *Config) { c.APIKey = apiKey + "\n" }, field: "api_key", want: "line breaks"},
-		{name: "same keys", edit: func(c *Config) { c.APIKey = appKey }, field: "api_key", want: "is the same as application_key"},
-		{name: "swapped keys", edit: func(c *Config) { c.APIKey, c.ApplicationKey = appKey, apiKey }, field: "api_key", want: "are they swapped?"},
+	tests := []testkit.EditCase[Config]{
+		{Name: "trailing slash", Edit: func(c *Config) { c.URL = incidentsURL + "/" }},
+		{Name: "host in capitals", Edit: func(c *Config) { c.URL = "https://API.datadoghq.eu/api/v2/incidents" }},
+		{Name: "no name", Edit: func(c *Config) { c.Name = "" }, Field: "name", Want: "required", Schema: true},
+		{Name: "no url", Edit: func(c *Config) { c.URL = "" }, Field: "url", Want: "is required: https://api.<site>/api/v2/incidents for your Datadog site", Schema: true},
+		{Name: "web host app.", Edit: func(c *Config) { c.URL = "https://app.datadoghq.eu/api/v2/incidents" }, Field: "url",
+			Want: "is the web address of datadoghq.eu, not its API host; did you mean https://api.datadoghq.eu/api/v2/incidents?"},
+		{Name: "web host of US3", Edit: func(c *Config) { c.URL = "https://us3.datadoghq.com/incidents" }, Field: "url",
+			Want: "is the web address of us3.datadoghq.com, not its API host; did you mean https://api.us3.datadoghq.com/api/v2/incidents?"},
+		{Name: "app. before US5", Edit: func(c *Config) { c.URL = "https://app.us5.datadoghq.com/api/v2/incidents" }, Field: "url",
+			Want: "did you mean https://api.us5.datadoghq.com/api/v2/incidents?"},
+		{Name: "gov web host", Edit: func(c *Config) { c.URL = "https://app.ddog-gov.com/api/v2/incidents" }, Field: "url",
+			Want: "did you mean https://api.ddog-gov.com/api/v2/incidents?"},
+		{Name: "http", Edit: func(c *Config) { c.URL = "http://api.datadoghq.eu/api/v2/incidents" }, Field: "url",
+			Want: "must start with https://; did you mean https://api.datadoghq.eu/api/v2/incidents?"},
+		{Name: "other endpoint", Edit: func(c *Config) { c.URL = "https://api.datadoghq.eu/api/v1/events" }, Field: "url",
+			Want: "must be the incidents endpoint; did you mean https://api.datadoghq.eu/api/v2/incidents?"},
+		{Name: "query", Edit: func(c *Config) { c.URL = incidentsURL + "?x=1" }, Field: "url", Want: "must be the incidents endpoint"},
+		{Name: "port", Edit: func(c *Config) { c.URL = "https://api.datadoghq.eu:8443/api/v2/incidents" }, Field: "url", Want: "must not name a port"},
+		{Name: "userinfo", Edit: func(c *Config) { c.URL = "https://k:s@api.datadoghq.eu/api/v2/incidents" }, Field: "url", Want: "user name or password"},
+		{Name: "unknown site", Edit: func(c *Config) { c.URL = "https://api.datadoghq.co/api/v2/incidents" }, Field: "url",
+			Want: "must be on a Datadog site's API host (datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu, ap1.datadoghq.com, ap2.datadoghq.com, uk1.datadoghq.com, ddog-gov.com, us2.ddog-gov.com)"},
+		{Name: "look-alike", Edit: func(c *Config) { c.URL = "https://api.datadoghq.eu.evil.example/api/v2/incidents" }, Field: "url", Want: "Datadog site's API host"},
+		{Name: "spaces", Edit: func(c *Config) { c.URL = incidentsURL + " " }, Field: "url", Want: "spaces"},
+		{Name: "not a url", Edit: func(c *Config) { c.URL = "datadoghq.eu" }, Field: "url", Want: "not a URL"},
+		{Name: "no application key", Edit: func(c *Config) { c.ApplicationKey = "" }, Field: "application_key", Want: "required", Schema: true},
+		{Name: "masked application key", Edit: func(c *Config) { c.ApplicationKey = notify.Redacted }, Field: "application_key", Want: "mask"},
+		{Name: "application key with spaces", Edit: func(c *Config) { c.ApplicationKey = " " + appKey }, Field: "application_key", Want: "spaces"},
+		{Name: "no api key", Edit: func(c *Config) { c.APIKey = "" }, Field: "api_key", Want: "required", Schema: true},
+		{Name: "api key with a line break", Edit: func(c *Config) { c.APIKey = apiKey + "\n" }, Field: "api_key", Want: "line breaks"},
+		{Name: "same keys", Edit: func(c *Config) { c.APIKey = appKey }, Field: "api_key", Want: "is the same as application_key"},
+		{Name: "swapped keys", Edit: func(c *Config) { c.APIKey, c.ApplicationKey = appKey, apiKey }, Field: "api_key", Want: "are they swapped?"},
 	}
-	cases := make([]testkit.ValidateCase[Config], len(tests))
-	for i, tt := range tests {
-		c := validConfig()
-		tt.edit(&c)
-		cases[i] = testkit.ValidateCase[Config]{Name: tt.name, Config: c, Schema: tt.schema}
-		if tt.field != "" {
-			cases[i].Fields = []string{tt.field}
-		}
-	}
-	testkit.RunValidate(t, cases, func(Config) []notify.Secret { return secrets })
-	// Each message says what is wrong and how to fix it.
-	for i, tt := range tests {
-		if tt.field == "" {
-			continue
-		}
-		var ve *notify.ValidationError
-		require.ErrorAs(t, cases[i].Config.Validate(), &ve)
-		require.Contains(t, ve.Fields[0].Message, tt.want, tt.name)
-	}
+	testkit.RunEdits(t, validConfig, tests, func(Config) []notify.Secret { return secrets })
 }
 
 func TestConfigValidateEverySite(t *testing.T) {

@@ -120,67 +120,43 @@ func requireKind(t *testing.T, err error, kind error, retryable bool) *notify.Er
 }
 
 func TestConfigValidate(t *testing.T) {
-	tests := []struct {
-		name   string
-		edit   func(*Config)
-		field  string // "" when valid
-		schema bool   // a fault the console's JSON Schema can express
-		want   string // part of the field's message
-	}{
-		{name: "full", edit: func(c *Config) { c.IssueType = "Bug"; c.PriorityFromRisk = true }},
-		{name: "minimal, no trailing slash", edit: func(c *Config) { c.URL = site + "/rest/api/2/issue" }},
-		{name: "site host in capitals", edit: func(c *Config) { c.URL = "https://ACME.atlassian.net/rest/api/2/issue/" }},
-		{name: "no name", edit: func(c *Config) { c.Name = "" }, field: "name", want: "required", schema: true},
-		{name: "name too long", edit: func(c *Config) { c.Name = strings.Repeat("n", 101) }, field: "name", want: "at most 100", schema: true},
-		{name: "no url", edit: func(c *Config) { c.URL = "" }, field: "url", want: "required", schema: true},
-		{name: "v3 url", edit: func(c *Config) { c.URL = site + "/rest/api/3/issue/" }, field: "url",
-			want: "must be the v2 address https://acme.atlassian.net/rest/api/2/issue/: v3 wants descriptions in the Atlassian Document Format"},
-		{name: "latest url", edit: func(c *Config) { c.URL = site + "/rest/api/latest/issue" }, field: "url", want: "v2 address"},
-		{name: "site only", edit: func(c *Config) { c.URL = site }, field: "url", want: "did you mean https://acme.atlassian.net/rest/api/2/issue/?"},
-		{name: "http", edit: func(c *Config) { c.URL = "http://acme.atlassian.net/rest/api/2/issue/" }, field: "url", want: "https://", schema: true},
-		{name: "other host", edit: func(c *Config) { c.URL = "https://jira.example.com/rest/api/2/issue/" }, field: "url", want: "Jira Cloud site"},
-		{name: "look-alike host", edit: func(c *Config) { c.URL = "https://acme.atlassian.net.evil.example/rest/api/2/issue/" }, field: "url", want: "Jira Cloud site"},
-		{name: "port", edit: func(c *Config) { c.URL = "https://acme.atlassian.net:8443/rest/api/2/issue/" }, field: "url", want: "Jira Cloud site"},
-		{name: "scoped-token gateway", edit: func(c *Config) { c.URL = "https://api.atlassian.com/ex/jira/abc/rest/api/2/issue" }, field: "url", want: "classic API token"},
-		{name: "query", edit: func(c *Config) { c.URL = site + "/rest/api/2/issue/?x=1" }, field: "url", want: "nothing after"},
-		{name: "userinfo", edit: func(c *Config) { c.URL = "https://u:p@acme.atlassian.net/rest/api/2/issue/" }, field: "url", want: "user name or password"},
-		{name: "spaces around url", edit: func(c *Config) { c.URL = " " + site + "/rest/api/2/issue/" }, field: "url", want: "spaces"},
-		{name: "not a url", edit: func(c *Config) { c.URL = "acme" }, field: "url", want: "not a URL"},
-		{name: "no project", edit: func(c *Config) { c.ProjectID = "" }, field: "project_id", want: "required", schema: true},
-		{name: "project key", edit: func(c *Config) { c.ProjectID = "SEC" }, field: "project_id", want: "numeric id", schema: true},
-		{name: "project zero", edit: func(c *Config) { c.ProjectID = "000" }, field: "project_id", want: "positive"},
-		{name: "project too long", edit: func(c *Config) { c.ProjectID = strings.Repeat("1", 19) }, field: "project_id", want: "at most 18", schema: true},
-		{name: "no token", edit: func(c *Config) { c.APIToken = "" }, field: "api_token", want: "required", schema: true},
-		{name: "masked token", edit: func(c *Config) { c.APIToken = notify.Redacted }, field: "api_token", want: "mask"},
-		{name: "token with spaces", edit: func(c *Config) { c.APIToken = token + " " }, field: "api_token", want: "spaces"},
-		{name: "token with newline", edit: func(c *Config) { c.APIToken = token + "\n" }, field: "api_token", want: "line breaks"},
-		{name: "no email", edit: func(c *Config) { c.ReporterEmail = "" }, field: "reporter_email", want: "required", schema: true},
-		{name: "bad email", edit: func(c *Config) { c.ReporterEmail = "secops" }, field: "reporter_email", want: "plain e-mail address"},
-		{name: "email with name", edit: func(c *Config) { c.ReporterEmail = "Sec <" + email + ">" }, field: "reporter_email", want: "plain e-mail address"},
-		{name: "email with CRLF", edit: func(c *Config) { c.ReporterEmail = email + "\r\nBcc: x@y.z" }, field: "reporter_email", want: "line breaks"},
-		{name: "issue type spaces", edit: func(c *Config) { c.IssueType = " Task" }, field: "issue_type", want: "spaces"},
-		{name: "issue type control", edit: func(c *Config) { c.IssueType = "Ta\x01sk" }, field: "issue_type", want: "control"},
-		{name: "issue type too long", edit: func(c *Config) { c.IssueType = strings.Repeat("t", 256) }, field: "issue_type", want: "at most 255", schema: true},
+	tests := []testkit.EditCase[Config]{
+		{Name: "full", Edit: func(c *Config) { c.IssueType = "Bug"; c.PriorityFromRisk = true }},
+		{Name: "minimal, no trailing slash", Edit: func(c *Config) { c.URL = site + "/rest/api/2/issue" }},
+		{Name: "site host in capitals", Edit: func(c *Config) { c.URL = "https://ACME.atlassian.net/rest/api/2/issue/" }},
+		{Name: "no name", Edit: func(c *Config) { c.Name = "" }, Field: "name", Want: "required", Schema: true},
+		{Name: "name too long", Edit: func(c *Config) { c.Name = strings.Repeat("n", 101) }, Field: "name", Want: "at most 100", Schema: true},
+		{Name: "no url", Edit: func(c *Config) { c.URL = "" }, Field: "url", Want: "required", Schema: true},
+		{Name: "v3 url", Edit: func(c *Config) { c.URL = site + "/rest/api/3/issue/" }, Field: "url",
+			Want: "must be the v2 address https://acme.atlassian.net/rest/api/2/issue/: v3 wants descriptions in the Atlassian Document Format"},
+		{Name: "latest url", Edit: func(c *Config) { c.URL = site + "/rest/api/latest/issue" }, Field: "url", Want: "v2 address"},
+		{Name: "site only", Edit: func(c *Config) { c.URL = site }, Field: "url", Want: "did you mean https://acme.atlassian.net/rest/api/2/issue/?"},
+		{Name: "http", Edit: func(c *Config) { c.URL = "http://acme.atlassian.net/rest/api/2/issue/" }, Field: "url", Want: "https://", Schema: true},
+		{Name: "other host", Edit: func(c *Config) { c.URL = "https://jira.example.com/rest/api/2/issue/" }, Field: "url", Want: "Jira Cloud site"},
+		{Name: "look-alike host", Edit: func(c *Config) { c.URL = "https://acme.atlassian.net.evil.example/rest/api/2/issue/" }, Field: "url", Want: "Jira Cloud site"},
+		{Name: "port", Edit: func(c *Config) { c.URL = "https://acme.atlassian.net:8443/rest/api/2/issue/" }, Field: "url", Want: "Jira Cloud site"},
+		{Name: "scoped-token gateway", Edit: func(c *Config) { c.URL = "https://api.atlassian.com/ex/jira/abc/rest/api/2/issue" }, Field: "url", Want: "classic API token"},
+		{Name: "query", Edit: func(c *Config) { c.URL = site + "/rest/api/2/issue/?x=1" }, Field: "url", Want: "nothing after"},
+		{Name: "userinfo", Edit: func(c *Config) { c.URL = "https://u:p@acme.atlassian.net/rest/api/2/issue/" }, Field: "url", Want: "user name or password"},
+		{Name: "spaces around url", Edit: func(c *Config) { c.URL = " " + site + "/rest/api/2/issue/" }, Field: "url", Want: "spaces"},
+		{Name: "not a url", Edit: func(c *Config) { c.URL = "acme" }, Field: "url", Want: "not a URL"},
+		{Name: "no project", Edit: func(c *Config) { c.ProjectID = "" }, Field: "project_id", Want: "required", Schema: true},
+		{Name: "project key", Edit: func(c *Config) { c.ProjectID = "SEC" }, Field: "project_id", Want: "numeric id", Schema: true},
+		{Name: "project zero", Edit: func(c *Config) { c.ProjectID = "000" }, Field: "project_id", Want: "positive"},
+		{Name: "project too long", Edit: func(c *Config) { c.ProjectID = strings.Repeat("1", 19) }, Field: "project_id", Want: "at most 18", Schema: true},
+		{Name: "no token", Edit: func(c *Config) { c.APIToken = "" }, Field: "api_token", Want: "required", Schema: true},
+		{Name: "masked token", Edit: func(c *Config) { c.APIToken = notify.Redacted }, Field: "api_token", Want: "mask"},
+		{Name: "token with spaces", Edit: func(c *Config) { c.APIToken = token + " " }, Field: "api_token", Want: "spaces"},
+		{Name: "token with newline", Edit: func(c *Config) { c.APIToken = token + "\n" }, Field: "api_token", Want: "line breaks"},
+		{Name: "no email", Edit: func(c *Config) { c.ReporterEmail = "" }, Field: "reporter_email", Want: "required", Schema: true},
+		{Name: "bad email", Edit: func(c *Config) { c.ReporterEmail = "secops" }, Field: "reporter_email", Want: "plain e-mail address"},
+		{Name: "email with name", Edit: func(c *Config) { c.ReporterEmail = "Sec <" + email + ">" }, Field: "reporter_email", Want: "plain e-mail address"},
+		{Name: "email with CRLF", Edit: func(c *Config) { c.ReporterEmail = email + "\r\nBcc: x@y.z" }, Field: "reporter_email", Want: "line breaks"},
+		{Name: "issue type spaces", Edit: func(c *Config) { c.IssueType = " Task" }, Field: "issue_type", Want: "spaces"},
+		{Name: "issue type control", Edit: func(c *Config) { c.IssueType = "Ta\x01sk" }, Field: "issue_type", Want: "control"},
+		{Name: "issue type too long", Edit: func(c *Config) { c.IssueType = strings.Repeat("t", 256) }, Field: "issue_type", Want: "at most 255", Schema: true},
 	}
-	cases := make([]testkit.ValidateCase[Config], len(tests))
-	for i, tt := range tests {
-		c := validConfig()
-		tt.edit(&c)
-		cases[i] = testkit.ValidateCase[Config]{Name: tt.name, Config: c, Schema: tt.schema}
-		if tt.field != "" {
-			cases[i].Fields = []string{tt.field}
-		}
-	}
-	testkit.RunValidate(t, cases, func(Config) []notify.Secret { return secrets })
-	// Each message says what is wrong and how to fix it.
-	for i, tt := range tests {
-		if tt.field == "" {
-			continue
-		}
-		var ve *notify.ValidationError
-		require.ErrorAs(t, cases[i].Config.Validate(), &ve)
-		require.Contains(t, ve.Fields[0].Message, tt.want, tt.name)
-	}
+	testkit.RunEdits(t, validConfig, tests, func(Config) []notify.Secret { return secrets })
 }
 
 func TestConfigValidateReportsEveryField(t *testing.T) {

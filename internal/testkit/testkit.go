@@ -108,3 +108,40 @@ func JSONEq(t testing.TB, want string, got []byte) {
 	require.True(t, json.Valid(got), "the body is not JSON: %q", got)
 	require.JSONEq(t, want, string(got))
 }
+
+// EditCase is one row of a Validate table written as an edit of a valid
+// config: the field Validate must name ("" when the edit stays valid), part
+// of that field's message, and whether the console's JSON Schema can
+// express the fault.
+type EditCase[C any] struct {
+	Name   string
+	Edit   func(*C)
+	Field  string
+	Want   string
+	Schema bool
+}
+
+// RunEdits runs an edit table through RunValidate, each case applied to a
+// fresh valid(), then checks that each refused field's message says what
+// it should.
+func RunEdits[C validator](t *testing.T, valid func() C, edits []EditCase[C], secrets func(C) []notify.Secret) {
+	t.Helper()
+	cases := make([]ValidateCase[C], len(edits))
+	for i, ed := range edits {
+		c := valid()
+		ed.Edit(&c)
+		cases[i] = ValidateCase[C]{Name: ed.Name, Config: c, Schema: ed.Schema}
+		if ed.Field != "" {
+			cases[i].Fields = []string{ed.Field}
+		}
+	}
+	RunValidate(t, cases, secrets)
+	for i, ed := range edits {
+		if ed.Field == "" {
+			continue
+		}
+		var ve *notify.ValidationError
+		require.ErrorAs(t, cases[i].Config.Validate(), &ve, ed.Name)
+		require.Contains(t, ve.Fields[0].Message, ed.Want, ed.Name)
+	}
+}
